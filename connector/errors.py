@@ -1,0 +1,88 @@
+"""One small exception tree; each class carries the HTTP status a webhook gets for it.
+
+    ConnectorError (500)
+    ├── WebhookError (400)                 the request cannot be accepted as sent
+    │   ├── MalformedPayload (400)         body is not what the provider sends
+    │   ├── SignatureError (401)           missing, wrong or stale signature / credentials
+    │   ├── ForbiddenSource (403)          caller's IP or topic is not allowed
+    │   ├── UnknownSource (404)            no source with that id
+    │   ├── MethodNotAllowed (405)
+    │   ├── PayloadTooLarge (413)
+    │   └── UnsupportedMediaType (415)
+    ├── StorageUnavailable (503)           our fault and transient: the ESP should retry
+    └── ConfigError                        bad configuration, found at start-up (never HTTP)
+
+4xx tells the ESP not to bother retrying the same bytes; 5xx only where a retry can succeed.
+Providers whose ESP treats a given 4xx specially may override the status per source through
+`status_overrides`. Messages never echo secrets, expected signatures or payloads.
+"""
+
+from __future__ import annotations
+
+
+class ConnectorError(Exception):
+    """Base of every error we raise on purpose."""
+
+    status_code: int = 500
+    reason: str = "internal"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+
+
+class WebhookError(ConnectorError):
+    status_code = 400
+    reason = "bad_request"
+
+
+class MalformedPayload(WebhookError):
+    status_code = 400
+    reason = "malformed"
+
+
+class SignatureError(WebhookError):
+    status_code = 401
+    reason = "signature"
+
+
+class ForbiddenSource(WebhookError):
+    status_code = 403
+    reason = "forbidden"
+
+
+class UnknownSource(WebhookError):
+    status_code = 404
+    reason = "unknown_source"
+
+
+class MethodNotAllowed(WebhookError):
+    status_code = 405
+    reason = "method"
+
+
+class PayloadTooLarge(WebhookError):
+    status_code = 413
+    reason = "too_large"
+
+
+class UnsupportedMediaType(WebhookError):
+    status_code = 415
+    reason = "media_type"
+
+
+class StorageUnavailable(ConnectorError):
+    status_code = 503
+    reason = "storage_unavailable"
+
+
+class ConfigError(ConnectorError):
+    """Configuration problems; `problems` lists each one with the key it concerns."""
+
+    reason = "config"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems

@@ -1,0 +1,1 @@
+"""One module per ESP, each a pure `verify` + `parse` pair over the exact received request."""

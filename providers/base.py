@@ -1,0 +1,151 @@
+"""The contract every provider adapter fulfils, and the plain data it works on.
+
+A provider knows its ESP's wire format and nothing else: `verify` checks authenticity on the
+exact raw bytes and headers, `parse` turns the request into normalised events. Both are pure
+(no network, no logging, no storage); the clock is `request.received_at`, so a captured
+request replays exactly as it was judged (`connector inspect`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from connector.errors import MalformedPayload
+from schemas import Event
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """One received webhook call, exactly as it arrived."""
+
+    source_id: str
+    method: str
+    url: str
+    headers: Mapping[str, str]  # names lower-cased
+    body: bytes
+    client_ip: str | None
+    received_at: datetime  # aware UTC
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One configured source as a provider sees it: credentials and options, no globals.
+
+    Credential fields are named the same for every provider and are always tuples, so a
+    source can hold several at once while keys are rotated.
+    """
+
+    id: str
+    provider: str
+    signing_keys: tuple[str, ...] = ()
+    public_keys: tuple[str, ...] = ()
+    basic_auth: tuple[str, ...] = ()  # "user:password"
+    bearer_tokens: tuple[str, ...] = ()
+    allowed_ips: tuple[str, ...] = ()  # addresses or CIDR networks
+    topic_arns: tuple[str, ...] = ()
+    timestamp_tolerance: int | None = None  # seconds; None means the provider's default
+    url: str | None = None  # the exact URL registered with the ESP, where it is signed
+    insecure: bool = False  # only the generic adapter may run without any check
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """What authenticated the request.
+
+    `nonce` is set by providers whose signature does not cover the body (Mailgun): the store
+    accepts a nonce again only with the same `body_digest`, so a captured signature cannot be
+    re-used for a different event while a genuine retry stays an acknowledged duplicate.
+    """
+
+    credential: str  # a label such as "signing_keys[1]", never the secret itself
+    nonce: str | None = None
+    body_digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEvent:
+    """A normalised event and the provider's own item it came from (kept in storage)."""
+
+    event: Event
+    raw: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An item of a valid batch that could not be normalised; the rest proceed."""
+
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ControlTask:
+    """Work a delivery asks of us that needs the network, done after the answer (SNS confirm)."""
+
+    kind: str
+    data: Mapping[str, str]
+
+
+@dataclass(slots=True)
+class ParseResult:
+    """What one request holds.
+
+    A body that cannot be read at all raises `MalformedPayload` (400). An item that can be
+    read but not normalised is a `Rejection`: stored and counted with its reason, while the
+    request is still acknowledged, because the ESP would only retry the same bytes.
+    """
+
+    events: list[ParsedEvent] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # provider event types acknowledged only
+    rejected: list[Rejection] = field(default_factory=list)
+    tasks: list[ControlTask] = field(default_factory=list)
+
+    def add(self, index: int, raw: Any, build: Callable[[], Event]) -> None:
+        """Append `build()` as an event from item `index`, or record why it failed."""
+        try:
+            self.events.append(ParsedEvent(build(), raw))
+        except MalformedPayload as error:
+            self.rejected.append(Rejection(index, error.message))
+        except ValidationError as error:
+            self.rejected.append(Rejection(index, _first_problem(error)))
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"])
+
+
+class Provider(Protocol):
+    """The surface of one provider module (see `providers/customerio.py`)."""
+
+    name: str  # registry key and `provider` field of events
+    title: str  # human name for docs and CLI output
+
+    def check_source(self, source: Source) -> list[str]:
+        """Problems with a source's configuration (fail closed: missing secrets)."""
+        ...
+
+    def verify(self, request: WebhookRequest, source: Source) -> Verified:
+        """Raise `SignatureError` / `ForbiddenSource` unless the request is authentic."""
+        ...
+
+    def parse(self, request: WebhookRequest, source: Source) -> ParseResult:
+        """Normalise a verified request; raise `MalformedPayload` for an unusable body."""
+        ...
+
+    def sign(self, body: bytes, source: Source, now: datetime) -> dict[str, str]:
+        """Headers that make `body` verify for `source` (for `send-sample` and tests).
+
+        Raise `NotImplementedError` where only the ESP holds the private key.
+        """
+        ...

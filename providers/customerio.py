@@ -1,0 +1,134 @@
+"""Customer.io reporting webhooks.
+
+Delivery behaviour (https://docs.customer.io/api/webhooks/): one JSON event object per POST
+(an array is accepted too); success is any 2xx within 4 seconds; otherwise Customer.io
+retries with exponential backoff for up to 7 days and holds back every later webhook behind
+the failing one; after 400, 401, 402, 403, 404, 405, 410, 429, 500, 502 or 521 it waits an
+hour before retrying. So we acknowledge every authentic call quickly, including metrics we
+do not handle.
+
+Authenticity: `X-CIO-Signature` is the hex HMAC-SHA256, under the webhook's signing key, of
+`v0:{X-CIO-Timestamp}:{raw body}`.
+
+Replay window: Customer.io does not document whether a retry carries a fresh timestamp, and
+it retries for 7 days, so the default tolerance is 7 days (plus 5 minutes of clock skew into
+the future). A replay inside that window is harmless: events are de-duplicated by
+`event_id`, and dedup keys are kept longer than the window. Tighten `timestamp_tolerance`
+once you have seen your account's retries carry fresh timestamps.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from connector.errors import MalformedPayload, SignatureError
+from providers.base import ParseResult, Source, Verified, WebhookRequest
+from providers.normalize import dig, link, load_json, text, to_utc
+from providers.signing import check_freshness, decode_hex, hmac_digest, matching_key, parse_epoch
+from schemas import EmailClicked, EmailDelivered, Message, Recipient, event_id
+
+name = "customerio"
+title = "Customer.io"
+DEFAULT_TOLERANCE = 7 * 24 * 3600
+
+# (object_type, metric) -> our event type; https://docs.customer.io/api/webhooks/
+EVENT_TYPES: dict[tuple[str, str], str] = {
+    ("email", "clicked"): "email.clicked",
+    ("email", "delivered"): "email.delivered",
+    ("email", "sent"): "email.delivered",
+}
+
+
+def check_source(source: Source) -> list[str]:
+    if source.signing_keys:
+        return []
+    return ["signing_keys: Customer.io needs the reporting webhook's signing key"]
+
+
+def _signed_message(timestamp: str, body: bytes) -> bytes:
+    return b"v0:" + timestamp.encode("ascii", "replace") + b":" + body
+
+
+def verify(request: WebhookRequest, source: Source) -> Verified:
+    signature = decode_hex(request.header("x-cio-signature"), "X-CIO-Signature header")
+    timestamp = request.header("x-cio-timestamp")
+    signed_at = parse_epoch(timestamp, "X-CIO-Timestamp header")
+    assert timestamp is not None  # parse_epoch raised otherwise
+    index = matching_key(source.signing_keys, signature, _signed_message(timestamp, request.body))
+    if index is None:
+        raise SignatureError("X-CIO-Signature does not match any signing key")
+    tolerance = source.timestamp_tolerance or DEFAULT_TOLERANCE
+    check_freshness(signed_at, request.received_at, tolerance)
+    return Verified(credential=f"signing_keys[{index}]")
+
+
+def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
+    timestamp = str(int(now.timestamp()))
+    digest = hmac_digest(source.signing_keys[0], _signed_message(timestamp, body)).hex()
+    return {"X-CIO-Timestamp": timestamp, "X-CIO-Signature": digest}
+
+
+def parse(request: WebhookRequest, source: Source) -> ParseResult:
+    payload = load_json(request.body)
+    items = payload if isinstance(payload, list) else [payload]
+    if not items or not all(isinstance(item, dict) for item in items):
+        raise MalformedPayload("expected a Customer.io event object")
+    result = ParseResult()
+    for index, item in enumerate(items):
+        kind = EVENT_TYPES.get((str(item.get("object_type")), str(item.get("metric"))))
+        if kind is None:
+            result.ignored.append(f"{item.get('object_type')}.{item.get('metric')}")
+            continue
+        result.add(index, item, partial(_event, kind, item, request))
+    return result
+
+
+def _event(
+    kind: str, item: dict[str, Any], request: WebhookRequest
+) -> EmailClicked | EmailDelivered:
+    provider_event_id = text(item.get("event_id"))
+    if provider_event_id is None:
+        raise MalformedPayload("event_id is missing")
+    data = item.get("data") if isinstance(item.get("data"), dict) else {}
+    assert isinstance(data, dict)
+    common: dict[str, Any] = {
+        "id": event_id(name, provider_event_id),
+        "occurred_at": to_utc(item.get("timestamp")),
+        "received_at": request.received_at,
+        "provider": name,
+        "source": request.source_id,
+        "provider_event_id": provider_event_id,
+        "recipient": Recipient(
+            email=text(data.get("recipient")) or text(dig(data, "identifiers", "email")),
+            id=text(data.get("customer_id")) or text(dig(data, "identifiers", "id")),
+        ),
+        "message": Message(
+            id=text(data.get("delivery_id")),
+            campaign_id=_campaign(data),
+            subject=text(data.get("subject")),
+        ),
+        "metadata": _metadata(data),
+    }
+    if kind == "email.delivered":
+        return EmailDelivered(**common)
+    href = text(data.get("href"))
+    if href is None:
+        raise MalformedPayload("clicked event has no data.href")
+    return EmailClicked(**common, link=link(href, id=data.get("link_id")))
+
+
+_CAMPAIGN_KEYS = ("campaign_id", "broadcast_id", "newsletter_id", "transactional_message_id")
+_METADATA_KEYS = (*_CAMPAIGN_KEYS, "action_id", "content_id", "trigger_event_id")
+
+
+def _campaign(data: dict[str, Any]) -> str | None:
+    return next((text(data[key]) for key in _CAMPAIGN_KEYS if text(data.get(key))), None)
+
+
+def _metadata(data: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {key: data[key] for key in _METADATA_KEYS if data.get(key) is not None}
+    if isinstance(data.get("identifiers"), dict):
+        found["identifiers"] = data["identifiers"]
+    return found

@@ -1,0 +1,82 @@
+"""Small pure helpers that turn ESP values into schema values the same way for every provider."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from connector.errors import MalformedPayload
+from schemas import Link
+
+_MS_THRESHOLD = 1e12  # a Unix time above this is in milliseconds (year 33658 in seconds)
+_NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def load_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise MalformedPayload("body is not valid JSON") from None
+
+
+def to_utc(value: Any, *, assume: timezone | None = UTC) -> datetime:
+    """An aware UTC datetime from seconds, float seconds, ms, numeric strings or ISO strings.
+
+    Naive ISO strings are read in `assume` (UTC unless the ESP documents a local zone).
+    """
+    if isinstance(value, bool) or value is None:
+        raise MalformedPayload("missing or invalid timestamp")
+    if isinstance(value, str) and _NUMERIC.match(value.strip()):
+        value = float(value)
+    if isinstance(value, int | float):
+        seconds = value / 1000 if abs(value) > _MS_THRESHOLD else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise MalformedPayload("timestamp out of range") from None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace(" +", "+"))
+        except ValueError:
+            raise MalformedPayload("timestamp is not ISO-8601 or Unix time") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=assume or UTC)
+        return parsed.astimezone(UTC)
+    raise MalformedPayload("timestamp has an unexpected type")
+
+
+def text(value: Any) -> str | None:
+    """A string field from whatever the ESP sent (ints become strings, empty becomes None)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    result = str(value).strip() if not isinstance(value, bool) else str(value).lower()
+    return result or None
+
+
+def link(url: str, *, id: Any = None, position: int | None = None) -> Link:
+    """A schema `Link`, keeping `url` exactly as sent and deriving the lower-cased host."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        host = None
+    return Link(url=url, id=text(id), host=host, position=position)
+
+
+def utc_offset(hours: float) -> timezone:
+    return timezone(timedelta(hours=hours))
+
+
+def dig(data: Any, *path: str | int) -> Any:
+    """`data[path[0]][path[1]]...`, or None where any step is missing or of the wrong kind."""
+    for step in path:
+        if isinstance(step, int) and isinstance(data, list) and -len(data) <= step < len(data):
+            data = data[step]
+        elif isinstance(step, str) and isinstance(data, dict):
+            data = data.get(step)
+        else:
+            return None
+    return data

@@ -1,0 +1,122 @@
+"""Authenticity helpers shared by provider adapters: HMACs, credential checks, time windows.
+
+Every comparison is constant-time, every check fails closed, and no error message carries a
+secret or the expected value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
+from collections.abc import Iterable
+from datetime import datetime
+
+from connector.errors import ForbiddenSource, SignatureError
+
+
+def hmac_digest(key: str | bytes, message: bytes, algorithm: str = "sha256") -> bytes:
+    raw_key = key.encode("utf-8") if isinstance(key, str) else key
+    return hmac.new(raw_key, message, getattr(hashlib, algorithm)).digest()
+
+
+def matching_key(
+    keys: Iterable[str], candidate: bytes, message: bytes, *, algorithm: str = "sha256"
+) -> int | None:
+    """Index of the first key whose HMAC of `message` equals `candidate` (all keys tried)."""
+    found: int | None = None
+    for index, key in enumerate(keys):
+        if hmac.compare_digest(hmac_digest(key, message, algorithm), candidate) and found is None:
+            found = index
+    return found
+
+
+def decode_hex(value: str | None, what: str) -> bytes:
+    if not value:
+        raise SignatureError(f"missing {what}")
+    try:
+        return bytes.fromhex(value.strip())
+    except ValueError:
+        raise SignatureError(f"{what} is not hex") from None
+
+
+def decode_base64(value: str | None, what: str) -> bytes:
+    if not value:
+        raise SignatureError(f"missing {what}")
+    try:
+        return base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError(f"{what} is not base64") from None
+
+
+def parse_epoch(value: str | None, what: str) -> float:
+    """A Unix timestamp from a header or field, or `SignatureError` if absent or not a number."""
+    if value is None or not value.strip():
+        raise SignatureError(f"missing {what}")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise SignatureError(f"{what} is not a Unix timestamp") from None
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise SignatureError(f"{what} is not a Unix timestamp")
+    return seconds / 1000 if seconds > 1e12 else seconds
+
+
+def check_freshness(
+    signed_at: float, now: datetime, tolerance: int, *, future_skew: int = 300
+) -> None:
+    """Reject signatures older than `tolerance` seconds or dated in the future (replay window)."""
+    age = now.timestamp() - signed_at
+    if age > tolerance:
+        raise SignatureError("timestamp outside the tolerance window", reason="stale")
+    if age < -future_skew:
+        raise SignatureError("timestamp is in the future", reason="stale")
+
+
+def check_secret(candidate: str | None, secrets: Iterable[str], what: str) -> int:
+    """Index of the configured secret equal to `candidate` (constant time over all of them)."""
+    if not candidate:
+        raise SignatureError(f"missing {what}")
+    found: int | None = None
+    given = candidate.encode("utf-8")
+    for index, secret in enumerate(secrets):
+        if hmac.compare_digest(given, secret.encode("utf-8")) and found is None:
+            found = index
+    if found is None:
+        raise SignatureError(f"{what} does not match")
+    return found
+
+
+def basic_auth_user_pass(header: str | None) -> str | None:
+    """`user:password` from an `Authorization: Basic` header, or None if there is none."""
+    if not header or header[:6].lower() != "basic ":
+        return None
+    try:
+        return base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise SignatureError("malformed basic auth header") from None
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header or header[:7].lower() != "bearer ":
+        return None
+    return header[7:].strip()
+
+
+def check_ip(client_ip: str | None, allowed: Iterable[str]) -> None:
+    """Enforce an IP allow-list when one is configured (an empty list allows everyone)."""
+    networks = [ipaddress.ip_network(item, strict=False) for item in allowed]
+    if not networks:
+        return
+    try:
+        address = ipaddress.ip_address(client_ip or "")
+    except ValueError:
+        raise ForbiddenSource("client address is not allowed") from None
+    if not any(address in network for network in networks):
+        raise ForbiddenSource("client address is not allowed")
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()

@@ -1,0 +1,32 @@
+"""Public event models for Click Connector (imports nothing of ours)."""
+
+from schemas.events import (
+    EVENT_MODELS,
+    SCHEMA_VERSION,
+    Bot,
+    BotReason,
+    Client,
+    EmailClicked,
+    EmailDelivered,
+    Event,
+    Link,
+    Message,
+    Recipient,
+)
+from schemas.ids import composite_key, event_id
+
+__all__ = [
+    "EVENT_MODELS",
+    "SCHEMA_VERSION",
+    "Bot",
+    "BotReason",
+    "Client",
+    "EmailClicked",
+    "EmailDelivered",
+    "Event",
+    "Link",
+    "Message",
+    "Recipient",
+    "composite_key",
+    "event_id",
+]
