@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
@@ -80,3 +80,26 @@ def dig(data: Any, *path: str | int) -> Any:
         else:
             return None
     return data
+
+
+def load_form(body: bytes) -> list[tuple[str, str]]:
+    """The fields of an `application/x-www-form-urlencoded` body, in order, decoded once.
+
+    Repeated names are kept (Mailgun's legacy format repeats `tag`); Mandrill and Mailgun's
+    legacy webhooks post forms: https://mailchimp.com/developer/transactional/docs/webhooks/
+    """
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedPayload("body is not form-encoded") from None
+
+
+def tags(value: Any) -> list[str]:
+    """ESP tags or categories as a list of strings, whether sent as one string or a list."""
+    items = value if isinstance(value, list) else [value]
+    return [tag for tag in (text(item) for item in items) if tag is not None]
+
+
+def url_field(value: Any) -> str | None:
+    """A clicked URL exactly as sent (never stripped or decoded), or None if absent or blank."""
+    return value if isinstance(value, str) and value.strip() else None

@@ -6,9 +6,33 @@ protocols), so the registry is a plain dict literal.
 
 from __future__ import annotations
 
-from providers import customerio
+from providers import (
+    amazon_ses,
+    brevo,
+    customerio,
+    mailersend,
+    mailgun,
+    mailjet,
+    mandrill,
+    postal,
+    postmark,
+    resend,
+    sendgrid,
+    sparkpost,
+)
 from providers.base import Provider
 
 PROVIDERS: dict[str, Provider] = {
+    "amazon_ses": amazon_ses,
+    "brevo": brevo,
     "customerio": customerio,
+    "mailersend": mailersend,
+    "mailgun": mailgun,
+    "mailjet": mailjet,
+    "mandrill": mandrill,
+    "postal": postal,
+    "postmark": postmark,
+    "resend": resend,
+    "sendgrid": sendgrid,
+    "sparkpost": sparkpost,
 }

@@ -120,3 +120,23 @@ def check_ip(client_ip: str | None, allowed: Iterable[str]) -> None:
 
 def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
+
+
+def check_authorization(
+    header: str | None, basic_auth: tuple[str, ...], bearer_tokens: tuple[str, ...]
+) -> str:
+    """Label of the configured basic-auth pair or bearer token that `header` carries.
+
+    For ESPs without signatures, where the `Authorization` header is the only proof (Postmark
+    basic auth or a custom header, SendGrid's OAuth bearer token). All secrets of the matching
+    scheme are compared in constant time; a missing or unmatched header is a `SignatureError`.
+    """
+    if basic_auth:
+        pair = basic_auth_user_pass(header)
+        if pair is not None:
+            return f"basic_auth[{check_secret(pair, basic_auth, 'basic auth credentials')}]"
+    if bearer_tokens:
+        token = bearer_token(header)
+        if token is not None:
+            return f"bearer_tokens[{check_secret(token, bearer_tokens, 'bearer token')}]"
+    raise SignatureError("missing or unsupported Authorization header")

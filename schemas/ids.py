@@ -13,14 +13,14 @@ import hashlib
 _SEPARATOR = "\x1f"  # ASCII unit separator: cannot occur in the parts we hash
 
 
-def _digest(*parts: str) -> str:
+def digest(*parts: str) -> str:
     raw = hashlib.sha256(_SEPARATOR.join(parts).encode("utf-8")).digest()
     return base64.b32encode(raw).decode("ascii").lower().rstrip("=")[:26]
 
 
 def event_id(provider: str, provider_event_id: str) -> str:
     """The public `id`: `evt_` + 26 base32 chars of SHA-256(provider, provider_event_id)."""
-    return "evt_" + _digest(provider, provider_event_id)
+    return "evt_" + digest(provider, provider_event_id)
 
 
 def composite_key(*parts: object) -> str:
@@ -30,4 +30,4 @@ def composite_key(*parts: object) -> str:
     Two genuinely different clicks on the same link in the same second merge; that is the
     documented price of having no id from the ESP.
     """
-    return "ck_" + _digest(*("" if part is None else str(part) for part in parts))
+    return "ck_" + digest(*("" if part is None else str(part) for part in parts))

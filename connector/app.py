@@ -1,0 +1,147 @@
+"""The ASGI application: routes, and a lifespan that owns the store, HTTP client and loops.
+
+Shutdown order matters for "nothing lost": uvicorn stops accepting and finishes in-flight
+requests first; then the lifespan stops the background loops (claimed deliveries keep their
+rows and are retried after their lease), closes the HTTP client and finally the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from connector.bots.detector import Detector
+from connector.certificates import CertificateCache
+from connector.control import run_control_task
+from connector.delivery.client import make_client
+from connector.delivery.policy import RetryPolicy
+from connector.delivery.sender import Sender
+from connector.metrics import Metrics
+from connector.pipeline.processor import Processor
+from connector.pipeline.worker import Pipeline
+from connector.rules.engine import RuleSet
+from connector.settings import Settings
+from connector.storage.base import Store
+from connector.storage.sqlite import SqliteStore
+from connector.webhooks import WebhookContext, probe_webhook, receive_webhook
+from providers.base import ControlTask
+from schemas import EVENT_MODELS
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    metrics: Metrics
+    pipeline: Pipeline | None = None
+    client: httpx.AsyncClient | None = None
+
+
+def build_store(settings: Settings) -> Store:
+    return SqliteStore(settings.storage.sqlite_path, synchronous=settings.storage.synchronous)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    run_background: bool = True,
+    clock: object = None,
+) -> Starlette:
+    """Build the app; `run_background=False` serves webhooks without the delivery loops."""
+    services = Services(settings=settings, store=store or build_store(settings), metrics=Metrics())
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.store.open()
+        client = make_client(settings.delivery)
+        services.client = client
+        certificates = CertificateCache.for_sources(
+            client, [s.to_source() for s in settings.sources]
+        )
+        pipeline = _pipeline(services, client)
+        services.pipeline = pipeline
+        app.state.webhooks = WebhookContext(
+            server=settings.server,
+            sources={s.id: (s, s.to_source()) for s in settings.sources},
+            store=services.store,
+            metrics=services.metrics,
+            certificates=certificates,
+            wake=pipeline.wake,
+            **({"clock": clock} if clock is not None else {}),  # type: ignore[arg-type]
+        )
+        if run_background:
+            pipeline.start()
+        try:
+            yield
+        finally:
+            await pipeline.stop()
+            await client.aclose()
+            await services.store.close()
+
+    app = Starlette(routes=_routes(), lifespan=lifespan)
+    app.state.services = services
+    return app
+
+
+def _pipeline(services: Services, client: httpx.AsyncClient) -> Pipeline:
+    settings = services.settings
+    detector = Detector.from_settings(settings.bots) if settings.bots.enabled else None
+    processor = Processor(RuleSet.from_settings(settings.rules), detector, services.metrics)
+    policy = RetryPolicy(settings.delivery)
+    sender = Sender(client, {a.id: a for a in settings.actions}, policy)
+
+    async def run_task(task: ControlTask) -> None:
+        await run_control_task(task, client)
+
+    return Pipeline(
+        services.store,
+        processor,
+        sender,
+        services.metrics,
+        run_task=run_task,
+        batch_size=settings.delivery.batch_size,
+        concurrency=settings.delivery.concurrency,
+        retention_seconds=settings.storage.retention_days * 86400,
+    )
+
+
+def _routes() -> list[Route]:
+    return [
+        Route("/webhooks/{source_id}", receive_webhook, methods=["POST"]),
+        Route("/webhooks/{source_id}", probe_webhook, methods=["GET", "HEAD"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/schemas/{event_type}.json", schema, methods=["GET"]),
+    ]
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"ok": True, "time": datetime.now(UTC).isoformat()})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    ready = await services.store.ping()
+    return JSONResponse({"ok": ready, "database": ready}, status_code=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def schema(request: Request) -> Response:
+    model = EVENT_MODELS.get(request.path_params["event_type"])
+    if model is None:
+        return JSONResponse({"ok": False, "error": "unknown_event_type"}, status_code=404)
+    return JSONResponse(model.model_json_schema())

@@ -1,0 +1,108 @@
+"""Behaviour across one message: bursts over its links, every link clicked, scanner pairs.
+
+All functions are pure over the click and the other clicks of the same message (already
+filtered to what had arrived). Published thresholds: Marketo flags activities in the same
+second (configurable to 3 s) and ignores exact duplicates; autoemails flags 3 unique links
+in under 2 s; Spotler flags link-to-link gaps under 100 ms, which no hand on a mouse makes
+(Fitts' law puts a pointed click at several hundred ms); CustomerMinds flags every link of
+a message with 3 or more links. A repeated click on the same link (double click, reload) is
+never burst evidence: only distinct links count.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from math import ceil
+
+from connector.bots.state import ClickRecord
+
+Hit = tuple[str, str]
+
+INHUMAN_GAP_SECONDS = 0.1
+SAME_SECOND = 1.0
+
+
+def burst_hit(click: ClickRecord, others: list[ClickRecord], window: float) -> Hit | None:
+    """3+ distinct links within `window`, or two distinct links implausibly close."""
+    near = [
+        o
+        for o in others
+        if o.link_key != click.link_key and abs(o.occurred - click.occurred) <= window
+    ]
+    if not near:
+        return None
+    distinct = {o.link_key for o in near}
+    span = max(abs(o.occurred - click.occurred) for o in near)
+    if len(distinct) >= 2:
+        return "burst.links", f"{len(distinct) + 1} distinct links within {span:.2f} s"
+    gap = min(abs(o.occurred - click.occurred) for o in near)
+    if gap < INHUMAN_GAP_SECONDS:
+        return "burst.inhuman_gap", f"another link {gap * 1000:.0f} ms apart"
+    if gap <= SAME_SECOND:
+        return "burst.same_second", f"another link {gap:.2f} s apart"
+    return None
+
+
+def all_links_hit(
+    click: ClickRecord, others: list[ClickRecord], link_count: int | None, window: float
+) -> Hit | None:
+    """Nearly every link of a message with 3+ links clicked within `window`."""
+    if link_count is None or link_count < 3:
+        return None
+    links = {o.link_key for o in others if abs(o.occurred - click.occurred) <= window}
+    links.add(click.link_key)
+    needed = link_count if link_count <= 4 else ceil(0.8 * link_count)
+    if len(links) < needed:
+        return None
+    return (
+        "behaviour.all_links",
+        f"{len(links)} of {link_count} links clicked within {window:.0f} s",
+    )
+
+
+def pair_hit(
+    click: ClickRecord, others: list[ClickRecord], window: float, strong: int
+) -> Hit | None:
+    """Decide this click's side when the same link came from another network seconds apart.
+
+    Gateways check a link at click time, so one person's click arrives twice from two
+    networks (BOTS.md §3; resend-node #901 saw the scanner 12 s after the person). The side
+    with more evidence of its own (IP, agent) is the scanner; with equal evidence the
+    earlier one is, because the check usually precedes the redirect to the person.
+    """
+    if not click.network:
+        return None
+    partners = [
+        o
+        for o in others
+        if o.link_key == click.link_key
+        and o.network
+        and o.network != click.network
+        and abs(o.occurred - click.occurred) <= window
+    ]
+    if not partners:
+        return None
+    top = max(partners, key=lambda o: (o.evidence, -o.occurred))
+    gap = abs(top.occurred - click.occurred)
+    if click.evidence > top.evidence:
+        return "pair.scanner_check", f"same link from network {top.network} {gap:.1f} s apart"
+    if click.evidence == 0 and top.evidence >= strong:
+        return "guard.paired_human", f"scanner-like request from {top.network} {gap:.1f} s apart"
+    first = min(partners, key=lambda o: o.occurred)
+    if click.evidence == top.evidence and click.occurred < first.occurred:
+        return "pair.earlier_check", f"same link from network {first.network} {gap:.1f} s later"
+    return None
+
+
+def canonical_ip(version: int, value: int) -> tuple[str, str]:
+    """(address, network) in canonical text; the network is the /24 or /48 around it.
+
+    A /24 (IPv4) or /48 (IPv6) is one site or one provider pop: a person's double click or a
+    scanner rotating within its block stays inside it (gophish #2646 saw 40.94.89.19-23).
+    """
+    if version == 4:
+        octets = [str((value >> shift) & 255) for shift in (24, 16, 8, 0)]
+        return ".".join(octets), ".".join(octets[:3]) + ".0/24"
+    address = ipaddress.IPv6Address(value)
+    network = ipaddress.IPv6Address((value >> 80) << 80)
+    return address.compressed, f"{network.compressed}/48"

@@ -1,0 +1,123 @@
+"""Replay normalised events through the service's detector, both passes, in arrival order.
+
+Used by `connector bots evaluate` and bench/bots/evaluate_corpus.py. Events are taken in
+(received_at, occurred_at, file order); before each event, every click whose settle time has
+come is settled, exactly as the service's scheduler would, and the rest are settled at the
+end. Input lines are events in our schema; two extra top-level keys, `label` and `kind`, are
+set aside so a labelled corpus is also a valid input. A missing `received_at` defaults to
+`occurred_at`. Other event types are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from connector.bots.detector import Detector, epoch_seconds
+from connector.bots.state import BotState, MemoryState
+from connector.errors import MalformedPayload
+from schemas.events import EVENT_MODELS, Bot, EmailClicked, EmailDelivered
+
+LABEL_KEYS = ("label", "kind")
+PRUNE_EVERY = 1000
+
+
+@dataclass
+class Replay:
+    events: list[EmailClicked | EmailDelivered] = field(default_factory=list)
+    skipped: int = 0
+    immediate: dict[str, Bot] = field(default_factory=dict)
+    settled: dict[str, Bot] = field(default_factory=dict)
+
+
+def read_events(lines: Iterable[str | bytes]) -> Replay:
+    """Parse JSON lines into events; MalformedPayload names the first bad line."""
+    replay = Replay()
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            raise MalformedPayload(f"line {number}: not JSON ({error})") from None
+        if not isinstance(data, dict):
+            raise MalformedPayload(f"line {number}: not a JSON object")
+        model = EVENT_MODELS.get(data.get("type", ""))
+        if model is None:
+            replay.skipped += 1
+            continue
+        for key in LABEL_KEYS:
+            data.pop(key, None)
+        data.setdefault("received_at", data.get("occurred_at"))
+        try:
+            event = model.model_validate(data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            raise MalformedPayload(f"line {number}: {where}: {first['msg']}") from None
+        if event.id in seen:
+            continue  # the service stores an event id once; so does the replay
+        seen.add(event.id)
+        replay.events.append(event)
+    return replay
+
+
+def run(replay: Replay, detector: Detector, state: BotState | None = None) -> Replay:
+    """Observe every event in arrival order and settle every click; fills the verdicts."""
+    state = state if state is not None else MemoryState(detector.settings.state_ttl_seconds)
+    order = sorted(
+        range(len(replay.events)),
+        key=lambda i: (
+            epoch_seconds(replay.events[i].received_at),
+            epoch_seconds(replay.events[i].occurred_at),
+            i,
+        ),
+    )
+    pending: list[tuple[float, int, EmailClicked]] = []
+    for count, index in enumerate(order, start=1):
+        event = replay.events[index]
+        now = epoch_seconds(event.received_at)
+        while pending and pending[0][0] <= now:
+            _, _, click = heapq.heappop(pending)
+            replay.settled[click.id] = detector.settle(click, state)
+        verdict = detector.observe(event, state)
+        if isinstance(event, EmailClicked) and verdict is not None:
+            replay.immediate[event.id] = verdict
+            heapq.heappush(pending, (epoch_seconds(detector.settle_at(event)), index, event))
+        if count % PRUNE_EVERY == 0:
+            state.prune(now)
+    while pending:
+        _, _, click = heapq.heappop(pending)
+        replay.settled[click.id] = detector.settle(click, state)
+    return replay
+
+
+def output_rows(replay: Replay, with_immediate: bool = False) -> list[dict[str, Any]]:
+    """One row per click in input order: the settled verdict (and optionally the immediate)."""
+    rows = []
+    for event in replay.events:
+        if not isinstance(event, EmailClicked):
+            continue
+        bot = replay.settled[event.id]
+        row: dict[str, Any] = {
+            "id": event.id,
+            "suspected": bot.suspected,
+            "score": bot.score,
+            "band": bot.band,
+            "reasons": [reason.model_dump() for reason in bot.reasons],
+        }
+        if with_immediate:
+            first = replay.immediate[event.id]
+            row["immediate"] = {
+                "suspected": first.suspected,
+                "score": first.score,
+                "band": first.band,
+            }
+        rows.append(row)
+    return rows

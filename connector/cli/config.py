@@ -1,0 +1,22 @@
+"""`connector check-config FILE`: report every configuration problem without starting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from connector.cli.common import load_or_exit
+
+
+@click.command("check-config")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def check_config(path: Path) -> None:
+    """Validate the config at PATH; exit 2 and list the problems if it is not valid."""
+    settings = load_or_exit(path)
+    click.echo(
+        f"{path}: OK — {len(settings.sources)} source(s), {len(settings.rules)} rule(s), "
+        f"{len(settings.actions)} action(s)"
+    )
+    for source in settings.sources:
+        click.echo(f"  source {source.id}: {source.provider} at /webhooks/{source.id}")

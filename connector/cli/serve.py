@@ -1,0 +1,57 @@
+"""`connector serve`: run the service with uvicorn (httptools + uvloop, one process)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from connector.cli.common import DEMO_CONFIG, config_option, load_or_exit, resolve_config_path
+
+
+@click.command()
+@config_option
+@click.option("--demo", is_flag=True, help="Run the bundled demo config (SQLite, log action).")
+@click.option("--host", default=None, help="Override server.host.")
+@click.option("--port", type=int, default=None, help="Override server.port.")
+def serve(config_path: Path | None, demo: bool, host: str | None, port: int | None) -> None:
+    """Receive webhooks and deliver events until stopped (Ctrl-C or SIGTERM)."""
+    import uvicorn
+
+    from connector.app import create_app
+    from connector.logging import configure_logging
+
+    path = DEMO_CONFIG if demo else resolve_config_path(config_path)
+    settings = load_or_exit(path)
+    configure_logging(settings.server.log_level)
+    bind_host = host or settings.server.host
+    bind_port = settings.server.port if port is None else port
+    _banner(settings, path, bind_host, bind_port, demo)
+    uvicorn.run(
+        create_app(settings),
+        host=bind_host,
+        port=bind_port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        log_level="warning",
+    )
+
+
+def _banner(settings: object, path: Path, host: str, port: int, demo: bool) -> None:
+    from connector.settings import Settings
+
+    assert isinstance(settings, Settings)
+    base = f"http://{host}:{port}"
+    click.echo(f"Click Connector on {base} (config {path}, database {settings.storage.url})")
+    for source in settings.sources:
+        click.echo(f"  source {source.id!r} ({source.provider}): POST {base}/webhooks/{source.id}")
+        if demo:
+            key = source.signing_keys[0].get_secret_value() if source.signing_keys else ""
+            click.echo(f"    demo signing key: {key}")
+    if demo:
+        click.echo(
+            "Try it:  connector send-sample --demo --url "
+            f"{base} --source {settings.sources[0].id} fixtures/customerio/click.raw"
+        )

@@ -1,0 +1,46 @@
+"""The one shared outbound HTTP client, created by the app's lifespan and closed with it.
+
+Sized per /work/shared/PERF.md (G7): httpx's pool degrades well before 50 connections, so
+the pool is as large as the worker's concurrency and never above 10 connections. Redirects
+are not followed (see policy.py) and the environment is not consulted for proxies or CA
+bundles (`trust_env=False`): outbound behaviour comes from our settings only.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from connector import __version__
+from connector.delivery.settings import DeliverySettings
+from connector.errors import ConfigError
+
+USER_AGENT = f"click-connector/{__version__}"
+MAX_CONNECTIONS = 10
+# Every request passes its action's own timeout; this only covers requests that do not.
+DEFAULT_TIMEOUT = httpx.Timeout(10.0)
+
+
+def make_client(settings: DeliverySettings) -> httpx.AsyncClient:
+    """A client for `Sender`; use as `async with make_client(settings) as client:`."""
+    connections = min(settings.concurrency, MAX_CONNECTIONS)
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    transport = _aiohttp_transport(limits) if settings.transport == "aiohttp" else None
+    return httpx.AsyncClient(
+        timeout=DEFAULT_TIMEOUT,
+        limits=limits,
+        transport=transport,
+        follow_redirects=False,
+        trust_env=False,
+        headers={"user-agent": USER_AGENT},
+    )
+
+
+def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    """aiohttp under httpx's API: several times the deliveries per core (PERF.md G7)."""
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:
+        raise ConfigError(
+            ["delivery.transport: 'aiohttp' needs the httpx-aiohttp package installed"]
+        ) from None
+    return AiohttpTransport(limits=limits, trust_env=False)

@@ -1,0 +1,235 @@
+"""One delivery attempt: render, sign, send, classify, schedule, log one line.
+
+The worker (which owns the outbox) claims due deliveries, calls `Sender.attempt` for each
+and stores the `AttemptResult`. Everything here is per attempt and stateless between
+attempts, so a restart loses nothing: the retry schedule is computed from the job's own
+attempt number and first-attempt time (see policy.py).
+
+Request headers: `content-type: application/json`, `user-agent`, `idempotency-key` (the
+delivery id, for receivers that de-duplicate without verifying signatures; IETF draft
+https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/), the Standard
+Webhooks headers when the action has a secret, and the action's configured headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import httpx
+import structlog
+
+from connector.delivery.body import encode, render
+from connector.delivery.client import USER_AGENT
+from connector.delivery.policy import Decision, RetryPolicy
+from connector.delivery.settings import HttpAction, LogAction
+from connector.delivery.signing import Signer
+
+ERROR_CHARS = 200
+_DRAIN_BYTES = 64 * 1024  # read (and drop) up to this much so the connection can be reused
+_log = structlog.get_logger("connector.delivery")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryJob:
+    delivery_id: str
+    action_id: str
+    event: dict[str, Any]  # the normalised event, `event.model_dump(mode="json")`
+    attempt: int  # 1-based number of this attempt
+    first_attempt_at: datetime | None  # None on the first attempt
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    outcome: Literal["delivered", "retry", "dead"]
+    status_code: int | None
+    error: str | None  # short, secret-free; at most ~200 chars of a response body
+    next_attempt_at: datetime | None  # set for "retry"
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    decision: Decision
+    status: int | None = None
+    error: str | None = None
+    failure: str | None = None  # a content-free code for the log line
+    logged_body: Any = None  # only for log actions, whose purpose is to log the event
+
+
+class _HttpTarget:
+    """An HTTP action with its secrets unwrapped once, at construction."""
+
+    def __init__(self, action: HttpAction) -> None:
+        self.action = action
+        self.timeout = httpx.Timeout(action.timeout)
+        self.signer = Signer(action.secret) if action.secret is not None else None
+        self.headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            **{name: value.get_secret_value() for name, value in action.headers.items()},
+        }
+
+    def request_headers(self, delivery_id: str, now: datetime, payload: bytes) -> dict[str, str]:
+        headers = {**self.headers, "idempotency-key": delivery_id}
+        if self.signer is not None:
+            headers.update(self.signer.headers(delivery_id, now, payload))
+        return headers
+
+    def redact(self, text: str) -> str:
+        """Exception texts may quote the URL, whose path or query can be a credential."""
+        return text.replace(self.action.url, "<url>")
+
+
+class Sender:
+    """Makes single delivery attempts over the process's shared client."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        actions: Mapping[str, HttpAction | LogAction],
+        policy: RetryPolicy,
+    ) -> None:
+        self._client = client
+        self._actions = dict(actions)
+        self._policy = policy
+        self._targets = {
+            action_id: _HttpTarget(action)
+            for action_id, action in actions.items()
+            if isinstance(action, HttpAction)
+        }
+
+    async def attempt(self, job: DeliveryJob) -> AttemptResult:
+        """Run one attempt; never raises except on cancellation."""
+        started = time.perf_counter()
+        done = await self._run(job)
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        decision = done.decision
+        fields: dict[str, Any] = {
+            "delivery_id": job.delivery_id,
+            "action": job.action_id,
+            "attempt": job.attempt,
+            "outcome": decision.outcome,
+            "status": done.status,
+            "duration_ms": duration_ms,
+        }
+        if done.failure is not None:
+            fields["failure"] = done.failure
+        if decision.next_attempt_at is not None:
+            fields["next_attempt_at"] = decision.next_attempt_at.isoformat()
+        if done.logged_body is not None:
+            fields["event"] = done.logged_body
+        # Synchronous on purpose: structlog's async methods hop to a thread per call.
+        emit = _log.warning if decision.outcome == "dead" else _log.info
+        emit("delivery.attempt", **fields)
+        return AttemptResult(
+            outcome=decision.outcome,
+            status_code=done.status,
+            error=done.error,
+            next_attempt_at=decision.next_attempt_at,
+            duration_ms=duration_ms,
+        )
+
+    async def _run(self, job: DeliveryJob) -> _Done:
+        action = self._actions.get(job.action_id)
+        if action is None:
+            error = f"unknown action {job.action_id!r}: not in the current configuration"
+            return _Done(Decision("dead"), error=error, failure="unknown_action")
+        try:
+            value = render(job.event, action.body)
+            payload = encode(value)
+        except (TypeError, ValueError) as exc:  # orjson.JSONEncodeError is a TypeError
+            error = f"body could not be encoded as JSON ({type(exc).__name__})"
+            return _Done(Decision("dead"), error=error, failure="body")
+        if isinstance(action, LogAction):
+            return _Done(Decision("delivered"), logged_body=value)
+        return await self._send(self._targets[job.action_id], job, payload)
+
+    async def _send(self, target: _HttpTarget, job: DeliveryJob, payload: bytes) -> _Done:
+        action = target.action
+        headers = target.request_headers(job.delivery_id, job.now, payload)
+        # httpx timeouts apply per phase; this bounds the whole exchange (slow-loris safe).
+        deadline = asyncio.get_running_loop().time() + action.timeout
+        try:
+            request = self._client.build_request(
+                action.method, action.url, content=payload, headers=headers, timeout=target.timeout
+            )
+            async with asyncio.timeout_at(deadline):
+                response = await self._client.send(request, stream=True)
+        except Exception as exc:  # cancellation (BaseException) propagates
+            decision = self._decide(exc, job)
+            error, failure = _describe(exc, target)
+            return _Done(decision, error=_with_reason(error, decision), failure=failure)
+        try:
+            async with asyncio.timeout_at(deadline):
+                snippet = await _read_prefix(response)
+        except TimeoutError:
+            snippet = b""  # the status already arrived and decides; the body is only context
+        finally:
+            await response.aclose()
+        status = response.status_code
+        decision = self._decide(status, job, response.headers.get("retry-after"))
+        if decision.outcome == "delivered":
+            return _Done(decision, status=status)
+        error = _with_reason(_status_error(status, snippet), decision)
+        return _Done(decision, status=status, error=error, failure=_status_failure(status))
+
+    def _decide(
+        self, result: int | BaseException, job: DeliveryJob, retry_after: str | None = None
+    ) -> Decision:
+        return self._policy.decide(
+            result,
+            attempt=job.attempt,
+            first_attempt_at=job.first_attempt_at,
+            now=job.now,
+            retry_after=retry_after,
+        )
+
+
+async def _read_prefix(response: httpx.Response) -> bytes:
+    kept = bytearray()
+    total = 0
+    try:
+        async for chunk in response.aiter_bytes():
+            if len(kept) < ERROR_CHARS * 4:
+                kept += chunk[: ERROR_CHARS * 4 - len(kept)]
+            total += len(chunk)
+            if total > _DRAIN_BYTES:
+                break
+    except httpx.HTTPError:
+        pass  # a broken body does not change the status the receiver gave
+    return bytes(kept)
+
+
+def _status_error(status: int, snippet: bytes) -> str:
+    if 300 <= status < 400:
+        return f"HTTP {status}: redirects are not followed; configure the final URL"
+    text = " ".join(snippet.decode("utf-8", "replace").split())
+    if len(text) > ERROR_CHARS:
+        text = text[:ERROR_CHARS] + "…"
+    return f"HTTP {status}: {text}" if text else f"HTTP {status}"
+
+
+def _status_failure(status: int) -> str:
+    return "redirect" if 300 <= status < 400 else f"http_{status}"
+
+
+def _describe(exc: Exception, target: _HttpTarget) -> tuple[str, str]:
+    """A short message and a log code for an exception, without URLs or secrets."""
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {target.action.timeout:g}s", "timeout"
+    name = type(exc).__name__
+    detail = target.redact(str(exc))[:ERROR_CHARS]
+    message = f"{name}: {detail}" if detail else name
+    if isinstance(exc, httpx.TransportError):
+        return message, f"transport:{name}"
+    return f"unexpected {message}", f"unexpected:{name}"
+
+
+def _with_reason(error: str, decision: Decision) -> str:
+    return f"{error}; {decision.reason}" if decision.reason else error

@@ -1,0 +1,291 @@
+"""Configuration of downstream actions (`[[actions]]`) and of the delivery worker (`[delivery]`).
+
+Everything is checked at load so that a typo fails start-up instead of dead-lettering events
+later: URLs, header names, the Standard Webhooks secret format, body-mapping paths and JSON
+defaults. Errors never echo inputs (`hide_input_in_errors`), because header values, secrets
+and some URLs (e.g. catch-hook URLs whose path is the credential) are secrets.
+
+Example::
+
+    [delivery]
+    budget_seconds = 259200          # 72 h, then dead-letter
+
+    [[actions]]
+    id = "crm"
+    type = "http"
+    url = "https://crm.example.com/hooks/click"
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    headers = { authorization = "Bearer ..." }
+
+    [actions.body]                   # omit for the whole normalised event
+    email = "recipient.email"
+    link = "link.url"
+    campaign = { path = "message.campaign_id", default = "none" }
+    bot = { score = "bot.score", suspected = "bot.suspected" }
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Any, Literal
+
+import httpx
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from typing_extensions import TypeAliasType
+
+# Standard Webhooks: "whsec_" + base64 key; the key SHOULD be 24 to 64 bytes.
+# https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a format prefix, not a secret
+SECRET_MIN_BYTES = 24
+SECRET_MAX_BYTES = 64
+
+# Headers we set ourselves: letting config override them would break signing, framing or dedup.
+RESERVED_HEADERS = frozenset(
+    {
+        "content-type",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "host",
+        "idempotency-key",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
+)
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # no CR/LF/NUL; httpx encodes as ASCII
+_HOST = re.compile(r"[A-Za-z0-9_.-]+|[0-9A-Fa-f:.]+")  # DNS name (IDNs arrive as punycode), IPs
+_ACTION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+_PATH_SEGMENT = re.compile(r"[^.\s]+")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class FieldRef(_Strict):
+    """One mapped value: the event field at `path`, or `default` when it is absent or null."""
+
+    path: str
+    default: Any = None
+
+    @field_validator("path")
+    @classmethod
+    def _path_syntax(cls, path: str) -> str:
+        if not path or len(path) > 200 or not all(map(_PATH_SEGMENT.fullmatch, path.split("."))):
+            raise ValueError("field path must be dotted names, e.g. 'recipient.email'")
+        return path
+
+    @field_validator("default")
+    @classmethod
+    def _json_default(cls, default: Any) -> Any:
+        try:
+            orjson.dumps(default)
+        except TypeError as error:
+            raise ValueError("default must be a JSON value") from error
+        return default
+
+
+# A body template: output key -> FieldRef, or a nested template for a nested output object.
+Template = TypeAliasType("Template", "dict[str, FieldRef | Template]")
+BodySpec = Literal["event"] | Template
+
+
+def _parse_template(raw: Any, where: str) -> Template:
+    """Turn the TOML mapping into a typed template, naming the offending key on error."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected a table of output key -> field path")
+    template: Template = {}
+    for key, node in raw.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{where}: output keys must be non-empty strings")
+        template[key] = _parse_node(node, f"{where}.{key}")
+    return template
+
+
+def _parse_node(node: Any, where: str) -> FieldRef | Template:
+    if isinstance(node, FieldRef):
+        return node
+    if isinstance(node, str):
+        node = {"path": node}
+    elif not _is_field_ref(node):
+        return _parse_template(node, where)
+    try:
+        return FieldRef.model_validate(node)
+    except ValidationError as error:
+        first = error.errors()[0]
+        reason = first.get("ctx", {}).get("error", first["msg"])
+        raise ValueError(f"{where}: {reason}") from None
+
+
+def _is_field_ref(node: Any) -> bool:
+    """`{path = "...", default = ...}` is a reference; any other table is a nested object.
+
+    So a nested output object whose only keys are `path` (and `default`) cannot be written
+    as a table; that shape is rare enough to accept the rule's simplicity.
+    """
+    return (
+        isinstance(node, dict)
+        and isinstance(node.get("path"), str)
+        and node.keys()
+        <= {
+            "path",
+            "default",
+        }
+    )
+
+
+class LogAction(_Strict):
+    """Writes the (optionally mapped) event to the structured log: for demos and dry runs."""
+
+    id: str = Field(pattern=_ACTION_ID)
+    type: Literal["log"] = "log"
+    body: BodySpec = "event"
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _body(cls, raw: Any) -> Any:
+        return _validate_body(raw)
+
+
+class HttpAction(_Strict):
+    """POSTs (or PUTs/PATCHes) the event as JSON to one downstream URL."""
+
+    id: str = Field(pattern=_ACTION_ID)
+    type: Literal["http"] = "http"
+    url: str = Field(description="http:// or https:// endpoint; redirects are not followed.")
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Extra request headers; values are kept secret."
+    )
+    timeout: float = Field(10.0, gt=0, le=300, description="Whole-attempt limit in seconds.")
+    secret: SecretStr | None = Field(
+        None, description="Standard Webhooks secret (`whsec_` + base64) to sign requests."
+    )
+    body: BodySpec = "event"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        try:
+            parsed = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as error:
+            raise ValueError("url is not a valid URL") from error
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError("url must be an absolute http:// or https:// URL")
+        # httpx percent-encodes what it cannot parse (a space in a host), so check ourselves.
+        if not _HOST.fullmatch(parsed.raw_host.decode("ascii", "replace")):
+            raise ValueError("url has an invalid host")
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            raise ValueError("url has an invalid port")
+        return url
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method(cls, method: Any) -> Any:
+        return method.upper() if isinstance(method, str) else method
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for name, value in headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP token")
+            if name.lower() in RESERVED_HEADERS:
+                raise ValueError(f"header {name!r} is set by the connector and cannot be set")
+            if not _HEADER_VALUE.fullmatch(value.get_secret_value()):
+                raise ValueError(f"header {name!r} value must be printable ASCII")
+        return headers
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None:
+            secret_key(secret)
+        return secret
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _body(cls, raw: Any) -> Any:
+        return _validate_body(raw)
+
+
+def _validate_body(raw: Any) -> Any:
+    if raw == "event":
+        return raw
+    if isinstance(raw, str):
+        raise ValueError('body must be "event" or a table of output key -> field path')
+    template = _parse_template(raw, "body")
+    if not template:
+        raise ValueError("body mapping is empty; omit it to send the whole event")
+    return template
+
+
+def secret_key(secret: SecretStr) -> bytes:
+    """The raw key of a `whsec_` secret; raises ValueError (without the secret) if malformed."""
+    value = secret.get_secret_value()
+    if not value.startswith(SECRET_PREFIX):
+        raise ValueError(f"secret must start with {SECRET_PREFIX!r} followed by base64")
+    encoded = value[len(SECRET_PREFIX) :]
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error:
+        raise ValueError("secret is not valid base64 after 'whsec_'") from None
+    if not SECRET_MIN_BYTES <= len(key) <= SECRET_MAX_BYTES:
+        raise ValueError(
+            f"secret key must be {SECRET_MIN_BYTES} to {SECRET_MAX_BYTES} bytes, got {len(key)}"
+        )
+    return key
+
+
+Action = Annotated[HttpAction | LogAction, Field(discriminator="type")]
+
+# For loading `[[actions]]` on its own. A root settings model embedding `Action` must set
+# `hide_input_in_errors=True` itself: pydantic takes that flag from the outermost model.
+ACTIONS_ADAPTER: TypeAdapter[list[HttpAction | LogAction]] = TypeAdapter(
+    list[Action], config=ConfigDict(hide_input_in_errors=True)
+)
+
+
+class DeliverySettings(_Strict):
+    """The `[delivery]` section: worker sizing and the retry schedule (see policy.py)."""
+
+    budget_seconds: float = Field(
+        72 * 3600, gt=0, description="Retry for this long after the first attempt, then dead."
+    )
+    initial_backoff_seconds: float = Field(
+        5.0, gt=0, description="Wait after the first failure; doubles after each failure."
+    )
+    max_backoff_seconds: float = Field(3600.0, gt=0, description="Cap on the doubling wait.")
+    jitter_seconds: float = Field(
+        10.0, ge=0, description="Uniform random extra wait, added after the cap."
+    )
+    concurrency: int = Field(
+        10, ge=1, le=100, description="Attempts in flight, and HTTP connections per process."
+    )
+    batch_size: int = Field(10, ge=1, le=1000, description="Deliveries claimed/acked per batch.")
+    max_attempts: int | None = Field(
+        None, ge=1, description="Optional cap on attempts; the time budget applies regardless."
+    )
+    transport: Literal["httpx", "aiohttp"] = Field(
+        "httpx", description="HTTP transport; `aiohttp` needs the httpx-aiohttp package."
+    )
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> DeliverySettings:
+        if self.max_backoff_seconds < self.initial_backoff_seconds:
+            raise ValueError("max_backoff_seconds must be >= initial_backoff_seconds")
+        return self

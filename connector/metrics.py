@@ -1,0 +1,89 @@
+"""Prometheus metrics, one registry per app so tests and several apps in a process never clash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 4.0)
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.received = Counter(
+            "connector_events_received",
+            "Events stored from webhooks",
+            ["source", "type"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "connector_webhooks", "Webhook requests by outcome", ["source", "outcome"], registry=r
+        )
+        self.rejected = Counter(
+            "connector_webhooks_rejected",
+            "Webhook requests refused, by reason",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "connector_events_duplicate",
+            "Events already stored (acknowledged again)",
+            ["source"],
+            registry=r,
+        )
+        self.ignored = Counter(
+            "connector_events_ignored",
+            "Provider events acknowledged but not handled",
+            ["source"],
+            registry=r,
+        )
+        self.items_rejected = Counter(
+            "connector_items_rejected",
+            "Batch items that could not be normalised",
+            ["source"],
+            registry=r,
+        )
+        self.routed = Counter(
+            "connector_events_routed",
+            "Deliveries created by matching rules",
+            ["action"],
+            registry=r,
+        )
+        self.delivered = Counter(
+            "connector_deliveries_delivered",
+            "Deliveries accepted downstream",
+            ["action"],
+            registry=r,
+        )
+        self.retried = Counter(
+            "connector_deliveries_retried",
+            "Delivery attempts scheduled for retry",
+            ["action"],
+            registry=r,
+        )
+        self.dead = Counter(
+            "connector_deliveries_dead", "Deliveries dead-lettered", ["action"], registry=r
+        )
+        self.bot_suspected = Counter(
+            "connector_clicks_bot_suspected",
+            "Clicks flagged as bot by phase",
+            ["phase"],
+            registry=r,
+        )
+        self.ack_latency = Histogram(
+            "connector_ack_latency_seconds",
+            "Time from request start to answer",
+            buckets=_ACK_BUCKETS,
+            registry=r,
+        )
+        self.outbox_pending = Gauge(
+            "connector_outbox_pending", "Deliveries waiting in the outbox", registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,126 @@
+"""After the 2xx: assess each stored event for bots, route it through the rules, fill the outbox.
+
+Runs off the request path, in storage transactions, so a crash between receipt and routing
+only delays the work: unprocessed events stay in the inbox and are picked up on restart.
+Clicks get two passes: `process` gives the immediate bot verdict and serves real-time rules;
+`settle` runs when the detector's settling window has passed and serves rules with
+`wait_for_settled = true`. Each (event, action) pair becomes at most one delivery, whichever
+rules and phases name it, so downstream apps never see the same event twice per action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from connector.bots.detector import Detector
+from connector.metrics import Metrics
+from connector.rules.engine import RuleSet
+from connector.storage.base import NewDelivery, Tx
+from schemas import EVENT_MODELS, EmailClicked, Event
+from schemas.ids import digest
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    events: int
+    deliveries: int
+
+
+def delivery_id(event_id: str, action_id: str) -> str:
+    """Stable per (event, action): it is the `webhook-id` downstream apps de-duplicate on."""
+    return "dlv_" + digest(event_id, action_id)
+
+
+class Processor:
+    def __init__(
+        self,
+        rules: RuleSet,
+        detector: Detector | None,
+        metrics: Metrics | None = None,
+        batch_size: int = 100,
+    ) -> None:
+        self.rules = rules
+        self.detector = detector
+        self.metrics = metrics
+        self.batch_size = batch_size
+
+    def process(self, tx: Tx, now: float) -> Processed:
+        """Immediate pass over the oldest unprocessed events (one transaction)."""
+        stored = tx.pending_events(self.batch_size)
+        state = tx.bot_state() if self.detector else None
+        outbox: list[NewDelivery] = []
+        for row in stored:
+            event: Event = EVENT_MODELS[row.type].model_validate_json(row.payload)
+            settle_at: float | None = None
+            if self.detector is not None and state is not None:
+                verdict = self.detector.observe(event, state)
+                if isinstance(event, EmailClicked) and verdict is not None:
+                    event.bot = verdict
+                    settle_at = self.detector.settle_at(event).timestamp()
+                    self._count_bot(event)
+            data = event.model_dump(mode="json")
+            decision = self.rules.decide(data)
+            settled_later = settle_at is not None
+            outbox += self._deliveries(event.id, data, decision.matched, now, settled_later, False)
+            tx.complete_event(event.id, orjson.dumps(data), decision.as_dict(), settle_at)
+        added = tx.add_deliveries(outbox) if outbox else 0
+        return Processed(events=len(stored), deliveries=added)
+
+    def settle(self, tx: Tx, now: float) -> Processed:
+        """Settled pass for clicks whose window has passed: serves `wait_for_settled` rules."""
+        stored = tx.due_settlements(now, self.batch_size)
+        if not stored or self.detector is None:
+            return Processed(0, 0)
+        state = tx.bot_state()
+        outbox: list[NewDelivery] = []
+        for row in stored:
+            click = EmailClicked.model_validate_json(row.payload)
+            click.bot = self.detector.settle(click, state)
+            self._count_bot(click)
+            data = click.model_dump(mode="json")
+            decision = self.rules.decide(data)
+            outbox += self._deliveries(click.id, data, decision.matched, now, True, True)
+            tx.complete_settlement(click.id, orjson.dumps(data), decision.as_dict())
+        added = tx.add_deliveries(outbox) if outbox else 0
+        return Processed(events=len(stored), deliveries=added)
+
+    def _deliveries(
+        self,
+        event_id: str,
+        data: dict[str, Any],
+        matched: Iterable[Mapping[str, Any]],
+        now: float,
+        settling: bool,
+        settled_phase: bool,
+    ) -> list[NewDelivery]:
+        """Outbox rows for the matches this phase serves, one per action."""
+        by_action: dict[str, list[str]] = {}
+        for match in matched:
+            waits = bool(match.get("wait_for_settled")) and settling
+            if waits != settled_phase:
+                continue
+            for action in match["actions"]:
+                by_action.setdefault(action, []).append(match["rule"])
+        body = orjson.dumps(data)
+        if self.metrics is not None:
+            for action in by_action:
+                self.metrics.routed.labels(action).inc()
+        return [
+            NewDelivery(
+                id=delivery_id(event_id, action),
+                event_id=event_id,
+                action_id=action,
+                rule_ids=rules,
+                body=body,
+                not_before=now,
+            )
+            for action, rules in by_action.items()
+        ]
+
+    def _count_bot(self, click: EmailClicked) -> None:
+        if self.metrics is not None and click.bot.suspected:
+            self.metrics.bot_suspected.labels(click.bot.phase).inc()

@@ -1,0 +1,189 @@
+"""The loops that run beside the web server: process the inbox, settle clicks, drain the outbox.
+
+Each loop claims work in batches from the store (so queue operations stay cheaper than
+ingest), does it, and records the outcome in one transaction. Claimed deliveries carry a
+lease: if the process dies mid-attempt the lease runs out and the delivery is tried again,
+which is why downstream apps get a stable `webhook-id` to de-duplicate on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import orjson
+import structlog
+
+from connector.delivery.sender import DeliveryJob, Sender
+from connector.metrics import Metrics
+from connector.pipeline.processor import Processor
+from connector.storage.base import AttemptRecord, ClaimedDelivery, ClaimedTask, Store
+from providers.base import ControlTask
+
+log = structlog.get_logger("connector.worker")
+Clock = Callable[[], float]
+TaskRunner = Callable[[ControlTask], Awaitable[None]]
+
+
+class Pipeline:
+    """Owns the background loops; `wake()` is called after each stored webhook."""
+
+    def __init__(
+        self,
+        store: Store,
+        processor: Processor,
+        sender: Sender,
+        metrics: Metrics,
+        *,
+        run_task: TaskRunner | None = None,
+        batch_size: int = 50,
+        concurrency: int = 10,
+        lease_seconds: float = 120.0,
+        retention_seconds: float = 30 * 86400,
+        idle_seconds: float = 1.0,
+        clock: Clock = time.time,
+    ) -> None:
+        self.store = store
+        self.processor = processor
+        self.sender = sender
+        self.metrics = metrics
+        self.run_task = run_task
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.retention_seconds = retention_seconds
+        self.idle_seconds = idle_seconds
+        self.clock = clock
+        self._limit = asyncio.Semaphore(concurrency)
+        self._inbox = asyncio.Event()
+        self._outbox = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def wake(self) -> None:
+        self._inbox.set()
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._loop(self.route_once, self._inbox), name="route"),
+            asyncio.create_task(self._loop(self.deliver_once, self._outbox), name="deliver"),
+            asyncio.create_task(self._loop(self.housekeeping_once, None, 60.0), name="prune"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop the loops; claimed-but-unfinished deliveries stay in the outbox (leases lapse)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _loop(
+        self, step: Callable[[], Awaitable[int]], wake: asyncio.Event | None, idle: float = 0.0
+    ) -> None:
+        while True:
+            try:
+                done = await step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pipeline.step_failed", step=step.__name__)
+                done = 0
+            if done:
+                continue
+            await self._idle(wake, idle or self.idle_seconds)
+
+    @staticmethod
+    async def _idle(event: asyncio.Event | None, seconds: float) -> None:
+        """Sleep until woken or `seconds` pass (a poll keeps timers such as retries moving)."""
+        if event is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), seconds)
+        event.clear()
+
+    async def route_once(self) -> int:
+        """Immediate pass, then due settlements; wakes the delivery loop if it queued work."""
+        now = self.clock()
+        first = await self.store.transaction(lambda tx: self.processor.process(tx, now))
+        second = await self.store.transaction(lambda tx: self.processor.settle(tx, now))
+        if first.deliveries or second.deliveries:
+            self._outbox.set()
+        return first.events + second.events
+
+    async def deliver_once(self) -> int:
+        now = self.clock()
+        lease = self.lease_seconds
+        claimed = await self.store.transaction(
+            lambda tx: tx.claim_deliveries(now, self.batch_size, lease)
+        )
+        tasks = await self._claim_tasks(now)
+        if not claimed and not tasks:
+            return 0
+        records = await asyncio.gather(*(self._attempt(item) for item in claimed))
+        await self.store.transaction(lambda tx: tx.record_attempts(list(records)))
+        await asyncio.gather(*(self._run_task(task) for task in tasks))
+        return len(claimed) + len(tasks)
+
+    async def _attempt(self, item: ClaimedDelivery) -> AttemptRecord:
+        async with self._limit:
+            now = self.clock()
+            job = DeliveryJob(
+                delivery_id=item.id,
+                action_id=item.action_id,
+                event=orjson.loads(item.body),
+                attempt=item.attempt,
+                first_attempt_at=_utc(item.first_attempt_at) if item.first_attempt_at else None,
+                now=_utc(now),
+            )
+            result = await self.sender.attempt(job)
+        self._count(item.action_id, result.outcome)
+        return AttemptRecord(
+            delivery_id=item.id,
+            attempt=item.attempt,
+            at=now,
+            outcome=result.outcome,
+            status_code=result.status_code,
+            error=result.error,
+            duration_ms=result.duration_ms,
+            next_attempt_at=result.next_attempt_at.timestamp() if result.next_attempt_at else None,
+        )
+
+    def _count(self, action: str, outcome: str) -> None:
+        counter = {
+            "delivered": self.metrics.delivered,
+            "retry": self.metrics.retried,
+            "dead": self.metrics.dead,
+        }[outcome]
+        counter.labels(action).inc()
+
+    async def _claim_tasks(self, now: float) -> list[ClaimedTask]:
+        if self.run_task is None:
+            return []
+        return await self.store.transaction(lambda tx: tx.claim_tasks(now, 10, self.lease_seconds))
+
+    async def _run_task(self, task: ClaimedTask) -> None:
+        assert self.run_task is not None
+        error: str | None = None
+        try:
+            await self.run_task(ControlTask(kind=task.kind, data=orjson.loads(task.data)))
+        except Exception as failure:  # recorded and retried with backoff
+            error = f"{type(failure).__name__}: {failure}"[:300]
+        now = self.clock()
+        retry_at = now + min(3600.0, 30.0 * 2**task.attempts)
+        await self.store.transaction(lambda tx: tx.finish_task(task.id, error, now, retry_at))
+        log.info("control_task", kind=task.kind, ok=error is None, error=error)
+
+    async def housekeeping_once(self) -> int:
+        """Drop what is past retention and refresh the outbox gauge; never counts as work."""
+        now = self.clock()
+        retention = self.retention_seconds
+        await self.store.transaction(lambda tx: tx.prune(now, retention))
+        counts = await self.store.transaction(lambda tx: tx.counts())
+        self.metrics.outbox_pending.set(counts.get("pending", 0))
+        return 0
+
+
+def _utc(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)

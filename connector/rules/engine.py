@@ -1,0 +1,230 @@
+"""Routes an event through the configured rules: `RuleSet.decide(event) -> Decision`.
+
+Rules are compiled once into closures (`RuleSet.from_settings`); `decide` then walks them in
+config order, resolving each field path at most once per event through the shared resolver
+(`connector.fields.resolve`). A rule is skipped, with the reason recorded, when the event type
+is not one it handles, when the event is an ESP test send, or when the clicked link is a system
+link (see `links.py`), unless the rule opts in. Explanations are only built for rules that did
+not match, so the common path is a handful of dict lookups and comparisons per rule.
+`decide` never raises on any JSON-shaped input: it runs after the webhook was accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from connector.errors import ConfigError
+from connector.fields import resolve
+from connector.rules.conditions import AllOf, AnyOf, Condition, Leaf
+from connector.rules.decision import Decision, MatchedRule, UnmatchedRule
+from connector.rules.links import classify_link
+from connector.rules.model import RuleSettings
+from connector.rules.operators import explainer, predicate, show
+
+_UNSET: Any = object()
+
+
+class Lookup(dict[str, Any]):
+    """Field values of one event, each resolved on first use: `values[path]` is a C-level
+    dict hit after that, which keeps a leaf to two small calls."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        super().__init__()
+        self.event = event
+
+    def __missing__(self, path: str) -> Any:
+        value = self[path] = resolve(self.event, path)
+        return value
+
+
+class _Node(Protocol):
+    test: Callable[[Lookup], bool]
+
+    def failed(self, get: Lookup) -> str:
+        """Why the node is false (called only when it is)."""
+
+    def held(self, get: Lookup) -> str:
+        """Why the node is true; `not` uses it to explain its own failure."""
+
+
+class _LeafNode:
+    __slots__ = ("explain", "path", "test")
+
+    def __init__(self, leaf: Leaf) -> None:
+        check, path = predicate(leaf), leaf.field
+        self.path = path
+        self.explain = explainer(leaf)
+        self.test: Callable[[Lookup], bool] = lambda values: check(values[path])
+
+    def failed(self, get: Lookup) -> str:
+        return self.explain(get[self.path])
+
+    held = failed
+
+
+class _AllNode:
+    __slots__ = ("items", "test")
+
+    def __init__(self, items: Sequence[_Node]) -> None:
+        self.items = items
+        tests = tuple(item.test for item in items)
+
+        def test(get: Lookup) -> bool:
+            for check in tests:  # noqa: SIM110  (hot path: a loop beats all() + generator)
+                if not check(get):
+                    return False
+            return True
+
+        self.test: Callable[[Lookup], bool] = tests[0] if len(tests) == 1 else test
+
+    def failed(self, get: Lookup) -> str:
+        return next(item.failed(get) for item in self.items if not item.test(get))
+
+    def held(self, get: Lookup) -> str:
+        if len(self.items) == 1:
+            return self.items[0].held(get)
+        return f"all {len(self.items)} held, first: {self.items[0].held(get)}"
+
+
+class _AnyNode:
+    __slots__ = ("items", "test")
+
+    def __init__(self, items: Sequence[_Node]) -> None:
+        self.items = items
+        tests = tuple(item.test for item in items)
+
+        def test(get: Lookup) -> bool:
+            for check in tests:  # noqa: SIM110  (hot path: a loop beats any() + generator)
+                if check(get):
+                    return True
+            return False
+
+        self.test: Callable[[Lookup], bool] = tests[0] if len(tests) == 1 else test
+
+    def failed(self, get: Lookup) -> str:
+        if len(self.items) == 1:
+            return self.items[0].failed(get)
+        return f"none of {len(self.items)} held, first: {self.items[0].failed(get)}"
+
+    def held(self, get: Lookup) -> str:
+        return next(item.held(get) for item in self.items if item.test(get))
+
+
+class _NotNode:
+    __slots__ = ("item", "test")
+
+    def __init__(self, item: _Node) -> None:
+        self.item = item
+        inner = item.test
+        self.test: Callable[[Lookup], bool] = lambda get: not inner(get)
+
+    def failed(self, get: Lookup) -> str:
+        return f"not: {self.item.held(get)}"
+
+    def held(self, get: Lookup) -> str:
+        return f"not: {self.item.failed(get)}"
+
+
+def compile_condition(condition: Condition) -> _Node:
+    """The closure tree for a parsed condition."""
+    if isinstance(condition, Leaf):
+        return _LeafNode(condition)
+    if isinstance(condition, AllOf):
+        return _AllNode([compile_condition(item) for item in condition.items])
+    if isinstance(condition, AnyOf):
+        return _AnyNode([compile_condition(item) for item in condition.items])
+    return _NotNode(compile_condition(condition.item))
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """A rule flattened for the hot loop: plain attributes, nothing recomputed per event."""
+
+    id: str
+    events: frozenset[str]
+    actions: tuple[str, ...]
+    wait_for_settled: bool
+    include_test_sends: bool
+    include_system_links: bool
+    node: _Node | None
+    wrong_type: str
+
+    @classmethod
+    def build(cls, rule: RuleSettings) -> _Rule:
+        return cls(
+            id=rule.id,
+            events=frozenset(rule.event),
+            actions=tuple(rule.actions),
+            wait_for_settled=rule.wait_for_settled,
+            include_test_sends=rule.include_test_sends,
+            include_system_links=rule.include_system_links,
+            node=None if rule.when is None else compile_condition(rule.when),
+            wrong_type=f" is not {' or '.join(rule.event)}",
+        )
+
+
+class RuleSet:
+    """The compiled rules, in config order; build once with `from_settings`, share freely."""
+
+    def __init__(self, rules: Sequence[_Rule]) -> None:
+        self._rules = tuple(rules)
+
+    @classmethod
+    def from_settings(cls, rules: Iterable[RuleSettings]) -> RuleSet:
+        """Compile the rules; duplicate ids are a `ConfigError` (decisions name rules by id)."""
+        chosen = list(rules)
+        seen: set[str] = set()
+        problems = []
+        for index, rule in enumerate(chosen):
+            if rule.id in seen:
+                problems.append(f"rules[{index}].id: duplicate rule id {rule.id!r}")
+            seen.add(rule.id)
+        if problems:
+            raise ConfigError(problems)
+        return cls([_Rule.build(rule) for rule in chosen])
+
+    @property
+    def ids(self) -> list[str]:
+        return [rule.id for rule in self._rules]
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def decide(self, event: dict[str, Any]) -> Decision:
+        """Which rules match `event` (a `model_dump(mode="json")`), and why the others do not."""
+        get = Lookup(event)
+        kind = get["type"]
+        kind = kind if isinstance(kind, str) else None  # unhashable junk must not reach `in`
+        is_test = get["test"] is True
+        system = _UNSET
+        matched: list[MatchedRule] = []
+        unmatched: list[UnmatchedRule] = []
+        for rule in self._rules:
+            reason: str | None = None
+            if kind not in rule.events:
+                reason = f"event type {show(kind)}{rule.wrong_type}"
+            elif is_test and not rule.include_test_sends:
+                reason = "test send (include_test_sends is off)"
+            elif not rule.include_system_links:
+                if system is _UNSET:
+                    url = get["link.url"]
+                    system = classify_link(url) if isinstance(url, str) else None
+                if system is not None:
+                    reason = f"system link: {system} (include_system_links is off)"
+            if reason is None and rule.node is not None and not rule.node.test(get):
+                reason = rule.node.failed(get)
+            if reason is None:
+                matched.append(
+                    {
+                        "rule": rule.id,
+                        "actions": list(rule.actions),
+                        "wait_for_settled": rule.wait_for_settled,
+                    }
+                )
+            else:
+                unmatched.append({"rule": rule.id, "reason": reason})
+        return Decision(matched, unmatched)

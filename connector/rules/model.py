@@ -1,0 +1,177 @@
+"""Rule configuration: the `[[rules]]` tables of the TOML config, validated at start-up.
+
+```toml
+[[rules]]
+id = "pricing-humans"
+actions = ["crm"]
+wait_for_settled = true          # act on the settled bot verdict (the service times it)
+when = { all = [
+  { field = "link.host", eq = "shop.example.org" },
+  { field = "link.query.utm_source", in = ["cio", "newsletter"] },
+  { not = { field = "recipient.email", ends_with = "@example.com", case_insensitive = true } },
+] }
+```
+
+Operator semantics (what a no-code author can rely on):
+
+* A field that is absent or null is *missing*. Every leaf on a missing field is false, except
+  `exists = false`. That includes `ne` and `not_in`: "host ne 'x'" means "there is a host and
+  it is not 'x'". Wrap a leaf in `not` for "anything but", missing included.
+* `eq`/`ne`/`in`/`not_in` compare like JSON: types must match, so `false` never equals `0` and
+  `"1"` never equals `1`; numbers compare by value (`1 == 1.0`). `in`/`not_in` take a list of
+  strings, numbers or booleans and are false on a list or table field: use `contains` there.
+* `contains`: substring when the field is a string, element membership when it is a list;
+  anything else is false. `starts_with`/`ends_with` take a string or a list (any of them).
+* `matches`: Python regular expression, searched anywhere in a string field (anchor with `^`
+  and `$`); compiled once at load; an invalid pattern is a config error.
+* `exists = true|false`: whether the field is present and not null.
+* `gt`/`gte`/`lt`/`lte`: numbers with numbers; dates (a TOML date or datetime, or an ISO 8601
+  string) with ISO 8601 date strings, naive times taken as UTC; other strings with strings,
+  by code point. A type mismatch is false, never an error.
+* `case_insensitive = true` on a leaf folds case for every string comparison it makes.
+* `all` needs every item, `any` at least one, `not` inverts its one condition.
+* Field paths are checked against the event schema of the rule's `event` types; URL parts
+  `link.scheme`, `link.path`, `link.query.<param>` and `link.fragment` are available.
+
+Rules skip ESP test sends and system links (unsubscribe, preferences, view-in-browser,
+non-http links; see `links.py`) unless `include_test_sends` / `include_system_links` is set.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PlainSerializer,
+    PlainValidator,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from connector.rules.conditions import (
+    Condition,
+    ConditionError,
+    dump_condition,
+    iter_leaves,
+    parse_condition,
+)
+from connector.rules.paths import path_problem
+from schemas import EVENT_MODELS
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+
+def _parse_when(raw: Any) -> Condition | None:
+    return None if raw is None else parse_condition(raw)
+
+
+def _dump_when(condition: Condition | None) -> dict[str, Any] | None:
+    return None if condition is None else dump_condition(condition)
+
+
+When = Annotated[Condition | None, PlainValidator(_parse_when), PlainSerializer(_dump_when)]
+
+
+class RuleSettings(BaseModel):
+    """One `[[rules]]` table; every validation error names the rule and the key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: StrictStr
+    description: StrictStr | None = None
+    event: list[str] = Field(default_factory=lambda: ["email.clicked"])
+    when: When = None
+    actions: list[StrictStr]
+    wait_for_settled: StrictBool = False
+    include_test_sends: StrictBool = False
+    include_system_links: StrictBool = False
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not _ID.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a valid rule id: use up to 64 letters, digits, '-', '_', '.' "
+                "or ':', starting with a letter or digit"
+            )
+        return value
+
+    @field_validator("event", mode="before")
+    @classmethod
+    def _event_types(cls, value: Any) -> list[str]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise ValueError("expected an event type or a non-empty list of them")
+        for item in items:
+            if item not in EVENT_MODELS:
+                known = ", ".join(sorted(EVENT_MODELS))
+                raise ValueError(f"unknown event type {item!r}; known: {known}")
+        return list(dict.fromkeys(items))
+
+    @field_validator("actions")
+    @classmethod
+    def _action_list(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("a rule needs at least one action id")
+        for action in value:
+            if value.count(action) > 1:
+                raise ValueError(f"action {action!r} is listed more than once")
+            if not action.strip():
+                raise ValueError("action ids cannot be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_exist(self) -> RuleSettings:
+        if self.when is not None:
+            for loc, leaf in iter_leaves(self.when):
+                problem = path_problem(leaf.field, self.event)
+                if problem is not None:
+                    raise ConditionError(("when", *loc, "field"), problem)
+        return self
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _name_the_rule(cls, data: Any, handler: ModelWrapValidatorHandler[RuleSettings]) -> Any:
+        """Prefix every error with the rule's id, and point `when` errors at the exact key."""
+        try:
+            return handler(data)
+        except ValidationError as error:
+            raise _named(error, data) from None
+
+
+def _named(error: ValidationError, data: Any) -> ValidationError:
+    rule_id = data.get("id") if isinstance(data, dict) else None
+    label = f"rule {rule_id!r}" if isinstance(rule_id, str) and rule_id else "rule without an id"
+    details: list[InitErrorDetails] = []
+    for problem in error.errors():
+        loc = tuple(problem["loc"])
+        message = problem["msg"]
+        cause = (problem.get("ctx") or {}).get("error")
+        if isinstance(cause, ConditionError):
+            loc, message = loc + cause.loc, cause.message
+        elif isinstance(cause, Exception):
+            message = str(cause)
+        details.append(
+            {
+                "type": PydanticCustomError(
+                    "rule_config",
+                    "{label}: {message}",
+                    {
+                        "label": label,
+                        "message": message,
+                    },
+                ),
+                "loc": loc,
+                "input": problem.get("input"),
+            }
+        )
+    return ValidationError.from_exception_data(error.title, details)

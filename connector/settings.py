@@ -1,0 +1,198 @@
+"""The one typed settings object, loaded from a TOML file and validated before anything starts.
+
+`${VAR}` (or `${VAR:-default}`) anywhere in a string value is replaced from the environment,
+so secrets stay out of the file. Loading fails closed, with every problem named by its key:
+an unknown provider, a source without its secret, a rule naming an unknown action, a
+duplicate id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections import Counter
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from connector.bots.settings import BotSettings
+from connector.delivery.settings import Action, DeliverySettings
+from connector.errors import ConfigError
+from connector.rules.model import RuleSettings
+from providers.base import Source
+from providers.registry import PROVIDERS
+
+CONFIG_ENV = "CONNECTOR_CONFIG"
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    max_body_bytes: int = Field(1024 * 1024, gt=0, description="Larger bodies get 413.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Proxies whose X-Forwarded-For is believed when finding the client IP.",
+    )
+    capture_rejected_dir: str | None = Field(
+        None, description="Debug switch: save rejected requests here (secrets redacted)."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class StorageSettings(_Section):
+    url: str = Field("sqlite:///data/connector.db", description="sqlite:///relative or ////abs")
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    retention_days: int = Field(
+        30, ge=8, description="Events (and so dedup ids) are kept this long; at least 8 days."
+    )
+
+    @property
+    def sqlite_path(self) -> Path:
+        if not self.url.startswith("sqlite:///"):
+            raise ConfigError([f"storage.url: unsupported storage URL {self.url!r}"])
+        return Path(self.url.removeprefix("sqlite:///"))
+
+
+class SourceSettings(_Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    provider: str
+    signing_keys: list[SecretStr] = Field(default_factory=list)
+    public_keys: list[str] = Field(default_factory=list)
+    basic_auth: list[SecretStr] = Field(default_factory=list)
+    bearer_tokens: list[SecretStr] = Field(default_factory=list)
+    allowed_ips: list[str] = Field(default_factory=list)
+    topic_arns: list[str] = Field(default_factory=list)
+    timestamp_tolerance: int | None = Field(None, gt=0)
+    url: str | None = None
+    insecure: bool = False
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in PROVIDERS:
+            raise ValueError(f"unknown provider {value!r}; known: {', '.join(sorted(PROVIDERS))}")
+        return value
+
+    @field_validator("allowed_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+    def to_source(self) -> Source:
+        """The plain, secret-revealing view handed to the provider adapter."""
+
+        def reveal(items: list[SecretStr]) -> tuple[str, ...]:
+            return tuple(item.get_secret_value() for item in items)
+
+        return Source(
+            id=self.id,
+            provider=self.provider,
+            signing_keys=reveal(self.signing_keys),
+            public_keys=tuple(self.public_keys),
+            basic_auth=reveal(self.basic_auth),
+            bearer_tokens=reveal(self.bearer_tokens),
+            allowed_ips=tuple(self.allowed_ips),
+            topic_arns=tuple(self.topic_arns),
+            timestamp_tolerance=self.timestamp_tolerance,
+            url=self.url,
+            insecure=self.insecure,
+            options=dict(self.options),
+        )
+
+
+class Settings(_Section):
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    bots: BotSettings = Field(default_factory=BotSettings)
+    sources: list[SourceSettings] = Field(default_factory=list)
+    rules: list[RuleSettings] = Field(default_factory=list)
+    actions: list[Action] = Field(default_factory=list)
+
+    def source(self, source_id: str) -> SourceSettings | None:
+        return next((source for source in self.sources if source.id == source_id), None)
+
+    def problems(self) -> list[str]:
+        """Cross-section checks that a single field validator cannot see."""
+        found = _duplicates("sources", [s.id for s in self.sources])
+        found += _duplicates("rules", [r.id for r in self.rules])
+        found += _duplicates("actions", [a.id for a in self.actions])
+        for index, source in enumerate(self.sources):
+            provider = PROVIDERS[source.provider]
+            for problem in provider.check_source(source.to_source()):
+                found.append(f"sources[{index}] ({source.id}).{problem}")
+        action_ids = {action.id for action in self.actions}
+        for index, rule in enumerate(self.rules):
+            for action in rule.actions:
+                if action not in action_ids:
+                    found.append(f"rules[{index}] ({rule.id}).actions: unknown action {action!r}")
+        return found
+
+
+def _duplicates(section: str, ids: list[str]) -> list[str]:
+    counts = Counter(ids)
+    return [f"{section}: duplicate id {item!r}" for item, n in sorted(counts.items()) if n > 1]
+
+
+def substitute_env(value: Any, env: dict[str, str], path: str = "") -> Any:
+    """Replace `${VAR}` / `${VAR:-default}` in every string; a missing VAR is a config error."""
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError([f"{path or 'config'}: environment variable {name} is not set"])
+
+        return _ENV_REFERENCE.sub(replace, value)
+    if isinstance(value, dict):
+        return {k: substitute_env(v, env, f"{path}.{k}" if path else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> Settings:
+    """Validate a config mapping; raise `ConfigError` listing every problem by key."""
+    resolved = substitute_env(data, dict(os.environ) if env is None else env)
+    try:
+        settings = Settings.model_validate(resolved)
+    except ValidationError as error:
+        raise ConfigError([_describe(problem) for problem in error.errors()]) from None
+    problems = settings.problems()
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:
+    """Read and validate a TOML config file."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"config file {path} does not exist"]) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([f"{path}: invalid TOML: {error}"]) from None
+    return parse_settings(data, env)
+
+
+def _describe(problem: Any) -> str:
+    where = ""
+    for part in problem["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    return f"{where or 'config'}: {message}"

@@ -1,0 +1,161 @@
+"""The storage contract: what the pipeline needs from a database, independent of which one.
+
+The store is an inbox (events, de-duplicated by id), an outbox (one delivery per event and
+action) and a little state. Every write happens inside `Store.transaction(fn)`, where `fn`
+receives a `Tx` with typed operations; a backend may run several callers' functions in one
+shared commit (group commit), but each caller's writes stay all-or-nothing. SQLite is the
+embedded implementation; a PostgreSQL one implements the same two protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A normalised event ready to store; times are Unix seconds."""
+
+    id: str
+    type: str
+    source: str
+    provider: str
+    occurred_at: float
+    received_at: float
+    payload: bytes  # the event as JSON
+    raw: bytes  # the provider's own item as JSON
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedItem:
+    index: int  # -1 for a whole request
+    reason: str
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    kind: str
+    data: bytes  # JSON
+
+
+@dataclass(frozen=True, slots=True)
+class IngestBatch:
+    """Everything one verified webhook request adds, committed together or not at all."""
+
+    source: str
+    received_at: float
+    events: list[EventRecord]
+    rejected: list[RejectedItem] = field(default_factory=list)
+    tasks: list[TaskRecord] = field(default_factory=list)
+    nonce: str | None = None
+    body_digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    new: list[str]
+    duplicates: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: str
+    type: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    id: str
+    event_id: str
+    action_id: str
+    rule_ids: list[str]
+    body: bytes  # the event JSON as the action will receive it
+    not_before: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    id: str
+    event_id: str
+    action_id: str
+    body: bytes
+    attempt: int  # the number of the attempt about to be made (1-based)
+    first_attempt_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    delivery_id: str
+    attempt: int
+    at: float
+    outcome: str  # delivered | retry | dead
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+    next_attempt_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    id: str
+    event_id: str
+    action_id: str
+    rule_ids: list[str]
+    status: str
+    attempts: int
+    next_attempt_at: float | None
+    last_status: int | None
+    last_error: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedTask:
+    id: int
+    kind: str
+    data: bytes
+    attempts: int
+
+
+class Tx(Protocol):
+    """Operations inside one transaction."""
+
+    def ingest(self, batch: IngestBatch) -> IngestOutcome: ...
+    def pending_events(self, limit: int) -> list[StoredEvent]: ...
+    def complete_event(
+        self, event_id: str, payload: bytes, decision: dict[str, Any], settle_at: float | None
+    ) -> None: ...
+    def due_settlements(self, now: float, limit: int) -> list[StoredEvent]: ...
+    def complete_settlement(
+        self, event_id: str, payload: bytes, decision: dict[str, Any]
+    ) -> None: ...
+    def add_deliveries(self, deliveries: list[NewDelivery]) -> int: ...
+    def claim_deliveries(self, now: float, limit: int, lease: float) -> list[ClaimedDelivery]: ...
+    def record_attempts(self, attempts: list[AttemptRecord]) -> None: ...
+    def list_deliveries(self, status: str | None, limit: int) -> list[DeliveryRow]: ...
+    def replay(self, delivery_ids: list[str] | None, now: float) -> int: ...
+    def claim_tasks(self, now: float, limit: int, lease: float) -> list[ClaimedTask]: ...
+    def finish_task(self, task_id: int, error: str | None, now: float, retry_at: float) -> None: ...
+    def event(self, event_id: str) -> dict[str, Any] | None: ...
+    def prune(self, now: float, retention_seconds: float) -> int: ...
+    def counts(self) -> dict[str, int]: ...
+    def bot_state(self) -> Any: ...
+
+
+class Store(Protocol):
+    """A database the service and the CLI share; the sync forms serve command-line tools."""
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    def open_sync(self) -> None: ...
+    def close_sync(self) -> None: ...
+    async def transaction(self, fn: Callable[[Tx], T]) -> T: ...
+    def transaction_sync(self, fn: Callable[[Tx], T]) -> T: ...
+    async def ping(self) -> bool: ...

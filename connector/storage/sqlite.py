@@ -1,0 +1,136 @@
+"""The embedded SQLite store: one file, WAL, a group-committing writer thread.
+
+Tables: `events` (inbox + dedup by id + the routing decision), `rejections`, `nonces`
+(replay protection where a provider's signature does not cover the body), `deliveries`
+(outbox and dead letters), `attempts` (every delivery attempt), `tasks` (control work such
+as SNS subscription confirmations) and the bot detector's own `bot_*` tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from connector.bots.state import SQLITE_SCHEMA as BOT_SCHEMA
+from connector.storage.sqlite_tx import SqliteTx
+from connector.storage.sqlite_writer import SqliteWriter
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    occurred_at REAL NOT NULL,
+    received_at REAL NOT NULL,
+    payload BLOB NOT NULL,
+    raw BLOB NOT NULL,
+    processed INTEGER NOT NULL DEFAULT 0,
+    decision TEXT,
+    settle_at REAL,
+    settled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_pending ON events (seq) WHERE processed = 0;
+CREATE INDEX IF NOT EXISTS events_settle ON events (settle_at) WHERE settled = 0;
+CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
+CREATE TABLE IF NOT EXISTS rejections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    item_index INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    raw BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS nonces (
+    source TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    body_digest TEXT NOT NULL,
+    seen_at REAL NOT NULL,
+    PRIMARY KEY (source, nonce)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    action_id TEXT NOT NULL,
+    rule_ids TEXT NOT NULL,
+    body BLOB NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL,
+    lease_until REAL,
+    first_attempt_at REAL,
+    last_status INTEGER,
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_attempt_at)
+    WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, updated_at);
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    at REAL NOT NULL,
+    outcome TEXT NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    duration_ms REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_delivery ON attempts (delivery_id);
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    data BLOB NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error TEXT
+);
+"""
+
+
+class SqliteStore:
+    """`Store` on one SQLite file; all writes go through one group-committing thread."""
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self._writer = SqliteWriter(path, synchronous=synchronous)
+        self._open = False
+
+    async def open(self) -> None:
+        self.open_sync()
+
+    def open_sync(self) -> None:
+        if not self._open:
+            self._writer.start(_create_schema)
+            self._open = True
+
+    async def close(self) -> None:
+        self.close_sync()
+
+    def close_sync(self) -> None:
+        if self._open:
+            self._writer.stop()
+            self._open = False
+
+    async def transaction(self, fn: Callable[[SqliteTx], T]) -> T:
+        return await self._writer.run(lambda conn: fn(SqliteTx(conn)))
+
+    def transaction_sync(self, fn: Callable[[SqliteTx], T]) -> T:
+        return self._writer.submit(lambda conn: fn(SqliteTx(conn))).result()
+
+    async def ping(self) -> bool:
+        try:
+            return await self._writer.run(lambda conn: conn.execute("SELECT 1").fetchone()[0] == 1)
+        except Exception:
+            return False
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA + BOT_SCHEMA)

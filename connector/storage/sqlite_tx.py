@@ -1,0 +1,300 @@
+"""SQL for one SQLite transaction: the `Tx` operations the pipeline uses."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from connector.bots.state import SqliteState
+from connector.errors import SignatureError
+from connector.storage.base import (
+    AttemptRecord,
+    ClaimedDelivery,
+    ClaimedTask,
+    DeliveryRow,
+    IngestBatch,
+    IngestOutcome,
+    NewDelivery,
+    StoredEvent,
+)
+
+
+class SqliteTx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    # inbox -------------------------------------------------------------------------------
+    def ingest(self, batch: IngestBatch) -> IngestOutcome:
+        if batch.nonce is not None:
+            self._check_nonce(batch)
+        new: list[str] = []
+        duplicates: list[str] = []
+        for event in batch.events:
+            cursor = self.conn.execute(
+                "INSERT OR IGNORE INTO events (id, type, source, provider, occurred_at,"
+                " received_at, payload, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.id,
+                    event.type,
+                    event.source,
+                    event.provider,
+                    event.occurred_at,
+                    event.received_at,
+                    event.payload,
+                    event.raw,
+                ),
+            )
+            (new if cursor.rowcount == 1 else duplicates).append(event.id)
+        self.conn.executemany(
+            "INSERT INTO rejections (source, received_at, item_index, reason, raw)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(batch.source, batch.received_at, r.index, r.reason, r.raw) for r in batch.rejected],
+        )
+        self.conn.executemany(
+            "INSERT INTO tasks (kind, data, next_attempt_at) VALUES (?, ?, ?)",
+            [(task.kind, task.data, batch.received_at) for task in batch.tasks],
+        )
+        return IngestOutcome(new=new, duplicates=duplicates)
+
+    def _check_nonce(self, batch: IngestBatch) -> None:
+        row = self.conn.execute(
+            "SELECT body_digest FROM nonces WHERE source = ? AND nonce = ?",
+            (batch.source, batch.nonce),
+        ).fetchone()
+        if row is None:
+            self.conn.execute(
+                "INSERT INTO nonces (source, nonce, body_digest, seen_at) VALUES (?, ?, ?, ?)",
+                (batch.source, batch.nonce, batch.body_digest or "", batch.received_at),
+            )
+        elif row[0] != (batch.body_digest or ""):
+            raise SignatureError(
+                "signature token was already used for another request", reason="replay"
+            )
+
+    def pending_events(self, limit: int) -> list[StoredEvent]:
+        rows = self.conn.execute(
+            "SELECT id, type, payload FROM events WHERE processed = 0 ORDER BY seq LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [StoredEvent(id=r[0], type=r[1], payload=r[2]) for r in rows]
+
+    def complete_event(
+        self, event_id: str, payload: bytes, decision: dict[str, Any], settle_at: float | None
+    ) -> None:
+        self.conn.execute(
+            "UPDATE events SET processed = 1, payload = ?, decision = ?, settle_at = ?,"
+            " settled = ? WHERE id = ?",
+            (
+                payload,
+                orjson.dumps({"immediate": decision}),
+                settle_at,
+                settle_at is None,
+                event_id,
+            ),
+        )
+
+    def due_settlements(self, now: float, limit: int) -> list[StoredEvent]:
+        rows = self.conn.execute(
+            "SELECT id, type, payload FROM events WHERE settled = 0 AND processed = 1"
+            " AND settle_at <= ? ORDER BY settle_at LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        return [StoredEvent(id=r[0], type=r[1], payload=r[2]) for r in rows]
+
+    def complete_settlement(self, event_id: str, payload: bytes, decision: dict[str, Any]) -> None:
+        row = self.conn.execute("SELECT decision FROM events WHERE id = ?", (event_id,)).fetchone()
+        stored = orjson.loads(row[0]) if row and row[0] else {}
+        stored["settled"] = decision
+        self.conn.execute(
+            "UPDATE events SET settled = 1, payload = ?, decision = ? WHERE id = ?",
+            (payload, orjson.dumps(stored), event_id),
+        )
+
+    def event(self, event_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT payload, raw, decision, processed, settled FROM events WHERE id = ?",
+            (event_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return {
+            "event": orjson.loads(row[0]),
+            "raw": orjson.loads(row[1]),
+            "decision": orjson.loads(row[2]) if row[2] else None,
+            "processed": bool(row[3]),
+            "settled": bool(row[4]),
+        }
+
+    # outbox ------------------------------------------------------------------------------
+    def add_deliveries(self, deliveries: list[NewDelivery]) -> int:
+        before = self.conn.total_changes
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO deliveries (id, event_id, action_id, rule_ids, body,"
+            " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    d.id,
+                    d.event_id,
+                    d.action_id,
+                    orjson.dumps(d.rule_ids),
+                    d.body,
+                    d.not_before,
+                    d.not_before,
+                    d.not_before,
+                )
+                for d in deliveries
+            ],
+        )
+        return self.conn.total_changes - before
+
+    def claim_deliveries(self, now: float, limit: int, lease: float) -> list[ClaimedDelivery]:
+        rows = self.conn.execute(
+            "SELECT id, event_id, action_id, body, attempts, first_attempt_at FROM deliveries"
+            " WHERE status = 'pending' AND next_attempt_at <= ?"
+            " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?",
+            (now, now, limit),
+        ).fetchall()
+        self.conn.executemany(
+            "UPDATE deliveries SET lease_until = ? WHERE id = ?",
+            [(now + lease, r[0]) for r in rows],
+        )
+        return [
+            ClaimedDelivery(
+                id=r[0],
+                event_id=r[1],
+                action_id=r[2],
+                body=r[3],
+                attempt=r[4] + 1,
+                first_attempt_at=r[5],
+            )
+            for r in rows
+        ]
+
+    def record_attempts(self, attempts: list[AttemptRecord]) -> None:
+        self.conn.executemany(
+            "INSERT INTO attempts (delivery_id, attempt, at, outcome, status_code, error,"
+            " duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (a.delivery_id, a.attempt, a.at, a.outcome, a.status_code, a.error, a.duration_ms)
+                for a in attempts
+            ],
+        )
+        self.conn.executemany(
+            "UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,"
+            " lease_until = NULL, first_attempt_at = COALESCE(first_attempt_at, ?),"
+            " last_status = ?, last_error = ?, updated_at = ? WHERE id = ?",
+            [
+                (
+                    "pending" if a.outcome == "retry" else a.outcome,
+                    a.attempt,
+                    a.next_attempt_at,
+                    a.at,
+                    a.status_code,
+                    a.error,
+                    a.at,
+                    a.delivery_id,
+                )
+                for a in attempts
+            ],
+        )
+
+    def list_deliveries(self, status: str | None, limit: int) -> list[DeliveryRow]:
+        query = (
+            "SELECT id, event_id, action_id, rule_ids, status, attempts, next_attempt_at,"
+            " last_status, last_error, created_at, updated_at FROM deliveries"
+        )
+        params: tuple[Any, ...] = ()
+        if status:
+            query += " WHERE status = ?"
+            params = (status,)
+        rows = self.conn.execute(query + " ORDER BY updated_at DESC LIMIT ?", (*params, limit))
+        return [
+            DeliveryRow(
+                id=r[0],
+                event_id=r[1],
+                action_id=r[2],
+                rule_ids=orjson.loads(r[3]),
+                status=r[4],
+                attempts=r[5],
+                next_attempt_at=r[6],
+                last_status=r[7],
+                last_error=r[8],
+                created_at=r[9],
+                updated_at=r[10],
+            )
+            for r in rows.fetchall()
+        ]
+
+    def replay(self, delivery_ids: list[str] | None, now: float) -> int:
+        """Queue dead (or given) deliveries again with a fresh retry budget."""
+        reset = (
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_until = NULL,"
+            " first_attempt_at = NULL, updated_at = ?"
+        )
+        if delivery_ids is None:
+            cursor = self.conn.execute(reset + " WHERE status = 'dead'", (now, now))
+            return cursor.rowcount
+        changed = 0
+        for delivery_id in delivery_ids:
+            changed += self.conn.execute(
+                reset + " WHERE id = ? AND status != 'pending'", (now, now, delivery_id)
+            ).rowcount
+        return changed
+
+    # control tasks -----------------------------------------------------------------------
+    def claim_tasks(self, now: float, limit: int, lease: float) -> list[ClaimedTask]:
+        rows = self.conn.execute(
+            "SELECT id, kind, data, attempts FROM tasks WHERE status = 'pending'"
+            " AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+            (now, limit),
+        ).fetchall()
+        self.conn.executemany(
+            "UPDATE tasks SET next_attempt_at = ? WHERE id = ?", [(now + lease, r[0]) for r in rows]
+        )
+        return [ClaimedTask(id=r[0], kind=r[1], data=r[2], attempts=r[3]) for r in rows]
+
+    def finish_task(self, task_id: int, error: str | None, now: float, retry_at: float) -> None:
+        if error is None:
+            self.conn.execute(
+                "UPDATE tasks SET status = 'done', last_error = NULL WHERE id = ?", (task_id,)
+            )
+            return
+        self.conn.execute(
+            "UPDATE tasks SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+            " status = CASE WHEN attempts + 1 >= 20 THEN 'failed' ELSE 'pending' END WHERE id = ?",
+            (error, retry_at, task_id),
+        )
+
+    # housekeeping ------------------------------------------------------------------------
+    def prune(self, now: float, retention_seconds: float) -> int:
+        """Forget what is older than retention, never an event that still has work pending."""
+        cutoff = now - retention_seconds
+        removed = self.conn.execute(
+            "DELETE FROM events WHERE received_at < ? AND processed = 1 AND settled = 1"
+            " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id"
+            " AND d.status = 'pending')",
+            (cutoff,),
+        ).rowcount
+        self.conn.execute("DELETE FROM nonces WHERE seen_at < ?", (cutoff,))
+        self.conn.execute("DELETE FROM rejections WHERE received_at < ?", (cutoff,))
+        self.conn.execute(
+            "DELETE FROM attempts WHERE at < ? AND delivery_id IN"
+            " (SELECT id FROM deliveries WHERE status != 'pending' AND updated_at < ?)",
+            (cutoff, cutoff),
+        )
+        self.conn.execute(
+            "DELETE FROM deliveries WHERE status = 'delivered' AND updated_at < ?", (cutoff,)
+        )
+        self.conn.execute(
+            "DELETE FROM tasks WHERE status != 'pending' AND next_attempt_at < ?", (cutoff,)
+        )
+        return removed
+
+    def bot_state(self) -> SqliteState:
+        return SqliteState(self.conn)
+
+    def counts(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+        return dict(rows.fetchall())

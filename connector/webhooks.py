@@ -1,0 +1,200 @@
+"""`POST /webhooks/{source_id}`: read the raw bytes once, ingest, answer after the commit.
+
+Statuses come from the error tree (connector/errors.py): 404 unknown source, 413 too large,
+401 bad signature, 403 address not allowed, 400 unreadable body, 503 storage unavailable.
+Authentic deliveries we do not route are still acknowledged with 200, because ESPs such as
+Customer.io stall their whole stream behind a non-2xx answer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from connector.capture import save_capture
+from connector.certificates import CertificateCache
+from connector.errors import ConnectorError, PayloadTooLarge, UnknownSource
+from connector.metrics import Metrics
+from connector.pipeline.ingest import ingest
+from connector.settings import ServerSettings, SourceSettings
+from connector.storage.base import Store
+from providers.base import Source, WebhookRequest
+from providers.registry import PROVIDERS
+
+log = structlog.get_logger("connector.webhook")
+
+
+@dataclass
+class WebhookContext:
+    """What the endpoint needs, built once at start-up."""
+
+    server: ServerSettings
+    sources: dict[str, tuple[SourceSettings, Source]]
+    store: Store
+    metrics: Metrics
+    certificates: CertificateCache | None
+    wake: Callable[[], None]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+async def receive_webhook(request: Request) -> Response:
+    context: WebhookContext = request.app.state.webhooks
+    started = time.perf_counter()
+    source_id = request.path_params["source_id"]
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    structlog.contextvars.bind_contextvars(request_id=request_id, source=source_id)
+    webhook: WebhookRequest | None = None
+    try:
+        entry = context.sources.get(source_id)
+        if entry is None:
+            raise UnknownSource("no such source")
+        settings, source = entry
+        body = await _read_body(request, context.server.max_body_bytes)
+        webhook = _webhook_request(request, source_id, body, context)
+        provider = PROVIDERS[settings.provider]
+        receipt = await ingest(provider, webhook, source, context.store, context.certificates)
+    except ConnectorError as error:
+        return _refuse(context, error, source_id, webhook, started, request_id)
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id", "source")
+    if receipt.accepted:
+        context.wake()
+    _count(
+        context.metrics,
+        source_id,
+        receipt.accepted,
+        receipt.duplicates,
+        receipt.ignored,
+        receipt.rejected,
+    )
+    elapsed = time.perf_counter() - started
+    context.metrics.ack_latency.observe(elapsed)
+    log.info(
+        "webhook",
+        outcome="accepted",
+        request_id=request_id,
+        source=source_id,
+        credential=receipt.credential,
+        accepted=receipt.accepted,
+        duplicates=receipt.duplicates,
+        ignored=receipt.ignored,
+        rejected=receipt.rejected,
+        duration_ms=round(elapsed * 1000, 2),
+    )
+    return JSONResponse(
+        {
+            "ok": True,
+            "accepted": receipt.accepted,
+            "duplicates": receipt.duplicates,
+            "ignored": receipt.ignored,
+            "rejected": receipt.rejected,
+        },
+        headers={"x-request-id": request_id},
+    )
+
+
+async def probe_webhook(request: Request) -> Response:
+    """GET/HEAD on a webhook URL: some ESPs (Mandrill) check the URL answers before use."""
+    context: WebhookContext = request.app.state.webhooks
+    if request.path_params["source_id"] not in context.sources:
+        return JSONResponse({"ok": False, "error": "unknown_source"}, status_code=404)
+    return JSONResponse({"ok": True})
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _webhook_request(
+    request: Request, source_id: str, body: bytes, context: WebhookContext
+) -> WebhookRequest:
+    return WebhookRequest(
+        source_id=source_id,
+        method=request.method,
+        url=str(request.url),
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=body,
+        client_ip=client_ip(request, context.server.trusted_proxies),
+        received_at=context.clock(),
+    )
+
+
+def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
+    """The caller's address; X-Forwarded-For is believed only from a trusted proxy."""
+    peer = request.client.host if request.client else None
+    if not trusted_proxies or peer is None:
+        return peer
+    networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+
+    def trusted(address: str) -> bool:
+        try:
+            return any(ipaddress.ip_address(address) in net for net in networks)
+        except ValueError:
+            return False
+
+    if not trusted(peer):
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not trusted(hop):
+            return hop
+    return peer
+
+
+def _refuse(
+    context: WebhookContext,
+    error: ConnectorError,
+    source_id: str,
+    webhook: WebhookRequest | None,
+    started: float,
+    request_id: str,
+) -> Response:
+    context.metrics.rejected.labels(source_id, error.reason).inc()
+    context.metrics.requests.labels(source_id, "rejected").inc()
+    if webhook is not None and context.server.capture_rejected_dir:
+        save_capture(context.server.capture_rejected_dir, webhook, error.message)
+    log.info(
+        "webhook",
+        outcome="rejected",
+        request_id=request_id,
+        source=source_id,
+        status=error.status_code,
+        reason=error.reason,
+        detail=error.message,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return JSONResponse(
+        {"ok": False, "error": error.reason, "message": error.message},
+        status_code=error.status_code,
+        headers={"x-request-id": request_id},
+    )
+
+
+def _count(metrics: Metrics, source: str, accepted: int, dup: int, ignored: int, rej: int) -> None:
+    metrics.requests.labels(source, "accepted").inc()
+    if accepted:
+        metrics.received.labels(source, "event").inc(accepted)
+    if dup:
+        metrics.duplicates.labels(source).inc(dup)
+    if ignored:
+        metrics.ignored.labels(source).inc(ignored)
+    if rej:
+        metrics.items_rejected.labels(source).inc(rej)

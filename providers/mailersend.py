@@ -1,0 +1,163 @@
+"""MailerSend activity webhooks.
+
+Delivery behaviour (https://developers.mailersend.com/api/v1/webhooks.html): one JSON event
+object per POST. A webhook that fails 10 times within 24 hours triggers a notification; at 20
+failures in 24 hours it is paused until re-enabled, so answer fast and never fail an authentic
+call. The retry schedule, timeout and success codes are not documented (assume 2xx). Creating a
+webhook sends a `{"type": "webhook.test", ...}` ping, acknowledged as ignored.
+
+Two payload shapes exist (django-anymail handles both): v1 nests the email under `data.email`
+and the click under `data.morph` (`url`, `ip`); v2 is flat (`data.recipient`,
+`data.message_id`, `data.subject`, `data.tags`) with click details in `data.meta` (`url`, `ip`,
+`user_agent`) and the event time in the envelope's `created_at`. MailerSend escapes `/` as `\\/`
+in its JSON; harmless for parsing, and the signature covers the raw bytes anyway.
+
+Authenticity: the `Signature` header is the hex HMAC-SHA256 of the raw body under the webhook's
+signing secret (one per webhook; several accepted while rotating). An optional `allowed_ips`
+list is enforced first.
+
+Replay window: none by default. MailerSend signs no timestamp, and because its retry schedule is
+undocumented a window on the (signed) body time could refuse genuine late retries. Events are
+de-duplicated by `data.id`. Setting `timestamp_tolerance` opts in to a window on the signed
+body's `created_at`.
+
+Clicks: `activity.clicked` fires for every click, `activity.clicked_unique` for the first click
+on a link only; both describe the same click (v2 sends `data.type: "clicked"` for both), so a
+source subscribed to both would turn one click into two events. Exactly one of them becomes
+`email.clicked`, chosen by `options.click_event` (default `activity.clicked`, which keeps repeat
+clicks for bot scoring); the other is acknowledged as ignored. Event id: `data.id`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from connector.errors import MalformedPayload, SignatureError
+from providers.base import ParseResult, Source, Verified, WebhookRequest
+from providers.normalize import dig, link, load_json, tags, text, to_utc
+from providers.signing import check_freshness, check_ip, decode_hex, hmac_digest, matching_key
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, event_id
+
+name = "mailersend"
+title = "MailerSend"
+CLICK_EVENTS = ("activity.clicked", "activity.clicked_unique")
+
+# MailerSend `type` -> ours (the chosen click event is added per source);
+# https://developers.mailersend.com/api/v1/webhooks.html#available-events
+EVENT_TYPES: dict[str, str] = {
+    "activity.delivered": "email.delivered",
+}
+
+
+def check_source(source: Source) -> list[str]:
+    problems: list[str] = []
+    if not source.signing_keys:
+        problems.append("signing_keys: MailerSend needs the webhook's signing secret")
+    if source.options.get("click_event", CLICK_EVENTS[0]) not in CLICK_EVENTS:
+        problems.append(f"options.click_event: must be one of {', '.join(CLICK_EVENTS)}")
+    return problems
+
+
+def verify(request: WebhookRequest, source: Source) -> Verified:
+    check_ip(request.client_ip, source.allowed_ips)
+    signature = decode_hex(request.header("signature"), "Signature header")
+    index = matching_key(source.signing_keys, signature, request.body)
+    if index is None:
+        raise SignatureError("Signature does not match any signing key")
+    if source.timestamp_tolerance:
+        check_freshness(_signed_time(request.body), request.received_at, source.timestamp_tolerance)
+    return Verified(credential=f"signing_keys[{index}]")
+
+
+def _signed_time(body: bytes) -> float:
+    """The body's own event time, usable as a replay bound because the signature covers it."""
+    try:
+        payload = load_json(body)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        created = dig(data, "created_at") or dig(payload, "created_at")
+        return to_utc(created).timestamp()
+    except MalformedPayload:
+        raise SignatureError("signed body has no readable created_at") from None
+
+
+def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
+    return {"Signature": hmac_digest(source.signing_keys[0], body).hex()}
+
+
+def parse(request: WebhookRequest, source: Source) -> ParseResult:
+    payload = load_json(request.body)
+    if not isinstance(payload, dict):
+        raise MalformedPayload("expected a MailerSend event object")
+    result = ParseResult()
+    kind_name = text(payload.get("type")) or ""
+    types = {**EVENT_TYPES, _click_event(source): "email.clicked"}
+    kind = types.get(kind_name)
+    if kind is None:
+        result.ignored.append(kind_name or "None")
+        return result
+    result.add(0, payload, partial(_event, kind, payload, request))
+    return result
+
+
+def _click_event(source: Source) -> str:
+    chosen = source.options.get("click_event")
+    return chosen if chosen in CLICK_EVENTS else CLICK_EVENTS[0]
+
+
+def _event(
+    kind: str, item: dict[str, Any], request: WebhookRequest
+) -> EmailClicked | EmailDelivered:
+    data = item.get("data")
+    if not isinstance(data, dict):
+        raise MalformedPayload("event has no data object")
+    provider_event_id = text(data.get("id"))
+    if provider_event_id is None:
+        raise MalformedPayload("data.id is missing")
+    fields = _v1(data) if isinstance(data.get("email"), dict) else _v2(data)
+    common: dict[str, Any] = {
+        "id": event_id(name, provider_event_id),
+        "occurred_at": to_utc(data.get("created_at") or item.get("created_at")),
+        "received_at": request.received_at,
+        "provider": name,
+        "source": request.source_id,
+        "provider_event_id": provider_event_id,
+        "recipient": Recipient(email=fields["email"], id=fields["recipient_id"]),
+        "message": Message(id=fields["message_id"], subject=fields["subject"]),
+        "metadata": {"tags": fields["tags"]} if fields["tags"] else {},
+    }
+    if kind == "email.delivered":
+        return EmailDelivered(**common)
+    if fields["url"] is None:
+        raise MalformedPayload("clicked event has no URL (data.morph.url / data.meta.url)")
+    client = Client(user_agent=fields["user_agent"], ip=fields["ip"])
+    return EmailClicked(**common, link=link(fields["url"]), client=client)
+
+
+def _v1(data: dict[str, Any]) -> dict[str, Any]:
+    """The nested v1 shape: `data.email.{message,recipient}` and `data.morph` for the click."""
+    return {
+        "email": text(dig(data, "email", "recipient", "email")),
+        "recipient_id": text(dig(data, "email", "recipient", "id")),
+        "message_id": text(dig(data, "email", "message", "id")),
+        "subject": text(dig(data, "email", "subject")),
+        "tags": tags(dig(data, "email", "tags")),
+        "url": text(dig(data, "morph", "url")),
+        "ip": text(dig(data, "morph", "ip")),
+        "user_agent": text(dig(data, "morph", "user_agent")),
+    }
+
+
+def _v2(data: dict[str, Any]) -> dict[str, Any]:
+    """The flat v2 shape; `data.meta` is `[]` when empty, which `dig` reads as missing."""
+    return {
+        "email": text(data.get("recipient")),
+        "recipient_id": None,
+        "message_id": text(data.get("message_id")),
+        "subject": text(data.get("subject")),
+        "tags": tags(data.get("tags")),
+        "url": text(dig(data, "meta", "url")),
+        "ip": text(dig(data, "meta", "ip")),
+        "user_agent": text(dig(data, "meta", "user_agent")),
+    }

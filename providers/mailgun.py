@@ -1,0 +1,244 @@
+"""Mailgun webhooks (current JSON format, plus the legacy form-encoded one).
+
+Delivery behaviour: one event per POST, `{"signature": {...}, "event-data": {...}}` as JSON.
+`200` is success and `406 Not Acceptable` rejects the POST for good; any other code is retried
+for 8 hours at 5 min, 10 min, 15 min, 1 h, 2 h and 4 h (except `delivered` events, which are
+never retried). Timeout: not documented.
+https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhook-retries
+We never answer 406, so an error of ours on Mailgun's side is retried.
+
+Authenticity: `signature.signature` is hex HMAC-SHA256, under the webhook signing key, of
+`signature.timestamp` + `signature.token`; events of a subaccount also carry
+`parent-signature`, the same HMAC under the primary account's key, so either may match a
+key in `signing_keys`.
+https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks
+The body itself is not signed: `verify` returns the token as a nonce with the body digest,
+and the store refuses a token it has seen with a different body (a replayed signature block
+on forged `event-data`) while a genuine retry stays an acknowledged duplicate. `sign` returns
+no headers: the signature lives in the body, so `send-sample` posts the stored signed body.
+
+Replay window: Mailgun does not say whether retries are signed afresh and retries for 8 hours,
+so the default tolerance is 9 hours (8 hours plus one of margin).
+
+Event ids: `event-data.id` (Mailgun: "unique within a day"; it is a random 22-character id,
+so a collision across days is not a practical concern). Legacy posts carry no event id:
+`composite_key(message-id, recipient, url, timestamp)`.
+
+Legacy webhooks (before mid-2018) post the event as `application/x-www-form-urlencoded` fields
+with `token`/`timestamp`/`signature` and user variables merged in; the event fields come
+first and user variables after them, except that Mailgun's own signature fields come last
+(django-anymail, anymail/webhooks/mailgun.py). Multipart legacy posts (events that carry the
+message, e.g. bounces) are not read: they are refused as malformed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import suppress
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from connector.errors import MalformedPayload, SignatureError
+from providers.base import ParseResult, Source, Verified, WebhookRequest
+from providers.normalize import dig, link, load_form, load_json, tags, text, to_utc, url_field
+from providers.signing import (
+    body_digest,
+    check_freshness,
+    decode_hex,
+    matching_key,
+    parse_epoch,
+)
+from schemas import (
+    Client,
+    EmailClicked,
+    EmailDelivered,
+    Message,
+    Recipient,
+    composite_key,
+    event_id,
+)
+
+name = "mailgun"
+title = "Mailgun"
+DEFAULT_TOLERANCE = 9 * 3600
+
+# `event-data.event` (and legacy `event`) -> our type;
+# https://documentation.mailgun.com/docs/mailgun/user-manual/events/event-types
+EVENT_TYPES: dict[str, str] = {"clicked": "email.clicked", "delivered": "email.delivered"}
+
+# Legacy form fields that are Mailgun's own; every other field is a user variable.
+LEGACY_KEYS = frozenset(
+    {
+        *("event", "recipient", "domain", "ip", "country", "region", "city", "user-agent"),
+        *("device-type", "client-type", "client-name", "client-os", "campaign-id"),
+        *("campaign-name", "tag", "mailing-list", "timestamp", "token", "signature"),
+        *("body-plain", "h", "message-id", "Message-Id", "message-headers", "url"),
+        *("X-Mailgun-Tag", "X-Mailgun-Sid"),
+    }
+)
+
+
+def check_source(source: Source) -> list[str]:
+    if source.signing_keys:
+        return []
+    return ["signing_keys: Mailgun needs the HTTP webhook signing key"]
+
+
+def _is_form(request: WebhookRequest) -> bool:
+    content_type = (request.header("content-type") or "").lower()
+    if "json" in content_type:
+        return False
+    return "form" in content_type or not request.body.lstrip().startswith(b"{")
+
+
+def _signature_fields(request: WebhookRequest) -> dict[str, Any]:
+    """The signed `token`/`timestamp` and the signatures, from either wire format."""
+    try:
+        if _is_form(request):
+            return dict(load_form(request.body))  # last value wins: Mailgun's own
+        block = dig(load_json(request.body), "signature")
+    except MalformedPayload:
+        raise SignatureError("body holds no Mailgun signature") from None
+    if not isinstance(block, dict):
+        raise SignatureError("body holds no Mailgun signature object")
+    return block
+
+
+def _exact(value: Any) -> str | None:
+    """A signed field exactly as Mailgun sent it (it signs the text, so never strip it)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) and value else None
+
+
+def verify(request: WebhookRequest, source: Source) -> Verified:
+    fields = _signature_fields(request)
+    token, timestamp = _exact(fields.get("token")), _exact(fields.get("timestamp"))
+    if token is None:
+        raise SignatureError("missing signature token")
+    signed_at = parse_epoch(timestamp, "signature timestamp")
+    message = f"{timestamp}{token}".encode("utf-8", "replace")
+    matches = (matching_key(source.signing_keys, sig, message) for sig in _signatures(fields))
+    index = next((found for found in matches if found is not None), None)
+    if index is None:
+        raise SignatureError("Mailgun signature does not match any signing key")
+    check_freshness(signed_at, request.received_at, source.timestamp_tolerance or DEFAULT_TOLERANCE)
+    return Verified(
+        credential=f"signing_keys[{index}]", nonce=token, body_digest=body_digest(request.body)
+    )
+
+
+def _signatures(fields: Mapping[str, Any]) -> list[bytes]:
+    """`signature`, then a subaccount event's `parent-signature` when it has one."""
+    found = [decode_hex(_exact(fields.get("signature")), "signature")]
+    parent = _exact(fields.get("parent-signature"))
+    if parent is not None:
+        with suppress(ValueError):  # a broken parent signature: the primary one decides
+            found.append(bytes.fromhex(parent))
+    return found
+
+
+def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
+    """No headers: Mailgun signs fields inside the body (see the module docstring)."""
+    return {}
+
+
+def parse(request: WebhookRequest, source: Source) -> ParseResult:
+    result = ParseResult()
+    if _is_form(request):
+        fields = load_form(request.body)
+        if _first(fields, "event") is None:
+            raise MalformedPayload("expected Mailgun's legacy form with an event field")
+        kind = EVENT_TYPES.get(str(_first(fields, "event")))
+        if kind is None:
+            result.ignored.append(str(_first(fields, "event")))
+        else:
+            result.add(0, fields, partial(_legacy_event, kind, fields, request))
+        return result
+    payload = load_json(request.body)
+    data = payload.get("event-data") if isinstance(payload, dict) else None
+    if not isinstance(data, dict):
+        raise MalformedPayload("expected Mailgun's {signature, event-data} object")
+    kind = EVENT_TYPES.get(str(data.get("event")))
+    if kind is None:
+        result.ignored.append(str(data.get("event")))
+    else:
+        result.add(0, payload, partial(_event, kind, data, request))
+    return result
+
+
+def _event(
+    kind: str, data: dict[str, Any], request: WebhookRequest
+) -> EmailClicked | EmailDelivered:
+    message_id = text(dig(data, "message", "headers", "message-id"))
+    url = url_field(data.get("url"))
+    provider_event_id = text(data.get("id")) or composite_key(
+        message_id, text(data.get("recipient")), url, data.get("timestamp")
+    )
+    user_variables = data.get("user-variables")
+    common = _common(request, provider_event_id, data.get("timestamp"), data.get("recipient"))
+    common["message"] = Message(id=message_id, campaign_id=text(dig(data, "campaigns", 0, "id")))
+    common["metadata"] = _metadata(user_variables, tags(data.get("tags")))
+    common["test"] = dig(data, "flags", "is-test-mode") is True
+    if kind == "email.delivered":
+        return EmailDelivered(**common)
+    if url is None:
+        raise MalformedPayload("clicked event has no url")
+    user_agent = text(dig(data, "client-info", "user-agent"))
+    return EmailClicked(
+        **common,
+        link=link(url),
+        client=Client(user_agent=user_agent, ip=text(data.get("ip"))),
+    )
+
+
+def _legacy_event(
+    kind: str, fields: list[tuple[str, str]], request: WebhookRequest
+) -> EmailClicked | EmailDelivered:
+    message_id = text(_first(fields, "message-id") or _first(fields, "Message-Id"))
+    message_id = message_id.strip("<>") if message_id else None
+    recipient, url = _first(fields, "recipient"), url_field(_first(fields, "url"))
+    timestamp = _last(fields, "timestamp")
+    provider_event_id = composite_key(message_id, recipient, url, timestamp)
+    common = _common(request, provider_event_id, timestamp, recipient)
+    common["message"] = Message(id=message_id, campaign_id=text(_first(fields, "campaign-id")))
+    labels = [v for k, v in fields if k == "tag"] or [v for k, v in fields if k == "X-Mailgun-Tag"]
+    variables = {key: value for key, value in fields if key not in LEGACY_KEYS}
+    common["metadata"] = _metadata(variables, tags(labels))
+    if kind == "email.delivered":
+        return EmailDelivered(**common)
+    if url is None:
+        raise MalformedPayload("clicked event has no url")
+    client = Client(user_agent=text(_first(fields, "user-agent")), ip=text(_first(fields, "ip")))
+    return EmailClicked(**common, link=link(url), client=client)
+
+
+def _common(
+    request: WebhookRequest, provider_event_id: str, timestamp: Any, recipient: Any
+) -> dict[str, Any]:
+    return {
+        "id": event_id(name, provider_event_id),
+        "occurred_at": to_utc(timestamp),
+        "received_at": request.received_at,
+        "provider": name,
+        "source": request.source_id,
+        "provider_event_id": provider_event_id,
+        "recipient": Recipient(email=text(recipient)),
+    }
+
+
+def _metadata(variables: Any, labels: list[str]) -> dict[str, Any]:
+    """User variables, plus the message's tags under `tags`."""
+    found: dict[str, Any] = dict(variables) if isinstance(variables, dict) else {}
+    if labels:
+        found["tags"] = labels
+    return found
+
+
+def _first(fields: list[tuple[str, str]], key: str) -> str | None:
+    return next((value for name_, value in fields if name_ == key), None)
+
+
+def _last(fields: list[tuple[str, str]], key: str) -> str | None:
+    return next((value for name_, value in reversed(fields) if name_ == key), None)

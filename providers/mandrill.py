@@ -1,0 +1,157 @@
+"""Mandrill (Mailchimp Transactional) webhooks.
+
+Delivery behaviour: `application/x-www-form-urlencoded` POSTs with one field, `mandrill_events`,
+a JSON array of up to 1,000 events of mixed types, batched and posted roughly once a minute.
+https://mailchimp.com/developer/transactional/docs/webhooks/ ;
+https://mandrill.zendesk.com/hc/en-us/articles/205583217-Introduction-to-Webhooks
+A failed batch is retried automatically and listed in the UI, where a user can "give up"
+(https://mandrill.zendesk.com/hc/en-us/articles/205583277); the schedule, the timeout and
+which codes count as success are not documented, so answer 200 quickly.
+
+Adding a webhook: Mandrill checks the URL with a HEAD request (answered by the app, not
+here); if that does not return 200 it falls back to a POST whose `mandrill_events` is an
+empty array, signed with the generic key `test-webhook`. `verify` accepts exactly that
+empty ping (credential `validation-ping`): it carries no events, so nothing can be forged
+with the public key. https://mandrill.zendesk.com/hc/en-us/articles/360038740014
+
+Authenticity: `X-Mandrill-Signature` is base64 HMAC-SHA1, under the webhook's own key, of the
+webhook URL exactly as registered (scheme, host, port, path, query, any userinfo) followed by
+every POST field sorted by name, appended as name + value with no separators (form values
+decoded once). Behind a proxy the URL we see differs from the registered one, so set
+`url`; only when it is unset is the request URL used.
+https://mailchimp.com/developer/transactional/docs/webhooks/#authenticating-webhook-requests
+No timestamp is signed, so there is no replay window: replays are absorbed by de-duplication.
+
+Event ids: Mandrill sends none, so `composite_key(_id, msg.email, url, ts)` (`_id` is the
+message id; two clicks on the same link in the same second merge). Events of the example
+batch Mandrill's "send test" posts (`_id` "exampleaaaa...") are marked `test`.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from connector.errors import ConfigError, MalformedPayload, SignatureError
+from providers.base import ParseResult, Rejection, Source, Verified, WebhookRequest
+from providers.normalize import link, load_form, load_json, tags, text, to_utc, url_field
+from providers.signing import decode_base64, hmac_digest, matching_key
+from schemas import (
+    Client,
+    EmailClicked,
+    EmailDelivered,
+    Message,
+    Recipient,
+    composite_key,
+    event_id,
+)
+
+name = "mandrill"
+title = "Mandrill (Mailchimp Transactional)"
+VALIDATION_KEY = "test-webhook"  # Mandrill's published key for the URL check (see above)
+_EXAMPLE_ID = "exampleaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+# `event` -> our type; https://mailchimp.com/developer/transactional/docs/webhooks/
+# (sync events carry `type` instead of `event` and are acknowledged only)
+EVENT_TYPES: dict[str, str] = {"click": "email.clicked", "delivered": "email.delivered"}
+
+
+def check_source(source: Source) -> list[str]:
+    if source.signing_keys:
+        return []
+    return ["signing_keys: Mandrill needs the webhook's key (shown per webhook)"]
+
+
+def _signed_message(url: str, fields: list[tuple[str, str]]) -> bytes:
+    params = dict(fields)  # a repeated name keeps its last value, as PHP and Django do
+    signed = url + "".join(key + params[key] for key in sorted(params))
+    return signed.encode("utf-8", "replace")
+
+
+def verify(request: WebhookRequest, source: Source) -> Verified:
+    signature = decode_base64(request.header("x-mandrill-signature"), "X-Mandrill-Signature")
+    try:
+        fields = load_form(request.body)
+    except MalformedPayload:
+        raise SignatureError("body is not the form Mandrill signs") from None
+    message = _signed_message(source.url or request.url, fields)
+    index = matching_key(source.signing_keys, signature, message, algorithm="sha1")
+    if index is not None:
+        return Verified(credential=f"signing_keys[{index}]")
+    if (
+        _is_validation_ping(fields)
+        and matching_key((VALIDATION_KEY,), signature, message, algorithm="sha1") == 0
+    ):
+        return Verified(credential="validation-ping")
+    raise SignatureError("X-Mandrill-Signature does not match any webhook key")
+
+
+def _is_validation_ping(fields: list[tuple[str, str]]) -> bool:
+    """Mandrill's URL check: nothing but an empty `mandrill_events` array."""
+    if [key for key, _ in fields] != ["mandrill_events"]:
+        return False
+    try:
+        return bool(load_json(fields[0][1].encode("utf-8")) == [])
+    except MalformedPayload:
+        return False
+
+
+def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
+    if not source.url:
+        raise ConfigError(["url: Mandrill signs the registered webhook URL; set it to sign"])
+    digest = hmac_digest(
+        source.signing_keys[0], _signed_message(source.url, load_form(body)), "sha1"
+    )
+    return {"X-Mandrill-Signature": base64.b64encode(digest).decode("ascii")}
+
+
+def parse(request: WebhookRequest, source: Source) -> ParseResult:
+    events = dict(load_form(request.body)).get("mandrill_events")
+    if events is None:
+        raise MalformedPayload("form has no mandrill_events field")
+    items = load_json(events.encode("utf-8"))
+    if not isinstance(items, list):
+        raise MalformedPayload("mandrill_events is not a JSON array")
+    result = ParseResult()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            result.rejected.append(Rejection(index, "event is not a JSON object"))
+            continue
+        kind = EVENT_TYPES.get(str(item.get("event")))
+        if kind is None:
+            result.ignored.append(str(item.get("event") or item.get("type")))
+            continue
+        result.add(index, item, partial(_event, kind, item, request))
+    return result
+
+
+def _event(
+    kind: str, item: dict[str, Any], request: WebhookRequest
+) -> EmailClicked | EmailDelivered:
+    msg = item["msg"] if isinstance(item.get("msg"), dict) else {}
+    message_id = text(item.get("_id")) or text(msg.get("_id"))
+    recipient, url = text(msg.get("email")), url_field(item.get("url"))
+    provider_event_id = composite_key(message_id, recipient, url, item.get("ts"))
+    metadata = dict(msg["metadata"]) if isinstance(msg.get("metadata"), dict) else {}
+    if tags(msg.get("tags")):
+        metadata["tags"] = tags(msg.get("tags"))
+    common: dict[str, Any] = {
+        "id": event_id(name, provider_event_id),
+        "occurred_at": to_utc(item.get("ts")),
+        "received_at": request.received_at,
+        "provider": name,
+        "source": request.source_id,
+        "provider_event_id": provider_event_id,
+        "recipient": Recipient(email=recipient),
+        "message": Message(id=message_id, subject=text(msg.get("subject"))),
+        "metadata": metadata,
+        "test": bool(message_id and message_id.startswith(_EXAMPLE_ID)),
+    }
+    if kind == "email.delivered":
+        return EmailDelivered(**common)
+    if url is None:
+        raise MalformedPayload("click event has no url")
+    client = Client(user_agent=text(item.get("user_agent")), ip=text(item.get("ip")))
+    return EmailClicked(**common, link=link(url), client=client)

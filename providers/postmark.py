@@ -1,0 +1,145 @@
+"""Postmark webhooks (Click and Delivery triggers of a message stream).
+
+Delivery behaviour: one JSON event per POST. Outbound webhooks treat 200 as success; only
+5xx, 408, 429 and timeouts are retried, for about 70 minutes (1, 5, 10, 10, 10, 15 min...),
+and **every other 4xx, including our 400, 401 and 403, drops the event at once** (Postmark's
+own guide: https://github.com/ActiveCampaign/postmark-skills/blob/main/postmark-webhooks/SKILL.md).
+So a wrong credential in the source configuration silently loses events: check the counts
+after changing it. (The 10-retry, 10.5-hour schedule Postmark documents is for *inbound*
+webhooks.) Creating or editing a webhook posts a test event for every enabled trigger, which
+must get a 200: they go through `parse` like any other event.
+https://postmarkapp.com/developer/webhooks/webhooks-overview
+
+Authenticity: Postmark does not sign webhooks. Each request must carry HTTP basic auth
+(`https://user:pass@host/...` or the webhook's `HttpAuth`, checked against `basic_auth`) or a
+bearer token (a custom `Authorization: Bearer ...` header via `HttpHeaders`, checked against
+`bearer_tokens`); `options.token_header` names another custom header that carries one of the
+`bearer_tokens` as its whole value. Any one matching credential is enough. `allowed_ips`
+additionally restricts the caller's address (answered with 403, which also stops retries).
+No timestamp is signed, so there is no replay window: replays are absorbed by de-duplication.
+
+Event ids: Postmark sends none, so `composite_key(MessageID, Recipient, OriginalLink,
+ReceivedAt)` for clicks and `composite_key(MessageID, Recipient, None, DeliveredAt)` for
+deliveries. A Click webhook fires only for the first click of a link by a recipient in a
+message, so the triple is unique by construction. (Postmark's guide also mentions a
+retry-stable `X-PM-Webhook-Trace-Id` header; the content key does not depend on it.)
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import re
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from connector.errors import MalformedPayload
+from providers.base import ParseResult, Rejection, Source, Verified, WebhookRequest
+from providers.normalize import dig, link, load_json, tags, text, to_utc, url_field
+from providers.signing import check_authorization, check_ip, check_secret
+from schemas import (
+    Client,
+    EmailClicked,
+    EmailDelivered,
+    Message,
+    Recipient,
+    composite_key,
+    event_id,
+)
+
+name = "postmark"
+title = "Postmark"
+
+# `RecordType` -> our type; https://postmarkapp.com/developer/webhooks/webhooks-overview
+EVENT_TYPES: dict[str, str] = {"Click": "email.clicked", "Delivery": "email.delivered"}
+_TIME_FIELD = {"email.clicked": "ReceivedAt", "email.delivered": "DeliveredAt"}
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
+
+
+def check_source(source: Source) -> list[str]:
+    problems = []
+    if not source.basic_auth and not source.bearer_tokens:
+        problems.append("basic_auth: Postmark does not sign webhooks; set basic_auth or a token")
+    if any(":" not in pair for pair in source.basic_auth):
+        problems.append("basic_auth: each entry must be 'user:password'")
+    header = source.options.get("token_header")
+    if header is not None and not (isinstance(header, str) and _HEADER_NAME.match(header)):
+        problems.append("options.token_header: must be an HTTP header name")
+    if header is not None and not source.bearer_tokens:
+        problems.append("bearer_tokens: options.token_header needs the tokens it carries")
+    for address in source.allowed_ips:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            problems.append(f"allowed_ips: {address!r} is not an address or network")
+    return problems
+
+
+def verify(request: WebhookRequest, source: Source) -> Verified:
+    check_ip(request.client_ip, source.allowed_ips)
+    header = source.options.get("token_header")
+    if isinstance(header, str) and request.header(header) is not None:
+        index = check_secret(request.header(header), source.bearer_tokens, f"{header} header")
+        return Verified(credential=f"bearer_tokens[{index}]")
+    bearer = () if isinstance(header, str) else source.bearer_tokens
+    authorization = request.header("authorization")
+    return Verified(credential=check_authorization(authorization, source.basic_auth, bearer))
+
+
+def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
+    """The credential Postmark would send (it signs nothing, so `body` is not involved)."""
+    if source.basic_auth:
+        encoded = base64.b64encode(source.basic_auth[0].encode("utf-8")).decode("ascii")
+        return {"Authorization": f"Basic {encoded}"}
+    header = source.options.get("token_header")
+    if isinstance(header, str):
+        return {header: source.bearer_tokens[0]}
+    return {"Authorization": f"Bearer {source.bearer_tokens[0]}"}
+
+
+def parse(request: WebhookRequest, source: Source) -> ParseResult:
+    payload = load_json(request.body)
+    items = payload if isinstance(payload, list) else [payload]
+    if not isinstance(payload, dict | list):
+        raise MalformedPayload("expected a Postmark webhook object")
+    result = ParseResult()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            result.rejected.append(Rejection(index, "event is not a JSON object"))
+            continue
+        kind = EVENT_TYPES.get(str(item.get("RecordType")))
+        if kind is None:
+            result.ignored.append(str(item.get("RecordType")))
+            continue
+        result.add(index, item, partial(_event, kind, item, request))
+    return result
+
+
+def _event(
+    kind: str, item: dict[str, Any], request: WebhookRequest
+) -> EmailClicked | EmailDelivered:
+    message_id, recipient = text(item.get("MessageID")), text(item.get("Recipient"))
+    url = url_field(item.get("OriginalLink")) if kind == "email.clicked" else None
+    occurred = item.get(_TIME_FIELD[kind])
+    provider_event_id = composite_key(message_id, recipient, url, occurred)
+    metadata = dict(item["Metadata"]) if isinstance(item.get("Metadata"), dict) else {}
+    if tags(item.get("Tag")):
+        metadata["tags"] = tags(item.get("Tag"))
+    common: dict[str, Any] = {
+        "id": event_id(name, provider_event_id),
+        "occurred_at": to_utc(occurred),
+        "received_at": request.received_at,
+        "provider": name,
+        "source": request.source_id,
+        "provider_event_id": provider_event_id,
+        "recipient": Recipient(email=recipient),
+        "message": Message(id=message_id),
+        "metadata": metadata,
+    }
+    if kind == "email.delivered":
+        return EmailDelivered(**common)
+    if url is None:
+        raise MalformedPayload("Click record has no OriginalLink")
+    client = Client(user_agent=text(item.get("UserAgent")), ip=text(dig(item, "Geo", "IP")))
+    return EmailClicked(**common, link=link(url), client=client)

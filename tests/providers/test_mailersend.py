@@ -1,0 +1,148 @@
+"""MailerSend quirks: escaped slashes, v1/v2 shapes, clicked vs clicked_unique, opt-in window."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
+from providers import mailersend
+from tests.support.fixtures import cases
+
+CASES = {case.name: case for case in cases("mailersend")}
+CLICK, CLICK_V2, UNIQUE = CASES["click"], CASES["click-v2"], CASES["clicked-unique"]
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+DATA_KEYS = ["id", "created_at", "email", "morph", "meta", "recipient", "message_id", "tags"]
+EVENTS = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["activity.clicked", "activity.delivered", "webhook.test"]),
+        "data": st.dictionaries(st.sampled_from(DATA_KEYS), JSON) | JSON,
+    },
+    optional={"created_at": JSON},
+)
+
+
+def test_signature_covers_the_escaped_bytes_not_the_json() -> None:
+    """Re-serialising the body drops MailerSend's `\\/` escapes, so its signature no longer fits."""
+    assert b"\\/" in CLICK_V2.body
+    reserialised = json.dumps(json.loads(CLICK_V2.body), separators=(",", ":")).encode()
+    assert mailersend.verify(CLICK_V2.request(), CLICK_V2.source()).credential
+    with pytest.raises(SignatureError):
+        mailersend.verify(CLICK_V2.request(body=reserialised), CLICK_V2.source())
+
+
+def test_escaped_slashes_are_unescaped_in_the_url() -> None:
+    """`https:\\/\\/...` on the wire is an ordinary URL in the event."""
+    event = mailersend.parse(CLICK_V2.request(), CLICK_V2.source()).events[0].event
+    assert event.type == "email.clicked"
+    assert event.link.url == "https://shop.example.org/spring?utm_source=ms"
+
+
+def test_click_event_option_selects_clicked_unique_instead() -> None:
+    """With options.click_event = activity.clicked_unique, only unique clicks become events."""
+    source = replace(UNIQUE.source(), options={"click_event": "activity.clicked_unique"})
+    unique = mailersend.parse(UNIQUE.request(), source)
+    every = mailersend.parse(CLICK_V2.request(), source)
+    assert [parsed.event.type for parsed in unique.events] == ["email.clicked"]
+    assert every.events == []
+    assert every.ignored == ["activity.clicked"]
+
+
+def test_one_click_never_yields_two_events() -> None:
+    """Whatever the option, the clicked and clicked_unique webhooks of one click give one event."""
+    for choice in mailersend.CLICK_EVENTS:
+        source = replace(CLICK_V2.source(), options={"click_event": choice})
+        both = [mailersend.parse(c.request(), source) for c in (CLICK_V2, UNIQUE)]
+        assert sum(len(result.events) for result in both) == 1
+
+
+def test_check_source_validates_the_click_event_option() -> None:
+    """An unknown click_event value and a missing secret are configuration problems."""
+    bad = replace(CLICK.source(), options={"click_event": "activity.opened"})
+    assert mailersend.check_source(bad)[0].startswith("options.click_event")
+    assert mailersend.check_source(replace(CLICK.source(), signing_keys=()))[0].startswith(
+        "signing_keys"
+    )
+    assert mailersend.check_source(CLICK.source()) == []
+
+
+def test_no_replay_window_unless_a_tolerance_is_set() -> None:
+    """Without timestamp_tolerance a year-old signed body verifies; with one it is stale."""
+    late = CLICK.request(received_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert mailersend.verify(late, CLICK.source()).credential
+    with pytest.raises(SignatureError) as error:
+        mailersend.verify(late, replace(CLICK.source(), timestamp_tolerance=86400))
+    assert error.value.reason == "stale"
+    on_time = CLICK.request(received_at=datetime(2025, 1, 1, 12, tzinfo=UTC) + timedelta(hours=1))
+    assert mailersend.verify(on_time, replace(CLICK.source(), timestamp_tolerance=86400))
+
+
+def test_uppercase_hex_and_rotated_secrets_verify() -> None:
+    """Hex case does not matter, and the label names the secret that matched."""
+    headers = {"Signature": CLICK.headers["Signature"].upper()}
+    source = replace(CLICK.source(), signing_keys=("old-secret", *CLICK.source().signing_keys))
+    assert mailersend.verify(CLICK.request(headers=headers), source).credential == "signing_keys[1]"
+
+
+def test_sign_round_trips_and_ip_list_applies() -> None:
+    """`sign` reproduces the Signature header; a configured allow-list refuses other callers."""
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    assert mailersend.sign(CLICK.body, CLICK.source(), now) == {
+        "Signature": CLICK.headers["Signature"]
+    }
+    with pytest.raises(ForbiddenSource):
+        mailersend.verify(CLICK.request(), replace(CLICK.source(), allowed_ips=("10.0.0.1",)))
+
+
+@settings(max_examples=100, derandomize=True, database=None)
+@given(
+    body=st.binary(max_size=200)
+    | JSON.map(lambda v: json.dumps(v).encode())
+    | EVENTS.map(lambda v: json.dumps(v).encode())
+)
+def test_parse_of_arbitrary_bodies_raises_only_malformed(body: bytes) -> None:
+    """Any bytes, JSON or event-shaped object into `parse` give a result or MalformedPayload."""
+    try:
+        result = mailersend.parse(CLICK.request(body=body), CLICK.source())
+    except MalformedPayload:
+        return
+    assert len(result.events) + len(result.ignored) + len(result.rejected) == 1
+
+
+@settings(max_examples=100, derandomize=True, database=None)
+@given(headers=st.dictionaries(st.sampled_from(["signature"]) | st.text(max_size=10), st.text()))
+def test_verify_of_arbitrary_headers_raises_only_auth_errors(headers: dict[str, str]) -> None:
+    """Any headers into `verify` give a label or SignatureError, nothing else."""
+    try:
+        verified = mailersend.verify(CLICK.request(headers=headers), CLICK.source())
+    except (SignatureError, ForbiddenSource):
+        return
+    assert verified.credential == "signing_keys[0]"
+
+
+@settings(max_examples=100, derandomize=True, database=None)
+@given(body=st.binary(max_size=100) | EVENTS.map(lambda v: json.dumps(v).encode()))
+def test_window_check_on_signed_arbitrary_bodies_raises_only_signature_errors(body: bytes) -> None:
+    """With the opt-in window, a correctly signed body without a usable time is refused cleanly."""
+    source = replace(CLICK.source(), timestamp_tolerance=86400)
+    headers = mailersend.sign(body, source, datetime(2025, 1, 1, tzinfo=UTC))
+    try:
+        verified = mailersend.verify(CLICK.request(body=body, headers=headers), source)
+    except SignatureError:
+        return
+    assert verified.credential == "signing_keys[0]"

@@ -1,0 +1,120 @@
+"""The SQLite store: atomic ingest, dedup, nonce replay protection, group commit, outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from connector.errors import SignatureError
+from connector.storage.base import AttemptRecord, EventRecord, IngestBatch, NewDelivery
+from connector.storage.sqlite import SqliteStore
+
+
+def _event(event_id: str) -> EventRecord:
+    return EventRecord(event_id, "email.clicked", "cio", "customerio", 1.0, 2.0, b"{}", b"{}")
+
+
+@pytest.fixture
+def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+    db = SqliteStore(tmp_path / "t.db")
+    db.open_sync()
+    yield db
+    db.close_sync()
+
+
+def _count(store: SqliteStore, table: str) -> int:
+    with sqlite3.connect(store.path) as conn:
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+
+def test_ingest_dedups_by_event_id(store: SqliteStore) -> None:
+    """The same event id stored twice is reported as a duplicate the second time."""
+    batch = IngestBatch(source="cio", received_at=2.0, events=[_event("e1"), _event("e2")])
+    first = store.transaction_sync(lambda tx: tx.ingest(batch))
+    second = store.transaction_sync(lambda tx: tx.ingest(batch))
+    assert first.new == ["e1", "e2"]
+    assert second.new == [] and second.duplicates == ["e1", "e2"]
+    assert _count(store, "events") == 2
+
+
+def test_failing_caller_rolls_back_only_its_own_writes(store: SqliteStore) -> None:
+    """In a group commit, one caller's exception leaves the others' writes committed."""
+
+    def good(tx):  # type: ignore[no-untyped-def]
+        return tx.ingest(IngestBatch("cio", 2.0, [_event("ok")]))
+
+    def bad(tx):  # type: ignore[no-untyped-def]
+        tx.ingest(IngestBatch("cio", 2.0, [_event("half")]))
+        raise RuntimeError("boom")
+
+    async def both() -> list[object]:
+        return await asyncio.gather(
+            store.transaction(good), store.transaction(bad), return_exceptions=True
+        )
+
+    results = asyncio.run(both())
+    assert isinstance(results[1], RuntimeError)
+    with sqlite3.connect(store.path) as conn:
+        ids = [row[0] for row in conn.execute("SELECT id FROM events")]
+    assert ids == ["ok"]
+
+
+def test_nonce_reuse_with_other_body_is_refused(store: SqliteStore) -> None:
+    """A signature token seen before is accepted again only with the same body digest."""
+    first = IngestBatch("mg", 2.0, [_event("a")], nonce="tok", body_digest="d1")
+    retry = IngestBatch("mg", 3.0, [_event("a")], nonce="tok", body_digest="d1")
+    forged = IngestBatch("mg", 4.0, [_event("b")], nonce="tok", body_digest="d2")
+    store.transaction_sync(lambda tx: tx.ingest(first))
+    assert store.transaction_sync(lambda tx: tx.ingest(retry)).duplicates == ["a"]
+    with pytest.raises(SignatureError):
+        store.transaction_sync(lambda tx: tx.ingest(forged))
+    assert _count(store, "events") == 1
+
+
+def test_many_concurrent_ingests_all_commit(store: SqliteStore) -> None:
+    """Hundreds of concurrent callers are all committed (group commit loses nothing)."""
+
+    async def many() -> None:
+        await asyncio.gather(
+            *(
+                store.transaction(
+                    lambda tx, i=i: tx.ingest(IngestBatch("c", 1.0, [_event(f"e{i}")]))
+                )
+                for i in range(300)
+            )
+        )
+
+    asyncio.run(many())
+    assert _count(store, "events") == 300
+
+
+def test_outbox_claim_lease_and_record(store: SqliteStore) -> None:
+    """A claimed delivery is leased (not claimed twice) and recording outcomes updates it."""
+    store.transaction_sync(
+        lambda tx: tx.add_deliveries(
+            [NewDelivery("d1", "e1", "a1", ["r1"], b"{}", not_before=10.0)]
+        )
+    )
+    first = store.transaction_sync(lambda tx: tx.claim_deliveries(10.0, 10, 60.0))
+    again = store.transaction_sync(lambda tx: tx.claim_deliveries(11.0, 10, 60.0))
+    assert [d.id for d in first] == ["d1"] and first[0].attempt == 1
+    assert again == []
+    store.transaction_sync(
+        lambda tx: tx.record_attempts(
+            [AttemptRecord("d1", 1, 11.0, "retry", 500, "HTTP 500", 3.0, 12.0)]
+        )
+    )
+    later = store.transaction_sync(lambda tx: tx.claim_deliveries(12.0, 10, 60.0))
+    assert later[0].attempt == 2 and later[0].first_attempt_at == 11.0
+    store.transaction_sync(
+        lambda tx: tx.record_attempts(
+            [AttemptRecord("d1", 2, 12.0, "dead", 404, "HTTP 404", 3.0, None)]
+        )
+    )
+    rows = store.transaction_sync(lambda tx: tx.list_deliveries("dead", 10))
+    assert [(r.id, r.attempts, r.last_status) for r in rows] == [("d1", 2, 404)]
+    assert store.transaction_sync(lambda tx: tx.replay(None, 20.0)) == 1
+    assert store.transaction_sync(lambda tx: tx.claim_deliveries(20.0, 10, 60.0))[0].id == "d1"
