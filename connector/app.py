@@ -7,7 +7,7 @@ rows and are retried after their lease), closes the HTTP client and finally the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,9 +54,14 @@ def create_app(
     *,
     store: Store | None = None,
     run_background: bool = True,
-    clock: object = None,
+    clock: Callable[[], datetime] | None = None,
+    certificate_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
-    """Build the app; `run_background=False` serves webhooks without the delivery loops."""
+    """Build the app.
+
+    `run_background=False` serves webhooks without the background loops; `clock` and
+    `certificate_transport` let tests pin the time and keep certificate fetches off the network.
+    """
     services = Services(settings=settings, store=store or build_store(settings), metrics=Metrics())
 
     @asynccontextmanager
@@ -64,8 +69,13 @@ def create_app(
         await services.store.open()
         client = make_client(settings.delivery)
         services.client = client
+        cert_client = (
+            client
+            if certificate_transport is None
+            else httpx.AsyncClient(transport=certificate_transport)
+        )
         certificates = CertificateCache.for_sources(
-            client, [s.to_source() for s in settings.sources]
+            cert_client, [s.to_source() for s in settings.sources]
         )
         pipeline = _pipeline(services, client)
         services.pipeline = pipeline
@@ -76,7 +86,7 @@ def create_app(
             metrics=services.metrics,
             certificates=certificates,
             wake=pipeline.wake,
-            **({"clock": clock} if clock is not None else {}),  # type: ignore[arg-type]
+            clock=clock or _utcnow,
         )
         if run_background:
             pipeline.start()
@@ -85,11 +95,17 @@ def create_app(
         finally:
             await pipeline.stop()
             await client.aclose()
+            if cert_client is not client:
+                await cert_client.aclose()
             await services.store.close()
 
     app = Starlette(routes=_routes(), lifespan=lifespan)
     app.state.services = services
     return app
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _pipeline(services: Services, client: httpx.AsyncClient) -> Pipeline:

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import structlog
 from starlette.requests import Request
@@ -42,7 +42,7 @@ class WebhookContext:
     metrics: Metrics
     certificates: CertificateCache | None
     wake: Callable[[], None]
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Callable[[], datetime]
 
 
 async def receive_webhook(request: Request) -> Response:

@@ -96,24 +96,25 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
         msys = item.get("msys") if isinstance(item, dict) else None
         if msys == {}:
             continue  # validation ping: https://developers.sparkpost.com/api/webhooks/
-        event = _unwrap(msys)
-        if event is None:
+        unwrapped = _unwrap(msys)
+        if unwrapped is None:
             result.add(index, item, partial(_refuse, "item is not {'msys': {class: event}}"))
             continue
+        event_class, event = unwrapped
         kind = EVENT_TYPES.get(str(event.get("type")))
-        if kind is None:
-            result.ignored.append(str(event.get("type")))
+        if kind is None:  # relay_message (inbound) items have no `type`: count their class
+            result.ignored.append(str(event.get("type") or event_class))
             continue
         result.add(index, item, partial(_event, kind, event, request, batch_id))
     return result
 
 
-def _unwrap(msys: Any) -> dict[str, Any] | None:
-    """The one event object inside `msys`, or None when the item has another shape."""
+def _unwrap(msys: Any) -> tuple[str, dict[str, Any]] | None:
+    """The event class and the one event object inside `msys`, or None for another shape."""
     if not isinstance(msys, dict) or len(msys) != 1:
         return None
-    event = next(iter(msys.values()))
-    return event if isinstance(event, dict) else None
+    event_class, event = next(iter(msys.items()))
+    return (str(event_class), event) if isinstance(event, dict) else None
 
 
 def _refuse(reason: str) -> NoReturn:

@@ -23,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import people  # noqa: E402
 import pools  # noqa: E402
 import scenarios  # noqa: E402
 
@@ -125,7 +126,8 @@ def build(seed: int, campaigns: int, companies: int) -> list[dict[str, Any]]:
                 msg = template.message(rng, firm, person, sent)
                 if rng.random() > 0.08:  # some ESPs/routes never report delivery
                     corpus.delivered(msg)
-                scenarios.play(corpus, rng, msg, firm, major)
+                scenarios.delivery_scans(corpus, rng, msg, firm, major)
+                people.person(corpus, rng, msg, firm, major)
     return corpus.lines
 
 

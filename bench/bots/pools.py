@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+from functools import lru_cache
 
 from connector.bots.ipranges import cloudip_sources, load_index
 
@@ -27,13 +28,18 @@ def from_blocks(rng: random.Random, blocks: list[str]) -> str:
     return _in(rng, rng.choice(blocks))
 
 
-def from_cloud(rng: random.Random, provider: str, detail_prefix: str = "") -> str:
-    """An address in a random published block of `provider` whose label starts with prefix."""
-    ranges = [
+@lru_cache(maxsize=32)
+def _cloud_blocks(provider: str, detail_prefix: str) -> list[str]:
+    return [
         cidr
         for cidr, category, detail in _CLOUD[provider].ranges
         if category == "cloud" and detail.upper().startswith(detail_prefix.upper()) and ":" not in cidr
     ]
+
+
+def from_cloud(rng: random.Random, provider: str, detail_prefix: str = "") -> str:
+    """An address in a random published block of `provider` whose label starts with prefix."""
+    ranges = _cloud_blocks(provider, detail_prefix)
     for _ in range(50):
         address = _in(rng, rng.choice(ranges))
         label = INDEX.lookup(address)
@@ -52,8 +58,7 @@ def residential(rng: random.Random, v6_share: float = 0.2) -> str:
     while True:
         if rng.random() < v6_share:
             prefix = rng.choice(_RESIDENTIAL_V6)
-            groups = ":".join(f"{rng.randrange(65536):x}" for _ in range(6))
-            address = prefix + groups[groups.index(":") + 1 :]
+            address = prefix + ":".join(f"{rng.randrange(65536):x}" for _ in range(6))
         else:
             address = f"{rng.choice(_RESIDENTIAL_V4)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
         if INDEX.lookup(address) is None:

@@ -22,25 +22,26 @@ INHUMAN_GAP_SECONDS = 0.1
 SAME_SECOND = 1.0
 
 
-def burst_hit(click: ClickRecord, others: list[ClickRecord], window: float) -> Hit | None:
-    """3+ distinct links within `window`, or two distinct links implausibly close."""
+def burst_hits(click: ClickRecord, others: list[ClickRecord], window: float) -> list[Hit]:
+    """3+ distinct links within `window`; two distinct links implausibly close."""
     near = [
         o
         for o in others
         if o.link_key != click.link_key and abs(o.occurred - click.occurred) <= window
     ]
     if not near:
-        return None
+        return []
+    hits: list[Hit] = []
     distinct = {o.link_key for o in near}
-    span = max(abs(o.occurred - click.occurred) for o in near)
-    if len(distinct) >= 2:
-        return "burst.links", f"{len(distinct) + 1} distinct links within {span:.2f} s"
     gap = min(abs(o.occurred - click.occurred) for o in near)
+    if len(distinct) >= 2:
+        span = max(abs(o.occurred - click.occurred) for o in near)
+        hits.append(("burst.links", f"{len(distinct) + 1} distinct links within {span:.2f} s"))
     if gap < INHUMAN_GAP_SECONDS:
-        return "burst.inhuman_gap", f"another link {gap * 1000:.0f} ms apart"
-    if gap <= SAME_SECOND:
-        return "burst.same_second", f"another link {gap:.2f} s apart"
-    return None
+        hits.append(("burst.inhuman_gap", f"another link {gap * 1000:.0f} ms apart"))
+    elif gap <= SAME_SECOND and not hits:
+        hits.append(("burst.same_second", f"another link {gap:.2f} s apart"))
+    return hits
 
 
 def all_links_hit(
@@ -61,14 +62,18 @@ def all_links_hit(
 
 
 def pair_hit(
-    click: ClickRecord, others: list[ClickRecord], window: float, strong: int
+    click: ClickRecord, others: list[ClickRecord], window: float, weak: int, strong: int
 ) -> Hit | None:
     """Decide this click's side when the same link came from another network seconds apart.
 
     Gateways check a link at click time, so one person's click arrives twice from two
-    networks (BOTS.md §3; resend-node #901 saw the scanner 12 s after the person). The side
-    with more evidence of its own (IP, agent) is the scanner; with equal evidence the
-    earlier one is, because the check usually precedes the redirect to the person.
+    networks (BOTS.md §3; resend-node #901 saw the scanner 12 s after the person). The
+    partner with the least evidence of its own (IP, agent) stands for the person. A click
+    with more evidence than that is the check when its evidence is strong (`strong`: a
+    vendor or crawler address, a bot-like agent) or when it came first; a click with only
+    weak evidence (a cloud address) that came after the person may be a person on a cloud
+    desktop following a check, so it earns nothing. With equal evidence the earlier one is
+    the check, because the check usually precedes the redirect to the person.
     """
     if not click.network:
         return None
@@ -82,15 +87,21 @@ def pair_hit(
     ]
     if not partners:
         return None
-    top = max(partners, key=lambda o: (o.evidence, -o.occurred))
-    gap = abs(top.occurred - click.occurred)
-    if click.evidence > top.evidence:
-        return "pair.scanner_check", f"same link from network {top.network} {gap:.1f} s apart"
-    if click.evidence == 0 and top.evidence >= strong:
-        return "guard.paired_human", f"scanner-like request from {top.network} {gap:.1f} s apart"
-    first = min(partners, key=lambda o: o.occurred)
-    if click.evidence == top.evidence and click.occurred < first.occurred:
-        return "pair.earlier_check", f"same link from network {first.network} {gap:.1f} s later"
+    person = min(partners, key=lambda o: (o.evidence, o.occurred))
+    gap = abs(person.occurred - click.occurred)
+    if click.evidence > person.evidence:
+        if click.evidence >= strong or click.occurred <= person.occurred:
+            return "pair.scanner_check", f"same link from {person.network} {gap:.1f} s apart"
+        return None
+    scanner = max(partners, key=lambda o: o.evidence)
+    if click.evidence == 0 and scanner.evidence >= weak:
+        gap = abs(scanner.occurred - click.occurred)
+        return (
+            "guard.paired_human",
+            f"scanner-like request from {scanner.network} {gap:.1f} s apart",
+        )
+    if click.evidence == person.evidence and click.occurred < person.occurred:
+        return "pair.earlier_check", f"same link from {person.network} {gap:.1f} s later"
     return None
 
 

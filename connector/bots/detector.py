@@ -45,7 +45,9 @@ class Detector:
         self.ip_index = ip_index or load_index(settings.ip_ranges_dir, settings.use_cloudip_package)
         self._honeypots = [re.compile(pattern) for pattern in settings.honeypot_patterns]
         self.version = f"{DETECTOR_VERSION};ip={self.ip_index.version};ua={_crawlerdetect()}"
-        self._strong = settings.points_for("ip.cloud")
+        # Evidence an address/agent needs to settle which side of a pair is the scanner.
+        self._weak = settings.points_for("ip.cloud")
+        self._strong = settings.points_for("ip.vendor")
 
     @classmethod
     def from_settings(cls, settings: BotSettings) -> Detector:
@@ -162,15 +164,7 @@ class Detector:
                 )
                 if other.event_id != record.event_id
             ]
-            for found in (
-                behaviour.burst_hit(record, others, s.burst_window_seconds),
-                behaviour.all_links_hit(
-                    record, others, click.message.link_count, s.all_links_window_seconds
-                ),
-                behaviour.pair_hit(record, others, s.pair_window_seconds, self._strong),
-            ):
-                if found:
-                    hits.append(found)
+            hits.extend(self._behaviour(click, record, others))
         if record.ip:
             window = s.fanout_window_seconds
             recipients = state.ip_recipients(
@@ -181,6 +175,26 @@ class Detector:
                     ("ip.fanout", f"{recipients} recipients from {record.ip} within {window:.0f} s")
                 )
         return build_verdict(hits, s, phase, self.version)
+
+    def _behaviour(
+        self, click: EmailClicked, record: ClickRecord, others: list[ClickRecord]
+    ) -> list[Hit]:
+        s = self.settings
+        hits = behaviour.burst_hits(record, others, s.burst_window_seconds)
+        every = behaviour.all_links_hit(
+            record, others, click.message.link_count, s.all_links_window_seconds
+        )
+        if every:
+            # Bursts and "every link" describe one behaviour: keep the stronger reason.
+            burst = next((h for h in hits if h[0] == "burst.links"), None)
+            if burst is None:
+                hits.append(every)
+            elif s.points_for(every[0]) > s.points_for(burst[0]):
+                hits[hits.index(burst)] = (every[0], f"{every[1]}; {burst[1]}")
+            else:
+                hits[hits.index(burst)] = (burst[0], f"{burst[1]}; {every[1]}")
+        pair = behaviour.pair_hit(record, others, s.pair_window_seconds, self._weak, self._strong)
+        return [*hits, pair] if pair else hits
 
 
 def message_key(event: EmailClicked | EmailDelivered) -> str:

@@ -3,9 +3,13 @@
 One table so the docs, the settings validator and the tests agree. Points are additive and
 the total is clamped to 0..100. The weights come from published facts (BOTS.md, the research
 note), not from fitting a corpus: a signal that alone proves automation (a declared bot
-agent, a HEAD request, a hidden link) is worth at least the default threshold of 60; a
-signal that real people also produce (cloud IPs, fast clicks, two quick tabs) is worth well
-under it, so only a combination of independent signals flags a click.
+agent, a HEAD request, a hidden link) is worth at least the default threshold of 60. A
+"strong" signal people almost never produce (a vendor or crawler address, a click under 2 s
+after delivery, links under 100 ms apart) is worth 45. A "weak" signal that a documented
+human group produces routinely (cloud desktops and VPNs: cloud IPs; fast readers: 2-60 s;
+people opening several tabs: bursts at human pace) is worth at most 30, so that any two weak
+signals stay under 60: a person in two hard groups at once is still not flagged. The burst
+and all-links reasons describe the same behaviour, so only the stronger of them counts.
 """
 
 from __future__ import annotations
@@ -39,10 +43,10 @@ REASONS: dict[str, ReasonSpec] = {
     "timing.under_30s": ReasonSpec(20, "click under 30 s after delivery"),
     "timing.under_60s": ReasonSpec(10, "click under 60 s after delivery"),
     # Behaviour across one message
-    "burst.links": ReasonSpec(45, "3+ distinct links of one message within the burst window"),
+    "burst.links": ReasonSpec(30, "3+ distinct links of one message within the burst window"),
     "burst.inhuman_gap": ReasonSpec(45, "two distinct links under 100 ms apart"),
     "burst.same_second": ReasonSpec(15, "two distinct links within one second"),
-    "behaviour.all_links": ReasonSpec(35, "nearly every link of a 3+ link message clicked"),
+    "behaviour.all_links": ReasonSpec(25, "nearly every link of a 3+ link message clicked"),
     "pair.scanner_check": ReasonSpec(35, "same link from another network seconds apart"),
     "pair.earlier_check": ReasonSpec(20, "same link from another network; this one came first"),
     "guard.paired_human": ReasonSpec(-20, "paired with a scanner check: a person clicked"),

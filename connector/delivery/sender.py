@@ -14,6 +14,8 @@ Webhooks headers when the action has a secret, and the action's configured heade
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,10 +83,6 @@ class _HttpTarget:
             headers.update(self.signer.headers(delivery_id, now, payload))
         return headers
 
-    def redact(self, text: str) -> str:
-        """Exception texts may quote the URL, whose path or query can be a credential."""
-        return text.replace(self.action.url, "<url>")
-
 
 class Sender:
     """Makes single delivery attempts over the process's shared client."""
@@ -123,7 +121,7 @@ class Sender:
         if decision.next_attempt_at is not None:
             fields["next_attempt_at"] = decision.next_attempt_at.isoformat()
         if done.logged_body is not None:
-            fields["event"] = done.logged_body
+            fields["event_body"] = done.logged_body
         # Synchronous on purpose: structlog's async methods hop to a thread per call.
         emit = _log.warning if decision.outcome == "dead" else _log.info
         emit("delivery.attempt", **fields)
@@ -144,7 +142,8 @@ class Sender:
             value = render(job.event, action.body)
             payload = encode(value)
         except (TypeError, ValueError) as exc:  # orjson.JSONEncodeError is a TypeError
-            error = f"body could not be encoded as JSON ({type(exc).__name__})"
+            # orjson's messages name types and limits, never values
+            error = f"body could not be encoded as JSON: {str(exc)[:ERROR_CHARS]}"
             return _Done(Decision("dead"), error=error, failure="body")
         if isinstance(action, LogAction):
             return _Done(Decision("delivered"), logged_body=value)
@@ -152,10 +151,10 @@ class Sender:
 
     async def _send(self, target: _HttpTarget, job: DeliveryJob, payload: bytes) -> _Done:
         action = target.action
-        headers = target.request_headers(job.delivery_id, job.now, payload)
         # httpx timeouts apply per phase; this bounds the whole exchange (slow-loris safe).
         deadline = asyncio.get_running_loop().time() + action.timeout
         try:
+            headers = target.request_headers(job.delivery_id, job.now, payload)
             request = self._client.build_request(
                 action.method, action.url, content=payload, headers=headers, timeout=target.timeout
             )
@@ -171,7 +170,8 @@ class Sender:
         except TimeoutError:
             snippet = b""  # the status already arrived and decides; the body is only context
         finally:
-            await response.aclose()
+            with contextlib.suppress(Exception):  # a failed close cannot change the outcome
+                await response.aclose()
         status = response.status_code
         decision = self._decide(status, job, response.headers.get("retry-after"))
         if decision.outcome == "delivered":
@@ -219,12 +219,16 @@ def _status_failure(status: int) -> str:
     return "redirect" if 300 <= status < 400 else f"http_{status}"
 
 
+_URL_IN_TEXT = re.compile(r"(?i)\b(?:https?|wss?)://[^\s'\"<>]+")
+
+
 def _describe(exc: Exception, target: _HttpTarget) -> tuple[str, str]:
     """A short message and a log code for an exception, without URLs or secrets."""
     if isinstance(exc, TimeoutError):
         return f"timed out after {target.action.timeout:g}s", "timeout"
     name = type(exc).__name__
-    detail = target.redact(str(exc))[:ERROR_CHARS]
+    # Exception texts may quote the URL (aiohttp's do), whose path or query can be a credential.
+    detail = _URL_IN_TEXT.sub("<url>", str(exc))[:ERROR_CHARS]
     message = f"{name}: {detail}" if detail else name
     if isinstance(exc, httpx.TransportError):
         return message, f"transport:{name}"

@@ -45,7 +45,7 @@ async def verify(
     certificate_url = getattr(provider, "certificate_url", None)
     if certificate_url is not None and certificates is not None:
         url = certificate_url(request)
-        if url is not None:
+        if url is not None and url not in source.options.get("certificates", {}):
             pems = await certificates.certificates_for(url)
             merged = {**source.options.get("certificates", {}), **pems}
             source = _with_options(source, certificates=merged)

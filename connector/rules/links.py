@@ -12,8 +12,9 @@ Shapes seen in real mail (public message archives):
   (update preferences), `https://usN.campaign-archive.com/?u=…` (view in browser).
 * SendGrid: `https://uNNN.ct.sendgrid.net/asm/unsubscribe/?user_id=…` and `…/asm/?user_id=…`
   (the unsubscribe-group preferences page).
-* Brevo (Sendinblue): `https://<x>.r.<y>.d.sendibm1.com/mk/un/…` (unsubscribe) and `/mk/mr/…`
-  (mirror, i.e. view in browser), on custom tracking domains too.
+* Brevo (Sendinblue): `https://<x>.r.<y>.d.sendibm1.com/mk/un/…` (unsubscribe), `/mk/up/…`
+  (update preferences) and `/mk/mr/…` (mirror: view in browser), on custom tracking domains
+  too; `/mk/cl/…` is its click redirect for real links.
 * Mailjet: `https://<x>.mjt.lu/unsub2?…`; Customer.io and most others: `…/unsubscribe…`.
 """
 
@@ -45,7 +46,7 @@ _PATH_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "preferences",
         re.compile(
             r"(?<![a-z])(?:preferences|preference[-_]?cent(?:er|re)|subscription[-_]?cent(?:er|re)"
-            r"|manage[-_]?subscriptions?|email[-_]?settings)(?![a-z])|^/asm(?:/|$)"
+            r"|manage[-_]?subscriptions?|email[-_]?settings)(?![a-z])|^/asm(?:/|$)|^/mk/up/"
         ),
     ),
 )

@@ -29,9 +29,15 @@ def make_event(**overrides: Any) -> dict[str, Any]:
         "recipient": Recipient(email="ada@example.com", id="cust_42"),
         "message": Message(id="msg_1", campaign_id=None, subject="Spring sale"),
         "metadata": {"plan": "pro", "tags": ["a", "b"]},
-        "link": Link(url="https://shop.example.com/p/1?utm_source=news&x=1", host="shop.example.com"),
+        "link": Link(
+            url="https://shop.example.com/p/1?utm_source=news&x=1", host="shop.example.com"
+        ),
         "client": Client(user_agent="Mozilla/5.0", ip="203.0.113.7"),
-        "bot": Bot(score=35, band="possible", reasons=[BotReason(code="ua.headless", points=35, detail="x")]),
+        "bot": Bot(
+            score=35,
+            band="possible",
+            reasons=[BotReason(code="ua.headless", points=35, detail="x")],
+        ),
     }
     fields.update(overrides)
     return EmailClicked(**fields).model_dump(mode="json")

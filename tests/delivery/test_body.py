@@ -105,9 +105,13 @@ _segment = st.text(
     min_size=1,
     max_size=6,
 )
-_paths = st.lists(_segment | st.sampled_from(["link", "bot", "recipient", "email", "0"]), min_size=1, max_size=4).map(".".join)
+_paths = st.lists(
+    _segment | st.sampled_from(["link", "bot", "recipient", "email", "0"]), min_size=1, max_size=4
+).map(".".join)
 _nodes = st.recursive(
-    st.builds(FieldRef, path=_paths, default=st.none() | st.integers(-(2**63), 2**63 - 1) | st.text()),
+    st.builds(
+        FieldRef, path=_paths, default=st.none() | st.integers(-(2**63), 2**63 - 1) | st.text()
+    ),
     lambda children: st.dictionaries(_keys, children, max_size=3),
     max_leaves=8,
 )

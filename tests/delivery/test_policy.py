@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import format_datetime
 
 import httpx
@@ -83,7 +83,9 @@ def test_jitter_spreads_retries_even_at_the_cap(policy: RetryPolicy) -> None:
     """Deliveries failing in step do not retry in lockstep, even once backoff is capped."""
     random.seed(7)
     for attempt in (1, 30):
-        waits = {policy.next_attempt_at(attempt=attempt, first_attempt_at=T0, now=T0) for _ in range(20)}
+        waits = {
+            policy.next_attempt_at(attempt=attempt, first_attempt_at=T0, now=T0) for _ in range(20)
+        }
         assert len(waits) > 10
 
 
@@ -125,7 +127,10 @@ def test_retry_after_http_date_sets_the_next_attempt(policy: RetryPolicy) -> Non
     assert decision.next_attempt_at == T0 + timedelta(minutes=5)
 
 
-@pytest.mark.parametrize("header", ["0", "1", format_datetime(T0 - timedelta(hours=1), usegmt=True), "soon", "-5", "1.5", ""])
+@pytest.mark.parametrize(
+    "header",
+    ["0", "1", format_datetime(T0 - timedelta(hours=1), usegmt=True), "soon", "-5", "1.5", ""],
+)
 def test_short_past_or_bad_retry_after_keeps_the_backoff(policy: RetryPolicy, header: str) -> None:
     """Retry-After is a floor: a short, past or malformed value never shortens the backoff."""
     decision = policy.decide(429, attempt=3, first_attempt_at=T0, now=T0, retry_after=header)
@@ -171,12 +176,16 @@ def test_next_attempt_is_after_now_and_within_budget(
     """For any attempt and age, the next attempt is after now and never past the budget."""
     policy = RetryPolicy(
         DeliverySettings(
-            budget_seconds=BUDGET, initial_backoff_seconds=INITIAL,
-            max_backoff_seconds=CAP, jitter_seconds=JITTER,
+            budget_seconds=BUDGET,
+            initial_backoff_seconds=INITIAL,
+            max_backoff_seconds=CAP,
+            jitter_seconds=JITTER,
         )
     )
     now = T0 + timedelta(seconds=elapsed)
-    at = policy.next_attempt_at(attempt=attempt, first_attempt_at=T0, now=now, retry_after=retry_after)
+    at = policy.next_attempt_at(
+        attempt=attempt, first_attempt_at=T0, now=now, retry_after=retry_after
+    )
     floor = max(min(INITIAL * 2.0 ** min(attempt - 1, 64), CAP), retry_after or 0)
     if at is None:
         # giving up early is only allowed when even the shortest wait would hit the budget

@@ -55,7 +55,10 @@ def test_toml_config_loads_into_typed_actions() -> None:
         "email": FieldRef(path="recipient.email"),
         "link": FieldRef(path="link.url"),
         "campaign": FieldRef(path="message.campaign_id", default="none"),
-        "bot": {"score": FieldRef(path="bot.score"), "top": {"code": FieldRef(path="bot.reasons.0.code")}},
+        "bot": {
+            "score": FieldRef(path="bot.score"),
+            "top": {"code": FieldRef(path="bot.reasons.0.code")},
+        },
     }
     assert log.body == "event"
 
@@ -63,13 +66,20 @@ def test_toml_config_loads_into_typed_actions() -> None:
 def test_defaults_are_post_whole_event_ten_seconds_unsigned() -> None:
     """An http action with only id and url POSTs the whole event, 10 s timeout, no signing."""
     action = http_action()
-    assert (action.method, action.body, action.timeout, action.secret) == ("POST", "event", 10.0, None)
+    assert (action.method, action.body, action.timeout, action.secret) == (
+        "POST",
+        "event",
+        10.0,
+        None,
+    )
 
 
 def test_table_with_path_and_other_keys_is_a_nested_object() -> None:
     """Only `{path, default}` tables are field references; other tables nest output objects."""
     action = http_action(body={"link": {"path": "link.path", "host": "link.host"}})
-    assert action.body == {"link": {"path": FieldRef(path="link.path"), "host": FieldRef(path="link.host")}}
+    assert action.body == {
+        "link": {"path": FieldRef(path="link.path"), "host": FieldRef(path="link.host")}
+    }
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 from dataclasses import replace
 from typing import Any
@@ -191,7 +190,7 @@ ITEMS = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     body=st.binary(max_size=200)
     | (ITEMS | st.lists(ITEMS | JSON, max_size=4)).map(json.dumps).map(str.encode)
@@ -212,5 +211,8 @@ def test_arbitrary_bodies_only_raise_malformed(body: bytes) -> None:
 def test_arbitrary_headers_only_raise_signature_or_forbidden(headers: dict[str, str]) -> None:
     """verify with any headers raises SignatureError / ForbiddenSource, never anything else."""
     request = replace(CLICK.request(), headers={k.lower(): v for k, v in headers.items()})
-    with contextlib.suppress(SignatureError, ForbiddenSource):
-        brevo.verify(request, SOURCE)
+    try:
+        verified = brevo.verify(request, SOURCE)
+    except (SignatureError, ForbiddenSource):
+        return
+    assert verified.credential in {"basic_auth[0]", "bearer_tokens[0]"}

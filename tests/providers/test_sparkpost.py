@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 from dataclasses import replace
 from typing import Any
@@ -175,7 +174,7 @@ ITEM = st.builds(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     body=st.binary(max_size=200) | st.lists(ITEM | JSON, max_size=5).map(json.dumps).map(str.encode)
 )
@@ -192,5 +191,8 @@ def test_arbitrary_bodies_only_raise_malformed(body: bytes) -> None:
 @given(headers=st.dictionaries(st.text(max_size=30), st.text(max_size=60), max_size=6))
 def test_arbitrary_headers_only_raise_signature_or_forbidden(headers: dict[str, str]) -> None:
     """verify with any headers raises SignatureError / ForbiddenSource, never anything else."""
-    with contextlib.suppress(SignatureError, ForbiddenSource):
-        _verify({k.lower(): v for k, v in headers.items()})
+    try:
+        credential = _verify({k.lower(): v for k, v in headers.items()})
+    except (SignatureError, ForbiddenSource):
+        return
+    assert credential in {"basic_auth[0]", "bearer_tokens[0]"}

@@ -137,7 +137,9 @@ def test_actions_are_deduplicated_per_action_immediate_first() -> None:
 
 def test_as_dict_is_plain_json() -> None:
     """The stored decision survives a JSON round trip unchanged."""
-    rules = rule_set(rule("a", actions=["crm"]), rule("b", when={"field": "link.id", "exists": True}))
+    rules = rule_set(
+        rule("a", actions=["crm"]), rule("b", when={"field": "link.id", "exists": True})
+    )
     stored = rules.decide(click_event()).as_dict()
     assert json.loads(json.dumps(stored)) == stored
     assert set(stored) == {"matched", "unmatched"}

@@ -16,6 +16,7 @@ REAL = [
     "https://example.org/adopt-out-of-shelter",
     "https://manage.kmail-lists.com/subscriptions/subscribe?a=1&g=2",  # a sign-up form
     "https://example.org/?q=unsubscribe+me",  # a search for the word, not an action
+    "https://7d623.r.a.d.sendibm1.com/mk/cl/f/s9yFPCn8",  # Brevo's click redirect
 ]
 
 SYSTEM = [
@@ -31,6 +32,7 @@ SYSTEM = [
     ("https://bruy2.r.a.d.sendibm1.com/mk/un/sh/SMJz09/30Wa", "unsubscribe"),
     ("http://r.email.example-shop.com/mk/un/v2/blK2WQO", "unsubscribe"),
     ("https://7d623.r.a.d.sendibm1.com/mk/mr/BOH4TaRz", "view_in_browser"),
+    ("https://7d623.r.a.d.sendibm1.com/mk/up/ZUHES_QO", "preferences"),
     # Mailjet, Customer.io, HubSpot-style and generic shapes
     ("http://xz01x.mjt.lu/unsub2?hl=en&m=AVMAA&b=4b5c", "unsubscribe"),
     ("https://e.customeriomail.com/unsubscribe/dgSk3wUA", "unsubscribe"),

@@ -79,7 +79,11 @@ def test_dump_reads_back_to_the_same_rule() -> None:
 @pytest.mark.parametrize(
     ("when", "where", "words"),
     [
-        ({"field": "link.host", "eqq": "x"}, "when.eqq", ["unknown key 'eqq'", "did you mean 'eq'"]),
+        (
+            {"field": "link.host", "eqq": "x"},
+            "when.eqq",
+            ["unknown key 'eqq'", "did you mean 'eq'"],
+        ),
         ({"field": "link.host", "eq": "x", "in": ["x"]}, "when.in", ["exactly one operator"]),
         ({"field": "link.host"}, "when", ["exactly one operator", "none"]),
         ({"eq": "x"}, "when", ["needs 'field'"]),
@@ -87,14 +91,22 @@ def test_dump_reads_back_to_the_same_rule() -> None:
         ({"field": "link.host", "in": "cio"}, "when.in", ["non-empty list"]),
         ({"field": "link.host", "in": []}, "when.in", ["non-empty list"]),
         ({"field": "link.host", "in": ["a", ["b"]]}, "when.in.1", ["list items"]),
-        ({"field": "link.url", "matches": "(unclosed"}, "when.matches", ["invalid regular expression"]),
+        (
+            {"field": "link.url", "matches": "(unclosed"},
+            "when.matches",
+            ["invalid regular expression"],
+        ),
         ({"field": "link.url", "matches": 5}, "when.matches", ["regular expression string"]),
         ({"field": "link.host", "exists": "yes"}, "when.exists", ["true or false"]),
         ({"field": "bot.score", "gt": True}, "when.gt", ["number, string or date"]),
         ({"field": "bot.score", "gt": [1]}, "when.gt", ["number, string or date"]),
         ({"field": "link.path", "starts_with": [1]}, "when.starts_with", ["list of strings"]),
         ({"field": "link.path", "contains": ["a"]}, "when.contains", ["string, number or boolean"]),
-        ({"field": "occurred_at", "eq": tomllib.loads("d = 2025-01-01")["d"]}, "when.eq", ["gt/gte"]),
+        (
+            {"field": "occurred_at", "eq": tomllib.loads("d = 2025-01-01")["d"]},
+            "when.eq",
+            ["gt/gte"],
+        ),
         (
             {"field": "link.host", "eq": "x", "case_insensitive": "yes"},
             "when.case_insensitive",
@@ -104,7 +116,11 @@ def test_dump_reads_back_to_the_same_rule() -> None:
         ({"all": {"field": "link.host", "eq": "x"}}, "when.all", ["non-empty list"]),
         ({"any": [{"field": "link.host", "eq": "x"}, "oops"]}, "when.any.1", ["must be a table"]),
         ({"not": [{"field": "link.host", "eq": "x"}]}, "when.not", ["must be a table"]),
-        ({"all": [{"field": "link.host", "eq": "x"}], "field": "x"}, "when", ["cannot be combined"]),
+        (
+            {"all": [{"field": "link.host", "eq": "x"}], "field": "x"},
+            "when",
+            ["cannot be combined"],
+        ),
         ({"field": "link.hots", "eq": "x"}, "when.field", ["unknown field", "'link.host'"]),
         ({"not": {"field": "recipient.mail", "eq": "x"}}, "when.not.field", ["unknown field"]),
         ({"field": "bot.reasons.x.code", "eq": "x"}, "when.field", ["unknown field"]),

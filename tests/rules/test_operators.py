@@ -137,7 +137,12 @@ COMPOSITES: list[tuple[dict[str, Any], bool]] = [
     (
         {
             "all": [
-                {"any": [leaf("link.query.utm_source", "eq", "nl"), leaf("link.path", "matches", "^/pr")]},
+                {
+                    "any": [
+                        leaf("link.query.utm_source", "eq", "nl"),
+                        leaf("link.path", "matches", "^/pr"),
+                    ]
+                },
                 {"not": {"any": [leaf("recipient.email", "ends_with", "@example.com")]}},
             ]
         },
