@@ -7,10 +7,12 @@ clicked URL is exposed in parts so rules never compare raw URL strings: `link.sc
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-MISSING: Any = object()  # distinct from None: the field is absent, not null
+MISSING: Any = object()
+_INDEX = re.compile(r"-?[0-9]+")  # distinct from None: the field is absent, not null
 
 
 def resolve(event: dict[str, Any], path: str) -> Any:
@@ -27,7 +29,7 @@ def _walk(value: Any, parts: list[str]) -> Any:
             if part not in value:
                 return MISSING
             value = value[part]
-        elif isinstance(value, list) and part.lstrip("-").isdigit():
+        elif isinstance(value, list) and _INDEX.fullmatch(part):
             index = int(part)
             if not -len(value) <= index < len(value):
                 return MISSING

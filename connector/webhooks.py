@@ -9,6 +9,7 @@ Customer.io stall their whole stream behind a non-2xx answer.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +32,14 @@ from providers.registry import PROVIDERS
 
 log = structlog.get_logger("connector.webhook")
 
+# Request ids: a random per-process prefix and a counter (uuid4 per request cost ~5% of ingest).
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_ID_COUNTER = itertools.count(1)
+
+
+def _next_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
+
 
 @dataclass
 class WebhookContext:
@@ -49,7 +58,7 @@ async def receive_webhook(request: Request) -> Response:
     context: WebhookContext = request.app.state.webhooks
     started = time.perf_counter()
     source_id = request.path_params["source_id"]
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request_id = request.headers.get("x-request-id") or _next_request_id()
     structlog.contextvars.bind_contextvars(request_id=request_id, source=source_id)
     webhook: WebhookRequest | None = None
     try:

@@ -28,7 +28,7 @@ def rules() -> None:
     """Try the routing rules of a config."""
 
 
-@rules.command("test")
+@rules.command("test", short_help="Show how the rules route one event; send nothing.")
 @click.option(
     "--config",
     "config_path",

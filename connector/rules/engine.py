@@ -44,10 +44,10 @@ class Lookup(dict[str, Any]):
 class _Node(Protocol):
     test: Callable[[Lookup], bool]
 
-    def failed(self, get: Lookup) -> str:
+    def failed(self, values: Lookup) -> str:
         """Why the node is false (called only when it is)."""
 
-    def held(self, get: Lookup) -> str:
+    def held(self, values: Lookup) -> str:
         """Why the node is true; `not` uses it to explain its own failure."""
 
 
@@ -60,8 +60,8 @@ class _LeafNode:
         self.explain = explainer(leaf)
         self.test: Callable[[Lookup], bool] = lambda values: check(values[path])
 
-    def failed(self, get: Lookup) -> str:
-        return self.explain(get[self.path])
+    def failed(self, values: Lookup) -> str:
+        return self.explain(values[self.path])
 
     held = failed
 
@@ -73,21 +73,21 @@ class _AllNode:
         self.items = items
         tests = tuple(item.test for item in items)
 
-        def test(get: Lookup) -> bool:
+        def test(values: Lookup) -> bool:
             for check in tests:  # noqa: SIM110  (hot path: a loop beats all() + generator)
-                if not check(get):
+                if not check(values):
                     return False
             return True
 
         self.test: Callable[[Lookup], bool] = tests[0] if len(tests) == 1 else test
 
-    def failed(self, get: Lookup) -> str:
-        return next(item.failed(get) for item in self.items if not item.test(get))
+    def failed(self, values: Lookup) -> str:
+        return next(item.failed(values) for item in self.items if not item.test(values))
 
-    def held(self, get: Lookup) -> str:
+    def held(self, values: Lookup) -> str:
         if len(self.items) == 1:
-            return self.items[0].held(get)
-        return f"all {len(self.items)} held, first: {self.items[0].held(get)}"
+            return self.items[0].held(values)
+        return f"all {len(self.items)} held, first: {self.items[0].held(values)}"
 
 
 class _AnyNode:
@@ -97,21 +97,21 @@ class _AnyNode:
         self.items = items
         tests = tuple(item.test for item in items)
 
-        def test(get: Lookup) -> bool:
+        def test(values: Lookup) -> bool:
             for check in tests:  # noqa: SIM110  (hot path: a loop beats any() + generator)
-                if check(get):
+                if check(values):
                     return True
             return False
 
         self.test: Callable[[Lookup], bool] = tests[0] if len(tests) == 1 else test
 
-    def failed(self, get: Lookup) -> str:
+    def failed(self, values: Lookup) -> str:
         if len(self.items) == 1:
-            return self.items[0].failed(get)
-        return f"none of {len(self.items)} held, first: {self.items[0].failed(get)}"
+            return self.items[0].failed(values)
+        return f"none of {len(self.items)} held, first: {self.items[0].failed(values)}"
 
-    def held(self, get: Lookup) -> str:
-        return next(item.held(get) for item in self.items if item.test(get))
+    def held(self, values: Lookup) -> str:
+        return next(item.held(values) for item in self.items if item.test(values))
 
 
 class _NotNode:
@@ -120,13 +120,13 @@ class _NotNode:
     def __init__(self, item: _Node) -> None:
         self.item = item
         inner = item.test
-        self.test: Callable[[Lookup], bool] = lambda get: not inner(get)
+        self.test: Callable[[Lookup], bool] = lambda values: not inner(values)
 
-    def failed(self, get: Lookup) -> str:
-        return f"not: {self.item.held(get)}"
+    def failed(self, values: Lookup) -> str:
+        return f"not: {self.item.held(values)}"
 
-    def held(self, get: Lookup) -> str:
-        return f"not: {self.item.failed(get)}"
+    def held(self, values: Lookup) -> str:
+        return f"not: {self.item.failed(values)}"
 
 
 def compile_condition(condition: Condition) -> _Node:
@@ -196,27 +196,27 @@ class RuleSet:
 
     def decide(self, event: dict[str, Any]) -> Decision:
         """Which rules match `event` (a `model_dump(mode="json")`), and why the others do not."""
-        get = Lookup(event)
-        kind = get["type"]
-        kind = kind if isinstance(kind, str) else None  # unhashable junk must not reach `in`
-        is_test = get["test"] is True
+        values = Lookup(event)
+        raw_kind = values["type"]
+        kind = raw_kind if isinstance(raw_kind, str) else None  # junk must not reach `in`
+        is_test = values["test"] is True
         system = _UNSET
         matched: list[MatchedRule] = []
         unmatched: list[UnmatchedRule] = []
         for rule in self._rules:
             reason: str | None = None
             if kind not in rule.events:
-                reason = f"event type {show(kind)}{rule.wrong_type}"
+                reason = f"event type {show(raw_kind)}{rule.wrong_type}"
             elif is_test and not rule.include_test_sends:
                 reason = "test send (include_test_sends is off)"
             elif not rule.include_system_links:
                 if system is _UNSET:
-                    url = get["link.url"]
+                    url = values["link.url"]
                     system = classify_link(url) if isinstance(url, str) else None
                 if system is not None:
                     reason = f"system link: {system} (include_system_links is off)"
-            if reason is None and rule.node is not None and not rule.node.test(get):
-                reason = rule.node.failed(get)
+            if reason is None and rule.node is not None and not rule.node.test(values):
+                reason = rule.node.failed(values)
             if reason is None:
                 matched.append(
                     {

@@ -112,7 +112,7 @@ class RuleSettings(BaseModel):
         if not isinstance(items, list) or not items:
             raise ValueError("expected an event type or a non-empty list of them")
         for item in items:
-            if item not in EVENT_MODELS:
+            if not isinstance(item, str) or item not in EVENT_MODELS:
                 known = ", ".join(sorted(EVENT_MODELS))
                 raise ValueError(f"unknown event type {item!r}; known: {known}")
         return list(dict.fromkeys(items))
@@ -150,7 +150,10 @@ class RuleSettings(BaseModel):
 
 def _named(error: ValidationError, data: Any) -> ValidationError:
     rule_id = data.get("id") if isinstance(data, dict) else None
-    label = f"rule {rule_id!r}" if isinstance(rule_id, str) and rule_id else "rule without an id"
+    if isinstance(rule_id, str) and rule_id:
+        label = f"rule {rule_id[:80]!r}"
+    else:
+        label = "rule without an id"
     details: list[InitErrorDetails] = []
     for problem in error.errors():
         loc = tuple(problem["loc"])
@@ -160,16 +163,10 @@ def _named(error: ValidationError, data: Any) -> ValidationError:
             loc, message = loc + cause.loc, cause.message
         elif isinstance(cause, Exception):
             message = str(cause)
+        text = f"{label}: {message}"  # one context key, so braces in it are never re-expanded
         details.append(
             {
-                "type": PydanticCustomError(
-                    "rule_config",
-                    "{label}: {message}",
-                    {
-                        "label": label,
-                        "message": message,
-                    },
-                ),
+                "type": PydanticCustomError("rule_config", "{text}", {"text": text}),
                 "loc": loc,
                 "input": problem.get("input"),
             }

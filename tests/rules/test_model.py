@@ -168,6 +168,7 @@ def test_field_must_exist_for_the_rules_event_types() -> None:
     [
         ({"event": "email.click"}, "event", ["unknown event type 'email.click'"]),
         ({"event": []}, "event", ["non-empty list"]),
+        ({"event": [["email.clicked"]]}, "event", ["unknown event type"]),
         ({"actions": []}, "actions", ["at least one action"]),
         ({"actions": ["crm", "crm"]}, "actions", ["more than once"]),
         ({"actions": "crm"}, "actions", ["valid list"]),

@@ -1,0 +1,231 @@
+"""Ingest benchmark: the service against a bare Starlette app, same server settings, same run.
+
+Both run under uvicorn (httptools + uvloop, one process) pinned to CPU 0; `wrk` drives them
+from CPU 1 with the same signed Customer.io requests (each a distinct event, so every request
+is a real durable insert). Rounds alternate bare / service variants and each ratio is taken
+inside its round, because these machines are noisy. After each service run the database is
+checked: every request answered 2xx must be stored (0 acknowledged-but-missing events).
+
+    .venv/bin/python bench/ingest.py [--duration 10] [--connections 50] [--rounds 3]
+
+Needs `wrk` and `taskset` (Debian: apt-get install wrk util-linux).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "bench-signing-key"
+LUA = """
+local lines = {}
+local index = 0
+function init(args)
+  for line in io.lines(args[1]) do lines[#lines + 1] = line end
+end
+function request()
+  index = index % #lines + 1
+  local sig, ts, body = lines[index]:match("^(%x+)\\t(%d+)\\t(.*)$")
+  return wrk.format("POST", nil, {
+    ["Content-Type"] = "application/json",
+    ["X-CIO-Signature"] = sig,
+    ["X-CIO-Timestamp"] = ts,
+  }, body)
+end
+"""
+BARE_APP = """
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+async def hook(request):
+    await request.body()
+    return JSONResponse({"ok": True, "accepted": 1})
+
+app = Starlette(routes=[Route("/webhooks/{source_id}", hook, methods=["POST"]),
+                        Route("/healthz", lambda r: JSONResponse({"ok": True}))])
+"""
+CONFIG = """
+[storage]
+url = "sqlite:///{db}"
+synchronous = "{synchronous}"
+
+[bots]
+enabled = {bots}
+
+[[sources]]
+id = "cio"
+provider = "customerio"
+signing_keys = ["{key}"]
+
+[[rules]]
+id = "humans"
+actions = ["log"]
+when = {{ field = "bot.suspected", eq = false }}
+
+[[actions]]
+id = "log"
+type = "log"
+"""
+
+
+def write_requests(path: Path, count: int, prefix: str) -> None:
+    template = (FIXTURE := (ROOT / "fixtures/customerio/click.raw").read_bytes())
+    stamp = str(int(time.time()))
+    with path.open("w") as out:
+        for i in range(count):
+            body = template.replace(b"01HZX3K9Q4V6B8N2M7R5T1W0YA", f"{prefix}{i:020d}".encode())
+            assert body != FIXTURE
+            signed = b"v0:" + stamp.encode() + b":" + body
+            sig = hmac.new(KEY.encode(), signed, hashlib.sha256).hexdigest()
+            out.write(f"{sig}\t{stamp}\t{body.decode()}\n")
+
+
+def start(command: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server on {port} did not start: {' '.join(command)}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def run_wrk(port: int, script: Path, requests: Path, duration: int, connections: int) -> dict[str, float]:
+    output = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
+         "-s", str(script), f"http://127.0.0.1:{port}/webhooks/cio", "--", str(requests)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    return {
+        "rps": rate,
+        "p50_ms": _latency(output, "50%"),
+        "p99_ms": _latency(output, "99%"),
+        "requests": total,
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": 1 if errors else 0,
+    }
+
+
+def _latency(output: str, label: str) -> float:
+    match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", output)
+    assert match, output
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def stored_events(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
+    args = parser.parse_args()
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is not installed (Debian: apt-get install wrk util-linux)")
+    python = sys.executable
+    work = Path(tempfile.mkdtemp(prefix="connector-bench-"))
+    script = work / "requests.lua"
+    script.write_text(LUA)
+    (work / "bare_app.py").write_text(BARE_APP)
+    variants = {"bots_off": "false", "bots_on": "true"}
+    results: dict[str, list[dict[str, float]]] = {"bare": [], **{name: [] for name in variants}}
+    ratios: dict[str, list[float]] = {name: [] for name in variants}
+    uvicorn_flags = ["--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                     "--log-level", "warning"]
+    for round_number in range(args.rounds):
+        port = 18100 + round_number
+        bare = start([python, "-m", "uvicorn", "bare_app:app", "--app-dir", str(work),
+                      "--port", str(port), *uvicorn_flags], port)
+        requests = work / f"bare-{round_number}.tsv"
+        write_requests(requests, 2000, f"B{round_number}")
+        try:
+            results["bare"].append(run_wrk(port, script, requests, args.duration, args.connections))
+        finally:
+            stop(bare)
+        for name, bots in variants.items():
+            db = work / f"{name}-{round_number}.db"
+            config = work / f"{name}-{round_number}.toml"
+            config.write_text(CONFIG.format(db=db, key=KEY, bots=bots, synchronous=args.synchronous))
+            requests = work / f"{name}-{round_number}.tsv"
+            write_requests(requests, 80_000, f"{name[-2:]}{round_number}")
+            port += 10
+            service = start([python, "-m", "connector", "serve", "--config", str(config),
+                             "--port", str(port)], port, env={"PYTHONWARNINGS": "ignore"})
+            try:
+                figures = run_wrk(port, script, requests, args.duration, args.connections)
+            finally:
+                stop(service)
+            acked = figures["requests"] - figures["non2xx"]
+            figures["stored"] = stored_events(db)
+            figures["acked_but_missing"] = max(0, acked - figures["stored"])
+            results[name].append(figures)
+            ratios[name].append(figures["rps"] / results["bare"][-1]["rps"])
+        print(f"round {round_number + 1}: " + json.dumps({k: v[-1] for k, v in results.items()}))
+    summary = {
+        "bare_rps_median": statistics.median(r["rps"] for r in results["bare"]),
+        **{
+            name: {
+                "rps_median": statistics.median(r["rps"] for r in results[name]),
+                "ratio_to_bare_median": round(statistics.median(ratios[name]), 3),
+                "p50_ms_median": statistics.median(r["p50_ms"] for r in results[name]),
+                "p99_ms_median": statistics.median(r["p99_ms"] for r in results[name]),
+                "acked_but_missing_total": sum(r["acked_but_missing"] for r in results[name]),
+            }
+            for name in variants
+        },
+        "bare_p50_ms_median": statistics.median(r["p50_ms"] for r in results["bare"]),
+        "bare_p99_ms_median": statistics.median(r["p99_ms"] for r in results["bare"]),
+        "detector_cost_ratio": round(
+            statistics.median(a / b for a, b in zip(ratios["bots_on"], ratios["bots_off"], strict=True)), 3
+        ),
+    }
+    print(json.dumps(summary, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
