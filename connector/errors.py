@@ -13,8 +13,8 @@
     └── ConfigError                        bad configuration, found at start-up (never HTTP)
 
 4xx tells the ESP not to bother retrying the same bytes; 5xx only where a retry can succeed.
-Providers whose ESP treats a given 4xx specially may override the status per source through
-`status_overrides`. Messages never echo secrets, expected signatures or payloads.
+A provider whose ESP treats one of these codes badly declares a module-level
+`STATUS_OVERRIDES = {ours: theirs}` (Brevo discards on any 5xx, so its 503 becomes 429). Messages never echo secrets, expected signatures or payloads.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from connector.metrics import Metrics
 from connector.pipeline.ingest import ingest
 from connector.settings import ServerSettings, SourceSettings
 from connector.storage.base import Store
-from providers.base import Source, WebhookRequest
+from providers.base import Provider, Source, WebhookRequest
 from providers.registry import PROVIDERS
 
 log = structlog.get_logger("connector.webhook")
@@ -61,17 +61,19 @@ async def receive_webhook(request: Request) -> Response:
     request_id = request.headers.get("x-request-id") or _next_request_id()
     structlog.contextvars.bind_contextvars(request_id=request_id, source=source_id)
     webhook: WebhookRequest | None = None
+    provider: Provider | None = None
     try:
         entry = context.sources.get(source_id)
         if entry is None:
             raise UnknownSource("no such source")
         settings, source = entry
+        provider = PROVIDERS[settings.provider]
         body = await _read_body(request, context.server.max_body_bytes)
         webhook = _webhook_request(request, source_id, body, context)
-        provider = PROVIDERS[settings.provider]
         receipt = await ingest(provider, webhook, source, context.store, context.certificates)
     except ConnectorError as error:
-        return _refuse(context, error, source_id, webhook, started, request_id)
+        status = status_for(provider, error)
+        return _refuse(context, error, status, source_id, webhook, started, request_id)
     finally:
         structlog.contextvars.unbind_contextvars("request_id", "source")
     if receipt.accepted:
@@ -168,9 +170,20 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
     return peer
 
 
+def status_for(provider: Provider | None, error: ConnectorError) -> int:
+    """The error's status, unless the provider's retry rules need another code for it.
+
+    Example: Brevo discards a webhook on any 5xx, so its adapter maps our 503 (retry
+    later) to 429, the one code Brevo retries.
+    """
+    overrides: dict[int, int] = getattr(provider, "STATUS_OVERRIDES", {})
+    return overrides.get(error.status_code, error.status_code)
+
+
 def _refuse(
     context: WebhookContext,
     error: ConnectorError,
+    status: int,
     source_id: str,
     webhook: WebhookRequest | None,
     started: float,
@@ -192,7 +205,7 @@ def _refuse(
     )
     return JSONResponse(
         {"ok": False, "error": error.reason, "message": error.message},
-        status_code=error.status_code,
+        status_code=status,
         headers={"x-request-id": request_id},
     )
 

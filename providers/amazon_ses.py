@@ -154,7 +154,7 @@ def verify(request: WebhookRequest, source: Source) -> Verified:
         raise SignatureError("SNS signature does not match") from None
     index = _topic_index(envelope, source)
     try:
-        signed_at = _utc(_string(envelope, "Timestamp")).timestamp()
+        signed_at = to_utc(_string(envelope, "Timestamp")).timestamp()
     except MalformedPayload:
         raise SignatureError("Timestamp is not ISO-8601") from None
     check_freshness(signed_at, request.received_at, source.timestamp_tolerance or DEFAULT_TOLERANCE)
@@ -279,7 +279,7 @@ def _event(
     common: dict[str, Any] = {
         "id": event_id(name, provider_event_id),
         # the click/delivery time; SNS's publish time only if SES left it out
-        "occurred_at": _utc(detail.get("timestamp") or envelope.get("Timestamp")),
+        "occurred_at": to_utc(detail.get("timestamp") or envelope.get("Timestamp")),
         "received_at": request.received_at,
         "provider": name,
         "source": request.source_id,
@@ -323,11 +323,3 @@ def _metadata(
     if header_id:
         found["rfc822_message_id"] = header_id
     return found
-
-
-def _utc(value: Any) -> datetime:
-    """`to_utc`, but an ISO date pushed past year 1 or 9999 by its offset is malformed too."""
-    try:
-        return to_utc(value)
-    except OverflowError:  # datetime.astimezone at the edges of the calendar
-        raise MalformedPayload("timestamp out of range") from None

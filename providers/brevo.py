@@ -57,6 +57,11 @@ from schemas import (
 
 name = "brevo"
 title = "Brevo"
+
+# Brevo stops retrying and discards the webhook on any 5xx (and any 4xx but 429), so when
+# our storage is unavailable we answer 429, the one code it retries.
+# https://developers.brevo.com/docs/how-to-use-webhooks (retry policy)
+STATUS_OVERRIDES = {503: 429}
 DEFAULT_DATE_TIMEZONE = "Europe/Paris"  # "date : CET/CEST Timezone" in Brevo's webhook docs
 
 # Brevo `event` -> ours; https://developers.brevo.com/docs/transactional-webhooks and
@@ -177,7 +182,7 @@ def _occurred(item: dict[str, Any], zone: ZoneInfo) -> tuple[datetime, str]:
     for key in _TIME_FIELDS:
         value = item.get(key)
         if value is not None and value != "":
-            return _utc(value), str(value)
+            return to_utc(value), str(value)
     raw = text(item.get("date"))
     if raw is None:
         raise MalformedPayload("event has no ts_epoch, ts_event, ts or date")
@@ -187,7 +192,7 @@ def _occurred(item: dict[str, Any], zone: ZoneInfo) -> tuple[datetime, str]:
         raise MalformedPayload("date is not 'YYYY-MM-DD HH:MM:SS'") from None
     if local.tzinfo is None:
         local = local.replace(tzinfo=zone)
-    return _utc(local.isoformat()), raw
+    return to_utc(local.isoformat()), raw
 
 
 def _metadata(item: dict[str, Any]) -> dict[str, Any]:
@@ -220,11 +225,3 @@ def _maybe_json(value: str) -> Any:
         return orjson.loads(value)
     except orjson.JSONDecodeError:
         return value
-
-
-def _utc(value: Any) -> datetime:
-    """`to_utc`, but an ISO date pushed past year 1 or 9999 by its offset is malformed too."""
-    try:
-        return to_utc(value)
-    except OverflowError:  # datetime.astimezone at the edges of the calendar
-        raise MalformedPayload("timestamp out of range") from None

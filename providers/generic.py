@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +49,15 @@ from providers.signing import (
     matching_key,
     parse_epoch,
 )
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key, event_id
+from schemas import (
+    Client,
+    EmailClicked,
+    EmailDelivered,
+    Message,
+    Recipient,
+    composite_key,
+    event_id,
+)
 
 name = "generic"
 title = "Generic JSON webhook"
@@ -74,10 +84,19 @@ _AUTH_KEYS = {
     "header": {"type", "header", "prefix"},
     "none": {"type"},
 }
-_OPTION_KEYS = {"auth", "events_path", "click", "delivered", "fields", "timestamp", "provider_label"}
+_OPTION_KEYS = {
+    "auth",
+    "events_path",
+    "click",
+    "delivered",
+    "fields",
+    "timestamp",
+    "provider_label",
+}
 _TIME_FORMATS = ("auto", "unix", "unix_ms", "iso", "strftime")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token
 _INDEX = re.compile(r"^-?\d{1,9}$")
+_NUMERIC = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 _OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _SIGNATURE_CHARS = r"([A-Za-z0-9+/=_-]+)"
@@ -100,7 +119,11 @@ class _Path:
         for step in self.steps:
             if isinstance(data, dict):
                 data = data.get(step)
-            elif isinstance(data, list) and _INDEX.match(step) and -len(data) <= int(step) < len(data):
+            elif (
+                isinstance(data, list)
+                and _INDEX.match(step)
+                and -len(data) <= int(step) < len(data)
+            ):
                 data = data[int(step)]
             else:
                 return None
@@ -165,12 +188,11 @@ def check_source(source: Source) -> list[str]:
         problems.append('options.auth.type: "none" accepts anyone; it needs insecure = true')
     if ("url", "") in auth.signed and not source.url:
         problems.append("url: options.auth.signed uses {url}; set the URL the sender signs")
-    try:
-        check_ip(None, source.allowed_ips)
-    except ValueError:
-        problems.append("allowed_ips: every entry must be an address or network")
-    except Exception:  # noqa: S110 - ForbiddenSource: the list itself is valid
-        pass
+    for address in source.allowed_ips:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            problems.append(f"allowed_ips: {address!r} is not an address or network")
     return problems
 
 
@@ -237,12 +259,12 @@ def _header(value: Any, where: str, problems: list[str]) -> str:
     if not (isinstance(value, str) and _HEADER_NAME.match(value)):
         problems.append(f"{where}: must be an HTTP header name")
         return ""
-    return value.lower()
+    return value
 
 
 def _auth(value: Any, problems: list[str]) -> _Auth | None:
     kind = value.get("type") if isinstance(value, dict) else None
-    if kind not in _AUTH_KEYS:
+    if not isinstance(kind, str) or kind not in _AUTH_KEYS:
         problems.append(f"options.auth.type: must be one of {', '.join(_AUTH_KEYS)}")
         return None
     table = _table(value, "options.auth", _AUTH_KEYS[kind], problems)
@@ -394,3 +416,279 @@ def _zone(value: Any) -> tzinfo | None:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+# --- authenticity --------------------------------------------------------------------------
+
+
+def verify(request: WebhookRequest, source: Source) -> Verified:
+    auth = _spec(source).auth
+    try:
+        check_ip(request.client_ip, source.allowed_ips)
+    except ValueError:
+        raise ConfigError([f"sources ({source.id}).allowed_ips: not a network"]) from None
+    if auth.type == "hmac":
+        return _verify_hmac(auth, request, source)
+    if auth.type == "basic":
+        pair = basic_auth_user_pass(request.header("authorization"))
+        return Verified(f"basic_auth[{check_secret(pair, source.basic_auth, 'basic auth')}]")
+    if auth.type == "bearer":
+        token = bearer_token(request.header("authorization"))
+        return Verified(f"bearer_tokens[{check_secret(token, source.bearer_tokens, 'token')}]")
+    if auth.type == "header":
+        value = request.header(auth.header)
+        if value is not None and auth.prefix and value.startswith(auth.prefix):
+            value = value[len(auth.prefix) :]
+        index = check_secret(value, source.bearer_tokens, f"{auth.header} header")
+        return Verified(f"bearer_tokens[{index}]")
+    if not source.insecure:  # check_source refuses this; never accept anyone by accident
+        raise ConfigError([f'sources ({source.id}).options.auth.type: "none" needs insecure'])
+    return Verified("none (insecure source)")
+
+
+def _verify_hmac(auth: _Auth, request: WebhookRequest, source: Source) -> Verified:
+    signed_at = None
+    if auth.timestamp_header:
+        signed_at = _signed_at(request.header(auth.timestamp_header), auth.timestamp_header)
+    candidates = _candidates(request.header(auth.header), auth)
+    message = _message(auth, request, source)
+    for candidate in candidates:
+        index = matching_key(source.signing_keys, candidate, message, algorithm=auth.algorithm)
+        if index is not None:
+            break
+    else:
+        raise SignatureError(f"{auth.header} header does not match any signing key")
+    if signed_at is not None:
+        tolerance = source.timestamp_tolerance or DEFAULT_TOLERANCE
+        check_freshness(signed_at, request.received_at, tolerance)
+    return Verified(credential=f"signing_keys[{index}]")
+
+
+def _signed_at(value: str | None, header: str) -> float:
+    """Unix seconds or milliseconds, or an ISO-8601 time, from the timestamp header."""
+    try:
+        return parse_epoch(value, f"{header} header")
+    except SignatureError:
+        if value is None or not value.strip():
+            raise
+    try:
+        return to_utc(value.strip()).timestamp()
+    except MalformedPayload:
+        raise SignatureError(f"{header} header is not a Unix or ISO-8601 time") from None
+
+
+def _candidates(value: str | None, auth: _Auth) -> list[bytes]:
+    """Every signature in the header: senders rotating keys may send several."""
+    if not value or not value.strip():
+        raise SignatureError(f"missing {auth.header} header")
+    if auth.prefix:
+        found = re.findall(re.escape(auth.prefix) + _SIGNATURE_CHARS, value)
+    else:
+        found = [part for part in re.split(r"[\s,]+", value.strip()) if part]
+    decoded = [_decode(item, auth.encoding) for item in found[:_MAX_CANDIDATES]]
+    candidates = [item for item in decoded if item]
+    if not candidates:
+        raise SignatureError(f"{auth.header} header holds no {auth.encoding} signature")
+    return candidates
+
+
+def _decode(value: str, encoding: str) -> bytes | None:
+    try:
+        if encoding == "hex":
+            return bytes.fromhex(value)
+        padded = value + "=" * (-len(value) % 4)
+        if "-" in value or "_" in value:
+            return base64.urlsafe_b64decode(padded)
+        return base64.b64decode(padded, validate=True)
+    except (ValueError, binascii.Error):
+        return None
+
+
+def _message(auth: _Auth, request: WebhookRequest, source: Source) -> bytes:
+    parts: list[bytes] = []
+    for kind, arg in auth.signed:
+        if kind == "text":
+            parts.append(arg.encode("utf-8"))
+        elif kind == "body":
+            parts.append(request.body)
+        elif kind == "url":
+            parts.append((source.url or request.url).encode("utf-8"))
+        else:
+            value = request.header(arg)
+            if value is None:
+                raise SignatureError(f"missing {arg} header")
+            parts.append(_header_bytes(value))
+    return b"".join(parts)
+
+
+def _header_bytes(value: str) -> bytes:
+    """The header as sent: ASGI servers decode header bytes as Latin-1."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
+    """Headers a sender configured like `source` would send (for `send-sample` and tests)."""
+    auth = _spec(source).auth
+    if auth.type == "none":
+        return {}
+    field = {"hmac": "signing_keys", "basic": "basic_auth"}.get(auth.type, "bearer_tokens")
+    secrets: tuple[str, ...] = getattr(source, field)
+    if not secrets:
+        raise ConfigError([f"sources ({source.id}).{field}: nothing to sign with"])
+    if auth.type == "basic":
+        return {"Authorization": "Basic " + base64.b64encode(secrets[0].encode()).decode()}
+    if auth.type == "bearer":
+        return {"Authorization": f"Bearer {secrets[0]}"}
+    if auth.type == "header":
+        return {auth.header: auth.prefix + secrets[0]}
+    sample = "sample-" + hashlib.sha256(body).hexdigest()[:16]
+    headers = {arg: sample for kind, arg in auth.signed if kind == "header"}
+    if auth.timestamp_header:
+        headers[auth.timestamp_header] = str(int(now.timestamp()))
+    lowered = {key.lower(): value for key, value in headers.items()}
+    request = WebhookRequest(source.id, "POST", source.url or "", lowered, body, None, now)
+    digest = hmac_digest(secrets[0], _message(auth, request, source), auth.algorithm)
+    encoded = digest.hex() if auth.encoding == "hex" else base64.b64encode(digest).decode()
+    return {**headers, auth.header: auth.prefix + encoded}
+
+
+# --- normalisation -------------------------------------------------------------------------
+
+
+def parse(request: WebhookRequest, source: Source) -> ParseResult:
+    spec = _spec(source)
+    body = load_json(request.body)
+    result = ParseResult()
+    items = _items(body, spec, request)
+    if items is None:
+        assert spec.events is not None
+        result.ignored.append(f"(nothing at {spec.events.text})")
+        return result
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            result.rejected.append(Rejection(index, "event is not a JSON object"))
+        elif spec.click.test(item, body, request):
+            result.add(index, item, partial(_event, spec, True, item, body, request))
+        elif spec.delivered is not None and spec.delivered.test(item, body, request):
+            result.add(index, item, partial(_event, spec, False, item, body, request))
+        else:
+            kind = text(spec.click.path.get(item, body, request))
+            result.ignored.append(kind[:100] if kind else f"(nothing at {spec.click.path.text})")
+    return result
+
+
+def _items(body: Any, spec: _Spec, request: WebhookRequest) -> list[Any] | None:
+    """The event items; None when `events_path` leads nowhere (acknowledged, e.g. a ping)."""
+    if not isinstance(body, dict | list):
+        raise MalformedPayload("expected a JSON object or an array of events")
+    if spec.events is None:
+        return body if isinstance(body, list) else [body]
+    found = spec.events.get(body, body, request)
+    if found is None:
+        return None
+    if isinstance(found, dict | list):
+        return found if isinstance(found, list) else [found]
+    raise MalformedPayload(f"options.events_path {spec.events.text!r} does not lead to events")
+
+
+def _event(
+    spec: _Spec, clicked: bool, item: dict[str, Any], body: Any, request: WebhookRequest
+) -> EmailClicked | EmailDelivered:
+    def get(field: str) -> Any:
+        path = spec.fields.get(field)
+        return None if path is None else path.get(item, body, request)
+
+    raw_time = get("occurred_at")
+    occurred = _parse_time(raw_time, spec.time, spec.fields["occurred_at"].text)
+    message = Message(
+        id=text(get("message.id")),
+        campaign_id=text(get("message.campaign_id")),
+        subject=text(get("message.subject")),
+    )
+    recipient = Recipient(email=text(get("recipient.email")), id=text(get("recipient.id")))
+    url = url_field(get("link.url")) if clicked else None
+    if clicked and url is None:
+        raise MalformedPayload(f"link.url: no URL at {spec.fields['link.url'].text}")
+    if "provider_event_id" in spec.fields:
+        provider_event_id = text(get("provider_event_id"))
+        if provider_event_id is None:
+            where = spec.fields["provider_event_id"].text
+            raise MalformedPayload(f"provider_event_id: nothing at {where}")
+    else:
+        who = recipient.email or recipient.id
+        provider_event_id = composite_key(message.id, who, url, _raw(raw_time))
+    scope = spec.label or f"source:{request.source_id}"
+    common: dict[str, Any] = {
+        "id": event_id(name, f"{scope}\x1f{provider_event_id}"),
+        "occurred_at": occurred,
+        "received_at": request.received_at,
+        "provider": name,
+        "source": request.source_id,
+        "provider_event_id": provider_event_id,
+        "recipient": recipient,
+        "message": message,
+        "metadata": _metadata(spec, get),
+    }
+    if not clicked:
+        return EmailDelivered(**common)
+    assert url is not None
+    return EmailClicked(
+        **common,
+        link=link(url, id=get("link.id"), position=_position(get("link.position"))),
+        client=Client(user_agent=text(get("client.user_agent")), ip=text(get("client.ip"))),
+    )
+
+
+def _raw(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _position(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and _INDEX.match(value.strip()):
+        value = int(value)
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def _metadata(spec: _Spec, get: Callable[[str], Any]) -> dict[str, Any]:
+    """The mapped object (a JSON string holding one is decoded), `metadata.<key>`s, `esp`."""
+    found: dict[str, Any] = {}
+    value = get("metadata")
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            value = orjson.loads(value)
+    if isinstance(value, dict):
+        found.update(value)
+    elif value is not None:
+        found["metadata"] = value
+    for field in spec.fields:
+        if field.startswith("metadata.") and (extra := get(field)) is not None:
+            found[field[9:]] = extra
+    found["esp"] = spec.label or name
+    return found
+
+
+def _parse_time(value: Any, spec: _Time, where: str) -> datetime:
+    if value is None:
+        raise MalformedPayload(f"occurred_at: no time at {where}")
+    try:
+        if spec.format == "auto" and (not isinstance(value, str) or _NUMERIC.match(value)):
+            return to_utc(value)
+        if spec.format in ("unix", "unix_ms") and not isinstance(value, bool | dict | list):
+            seconds = float(value) / (1000 if spec.format == "unix_ms" else 1)
+            return datetime.fromtimestamp(seconds, UTC)
+        if not isinstance(value, str) or spec.format in ("unix", "unix_ms"):
+            raise ValueError
+        if spec.format == "strftime":
+            assert spec.pattern is not None
+            parsed = datetime.strptime(value.strip(), spec.pattern)
+        else:  # ISO-8601; also Iterable's "2017-05-15 23:59:47 +00:00" (PROVIDERS.md 14.3)
+            parsed = datetime.fromisoformat(value.strip().replace(" +", "+").replace(" -", "-"))
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=spec.zone)).astimezone(UTC)
+    except (MalformedPayload, ValueError, OverflowError, OSError):
+        shown = str(value)[:40]
+        raise MalformedPayload(f"occurred_at: {shown!r} is not a {spec.format} time") from None

@@ -45,7 +45,10 @@ def to_utc(value: Any, *, assume: timezone | None = UTC) -> datetime:
             raise MalformedPayload("timestamp is not ISO-8601 or Unix time") from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=assume or UTC)
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
+            raise MalformedPayload("timestamp out of range") from None
     raise MalformedPayload("timestamp has an unexpected type")
 
 

@@ -130,7 +130,7 @@ def _event(
     common: dict[str, Any] = {
         "id": event_id(name, provider_event_id),
         # string seconds usually, ISO-8601 in some event types (see anymail's tests)
-        "occurred_at": _utc(event.get("timestamp")),
+        "occurred_at": to_utc(event.get("timestamp")),
         "received_at": request.received_at,
         "provider": name,
         "source": request.source_id,
@@ -166,11 +166,3 @@ def _metadata(event: dict[str, Any], batch_id: str | None) -> dict[str, Any]:
     if batch_id:
         found["batch_id"] = batch_id
     return found
-
-
-def _utc(value: Any) -> datetime:
-    """`to_utc`, but an ISO date pushed past year 1 or 9999 by its offset is malformed too."""
-    try:
-        return to_utc(value)
-    except OverflowError:  # datetime.astimezone at the edges of the calendar
-        raise MalformedPayload("timestamp out of range") from None

@@ -100,3 +100,15 @@ def test_demo_config_is_valid() -> None:
 
     settings = load_settings(DEMO_CONFIG, env={})
     assert settings.sources[0].provider == "customerio"
+
+
+def test_provider_status_overrides() -> None:
+    """Brevo gets 429 where others get 503 (it discards on 5xx); others keep our codes."""
+    from connector.errors import SignatureError, StorageUnavailable
+    from connector.webhooks import status_for
+    from providers.registry import PROVIDERS
+
+    assert status_for(PROVIDERS["brevo"], StorageUnavailable("down")) == 429
+    assert status_for(PROVIDERS["brevo"], SignatureError("bad")) == 401
+    assert status_for(PROVIDERS["customerio"], StorageUnavailable("down")) == 503
+    assert status_for(None, StorageUnavailable("down")) == 503
