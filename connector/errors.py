@@ -14,7 +14,8 @@
 
 4xx tells the ESP not to bother retrying the same bytes; 5xx only where a retry can succeed.
 A provider whose ESP treats one of these codes badly declares a module-level
-`STATUS_OVERRIDES = {ours: theirs}` (Brevo discards on any 5xx, so its 503 becomes 429). Messages never echo secrets, expected signatures or payloads.
+`STATUS_OVERRIDES = {ours: theirs}` (Brevo discards on any 5xx, so its 503 becomes 429).
+Messages never echo secrets, expected signatures or payloads.
 """
 
 from __future__ import annotations

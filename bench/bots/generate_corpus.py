@@ -121,7 +121,7 @@ def build(seed: int, campaigns: int, companies: int) -> list[dict[str, Any]]:
         sent = start + timedelta(days=rng.uniform(0, 60), hours=rng.uniform(0, 10))
         template = scenarios.Template.random(rng, number, rng.choice(PROVIDERS))
         major = expected_major(sent)
-        for firm in rng.sample(firms, rng.randint(8, 16)):
+        for firm in rng.sample(firms, rng.randint(20, 40)):
             for person in range(rng.randint(1, 4)):
                 msg = template.message(rng, firm, person, sent)
                 if rng.random() > 0.08:  # some ESPs/routes never report delivery
@@ -134,8 +134,8 @@ def build(seed: int, campaigns: int, companies: int) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--campaigns", type=int, default=70)
-    parser.add_argument("--companies", type=int, default=160)
+    parser.add_argument("--campaigns", type=int, default=60)
+    parser.add_argument("--companies", type=int, default=500)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("corpus.jsonl"))
     args = parser.parse_args()
     lines = build(args.seed, args.campaigns, args.companies)

@@ -38,7 +38,7 @@ def person(corpus: Any, rng: random.Random, msg: Message, firm: Company, major: 
     ip = _address(rng, firm, trait)
     agent = rng.choice(pools.LEGACY_AGENTS) if trait == "legacy" else pools.human_agent(rng, major)
     kind = _kind(trait, firm)
-    for link, at, address in _clicks(rng, msg, trait, ip):
+    for link, at, address in _clicks(rng, msg, trait, ip, firm.egress):
         if trait == "outlook_desktop":
             # Office checks the link with its own agent just before opening the browser.
             office = "Mozilla/4.0 (compatible; ms-office; MSOffice 16)"
@@ -85,7 +85,9 @@ def _first_delay(rng: random.Random, trait: str) -> float:
     return min(max(math.exp(rng.gauss(math.log(1800), 1.3)), 60), 5 * 86400)
 
 
-def _clicks(rng: random.Random, msg: Message, trait: str, ip: str) -> list[tuple[int, datetime, str]]:
+def _clicks(
+    rng: random.Random, msg: Message, trait: str, ip: str, firm_egress: str
+) -> list[tuple[int, datetime, str]]:
     visible = [i for i in range(len(msg.urls)) if i != msg.hidden_position]
     at = msg.delivered + _s(_first_delay(rng, trait))
     first = rng.choices(visible, weights=[1 / (i + 1) for i in range(len(visible))])[0]
@@ -96,8 +98,9 @@ def _clicks(rng: random.Random, msg: Message, trait: str, ip: str) -> list[tuple
             out.append((link, at, ip))
             at += _s(rng.uniform(0.35, 2.5))
         return out
-    if trait == "double_click":  # same link twice; dual-stack homes may switch family
-        second_ip = pools.residential(rng, 1.0) if ":" not in ip and rng.random() < 0.2 else ip
+    if trait == "double_click":  # same link twice; a dual-stack home may switch family
+        dual_stack = firm_egress == "remote" and ":" not in ip and rng.random() < 0.2
+        second_ip = pools.residential(rng, 1.0) if dual_stack else ip
         return [(first, at, ip), (first, at + _s(rng.uniform(0.08, 0.6)), second_ip)]
     if trait == "hidden_link":  # screen reader or plain-text part exposing the hidden link
         return [(msg.hidden_position or 0, at, ip)]

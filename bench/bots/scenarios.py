@@ -17,6 +17,14 @@ from typing import Any
 import pools
 
 ZSCALER_POOL = [pools.from_blocks(random.Random(n), pools.ZSCALER) for n in range(12)]
+# Cloud-hosted scanners are multi-tenant services with small egress pools: "one IP across
+# many clicks" (Insider, BOTS.md §2); "scanners moved ... to public-cloud hosts" (Pardot).
+_POOL_RNG = random.Random(99)
+PROOFPOINT_AWS_POOL = [pools.from_cloud(_POOL_RNG, "aws", "EC2") for _ in range(6)]
+CLOUD_GATEWAY_POOLS = [
+    [pools.from_cloud(_POOL_RNG, provider, prefix) for _ in range(4)]
+    for provider, prefix in (("aws", "EC2"), ("gcp", ""), ("azure", "AZURECLOUD"))
+]
 
 
 @dataclass
@@ -27,12 +35,14 @@ class Company:
     office_ip: str
     rng: random.Random
     eop_block: str = field(init=False)
+    vendor: int = field(init=False)  # which multi-tenant cloud gateway serves the firm
     desktop_ips: list[str] = field(init=False)
     proxies: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
         # Safe Links rotates within one /24 per scan (gophish #2646: 40.94.89.19-23)
         self.eop_block = pools.from_blocks(self.rng, pools.EOP).rsplit(".", 1)[0]
+        self.vendor = self.rng.randrange(len(CLOUD_GATEWAY_POOLS))
         provider = self.rng.choice(("azure", "azure", "aws"))  # AVD/Windows 365 or WorkSpaces
         prefix = "AZURECLOUD" if provider == "azure" else "EC2"
         self.desktop_ips = [pools.from_cloud(self.rng, provider, prefix) for _ in range(2)]
@@ -103,15 +113,30 @@ def scan(
         at += seconds(rng.uniform(*gap))
 
 
+# ASSUMPTION: no vendor documents its pacing; every gateway moves from link to link 0.05-1.5 s
+# apart (a browser loading each page in turn); gophish logs show assets fetched in seconds.
+SCAN_GAP = (0.05, 1.5)
+
+
+def delivery_delay(rng: random.Random) -> float:
+    """Seconds from delivery to a gateway's scan: "most requests come seconds after delivery"
+    (BOTS.md §3, gophish logs); ASSUMPTION: a fifth within 2 minutes, a tenth up to 10 under load.
+    """
+    roll = rng.random()
+    if roll < 0.7:
+        return rng.uniform(1, 30)
+    return rng.uniform(30, 120) if roll < 0.9 else rng.uniform(120, 600)
+
+
 def delivery_scans(corpus: Any, rng: random.Random, msg: Message, firm: Company, major: int) -> None:
     everything = list(range(len(msg.urls)))
     start = msg.delivered
     if firm.gateway == "safelinks" and rng.random() < 0.6:
         # Detonation seconds after delivery, sometimes minutes under load (BOTS.md §3)
-        delay = rng.choice((rng.uniform(1, 30),) * 7 + (rng.uniform(30, 120),) * 2 + (rng.uniform(120, 600),))
+        delay = delivery_delay(rng)
         links = everything if rng.random() < 0.8 else sorted(rng.sample(everything, 2))
         scan(corpus, msg, start + seconds(delay), links, lambda: f"{firm.eop_block}.{rng.randint(2, 250)}",
-             pools.scanner_chrome(rng, major), "safelinks_delivery", (0.05, 1.5))  # fmt: skip
+             pools.scanner_chrome(rng, major), "safelinks_delivery", SCAN_GAP)  # fmt: skip
     if firm.gateway == "safelinks" and rng.random() < 0.1:
         # Automated investigation re-crawls hours later (BOTS.md §3 [blog])
         links = sorted(rng.sample(everything, min(len(everything), rng.randint(2, 4))))
@@ -122,32 +147,31 @@ def delivery_scans(corpus: Any, rng: random.Random, msg: Message, firm: Company,
         # Every link, plus scrambled-UTM variants (mautic #9798). ASSUMPTION: sandboxes run
         # half in Proofpoint blocks, half in AWS; agent is a current reduced Chrome.
         in_aws = rng.random() < 0.5
-        address = pools.from_cloud(rng, "aws", "EC2") if in_aws else pools.from_blocks(rng, pools.PROOFPOINT)
+        address = rng.choice(PROOFPOINT_AWS_POOL) if in_aws else pools.from_blocks(rng, pools.PROOFPOINT)
         agent = pools.reduced_chrome(rng, major)
-        at = start + seconds(rng.uniform(2, 90))
-        scan(corpus, msg, at, everything, lambda: address, agent, "proofpoint_delivery", (0.02, 0.8))
+        at = start + seconds(delivery_delay(rng))
+        scan(corpus, msg, at, everything, lambda: address, agent, "proofpoint_delivery", SCAN_GAP)
         for link in rng.sample(everything, 2):
             url = msg.urls[link].replace("utm_source=email", f"utm_source=em{rng.randrange(999)}ail")
             corpus.click(msg, link, at + seconds(rng.uniform(0.5, 6)), address, agent, "bot",
                          "proofpoint_delivery", url=url)  # fmt: skip
     if firm.gateway == "barracuda" and rng.random() < 0.9:
         # Declares itself: "Barracuda Sentinel (EE)" (Braze list, BOTS.md §3)
-        scan(corpus, msg, start + seconds(rng.uniform(1, 60)), everything,
+        scan(corpus, msg, start + seconds(delivery_delay(rng)), everything,
              lambda: pools.from_blocks(rng, pools.BARRACUDA), "Barracuda Sentinel (EE)",
-             "barracuda_delivery", (0.05, 1.0))  # fmt: skip
+             "barracuda_delivery", SCAN_GAP)  # fmt: skip
     if firm.gateway == "unknown_cloud" and rng.random() < 0.9:
         # Unknown gateways / AI inbox assistants in AWS, GCP, Azure with current desktop
         # agents (BOTS.md §3 [blog], Pardot). ASSUMPTION: most links within seconds.
-        provider = rng.choice(("aws", "gcp", "azure"))
-        address = pools.from_cloud(rng, provider, {"aws": "EC2", "gcp": "", "azure": "AZURECLOUD"}[provider])
+        address = rng.choice(CLOUD_GATEWAY_POOLS[firm.vendor])
         count = max(2, math.ceil(len(everything) * rng.uniform(0.6, 1.0)))
-        scan(corpus, msg, start + seconds(rng.uniform(2, 180)), sorted(rng.sample(everything, count)),
-             lambda: address, pools.reduced_chrome(rng, major), "cloud_gateway", (0.1, 3.0))  # fmt: skip
+        scan(corpus, msg, start + seconds(delivery_delay(rng)), sorted(rng.sample(everything, count)),
+             lambda: address, pools.reduced_chrome(rng, major), "cloud_gateway", SCAN_GAP)  # fmt: skip
     if firm.gateway == "gmail" and rng.random() < 0.3:
         # Google link checks on a subset of links (BOTS.md §3 [blog]); special crawlers' IPs.
         agent = rng.choice(("Mozilla/5.0 (compatible; Google-Safety)", pools.reduced_chrome(rng, major)))
         links = sorted(rng.sample(everything, rng.randint(1, 2)))
-        scan(corpus, msg, start + seconds(rng.uniform(1, 300)), links,
+        scan(corpus, msg, start + seconds(delivery_delay(rng)), links,
              lambda: pools.from_blocks(rng, pools.GOOGLE_SPECIAL), agent, "google_linkcheck", (0.2, 5))  # fmt: skip
     if rng.random() < 0.02:
         # Link checkers and scripts: HTTP libraries, headless browsers, empty agents; an ESP

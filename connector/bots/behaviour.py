@@ -23,11 +23,17 @@ SAME_SECOND = 1.0
 
 
 def burst_hits(click: ClickRecord, others: list[ClickRecord], window: float) -> list[Hit]:
-    """3+ distinct links within `window`; two distinct links implausibly close."""
+    """3+ distinct links within `window`; two distinct links implausibly close.
+
+    Only clicks from the same network count: a burst is one client moving through links
+    faster than a hand can, and a person's click next to a gateway's check is no burst.
+    """
     near = [
         o
         for o in others
-        if o.link_key != click.link_key and abs(o.occurred - click.occurred) <= window
+        if o.link_key != click.link_key
+        and o.network == click.network
+        and abs(o.occurred - click.occurred) <= window
     ]
     if not near:
         return []
@@ -47,10 +53,14 @@ def burst_hits(click: ClickRecord, others: list[ClickRecord], window: float) -> 
 def all_links_hit(
     click: ClickRecord, others: list[ClickRecord], link_count: int | None, window: float
 ) -> Hit | None:
-    """Nearly every link of a message with 3+ links clicked within `window`."""
+    """Nearly every link of a message with 3+ links clicked within `window` by one network."""
     if link_count is None or link_count < 3:
         return None
-    links = {o.link_key for o in others if abs(o.occurred - click.occurred) <= window}
+    links = {
+        o.link_key
+        for o in others
+        if o.network == click.network and abs(o.occurred - click.occurred) <= window
+    }
     links.add(click.link_key)
     needed = link_count if link_count <= 4 else ceil(0.8 * link_count)
     if len(links) < needed:
@@ -72,8 +82,10 @@ def pair_hit(
     with more evidence than that is the check when its evidence is strong (`strong`: a
     vendor or crawler address, a bot-like agent) or when it came first; a click with only
     weak evidence (a cloud address) that came after the person may be a person on a cloud
-    desktop following a check, so it earns nothing. With equal evidence the earlier one is
-    the check, because the check usually precedes the redirect to the person.
+    desktop following a check, so it earns nothing. When neither side has any evidence the
+    earlier one is the check, because the check usually precedes the redirect to the person;
+    equal weak evidence on both sides (a cloud-desktop person, a cloud-hosted check) decides
+    nothing.
     """
     if not click.network:
         return None
@@ -100,7 +112,7 @@ def pair_hit(
             "guard.paired_human",
             f"scanner-like request from {scanner.network} {gap:.1f} s apart",
         )
-    if click.evidence == person.evidence and click.occurred < person.occurred:
+    if click.evidence == person.evidence == 0 and click.occurred < person.occurred:
         return "pair.earlier_check", f"same link from {person.network} {gap:.1f} s later"
     return None
 

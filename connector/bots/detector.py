@@ -26,6 +26,8 @@ from schemas.events import Bot, EmailClicked, EmailDelivered
 DETECTOR_VERSION = "bots-1"
 Hit = tuple[str, str]
 _IP_CODES = {c: f"ip.{c}" for c in ("vendor", "crawler", "service", "cloud", "cdn")}
+_ONE_BEHAVIOUR = frozenset({"burst.links", "burst.same_second", "behaviour.all_links"})
+_MULTI_LINK = frozenset({"burst.links", "behaviour.all_links"})
 _BOT_HINTS = frozenset(
     {"1", "true", "yes", "bot", "robot", "crawler", "spider", "prefetch", "proxy", "scanner"}
 )
@@ -153,7 +155,8 @@ class Detector:
         hits = list(facts.own)
         end = record.occurred + s.settle_seconds
         if record.message_key:
-            found = timing_hit(record.occurred, state.delivery(record.message_key, received_by))
+            delivery = state.delivery(record.message_key, received_by)
+            found = timing_hit(record.occurred, delivery)
             if found:
                 hits.append(found)
             back = max(s.burst_window_seconds, s.pair_window_seconds, s.all_links_window_seconds)
@@ -164,7 +167,13 @@ class Detector:
                 )
                 if other.event_id != record.event_id
             ]
-            hits.extend(self._behaviour(click, record, others))
+            seen = self._behaviour(click, record, others)
+            hits.extend(seen)
+            if delivery and any(code in _MULTI_LINK for code, _ in seen):
+                after = record.occurred - delivery.occurred
+                if after <= s.at_delivery_seconds:
+                    detail = f"several links by one network {max(after, 0.0):.0f} s after delivery"
+                    hits.append(("behaviour.at_delivery", detail))
         if record.ip:
             window = s.fanout_window_seconds
             recipients = state.ip_recipients(
@@ -185,14 +194,14 @@ class Detector:
             record, others, click.message.link_count, s.all_links_window_seconds
         )
         if every:
-            # Bursts and "every link" describe one behaviour: keep the stronger reason.
-            burst = next((h for h in hits if h[0] == "burst.links"), None)
-            if burst is None:
-                hits.append(every)
-            elif s.points_for(every[0]) > s.points_for(burst[0]):
-                hits[hits.index(burst)] = (every[0], f"{every[1]}; {burst[1]}")
-            else:
-                hits[hits.index(burst)] = (burst[0], f"{burst[1]}; {every[1]}")
+            hits.append(every)
+        # Bursts and "every link" describe one behaviour: only the strongest of them counts,
+        # the others are kept in its detail. A sub-100 ms gap is separate, stronger evidence.
+        grouped = [h for h in hits if h[0] in _ONE_BEHAVIOUR]
+        if len(grouped) > 1:
+            top = max(grouped, key=lambda h: s.points_for(h[0]))
+            merged = (top[0], "; ".join([top[1], *(h[1] for h in grouped if h is not top)]))
+            hits = [h for h in hits if h[0] not in _ONE_BEHAVIOUR] + [merged]
         pair = behaviour.pair_hit(record, others, s.pair_window_seconds, self._weak, self._strong)
         return [*hits, pair] if pair else hits
 

@@ -31,7 +31,7 @@ REASONS: dict[str, ReasonSpec] = {
     "ua.outdated": ReasonSpec(20, "browser major version far behind the click date"),
     # IP address
     "ip.vendor": ReasonSpec(45, "address of a mail-security vendor (EOP, Mimecast, ...)"),
-    "ip.crawler": ReasonSpec(45, "address on a published crawler/fetcher list"),
+    "ip.crawler": ReasonSpec(60, "address on a published crawler/fetcher list (no people)"),
     "ip.service": ReasonSpec(30, "a large provider's own (non-customer) infrastructure"),
     "ip.cloud": ReasonSpec(25, "public-cloud or hosting address"),
     "ip.cdn": ReasonSpec(10, "CDN/relay egress shared by bots and privacy relays"),
@@ -47,6 +47,9 @@ REASONS: dict[str, ReasonSpec] = {
     "burst.inhuman_gap": ReasonSpec(45, "two distinct links under 100 ms apart"),
     "burst.same_second": ReasonSpec(15, "two distinct links within one second"),
     "behaviour.all_links": ReasonSpec(25, "nearly every link of a 3+ link message clicked"),
+    "behaviour.at_delivery": ReasonSpec(
+        20, "that burst/every-link visit came minutes from delivery"
+    ),
     "pair.scanner_check": ReasonSpec(35, "same link from another network seconds apart"),
     "pair.earlier_check": ReasonSpec(20, "same link from another network; this one came first"),
     "guard.paired_human": ReasonSpec(-20, "paired with a scanner check: a person clicked"),

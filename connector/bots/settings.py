@@ -41,6 +41,9 @@ class BotSettings(BaseModel):
     burst_window_seconds: float = Field(2.0, gt=0, le=30)
     pair_window_seconds: float = Field(30.0, gt=0, le=600)
     all_links_window_seconds: float = Field(60.0, gt=0, le=3600)
+    at_delivery_seconds: float = Field(
+        300.0, gt=0, le=3600, description="A multi-link visit this soon after delivery is a scan."
+    )
     fanout_window_seconds: float = Field(120.0, gt=0, le=3600)
     fanout_recipients: int = Field(5, ge=2, description="Distinct recipients per IP to flag.")
     esp_hint_key: str = Field("esp_bot_hint", description="event.metadata key providers fill.")

@@ -22,7 +22,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0)
 
 def make_client(settings: DeliverySettings) -> httpx.AsyncClient:
     """A client for `Sender`; use as `async with make_client(settings) as client:`."""
-    connections = min(settings.concurrency, MAX_CONNECTIONS)
+    connections = min(settings.concurrency, MAX_CONNECTIONS)  # settings cap it too
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     transport = _aiohttp_transport(limits) if settings.transport == "aiohttp" else None
     return httpx.AsyncClient(

@@ -2,8 +2,9 @@
 
 Everything is checked at load so that a typo fails start-up instead of dead-lettering events
 later: URLs, header names, the Standard Webhooks secret format, body-mapping paths and JSON
-defaults. Errors never echo inputs (`hide_input_in_errors`), because header values, secrets
-and some URLs (e.g. catch-hook URLs whose path is the credential) are secrets.
+defaults. Errors must never echo inputs, because header values, secrets and some URLs (e.g.
+catch-hook URLs whose path is the credential) are secrets: these models set
+`hide_input_in_errors`, and so must any root model that embeds them (see `ACTIONS_ADAPTER`).
 
 Example::
 
@@ -274,7 +275,11 @@ class DeliverySettings(_Strict):
         10.0, ge=0, description="Uniform random extra wait, added after the cap."
     )
     concurrency: int = Field(
-        10, ge=1, le=100, description="Attempts in flight, and HTTP connections per process."
+        10,
+        ge=1,
+        le=10,
+        description="Attempts in flight = HTTP connections; at most 10 (PERF.md G7: httpx's "
+        "pool degrades well before 50 connections).",
     )
     batch_size: int = Field(10, ge=1, le=1000, description="Deliveries claimed/acked per batch.")
     max_attempts: int | None = Field(

@@ -283,11 +283,12 @@ def test_each_attempt_logs_one_summary_line_without_secrets(
 
 
 def test_make_client_is_bounded_and_does_not_follow_redirects() -> None:
-    """The shared client caps connections at 10, never follows redirects, ignores env proxies."""
-    client = make_client(DeliverySettings(concurrency=50))
+    """The shared client has one connection per concurrent attempt, never follows redirects
+    and ignores proxy variables in the environment."""
+    client = make_client(DeliverySettings(concurrency=4))
     try:
         pool = client._transport._pool  # type: ignore[attr-defined]
-        assert pool._max_connections == 10
+        assert pool._max_connections == 4
         assert client.follow_redirects is False
         assert client._trust_env is False
     finally:

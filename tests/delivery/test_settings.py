@@ -143,6 +143,12 @@ def test_delivery_defaults_match_the_documented_policy() -> None:
     assert (settings.max_attempts, settings.transport) == (None, "httpx")
 
 
+def test_delivery_concurrency_is_capped_at_ten_connections() -> None:
+    """More than 10 connections per client is refused (httpx's pool degrades beyond)."""
+    with pytest.raises(ValidationError, match="concurrency"):
+        DeliverySettings(concurrency=11)
+
+
 def test_delivery_settings_reject_inverted_backoff() -> None:
     """A cap below the first backoff is a configuration error, not a silent clamp."""
     with pytest.raises(ValidationError, match="max_backoff_seconds"):
