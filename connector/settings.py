@@ -29,7 +29,9 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # hide_input_in_errors: pydantic takes it from the outermost model, and rejected values
+    # may be secrets (header values, keys), so no error may echo them.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class ServerSettings(_Section):

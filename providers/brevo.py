@@ -6,9 +6,9 @@ Delivery behaviour: one JSON event object per POST, or, for webhooks created wit
 are accepted). Retries (https://developers.brevo.com/docs/retry-mechanism): 4 retries after
 10 min, 1 h, 2 h and 8 h; an unresponsive server pauses delivery for 10 minutes. **Any 4xx
 except 429, and any 5xx, stops all retries and discards the webhook**: only 429, timeouts and
-connection errors are retried. So our 503 for a storage outage would lose Brevo events;
-operators who want Brevo to retry should map 503 to 429 for Brevo sources
-(`status_overrides`). 400/401/403 answers are final too, which is right for forged calls.
+connection errors are retried. So our 503 for a storage outage would lose Brevo events:
+`STATUS_OVERRIDES` below makes the app answer 429 instead. 400/401/403 answers are final
+too, which is right for forged calls.
 
 Authenticity: Brevo signs nothing (https://developers.brevo.com/docs/secured-webhooks).
 Configure `basic_auth` (credentials in the notify URL, sent as `Authorization: Basic`) and/or

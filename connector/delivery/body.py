@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from connector.delivery.settings import BodySpec, FieldRef, Template
+from connector.delivery.template import BodySpec, FieldRef, Template
 from connector.fields import MISSING, resolve
 
 

@@ -33,18 +33,17 @@ import re
 from typing import Annotated, Any, Literal
 
 import httpx
-import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     TypeAdapter,
-    ValidationError,
     field_validator,
     model_validator,
 )
-from typing_extensions import TypeAliasType
+
+from connector.delivery.template import BodySpec, validate_body
 
 # Standard Webhooks: "whsec_" + base64 key; the key SHOULD be 24 to 64 bytes.
 # https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
@@ -70,83 +69,10 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # no CR/LF/NUL; httpx encodes as ASCII
 _HOST = re.compile(r"[A-Za-z0-9_.-]+|[0-9A-Fa-f:.]+")  # DNS name (IDNs arrive as punycode), IPs
 _ACTION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-_PATH_SEGMENT = re.compile(r"[^.\s]+")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-
-class FieldRef(_Strict):
-    """One mapped value: the event field at `path`, or `default` when it is absent or null."""
-
-    path: str
-    default: Any = None
-
-    @field_validator("path")
-    @classmethod
-    def _path_syntax(cls, path: str) -> str:
-        if not path or len(path) > 200 or not all(map(_PATH_SEGMENT.fullmatch, path.split("."))):
-            raise ValueError("field path must be dotted names, e.g. 'recipient.email'")
-        return path
-
-    @field_validator("default")
-    @classmethod
-    def _json_default(cls, default: Any) -> Any:
-        try:
-            orjson.dumps(default)
-        except TypeError as error:
-            raise ValueError("default must be a JSON value") from error
-        return default
-
-
-# A body template: output key -> FieldRef, or a nested template for a nested output object.
-Template = TypeAliasType("Template", "dict[str, FieldRef | Template]")
-BodySpec = Literal["event"] | Template
-
-
-def _parse_template(raw: Any, where: str) -> Template:
-    """Turn the TOML mapping into a typed template, naming the offending key on error."""
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where}: expected a table of output key -> field path")
-    template: Template = {}
-    for key, node in raw.items():
-        if not isinstance(key, str) or not key:
-            raise ValueError(f"{where}: output keys must be non-empty strings")
-        template[key] = _parse_node(node, f"{where}.{key}")
-    return template
-
-
-def _parse_node(node: Any, where: str) -> FieldRef | Template:
-    if isinstance(node, FieldRef):
-        return node
-    if isinstance(node, str):
-        node = {"path": node}
-    elif not _is_field_ref(node):
-        return _parse_template(node, where)
-    try:
-        return FieldRef.model_validate(node)
-    except ValidationError as error:
-        first = error.errors()[0]
-        reason = first.get("ctx", {}).get("error", first["msg"])
-        raise ValueError(f"{where}: {reason}") from None
-
-
-def _is_field_ref(node: Any) -> bool:
-    """`{path = "...", default = ...}` is a reference; any other table is a nested object.
-
-    So a nested output object whose only keys are `path` (and `default`) cannot be written
-    as a table; that shape is rare enough to accept the rule's simplicity.
-    """
-    return (
-        isinstance(node, dict)
-        and isinstance(node.get("path"), str)
-        and node.keys()
-        <= {
-            "path",
-            "default",
-        }
-    )
 
 
 class LogAction(_Strict):
@@ -159,7 +85,7 @@ class LogAction(_Strict):
     @field_validator("body", mode="before")
     @classmethod
     def _body(cls, raw: Any) -> Any:
-        return _validate_body(raw)
+        return validate_body(raw)
 
 
 class HttpAction(_Strict):
@@ -221,18 +147,7 @@ class HttpAction(_Strict):
     @field_validator("body", mode="before")
     @classmethod
     def _body(cls, raw: Any) -> Any:
-        return _validate_body(raw)
-
-
-def _validate_body(raw: Any) -> Any:
-    if raw == "event":
-        return raw
-    if isinstance(raw, str):
-        raise ValueError('body must be "event" or a table of output key -> field path')
-    template = _parse_template(raw, "body")
-    if not template:
-        raise ValueError("body mapping is empty; omit it to send the whole event")
-    return template
+        return validate_body(raw)
 
 
 def secret_key(secret: SecretStr) -> bytes:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.delivery.body import encode, render
-from connector.delivery.settings import FieldRef, Template
+from connector.delivery.template import FieldRef, Template
 from tests.delivery.conftest import http_action, make_event
 
 

@@ -282,6 +282,26 @@ def test_each_attempt_logs_one_summary_line_without_secrets(
         assert secret not in text
 
 
+@respx.mock
+def test_cookies_set_by_a_receiver_are_not_sent_back() -> None:
+    """The shared client keeps no cookie jar, so one response cannot change later requests."""
+    route = respx.post(URL).mock(
+        return_value=httpx.Response(200, headers={"set-cookie": "sid=abc; Path=/"})
+    )
+    settings = DeliverySettings()
+
+    async def twice() -> None:
+        async with make_client(settings) as client:
+            sender = Sender(client, {"crm": http_action()}, RetryPolicy(settings))
+            await sender.attempt(job())
+            await sender.attempt(job(delivery_id="dlv_02"))
+            assert len(client.cookies) == 0
+
+    asyncio.run(twice())
+    assert route.call_count == 2
+    assert "cookie" not in route.calls.last.request.headers
+
+
 def test_make_client_is_bounded_and_does_not_follow_redirects() -> None:
     """The shared client has one connection per concurrent attempt, never follows redirects
     and ignores proxy variables in the environment."""

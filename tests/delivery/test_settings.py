@@ -8,13 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connector.delivery.settings import (
-    ACTIONS_ADAPTER,
-    DeliverySettings,
-    FieldRef,
-    HttpAction,
-    LogAction,
-)
+from connector.delivery.settings import ACTIONS_ADAPTER, DeliverySettings, HttpAction, LogAction
+from connector.delivery.template import FieldRef
 from tests.delivery.conftest import SECRET, URL, http_action
 
 CONFIG = f"""
