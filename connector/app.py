@@ -127,7 +127,14 @@ def _pipeline(services: Services, client: httpx.AsyncClient) -> Pipeline:
         batch_size=settings.delivery.batch_size,
         concurrency=settings.delivery.concurrency,
         retention_seconds=settings.storage.retention_days * 86400,
+        lease_seconds=_lease_seconds(settings),
     )
+
+
+def _lease_seconds(settings: Settings) -> float:
+    """A claimed delivery is re-claimable only after its slowest possible attempt ends."""
+    timeouts = [getattr(action, "timeout", 0.0) for action in settings.actions]
+    return max([10.0, *timeouts]) + 60.0
 
 
 def _routes() -> list[Route]:

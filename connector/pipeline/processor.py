@@ -15,19 +15,26 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import structlog
 
 from connector.bots.detector import Detector
 from connector.metrics import Metrics
 from connector.rules.engine import RuleSet
-from connector.storage.base import NewDelivery, Tx
+from connector.storage.base import NewDelivery, StoredEvent, Tx
 from schemas import EVENT_MODELS, EmailClicked, Event
 from schemas.ids import digest
+
+log = structlog.get_logger("connector.processor")
 
 
 @dataclass(frozen=True, slots=True)
 class Processed:
     events: int
     deliveries: int
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:300]
 
 
 def delivery_id(event_id: str, action_id: str) -> str:
@@ -54,21 +61,29 @@ class Processor:
         state = tx.bot_state() if self.detector else None
         outbox: list[NewDelivery] = []
         for row in stored:
-            event: Event = EVENT_MODELS[row.type].model_validate_json(row.payload)
-            settle_at: float | None = None
-            if self.detector is not None and state is not None:
-                verdict = self.detector.observe(event, state)
-                if isinstance(event, EmailClicked) and verdict is not None:
-                    event.bot = verdict
-                    settle_at = self.detector.settle_at(event).timestamp()
-                    self._count_bot(event)
-            data = event.model_dump(mode="json")
-            decision = self.rules.decide(data)
-            settled_later = settle_at is not None
-            outbox += self._deliveries(event.id, data, decision.matched, now, settled_later, False)
-            tx.complete_event(event.id, orjson.dumps(data), decision.as_dict(), settle_at)
+            try:
+                outbox += self._process_one(tx, row, state, now)
+            except Exception as error:  # a poison event must not block the inbox
+                log.exception("processor.event_failed", event_id=row.id)
+                tx.complete_event(row.id, row.payload, {"error": _describe(error)}, None)
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
+
+    def _process_one(self, tx: Tx, row: StoredEvent, state: Any, now: float) -> list[NewDelivery]:
+        """Immediate verdict and real-time routing for one event; returns its deliveries."""
+        event: Event = EVENT_MODELS[row.type].model_validate_json(row.payload)
+        settle_at: float | None = None
+        if self.detector is not None and state is not None:
+            verdict = self.detector.observe(event, state)
+            if isinstance(event, EmailClicked) and verdict is not None:
+                event.bot = verdict
+                settle_at = self.detector.settle_at(event).timestamp()
+                self._count_bot(event)
+        data = event.model_dump(mode="json")
+        decision = self.rules.decide(data)
+        settled_later = settle_at is not None
+        tx.complete_event(event.id, orjson.dumps(data), decision.as_dict(), settle_at)
+        return self._deliveries(event.id, data, decision.matched, now, settled_later, False)
 
     def settle(self, tx: Tx, now: float) -> Processed:
         """Settled pass for clicks whose window has passed: serves `wait_for_settled` rules."""
@@ -78,13 +93,17 @@ class Processor:
         state = tx.bot_state()
         outbox: list[NewDelivery] = []
         for row in stored:
-            click = EmailClicked.model_validate_json(row.payload)
-            click.bot = self.detector.settle(click, state)
-            self._count_bot(click)
-            data = click.model_dump(mode="json")
-            decision = self.rules.decide(data)
-            outbox += self._deliveries(click.id, data, decision.matched, now, True, True)
-            tx.complete_settlement(click.id, orjson.dumps(data), decision.as_dict())
+            try:
+                click = EmailClicked.model_validate_json(row.payload)
+                click.bot = self.detector.settle(click, state)
+                self._count_bot(click)
+                data = click.model_dump(mode="json")
+                decision = self.rules.decide(data)
+                outbox += self._deliveries(click.id, data, decision.matched, now, True, True)
+                tx.complete_settlement(click.id, orjson.dumps(data), decision.as_dict())
+            except Exception as error:  # a poison event must not block settlement
+                log.exception("processor.settle_failed", event_id=row.id)
+                tx.complete_settlement(row.id, row.payload, {"error": _describe(error)})
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
 
