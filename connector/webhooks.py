@@ -20,7 +20,7 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from connector.capture import save_capture
+from connector.capture import save_capture, source_secrets
 from connector.certificates import CertificateCache
 from connector.errors import ConnectorError, PayloadTooLarge, UnknownSource
 from connector.metrics import Metrics
@@ -62,8 +62,8 @@ async def receive_webhook(request: Request) -> Response:
     structlog.contextvars.bind_contextvars(request_id=request_id, source=source_id)
     webhook: WebhookRequest | None = None
     provider: Provider | None = None
+    entry = context.sources.get(source_id)
     try:
-        entry = context.sources.get(source_id)
         if entry is None:
             raise UnknownSource("no such source")
         settings, source = entry
@@ -73,7 +73,8 @@ async def receive_webhook(request: Request) -> Response:
         receipt = await ingest(provider, webhook, source, context.store, context.certificates)
     except ConnectorError as error:
         status = status_for(provider, error)
-        return _refuse(context, error, status, source_id, webhook, started, request_id)
+        secrets = source_secrets(entry[1]) if entry is not None else []
+        return _refuse(context, error, status, source_id, webhook, started, request_id, secrets)
     finally:
         structlog.contextvars.unbind_contextvars("request_id", "source")
     if receipt.accepted:
@@ -188,11 +189,12 @@ def _refuse(
     webhook: WebhookRequest | None,
     started: float,
     request_id: str,
+    secrets: list[str],
 ) -> Response:
     context.metrics.rejected.labels(source_id, error.reason).inc()
     context.metrics.requests.labels(source_id, "rejected").inc()
     if webhook is not None and context.server.capture_rejected_dir:
-        save_capture(context.server.capture_rejected_dir, webhook, error.message)
+        save_capture(context.server.capture_rejected_dir, webhook, error.message, secrets)
     log.info(
         "webhook",
         outcome="rejected",

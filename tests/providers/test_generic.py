@@ -272,7 +272,7 @@ def test_allowed_ips_refuse_other_callers_before_checking_credentials() -> None:
         ),
         (_options(auth={"type": "basic", "header": "X"}), "options.auth.header: unknown key"),
         (_options(auth={"type": "header"}), "options.auth.header:"),
-        (_options(click=None), "options.click: must be a table"),
+        (_options(click=None), "options.click: must be a table like"),
         (_options(click={"path": "type"}), "options.click: give exactly one of equals or in"),
         (_options(click={"path": "type", "in": []}), "options.click: values must be"),
         (_options(click={"path": "", "equals": "x"}), "options.click.path:"),
