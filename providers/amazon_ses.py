@@ -8,7 +8,8 @@ So 400/401/403 drop a message for good (right for forged or foreign ones); only 
 
 Authenticity (https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html):
 RSA PKCS#1 v1.5 (SHA1 for `SignatureVersion` 1, SHA256 for 2) over `Key\nValue\n` of the
-signed fields, with the certificate at `SigningCertURL`. `verify` is pure: the app calls
+signed fields, with the certificate at `SigningCertURL` (the SNS parts: providers/sns.py).
+`verify` is pure: the app calls
 `certificate_url(request)` (validated: https, host `sns.<region>.amazonaws.com[.cn]`, no
 userinfo/port/query, one path segment ending `.pem`) and puts the PEM into
 `source.options["certificates"]` (url -> PEM; connector/certificates.py) first. AWS signs
@@ -31,22 +32,24 @@ are accepted too. `sign` returns the SNS headers only: the signature is inside t
 
 from __future__ import annotations
 
-import re
+import base64
 from datetime import datetime
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any, NoReturn
-from urllib.parse import SplitResult, parse_qs, urlsplit
 
 import orjson
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from connector.errors import ForbiddenSource, MalformedPayload, SignatureError, WebhookError
+from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers.base import ControlTask, ParseResult, Source, Verified, WebhookRequest
 from providers.normalize import dig, link, load_json, text, to_utc
-from providers.signing import check_freshness, decode_base64
+from providers.signing import check_freshness
+from providers.sns import HASHES as HASHES  # re-exported: tests sign with it
+from providers.sns import HEADER_FIELDS, check_signature, string_field
+from providers.sns import signing_cert_url as signing_cert_url  # re-exported for connector/
+from providers.sns import string_to_sign as string_to_sign  # re-exported: tests sign with it
+from providers.sns import subscribe_url as subscribe_url  # re-exported for connector/
 from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, event_id
 
 name = "amazon_ses"
@@ -57,22 +60,6 @@ DEFAULT_TOLERANCE = 3600 + 900
 # https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html
 EVENT_TYPES: dict[str, str] = {"Click": "email.clicked", "Delivery": "email.delivered"}
 VALIDATION_NOTICE = "Successfully validated SNS topic"  # "... for Amazon SES event publishing."
-
-# The AWS SNS message validators' host pattern (aws-php-sns-message-validator, aws-js-...).
-_SNS_HOST = re.compile(r"sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?")
-_CERT_PATH = re.compile(r"/[A-Za-z0-9._\-]+\.pem")
-_CONFIRM = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
-SIGNED_FIELDS: dict[str, tuple[str, ...]] = {
-    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-    "SubscriptionConfirmation": _CONFIRM,
-    "UnsubscribeConfirmation": _CONFIRM,
-}
-HASHES: dict[str, type[hashes.SHA1] | type[hashes.SHA256]] = {"1": hashes.SHA1, "2": hashes.SHA256}
-_HEADER_FIELDS = (
-    ("x-amz-sns-message-type", "Type"),
-    ("x-amz-sns-message-id", "MessageId"),
-    ("x-amz-sns-topic-arn", "TopicArn"),
-)
 
 
 def check_source(source: Source) -> list[str]:
@@ -97,106 +84,16 @@ def certificate_url(request: WebhookRequest) -> str | None:
     return None if value is None else signing_cert_url(value)
 
 
-def signing_cert_url(value: Any) -> str:
-    parts = _sns_url(value, "SigningCertURL", SignatureError)
-    if parts.query or parts.fragment or not _CERT_PATH.fullmatch(parts.path):
-        raise SignatureError("SigningCertURL is not a .pem file on an SNS host")
-    return str(value)
-
-
-def subscribe_url(value: Any, topic_arn: str) -> str:
-    """A `SubscribeURL` that is safe to GET: an SNS ConfirmSubscription call for `topic_arn`."""
-    parts = _sns_url(value, "SubscribeURL", MalformedPayload)
-    query = parse_qs(parts.query)
-    if parts.path not in ("", "/") or parts.fragment:
-        raise MalformedPayload("SubscribeURL has an unexpected path")
-    if query.get("Action") != ["ConfirmSubscription"]:
-        raise MalformedPayload("SubscribeURL is not a ConfirmSubscription call")
-    if query.get("TopicArn", [topic_arn]) != [topic_arn]:
-        raise MalformedPayload("SubscribeURL names another topic")
-    return str(value)
-
-
-def _sns_url(value: Any, what: str, error: type[WebhookError]) -> SplitResult:
-    if not isinstance(value, str) or not value.startswith("https://"):
-        raise error(f"{what} is not an https URL")
-    if not value.isascii() or any(ch.isspace() or ch == "\\" or ord(ch) < 32 for ch in value):
-        raise error(f"{what} contains characters a URL cannot have")
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        raise error(f"{what} is not a URL") from None
-    if not _SNS_HOST.fullmatch(parts.netloc):  # excludes userinfo and ports as well
-        raise error(f"{what} is not on an sns.<region>.amazonaws.com host")
-    return parts
-
-
 def verify(request: WebhookRequest, source: Source) -> Verified:
     envelope = _envelope(request.body)
-    message = string_to_sign(envelope)
-    for header, field in _HEADER_FIELDS:
-        value = request.header(header)
-        if value is not None and value != envelope.get(field):
-            raise SignatureError(f"{header} header does not match the message")
-    url = signing_cert_url(envelope.get("SigningCertURL"))
-    certificates = source.options.get("certificates")
-    pem = certificates.get(url) if isinstance(certificates, dict) else None
-    if not isinstance(pem, str):
-        raise SignatureError("signing certificate not available")
-    key = _public_key(pem, request.received_at)
-    algorithm = HASHES.get(str(envelope.get("SignatureVersion")))
-    if algorithm is None:
-        raise SignatureError("unsupported SignatureVersion")
-    signature = decode_base64(_string(envelope, "Signature"), "Signature")
-    try:
-        key.verify(signature, message, padding.PKCS1v15(), algorithm())
-    except InvalidSignature:
-        raise SignatureError("SNS signature does not match") from None
+    check_signature(envelope, request, source.options.get("certificates"))
     index = _topic_index(envelope, source)
     try:
-        signed_at = to_utc(_string(envelope, "Timestamp")).timestamp()
+        signed_at = to_utc(string_field(envelope, "Timestamp")).timestamp()
     except MalformedPayload:
         raise SignatureError("Timestamp is not ISO-8601") from None
     check_freshness(signed_at, request.received_at, source.timestamp_tolerance or DEFAULT_TOLERANCE)
     return Verified(credential=f"topic_arns[{index}]")
-
-
-def string_to_sign(envelope: dict[str, Any]) -> bytes:
-    """`Key\\nValue\\n` for each signed field present, in AWS's (byte-sorted) order."""
-    fields = SIGNED_FIELDS.get(str(envelope.get("Type")))
-    if fields is None:
-        raise SignatureError("unsupported SNS message Type")
-    lines: list[str] = []
-    for field in fields:
-        if field == "Subject" and envelope.get(field) is None:
-            continue  # the only optional signed field
-        lines += [field, _string(envelope, field)]
-    return "".join(f"{line}\n" for line in lines).encode("utf-8")
-
-
-def _string(envelope: dict[str, Any], field: str) -> str:
-    value = envelope.get(field)
-    if not isinstance(value, str):
-        raise SignatureError(f"SNS message has no {field}")
-    return value
-
-
-@lru_cache(maxsize=16)
-def _certificate(pem: str) -> x509.Certificate:
-    return x509.load_pem_x509_certificate(pem.encode("ascii"))
-
-
-def _public_key(pem: str, now: datetime) -> rsa.RSAPublicKey:
-    try:
-        certificate = _certificate(pem)
-    except (ValueError, UnicodeEncodeError):
-        raise SignatureError("signing certificate is not a PEM X.509 certificate") from None
-    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
-        raise SignatureError("signing certificate is not valid at this time")
-    key = certificate.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise SignatureError("signing certificate does not hold an RSA key")
-    return key
 
 
 def _topic_index(envelope: dict[str, Any], source: Source) -> int:
@@ -210,10 +107,31 @@ def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
     """The headers SNS sends with `body`; the signature itself is inside the body."""
     envelope = _envelope(body)
     headers = {"Content-Type": "text/plain; charset=UTF-8"}
-    for header, field in _HEADER_FIELDS:
+    for header, field in HEADER_FIELDS:
         if isinstance(envelope.get(field), str):
             headers[header] = envelope[field]
     return headers
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """`body` re-dated to `now` and re-signed with `options.test_private_key` (samples only).
+
+    Only AWS holds SNS's real key, so this serves test sources whose certificate (in
+    `options.certificates`) matches a private key of their own; `send-sample` uses it so a
+    stored sample is not refused as stale.
+    """
+    key_pem = source.options.get("test_private_key")
+    if not isinstance(key_pem, str):
+        raise NotImplementedError("only AWS can sign SNS messages for this source")
+    envelope = _envelope(body)
+    algorithm = HASHES.get(str(envelope.get("SignatureVersion")), hashes.SHA256)
+    envelope["Timestamp"] = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise NotImplementedError("options.test_private_key is not an RSA key")
+    signature = key.sign(string_to_sign(envelope), padding.PKCS1v15(), algorithm())
+    envelope["Signature"] = base64.b64encode(signature).decode("ascii")
+    return orjson.dumps(envelope)
 
 
 def _envelope(body: bytes) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """`connector send-sample`: sign a fixture with a source's key and post it, to see it arrive.
 
-Shared-secret providers are signed afresh with the configured key and the current time.
-Where only the ESP can sign (SNS, or keys we only hold the public half of), the fixture's
-stored byte-exact body and headers are posted as they are.
+Shared-secret providers are signed afresh with the configured key and the current time; a
+provider whose signature lives in the body (Mailgun, SNS) rewrites it with `sign_body`.
+Where only the ESP can sign (a key we hold only the public half of, and no
+`options.test_private_key`), the fixture's stored byte-exact body and headers are posted.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import click
 import httpx
 
 from connector.cli.common import DEMO_CONFIG, config_option, load_or_exit, resolve_config_path
+from connector.errors import ConnectorError
 from providers.registry import PROVIDERS
 
 
@@ -32,15 +34,19 @@ def send_sample(
     configured = settings.source(source_id)
     if configured is None:
         raise click.UsageError(f"no source {source_id!r} in the config")
+    provider = PROVIDERS[configured.provider]
+    source = configured.to_source()
+    now = datetime.now(UTC)
     body = fixture.read_bytes()
     headers = stored_headers(fixture)
+    resign_body = getattr(provider, "sign_body", None)  # signatures that live in the body
     try:
-        signed = PROVIDERS[configured.provider].sign(
-            body, configured.to_source(), datetime.now(UTC)
-        )
+        if resign_body is not None:
+            body = resign_body(body, source, now)
+        signed = provider.sign(body, source, now)
         headers = {**{k: v for k, v in headers.items() if k.lower() == "content-type"}, **signed}
-    except NotImplementedError:
-        click.echo("provider cannot be signed locally: posting the fixture's stored signature")
+    except (NotImplementedError, ConnectorError) as error:
+        click.echo(f"cannot sign locally ({error}): posting the fixture's stored signature")
     target = url if "/webhooks/" in url else f"{url.rstrip('/')}/webhooks/{source_id}"
     headers.setdefault("Content-Type", "application/json")
     response = httpx.post(target, content=body, headers=headers, timeout=10)

@@ -1,0 +1,231 @@
+"""A generic source's `options`, validated (fail closed) and compiled once into a `_Spec`.
+
+`check_source` reports every problem at startup; `_spec` hands the compiled form to `verify`,
+`sign` and `parse`, cached per distinct options table.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from connector.errors import ConfigError
+from providers.base import Source
+from providers.generic.paths import _choice, _header, _Match, _match, _Path, _path, _table
+from providers.generic.times import _Time, _time
+
+# Schema fields a path can fill, plus "metadata.<key>" (one value into event.metadata[<key>]).
+FIELDS = (
+    "provider_event_id",
+    "occurred_at",
+    "recipient.email",
+    "recipient.id",
+    "message.id",
+    "message.campaign_id",
+    "message.subject",
+    "link.url",
+    "link.id",
+    "link.position",
+    "client.user_agent",
+    "client.ip",
+    "metadata",
+)
+_AUTH_KEYS = {
+    "hmac": {"type", "algorithm", "encoding", "header", "prefix", "signed", "timestamp_header"},
+    "basic": {"type"},
+    "bearer": {"type"},
+    "header": {"type", "header", "prefix"},
+    "none": {"type"},
+}
+_OPTION_KEYS = {
+    "auth",
+    "events_path",
+    "click",
+    "delivered",
+    "fields",
+    "timestamp",
+    "provider_label",
+}
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_MAX_CACHE = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Auth:
+    type: str
+    header: str = ""
+    prefix: str = ""
+    algorithm: str = "sha256"
+    encoding: str = "hex"
+    signed: tuple[tuple[str, str], ...] = (("body", ""),)  # ("text"|"body"|"url"|"header", arg)
+    timestamp_header: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    auth: _Auth
+    events: _Path | None
+    click: _Match
+    delivered: _Match | None
+    fields: dict[str, _Path]
+    time: _Time
+    label: str | None
+
+
+def check_source(source: Source) -> list[str]:
+    spec, problems = _compile(source.options)
+    if spec is None:
+        return problems
+    auth = spec.auth
+    if auth.type == "hmac" and not source.signing_keys:
+        problems.append('signing_keys: options.auth.type = "hmac" needs at least one key')
+    if auth.type == "basic" and not source.basic_auth:
+        problems.append('basic_auth: options.auth.type = "basic" needs user:password pairs')
+    if any(":" not in pair for pair in source.basic_auth):
+        problems.append("basic_auth: each entry must be 'user:password'")
+    if auth.type in ("bearer", "header") and not source.bearer_tokens:
+        problems.append(f'bearer_tokens: options.auth.type = "{auth.type}" needs the tokens')
+    if auth.type == "none" and not source.insecure:
+        problems.append('options.auth.type: "none" accepts anyone; it needs insecure = true')
+    if ("url", "") in auth.signed and not source.url:
+        problems.append("url: options.auth.signed uses {url}; set the URL the sender signs")
+    for address in source.allowed_ips:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            problems.append(f"allowed_ips: {address!r} is not an address or network")
+    return problems
+
+
+def _spec(source: Source) -> _Spec:
+    """The compiled options, cached by their canonical JSON (Source is frozen, options are not)."""
+    try:
+        key: bytes | None = orjson.dumps(source.options, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        key = None
+    spec = _CACHE.get(key) if key is not None else None
+    if spec is None:
+        spec, problems = _compile(source.options)
+        if spec is None:
+            raise ConfigError([f"sources ({source.id}).{problem}" for problem in problems])
+        if key is not None:
+            if len(_CACHE) >= _MAX_CACHE:
+                _CACHE.clear()
+            _CACHE[key] = spec
+    return spec
+
+
+_CACHE: dict[bytes, _Spec] = {}
+
+
+def _compile(options: Any) -> tuple[_Spec | None, list[str]]:
+    problems: list[str] = []
+    if not isinstance(options, dict):
+        return None, ["options: must be a table"]
+    problems += [f"options.{key}: unknown key" for key in options if key not in _OPTION_KEYS]
+    auth = _auth(options.get("auth"), problems)
+    events = None
+    if options.get("events_path") is not None:
+        events = _path(options["events_path"], "options.events_path", problems)
+        if events is not None and events.root != "event":
+            problems.append("options.events_path: must be a path inside the body")
+    click = _match(options.get("click"), "options.click", problems)
+    delivered = None
+    if options.get("delivered") is not None:
+        delivered = _match(options["delivered"], "options.delivered", problems)
+    fields = _fields(options.get("fields"), problems)
+    time = _time(options.get("timestamp", {}), problems)
+    label = options.get("provider_label")
+    if label is not None and not (isinstance(label, str) and label.strip()):
+        problems.append("options.provider_label: must be a non-empty string")
+    if problems or auth is None or click is None or time is None:
+        return None, problems or ["options: invalid"]
+    return _Spec(auth, events, click, delivered, fields, time, label), []
+
+
+def _auth(value: Any, problems: list[str]) -> _Auth | None:
+    kind = value.get("type") if isinstance(value, dict) else None
+    if not isinstance(kind, str) or kind not in _AUTH_KEYS:
+        problems.append(f"options.auth.type: must be one of {', '.join(_AUTH_KEYS)}")
+        return None
+    table = _table(value, "options.auth", _AUTH_KEYS[kind], problems)
+    prefix = table.get("prefix", "")
+    if not isinstance(prefix, str):
+        problems.append("options.auth.prefix: must be a string")
+    if kind in ("basic", "bearer", "none"):
+        return _Auth(type=kind)
+    header = _header(table.get("header"), "options.auth.header", problems)
+    if kind == "header":
+        return _Auth(type=kind, header=header, prefix=str(prefix))
+    algorithm = _choice(table, "algorithm", ("sha256", "sha1", "sha512"))
+    encoding = _choice(table, "encoding", ("hex", "base64"))
+    if algorithm is None:
+        problems.append('options.auth.algorithm: must be "sha256", "sha1" or "sha512"')
+    if encoding is None:
+        problems.append('options.auth.encoding: must be "hex" or "base64"')
+    stamp = None
+    if table.get("timestamp_header") is not None:
+        stamp = _header(table["timestamp_header"], "options.auth.timestamp_header", problems)
+    signed = _template(table.get("signed", "{body}"), stamp, problems)
+    return _Auth(kind, header, str(prefix), algorithm or "", encoding or "", signed, stamp)
+
+
+def _template(value: Any, stamp: str | None, problems: list[str]) -> tuple[tuple[str, str], ...]:
+    """`{body}`, `{timestamp}`, `{url}`, `{header:Name}` and literal text, in order."""
+    where = "options.auth.signed"
+    if not isinstance(value, str) or "{body}" not in value:
+        problems.append(f"{where}: must be a string containing {{body}}")
+        return ()
+    parts: list[tuple[str, str]] = []
+    position = 0
+    for found in _PLACEHOLDER.finditer(value):
+        parts.append(("text", value[position : found.start()]))
+        position = found.end()
+        key = found.group(1)
+        if key in ("body", "url"):
+            parts.append((key, ""))
+        elif key == "timestamp" and stamp:
+            parts.append(("header", stamp))
+        elif key == "timestamp":
+            problems.append(f"{where}: {{timestamp}} needs options.auth.timestamp_header")
+        elif key.startswith("header:"):
+            parts.append(("header", _header(key[7:], f"{where} {{{key}}}", problems)))
+        else:
+            problems.append(f"{where}: unknown placeholder {{{key}}}")
+    parts.append(("text", value[position:]))
+    if any("{" in arg or "}" in arg for kind, arg in parts if kind == "text"):
+        problems.append(f"{where}: unbalanced brace")
+    return tuple(part for part in parts if part != ("text", ""))
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{link = {url = "..."}}` and `{"link.url" = "..."}` mean the same (TOML dotted keys)."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _fields(value: Any, problems: list[str]) -> dict[str, _Path]:
+    if not isinstance(value, dict):
+        problems.append("options.fields: must be a table of event fields to paths")
+        return {}
+    paths: dict[str, _Path] = {}
+    for field, raw in _flatten(value).items():
+        where = f"options.fields.{field}"
+        if field not in FIELDS and not (field.startswith("metadata.") and len(field) > 9):
+            problems.append(f"{where}: unknown field; known: {', '.join(FIELDS)}, metadata.<key>")
+        elif (path := _path(raw, where, problems)) is not None:
+            paths[field] = path
+    for required in ("occurred_at", "link.url"):
+        reported = any(p.startswith(f"options.fields.{required}:") for p in problems)
+        if required not in paths and not reported:
+            problems.append(f"options.fields.{required}: required")
+    return paths
