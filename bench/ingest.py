@@ -90,14 +90,19 @@ def write_requests(path: Path, count: int, prefix: str) -> None:
     stamp = str(int(time.time()))
     with path.open("w") as out:
         for i in range(count):
+            # a distinct event each time, two clicks per message, 500 recipients
             body = template.replace(b"01HZX3K9Q4V6B8N2M7R5T1W0YA", f"{prefix}{i:020d}".encode())
+            body = body.replace(b"RPILAgUBcRhIBqSbvEZotk16z5A=", f"msg-{prefix}-{i // 2}".encode())
+            body = body.replace(b"dana@example.org", f"user{i % 500}@example.org".encode())
             assert body != FIXTURE
             signed = b"v0:" + stamp.encode() + b":" + body
             sig = hmac.new(KEY.encode(), signed, hashlib.sha256).hexdigest()
             out.write(f"{sig}\t{stamp}\t{body.decode()}\n")
 
 
-def start(command: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def start(
+    command: list[str], port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         ["taskset", "-c", "0", *command],
         stdout=subprocess.DEVNULL,
@@ -124,11 +129,28 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def run_wrk(port: int, script: Path, requests: Path, duration: int, connections: int) -> dict[str, float]:
+def run_wrk(
+    port: int, script: Path, requests: Path, duration: int, connections: int
+) -> dict[str, float]:
     output = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-         "-s", str(script), f"http://127.0.0.1:{port}/webhooks/cio", "--", str(requests)],
-        capture_output=True, text=True, check=True,
+        [
+            "taskset",
+            "-c",
+            "1",
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/webhooks/cio",
+            "--",
+            str(requests),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
@@ -174,12 +196,31 @@ def main() -> None:
     variants = {"bots_off": "false", "bots_on": "true"}
     results: dict[str, list[dict[str, float]]] = {"bare": [], **{name: [] for name in variants}}
     ratios: dict[str, list[float]] = {name: [] for name in variants}
-    uvicorn_flags = ["--loop", "uvloop", "--http", "httptools", "--no-access-log",
-                     "--log-level", "warning"]
+    uvicorn_flags = [
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     for round_number in range(args.rounds):
         port = 18100 + round_number
-        bare = start([python, "-m", "uvicorn", "bare_app:app", "--app-dir", str(work),
-                      "--port", str(port), *uvicorn_flags], port)
+        bare = start(
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "bare_app:app",
+                "--app-dir",
+                str(work),
+                "--port",
+                str(port),
+                *uvicorn_flags,
+            ],
+            port,
+        )
         requests = work / f"bare-{round_number}.tsv"
         write_requests(requests, 2000, f"B{round_number}")
         try:
@@ -189,12 +230,17 @@ def main() -> None:
         for name, bots in variants.items():
             db = work / f"{name}-{round_number}.db"
             config = work / f"{name}-{round_number}.toml"
-            config.write_text(CONFIG.format(db=db, key=KEY, bots=bots, synchronous=args.synchronous))
+            config.write_text(
+                CONFIG.format(db=db, key=KEY, bots=bots, synchronous=args.synchronous)
+            )
             requests = work / f"{name}-{round_number}.tsv"
             write_requests(requests, 80_000, f"{name[-2:]}{round_number}")
             port += 10
-            service = start([python, "-m", "connector", "serve", "--config", str(config),
-                             "--port", str(port)], port, env={"PYTHONWARNINGS": "ignore"})
+            service = start(
+                [python, "-m", "connector", "serve", "--config", str(config), "--port", str(port)],
+                port,
+                env={"PYTHONWARNINGS": "ignore"},
+            )
             try:
                 figures = run_wrk(port, script, requests, args.duration, args.connections)
             finally:
@@ -220,7 +266,10 @@ def main() -> None:
         "bare_p50_ms_median": statistics.median(r["p50_ms"] for r in results["bare"]),
         "bare_p99_ms_median": statistics.median(r["p99_ms"] for r in results["bare"]),
         "detector_cost_ratio": round(
-            statistics.median(a / b for a, b in zip(ratios["bots_on"], ratios["bots_off"], strict=True)), 3
+            statistics.median(
+                a / b for a, b in zip(ratios["bots_on"], ratios["bots_off"], strict=True)
+            ),
+            3,
         ),
     }
     print(json.dumps(summary, indent=2))

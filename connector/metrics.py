@@ -17,8 +17,8 @@ class Metrics:
         r = self.registry
         self.received = Counter(
             "connector_events_received",
-            "Events stored from webhooks",
-            ["source", "type"],
+            "New events stored from webhooks",
+            ["source"],
             registry=r,
         )
         self.requests = Counter(

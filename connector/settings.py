@@ -55,10 +55,15 @@ class StorageSettings(_Section):
         30, ge=8, description="Events (and so dedup ids) are kept this long; at least 8 days."
     )
 
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith("sqlite:///") or value == "sqlite:///":
+            raise ValueError("only sqlite:///PATH is supported (PostgreSQL is not built yet)")
+        return value
+
     @property
     def sqlite_path(self) -> Path:
-        if not self.url.startswith("sqlite:///"):
-            raise ConfigError([f"storage.url: unsupported storage URL {self.url!r}"])
         return Path(self.url.removeprefix("sqlite:///"))
 
 

@@ -215,7 +215,7 @@ def _refuse(
 def _count(metrics: Metrics, source: str, accepted: int, dup: int, ignored: int, rej: int) -> None:
     metrics.requests.labels(source, "accepted").inc()
     if accepted:
-        metrics.received.labels(source, "event").inc(accepted)
+        metrics.received.labels(source).inc(accepted)
     if dup:
         metrics.duplicates.labels(source).inc(dup)
     if ignored:

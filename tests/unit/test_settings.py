@@ -112,3 +112,9 @@ def test_provider_status_overrides() -> None:
     assert status_for(PROVIDERS["brevo"], SignatureError("bad")) == 401
     assert status_for(PROVIDERS["customerio"], StorageUnavailable("down")) == 503
     assert status_for(None, StorageUnavailable("down")) == 503
+
+
+def test_unsupported_storage_url_is_a_config_error() -> None:
+    """A storage URL we cannot serve is refused at load, naming the key."""
+    problems = _problems({**BASE, "storage": {"url": "postgresql://db/x"}})
+    assert problems[0].startswith("storage.url: only sqlite:///PATH is supported")
