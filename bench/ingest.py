@@ -86,7 +86,7 @@ type = "log"
 
 
 def write_requests(path: Path, count: int, prefix: str) -> None:
-    template = (FIXTURE := (ROOT / "fixtures/customerio/click.raw").read_bytes())
+    template = (ROOT / "fixtures/customerio/click.raw").read_bytes()
     stamp = str(int(time.time()))
     with path.open("w") as out:
         for i in range(count):
@@ -94,7 +94,7 @@ def write_requests(path: Path, count: int, prefix: str) -> None:
             body = template.replace(b"01HZX3K9Q4V6B8N2M7R5T1W0YA", f"{prefix}{i:020d}".encode())
             body = body.replace(b"RPILAgUBcRhIBqSbvEZotk16z5A=", f"msg-{prefix}-{i // 2}".encode())
             body = body.replace(b"dana@example.org", f"user{i % 500}@example.org".encode())
-            assert body != FIXTURE
+            assert body != template
             signed = b"v0:" + stamp.encode() + b":" + body
             sig = hmac.new(KEY.encode(), signed, hashlib.sha256).hexdigest()
             out.write(f"{sig}\t{stamp}\t{body.decode()}\n")
