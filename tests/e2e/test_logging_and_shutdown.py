@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -69,7 +70,8 @@ def test_sigterm_finishes_in_flight_requests_and_loses_no_acknowledged_event(
     finally:
         service.terminate()
     with sqlite3.connect(tmp_path / "connector.db") as conn:
-        stored = {row[0] for row in conn.execute("SELECT provider_event_id FROM events")}
+        payloads = conn.execute("SELECT payload FROM events").fetchall()
+    stored = {json.loads(row[0])["provider_event_id"] for row in payloads}
     acknowledged = {f"E{i:025d}" for i, status in enumerate(statuses) if status == 200}
     assert len(acknowledged) >= 100
     assert acknowledged <= stored
