@@ -46,7 +46,11 @@ class Services:
 
 
 def build_store(settings: Settings) -> Store:
-    return SqliteStore(settings.storage.sqlite_path, synchronous=settings.storage.synchronous)
+    return SqliteStore(
+        settings.storage.sqlite_path,
+        synchronous=settings.storage.synchronous,
+        bot_ttl_seconds=settings.bots.state_ttl_seconds,
+    )
 
 
 def create_app(

@@ -4,24 +4,25 @@ Runs the exact path of `connector bots evaluate` (read_events -> run -> output_r
 joins the verdicts with each click's `label` (bot/human) and `kind`. Prints the settled
 verdict's figures overall and per kind, then the immediate verdict's overall figures.
 
-    .venv/bin/python bench/bots/evaluate_corpus.py [CORPUS.jsonl] [--json OUT]
+    .venv/bin/python bench/bots/evaluate_corpus.py [CORPUS.jsonl[.gz]] [--json OUT]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from connector.bots.detector import Detector  # noqa: E402
-from connector.bots.evaluate import output_rows, read_events, run  # noqa: E402
-from connector.bots.settings import BotSettings  # noqa: E402
+from connector.bots.detector import Detector
+from connector.bots.evaluate import output_rows, read_events, run
+from connector.bots.settings import BotSettings
 
 
 @dataclass
@@ -56,9 +57,13 @@ class Counts:
         }
 
 
+def open_lines(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
 def labels(path: Path) -> dict[str, tuple[str, str]]:
     out = {}
-    with path.open("rb") as stream:
+    with open_lines(path) as stream:
         for line in stream:
             data = json.loads(line)
             if data.get("type") == "email.clicked" and "label" in data:
@@ -67,7 +72,7 @@ def labels(path: Path) -> dict[str, tuple[str, str]]:
 
 
 def evaluate(path: Path, settings: BotSettings) -> dict[str, Any]:
-    with path.open("rb") as stream:
+    with open_lines(path) as stream:
         replay = run(read_events(stream), Detector.from_settings(settings))
     truth = labels(path)
     settled, immediate = Counts(), Counts()
@@ -83,7 +88,11 @@ def evaluate(path: Path, settings: BotSettings) -> dict[str, Any]:
     return {
         "settled": settled.figures(),
         "immediate": immediate.figures(),
-        "per_kind": {kind: per_kind[kind].figures() for kind in sorted(per_kind)},
+        # A kind holds only bots or only people: recall or human FPR is its figure.
+        "per_kind": {
+            kind: {**per_kind[kind].figures(), "precision": None, "f1": None}
+            for kind in sorted(per_kind)
+        },
     }
 
 
@@ -95,10 +104,14 @@ def _fmt(value: float | int | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("corpus", nargs="?", type=Path, default=Path(__file__).with_name("corpus.jsonl"))
+    parser.add_argument(
+        "corpus", nargs="?", type=Path, default=Path(__file__).with_name("corpus.jsonl.gz")
+    )
     parser.add_argument("--json", type=Path, help="Also write the figures as JSON here.")
     args = parser.parse_args()
     result = evaluate(args.corpus, BotSettings())
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
     header = f"{'':26} {'clicks':>6} {'precision':>9} {'recall':>7} {'F1':>7} {'human FPR':>9}"
     print(header)
     rows = [("settled (overall)", result["settled"]), ("immediate (overall)", result["immediate"])]
@@ -106,8 +119,6 @@ def main() -> None:
     for name, f in rows:
         cells = [_fmt(f[key]) for key in ("clicks", "precision", "recall", "f1", "human_fpr")]
         print(f"{name:26} {cells[0]:>6} {cells[1]:>9} {cells[2]:>7} {cells[3]:>7} {cells[4]:>9}")
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Generate bench/bots/corpus.jsonl: labelled email.delivered/email.clicked events.
+"""Generate bench/bots/corpus.jsonl.gz: labelled email.delivered/email.clicked events.
 
 Campaigns go to people at companies. A company has a mail gateway (none, Defender Safe
 Links, Mimecast, Proofpoint, Barracuda, Cisco, an unknown cloud gateway, Gmail) and an
@@ -7,12 +7,13 @@ in BOTS.md §3 (scan at delivery and/or check at click time); people behave as o
 hard human groups of BOTS.md §1. Every click carries `label` (bot/human) and `kind`.
 README.md lists each assumption and its source. Deterministic: same seed, same file.
 
-    .venv/bin/python bench/bots/generate_corpus.py [--seed 7] [--out bench/bots/corpus.jsonl]
+    .venv/bin/python bench/bots/generate_corpus.py [--seed 7] [--out bench/bots/corpus.jsonl.gz]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import random
 import sys
@@ -23,11 +24,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import people  # noqa: E402
-import pools  # noqa: E402
-import scenarios  # noqa: E402
+import people
+import pools
+import scenarios
 
-from connector.bots.useragents import expected_major  # noqa: E402
+from connector.bots.useragents import expected_major
 
 GATEWAYS = (
     ("none", 30), ("safelinks", 28), ("mimecast", 8), ("proofpoint", 8), ("barracuda", 5),
@@ -84,14 +85,16 @@ def webhook_lag(rng: random.Random) -> timedelta:
     return timedelta(seconds=rng.uniform(0.3, 12))
 
 
-def _envelope(msg: scenarios.Message, kind: str, at: datetime, received: datetime) -> dict[str, Any]:
+def _envelope(
+    msg: scenarios.Message, kind: str, at: datetime, received: datetime
+) -> dict[str, Any]:
     message: dict[str, Any] = {"id": msg.id, "campaign_id": msg.campaign}
     if msg.link_count_known:
         message["link_count"] = len(msg.urls)
     return {
         "type": kind,
-        "occurred_at": at.isoformat(),
-        "received_at": received.isoformat(),
+        "occurred_at": at.isoformat(timespec="milliseconds"),
+        "received_at": received.isoformat(timespec="milliseconds"),
         "provider": msg.provider,
         "source": msg.provider,
         "recipient": {"email": msg.recipient},
@@ -136,12 +139,23 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--campaigns", type=int, default=60)
     parser.add_argument("--companies", type=int, default=500)
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("corpus.jsonl"))
+    parser.add_argument(
+        "--scan-gap",
+        type=float,
+        nargs=2,
+        default=scenarios.SCAN_GAP,
+        metavar=("LOW", "HIGH"),
+        help="Seconds between a gateway's link visits (sensitivity checks).",
+    )
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("corpus.jsonl.gz"))
     args = parser.parse_args()
+    scenarios.SCAN_GAP = tuple(args.scan_gap)
     lines = build(args.seed, args.campaigns, args.companies)
-    with args.out.open("w") as stream:
-        for line in lines:
-            stream.write(json.dumps(line, separators=(",", ":")) + "\n")
+    text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
+    data = text.encode()
+    if args.out.suffix == ".gz":  # mtime=0: the same seed gives the same bytes
+        data = gzip.compress(data, mtime=0)
+    args.out.write_bytes(data)
     clicks = [line for line in lines if line["type"] == "email.clicked"]
     bots = sum(1 for line in clicks if line["label"] == "bot")
     print(f"{len(lines)} events, {len(clicks)} clicks ({bots} bot, {len(clicks) - bots} human)")

@@ -18,12 +18,22 @@ import pools
 from scenarios import Company, Message
 
 TRAITS = (
-    ("typical", 45), ("fast_reader", 10), ("multi_tab", 10), ("double_click", 8),
-    ("legacy", 5), ("outlook_desktop", 5), ("vpn", 6), ("private_relay", 5), ("hidden_link", 1),
-)  # fmt: skip
+    ("typical", 45),
+    ("fast_reader", 10),
+    ("multi_tab", 10),
+    ("double_click", 8),
+    ("legacy", 5),
+    ("outlook_desktop", 5),
+    ("vpn", 6),
+    ("private_relay", 5),
+    ("hidden_link", 1),
+)
 CLICK_RATE = 0.35  # ASSUMPTION: high on purpose, to have enough human clicks per group
-EGRESS_KIND = {"cloud_desktop": "human_cloud_desktop", "zscaler": "human_corporate_proxy",
-               "office_nat": "human_corporate_proxy"}  # fmt: skip
+EGRESS_KIND = {
+    "cloud_desktop": "human_cloud_desktop",
+    "zscaler": "human_corporate_proxy",
+    "office_nat": "human_corporate_proxy",
+}
 CHECKING_GATEWAYS = ("safelinks", "mimecast", "proofpoint", "cisco")
 
 
@@ -42,7 +52,9 @@ def person(corpus: Any, rng: random.Random, msg: Message, firm: Company, major: 
         if trait == "outlook_desktop":
             # Office checks the link with its own agent just before opening the browser.
             office = "Mozilla/4.0 (compatible; ms-office; MSOffice 16)"
-            corpus.click(msg, link, at - _s(rng.uniform(0.1, 1.0)), address, office, "bot", "office_prefetch")
+            corpus.click(
+                msg, link, at - _s(rng.uniform(0.1, 1.0)), address, office, "bot", "office_prefetch"
+            )
         corpus.click(msg, link, at, address, agent, "human", kind)
         _gateway_check(corpus, rng, msg, firm, link, at, major)
     if rng.random() < 0.05:
@@ -71,8 +83,13 @@ def _address(rng: random.Random, firm: Company, trait: str) -> str:
     if firm.egress == "cloud_desktop":
         return rng.choice(firm.desktop_ips)
     if trait == "vpn":  # ASSUMPTION: commercial VPNs rent hosting space (DO, AWS) or unlisted
-        return rng.choice((pools.from_cloud(rng, "digitalocean"), pools.from_cloud(rng, "aws", "EC2"),
-                           pools.residential(rng, 0.0)))  # fmt: skip
+        return rng.choice(
+            (
+                pools.from_cloud(rng, "digitalocean"),
+                pools.from_cloud(rng, "aws", "EC2"),
+                pools.residential(rng, 0.0),
+            )
+        )
     if trait == "private_relay":
         return pools.from_blocks(rng, pools.PRIVATE_RELAY)
     return pools.residential(rng)
@@ -112,29 +129,59 @@ def _clicks(
     return out
 
 
-def _gateway_check(corpus: Any, rng: random.Random, msg: Message, firm: Company, link: int,
-                   at: datetime, major: int) -> None:  # fmt: skip
+def _gateway_check(
+    corpus: Any,
+    rng: random.Random,
+    msg: Message,
+    firm: Company,
+    link: int,
+    at: datetime,
+    major: int,
+) -> None:
     """Click-time checks: the gateway fetches the link around the person's click."""
     gateway = firm.gateway
     if gateway == "safelinks" and rng.random() < 0.7:
         # Azure/EOP; seconds before or up to 12+ s after the person (resend-node #901)
-        address = rng.choice(("52.112.103.113", pools.from_cloud(rng, "azure", "AZURECLOUD"),
-                              f"{firm.eop_block}.{rng.randint(2, 250)}"))  # fmt: skip
+        address = rng.choice(
+            (
+                "52.112.103.113",
+                pools.from_cloud(rng, "azure", "AZURECLOUD"),
+                f"{firm.eop_block}.{rng.randint(2, 250)}",
+            )
+        )
         agent = rng.choice((pools.scanner_chrome(rng, major), pools.reduced_chrome(rng, major)))
-        corpus.click(msg, link, at + _s(rng.uniform(-3, 15)), address, agent, "bot", "safelinks_clicktime")
-    elif gateway in ("mimecast", "proofpoint", "cisco") and rng.random() < {"mimecast": 0.9, "proofpoint": 0.5, "cisco": 0.9}[gateway]:
+        corpus.click(
+            msg, link, at + _s(rng.uniform(-3, 15)), address, agent, "bot", "safelinks_clicktime"
+        )
+    elif (
+        gateway in ("mimecast", "proofpoint", "cisco")
+        and rng.random() < {"mimecast": 0.9, "proofpoint": 0.5, "cisco": 0.9}[gateway]
+    ):
         # The gateway checks, then redirects the person (Mimecast, Cisco docs; BOTS.md §3).
         # ASSUMPTION: browser-like current agent; Cisco egress is not in any list.
-        blocks = {"mimecast": pools.MIMECAST, "proofpoint": pools.PROOFPOINT, "cisco": pools.CISCO}[gateway]
+        blocks = {"mimecast": pools.MIMECAST, "proofpoint": pools.PROOFPOINT, "cisco": pools.CISCO}[
+            gateway
+        ]
         address = pools.from_blocks(rng, blocks)
-        corpus.click(msg, link, at - _s(rng.uniform(0.3, 3)), address, pools.reduced_chrome(rng, major),
-                     "bot", f"{gateway}_clicktime")  # fmt: skip
+        corpus.click(
+            msg,
+            link,
+            at - _s(rng.uniform(0.3, 3)),
+            address,
+            pools.reduced_chrome(rng, major),
+            "bot",
+            f"{gateway}_clicktime",
+        )
 
 
 def _preview(corpus: Any, rng: random.Random, msg: Message) -> None:
     """Someone shared the link: an unfurler fetches it minutes to days later (BOTS.md §3)."""
     agent = rng.choice(pools.PREVIEW_AGENTS)
-    address = pools.residential(rng) if agent.startswith("WhatsApp") else pools.from_cloud(rng, "aws", "EC2")
+    address = (
+        pools.residential(rng)
+        if agent.startswith("WhatsApp")
+        else pools.from_cloud(rng, "aws", "EC2")
+    )
     link = rng.choice([i for i in range(len(msg.urls)) if i != msg.hidden_position])
     at = msg.delivered + _s(rng.uniform(600, 3 * 86400))
     corpus.click(msg, link, at, address, agent, "bot", "link_preview")

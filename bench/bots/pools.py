@@ -33,7 +33,9 @@ def _cloud_blocks(provider: str, detail_prefix: str) -> list[str]:
     return [
         cidr
         for cidr, category, detail in _CLOUD[provider].ranges
-        if category == "cloud" and detail.upper().startswith(detail_prefix.upper()) and ":" not in cidr
+        if category == "cloud"
+        and detail.upper().startswith(detail_prefix.upper())
+        and ":" not in cidr
     ]
 
 
@@ -50,7 +52,28 @@ def from_cloud(rng: random.Random, provider: str, detail_prefix: str = "") -> st
 
 # Residential/mobile ISP space (assumption: these /8s are mostly consumer access networks);
 # any draw that falls in a listed range is rejected, so humans never start on a listed IP.
-_RESIDENTIAL_V4 = (24, 67, 68, 71, 73, 75, 76, 81, 82, 86, 87, 88, 90, 92, 94, 109, 176, 178, 188, 217)
+_RESIDENTIAL_V4 = (
+    24,
+    67,
+    68,
+    71,
+    73,
+    75,
+    76,
+    81,
+    82,
+    86,
+    87,
+    88,
+    90,
+    92,
+    94,
+    109,
+    176,
+    178,
+    188,
+    217,
+)
 _RESIDENTIAL_V6 = ("2a02:c7c:", "2a01:cb00:", "2600:1700:", "2003:e2:", "2a00:23c6:")
 
 
@@ -60,7 +83,7 @@ def residential(rng: random.Random, v6_share: float = 0.2) -> str:
             prefix = rng.choice(_RESIDENTIAL_V6)
             address = prefix + ":".join(f"{rng.randrange(65536):x}" for _ in range(6))
         else:
-            address = f"{rng.choice(_RESIDENTIAL_V4)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            address = f"{rng.choice(_RESIDENTIAL_V4)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"  # noqa: E501
         if INDEX.lookup(address) is None:
             return address
 
@@ -68,7 +91,14 @@ def residential(rng: random.Random, v6_share: float = 0.2) -> str:
 # Vendor blocks (BOTS.md §3; connector/bots/data/SOURCES.md). EOP observed: 40.94.x (gophish
 # #2646, Open Collective #3656), 40.107.x; Azure 52.112.103.113 for click-time checks.
 EOP = ["40.94.16.0/24", "40.94.89.0/24", "40.107.235.0/24", "40.92.0.0/15", "52.100.0.0/14"]
-MIMECAST = ["205.139.110.0/24", "207.211.30.0/24", "216.205.24.0/24", "170.10.128.0/22", "195.130.217.0/24", "91.220.42.0/24"]
+MIMECAST = [
+    "205.139.110.0/24",
+    "207.211.30.0/24",
+    "216.205.24.0/24",
+    "170.10.128.0/22",
+    "195.130.217.0/24",
+    "91.220.42.0/24",
+]
 PROOFPOINT = ["148.163.128.0/17", "67.231.144.0/20"]
 BARRACUDA = ["209.222.80.0/21"]
 GOOGLE_SPECIAL = ["66.249.87.0/27", "66.249.90.32/27", "74.125.148.0/27", "209.85.238.64/27"]
@@ -88,7 +118,7 @@ def reduced_chrome(rng: random.Random, major: int, platform: str = "win") -> str
         "linux": "X11; Linux x86_64",
         "cros": "X11; CrOS x86_64 14541.0.0",
     }[platform]
-    return f"Mozilla/5.0 ({os_part}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
+    return f"Mozilla/5.0 ({os_part}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"  # noqa: E501
 
 
 def human_agent(rng: random.Random, major: int) -> str:
@@ -99,41 +129,41 @@ def human_agent(rng: random.Random, major: int) -> str:
         reduced_chrome(rng, m, "win"),
         reduced_chrome(rng, m, "mac"),
         reduced_chrome(rng, m, "linux"),
-        f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{m}.0.0.0 Safari/537.36 Edg/{m}.0.{rng.randrange(1000, 3500)}.{rng.randrange(40, 140)}",
+        f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{m}.0.0.0 Safari/537.36 Edg/{m}.0.{rng.randrange(1000, 3500)}.{rng.randrange(40, 140)}",  # noqa: E501
         f"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{m + 2}.0) Gecko/20100101 Firefox/{m + 2}.0",
-        f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{rng.choice((18, 26))}.{rng.randrange(6)} Safari/605.1.15",
-        f"Mozilla/5.0 (iPhone; CPU iPhone OS {rng.choice(('18_6', '26_0', '26_1'))} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.0 Mobile/15E148 Safari/604.1",
-        f"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{m}.0.0.0 Mobile Safari/537.36",
+        f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{rng.choice((18, 26))}.{rng.randrange(6)} Safari/605.1.15",  # noqa: E501
+        f"Mozilla/5.0 (iPhone; CPU iPhone OS {rng.choice(('18_6', '26_0', '26_1'))} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/26.0 Mobile/15E148 Safari/604.1",  # noqa: E501
+        f"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{m}.0.0.0 Mobile Safari/537.36",  # noqa: E501
         # Gmail for iOS in-app browser (WKWebView: no Safari token)
-        "Mozilla/5.0 (iPhone; CPU iPhone OS 26_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 26_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",  # noqa: E501
         # Outlook for Android in-app WebView: full Chrome build legitimately (BOTS.md §3)
-        f"Mozilla/5.0 (Linux; Android 14; SM-S918B Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/{m}.0.{rng.randrange(6000, 7500)}.{rng.randrange(40, 200)} Mobile Safari/537.36",
+        f"Mozilla/5.0 (Linux; Android 14; SM-S918B Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/{m}.0.{rng.randrange(6000, 7500)}.{rng.randrange(40, 200)} Mobile Safari/537.36",  # noqa: E501
     ]
     return rng.choice(choices)
 
 
 LEGACY_AGENTS = (
     # Windows 7/8.1 are capped at Chrome 109 and Firefox ESR 115; reduced form.
-    "Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/109.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/109.0.0.0 Safari/537.36",  # noqa: E501
     "Mozilla/5.0 (Windows NT 6.3; Win64; x64; rv:115.0) Gecko/20100101 Firefox/115.0",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0.0.0 Safari/537.36",  # noqa: E501
 )
 
 
 def scanner_chrome(rng: random.Random, major: int) -> str:
     """Safe Links-style detonation agents: Windows Chrome with a full, often old, build."""
     observed = [
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/72.0.3626.109 Safari/537.36",
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/64.0.3282.140 Safari/537.36",
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/101.0.4951.54 Safari/537.36",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/72.0.3626.109 Safari/537.36",  # noqa: E501
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/64.0.3282.140 Safari/537.36",  # noqa: E501
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/101.0.4951.54 Safari/537.36",  # noqa: E501
     ]
-    recent = f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major - rng.randrange(0, 8)}.0.{rng.randrange(5000, 7500)}.{rng.randrange(30, 200)} Safari/537.36"
+    recent = f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major - rng.randrange(0, 8)}.0.{rng.randrange(5000, 7500)}.{rng.randrange(30, 200)} Safari/537.36"  # noqa: E501
     return rng.choice([*observed, recent, recent])
 
 
 PREVIEW_AGENTS = (
     "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
-    "Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5 skype-url-preview@microsoft.com",
+    "Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5 skype-url-preview@microsoft.com",  # noqa: E501
     "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
     "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
     "Twitterbot/1.0",
@@ -146,6 +176,6 @@ LIBRARY_AGENTS = (
     "Go-http-client/1.1",
     "curl/8.7.1",
     "okhttp/4.12.0",
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.6778.85 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.6778.85 Safari/537.36",  # noqa: E501
     "",
 )

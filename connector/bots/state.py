@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import sqlite3
 from bisect import bisect_left, bisect_right, insort
-from dataclasses import astuple, dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 DEFAULT_TTL_SECONDS = 6 * 3600.0
 
 
-@dataclass(frozen=True, slots=True)
-class ClickRecord:
+class ClickRecord(NamedTuple):
     event_id: str
     message_key: str  # "" when the event names no message
     link_key: str
@@ -30,8 +28,7 @@ class ClickRecord:
     evidence: int  # points from the click's own IP and agent: who is the scanner in a pair
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryRecord:
+class DeliveryRecord(NamedTuple):
     occurred: float
     received: float
 
@@ -214,7 +211,7 @@ class SqliteState:
         self.conn.execute(
             f"INSERT INTO bot_clicks ({_CLICK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
             "ON CONFLICT DO NOTHING",
-            astuple(click),
+            tuple(click),
         )
 
     def message_clicks(

@@ -65,19 +65,24 @@ _LEGACY_CAP = {
     ("chrome", "mac"): 116,
 }
 
+_CHROME_100 = datetime(2022, 3, 29).toordinal()
 OUTDATED_LAG = 16  # majors behind the estimate (~16 months; wider than Firefox ESR's lag)
 _crawlers = CrawlerDetect()
 _crawlers_lock = threading.Lock()  # CrawlerDetect keeps the last match on the instance
 
 
 def expected_major(when: datetime) -> int:
+    return _expected_major(when.date().toordinal())
+
+
+@lru_cache(maxsize=1024)
+def _expected_major(day: int) -> int:
     """An estimate of the current Chrome/Firefox major at `when`, from the date alone.
 
     Chrome 100 shipped 2022-03-29 and 138 on 2025-06-24: 31 days a release on average (a
     4-week cadence with holiday gaps). Off by one or two at most, far inside OUTDATED_LAG.
     """
-    days = (when.date() - datetime(2022, 3, 29).date()).days
-    return 100 + days // 31
+    return 100 + (day - _CHROME_100) // 31
 
 
 def classify(user_agent: str | None, current_major: int) -> tuple[Hit, ...]:

@@ -1,4 +1,4 @@
-"""Turn reason hits into a `Bot` verdict: points, clamped score, band, suspected flag.
+"""Turn reason hits into a `Bot` verdict: points (as configured), clamped score, band, flag.
 
 Bands are fixed so rules and dashboards can rely on them; `suspected` follows the
 configurable threshold (default 60 = the start of "likely").
@@ -6,10 +6,9 @@ configurable threshold (default 60 = the start of "likely").
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from connector.bots.settings import BotSettings
-from schemas.events import Bot, BotReason
+from schemas.events import Bot
 
 Band = Literal["human", "unlikely", "possible", "likely", "certain"]
 Phase = Literal["immediate", "settled"]
@@ -30,21 +29,24 @@ def band_for(score: int) -> Band:
 
 
 def build_verdict(
-    hits: list[tuple[str, str]], settings: BotSettings, phase: Phase, version: str
+    hits: list[tuple[str, str]], points: dict[str, int], threshold: int, phase: Phase, version: str
 ) -> Bot:
     """The verdict for these hits; reasons worth 0 points are dropped, strongest first."""
-    reasons = [
-        BotReason.model_construct(code=code, points=points, detail=detail)
+    reasons: list[dict[str, Any]] = [
+        {"code": code, "points": worth, "detail": detail}
         for code, detail in hits
-        if (points := settings.points_for(code)) != 0
+        if (worth := points[code]) != 0
     ]
-    reasons.sort(key=lambda reason: -reason.points)
-    score = max(0, min(100, sum(reason.points for reason in reasons)))
-    return Bot.model_construct(
-        suspected=score >= settings.suspect_threshold,
-        score=score,
-        band=band_for(score),
-        phase=phase,
-        reasons=reasons,
-        version=version,
+    reasons.sort(key=lambda reason: -reason["points"])
+    score = max(0, min(100, sum(reason["points"] for reason in reasons)))
+    # model_validate from plain data is the fastest way pydantic builds the nested model
+    return Bot.model_validate(
+        {
+            "suspected": score >= threshold,
+            "score": score,
+            "band": band_for(score),
+            "phase": phase,
+            "reasons": reasons,
+            "version": version,
+        }
     )

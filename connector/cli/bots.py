@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import tempfile
 from pathlib import Path
@@ -58,7 +59,7 @@ def evaluate(
     no_cloudip: bool,
     with_immediate: bool,
 ) -> None:
-    """Score every click in EVENTS (JSON lines, our schema) and print the settled verdicts."""
+    """Print the settled verdict of every click in EVENTS (JSON lines in our schema, or .gz)."""
     settings = _settings(
         settle_seconds=settle_seconds,
         suspect_threshold=threshold,
@@ -66,8 +67,12 @@ def evaluate(
         ip_ranges_dir=ip_ranges_dir,
         use_cloudip_package=False if no_cloudip else None,
     )
+    if events.name.endswith(".gz"):
+        events = gzip.GzipFile(fileobj=events)  # type: ignore[assignment]
     try:
         replay = run(read_events(events), Detector.from_settings(settings))
+    except (OSError, EOFError) as error:
+        raise click.ClickException(f"cannot read {events.name}: {error}") from None
     except ConnectorError as error:
         raise click.ClickException(error.message) from None
     rows = output_rows(replay, with_immediate=with_immediate)

@@ -98,8 +98,11 @@ CREATE TABLE IF NOT EXISTS tasks (
 class SqliteStore:
     """`Store` on one SQLite file; all writes go through one group-committing thread."""
 
-    def __init__(self, path: Path, *, synchronous: str = "FULL") -> None:
+    def __init__(
+        self, path: Path, *, synchronous: str = "FULL", bot_ttl_seconds: float | None = None
+    ) -> None:
         self.path = path
+        self.bot_ttl_seconds = bot_ttl_seconds
         self._writer = SqliteWriter(path, synchronous=synchronous)
         self._open = False
 
@@ -120,10 +123,10 @@ class SqliteStore:
             self._open = False
 
     async def transaction(self, fn: Callable[[SqliteTx], T]) -> T:
-        return await self._writer.run(lambda conn: fn(SqliteTx(conn)))
+        return await self._writer.run(lambda conn: fn(SqliteTx(conn, self.bot_ttl_seconds)))
 
     def transaction_sync(self, fn: Callable[[SqliteTx], T]) -> T:
-        return self._writer.submit(lambda conn: fn(SqliteTx(conn))).result()
+        return self._writer.submit(lambda conn: fn(SqliteTx(conn, self.bot_ttl_seconds))).result()
 
     async def ping(self) -> bool:
         try:

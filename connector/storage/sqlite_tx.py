@@ -22,8 +22,9 @@ from connector.storage.base import (
 
 
 class SqliteTx:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, bot_ttl_seconds: float | None = None) -> None:
         self.conn = conn
+        self.bot_ttl_seconds = bot_ttl_seconds
 
     # inbox -------------------------------------------------------------------------------
     def ingest(self, batch: IngestBatch) -> IngestOutcome:
@@ -290,10 +291,13 @@ class SqliteTx:
         self.conn.execute(
             "DELETE FROM tasks WHERE status != 'pending' AND next_attempt_at < ?", (cutoff,)
         )
+        self.bot_state().prune(now)  # the detector's evidence has its own, shorter TTL
         return removed
 
     def bot_state(self) -> SqliteState:
-        return SqliteState(self.conn)
+        if self.bot_ttl_seconds is None:
+            return SqliteState(self.conn)
+        return SqliteState(self.conn, ttl_seconds=self.bot_ttl_seconds)
 
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")

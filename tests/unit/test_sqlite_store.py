@@ -118,3 +118,27 @@ def test_outbox_claim_lease_and_record(store: SqliteStore) -> None:
     assert [(r.id, r.attempts, r.last_status) for r in rows] == [("d1", 2, 404)]
     assert store.transaction_sync(lambda tx: tx.replay(None, 20.0)) == 1
     assert store.transaction_sync(lambda tx: tx.claim_deliveries(20.0, 10, 60.0))[0].id == "d1"
+
+
+def test_prune_forgets_old_events_and_bot_state_but_not_pending_work(tmp_path: Path) -> None:
+    """Housekeeping drops rows past retention (and bot evidence past its TTL), keeping work."""
+    store = SqliteStore(tmp_path / "prune.db", bot_ttl_seconds=100.0)
+    store.open_sync()
+    try:
+        store.transaction_sync(lambda tx: tx.ingest(IngestBatch("c", 1.0, [_event("old")])))
+        store.transaction_sync(lambda tx: tx.complete_event("old", b"{}", {}, None))
+        store.transaction_sync(lambda tx: tx.bot_state().record_delivery("m", 1.0, 1.0))
+        store.transaction_sync(lambda tx: tx.ingest(IngestBatch("c", 1.0, [_event("busy")])))
+        store.transaction_sync(lambda tx: tx.complete_event("busy", b"{}", {}, None))
+        store.transaction_sync(
+            lambda tx: tx.add_deliveries(
+                [NewDelivery("d", "busy", "a", ["r"], b"{}", not_before=1.0)]
+            )
+        )
+        removed = store.transaction_sync(lambda tx: tx.prune(now=10_000.0, retention_seconds=500))
+        assert removed == 1
+        with sqlite3.connect(store.path) as conn:
+            assert [r[0] for r in conn.execute("SELECT id FROM events")] == ["busy"]
+            assert conn.execute("SELECT COUNT(*) FROM bot_deliveries").fetchone() == (0,)
+    finally:
+        store.close_sync()

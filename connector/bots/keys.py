@@ -1,0 +1,45 @@
+"""How events are matched up: message, recipient and link keys, and event times in seconds.
+
+A click finds its delivery by the ESP's message id (else recipient + campaign), scoped by
+provider; links are told apart by position, else the ESP's link id, else the URL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from schemas.events import EmailClicked, EmailDelivered
+
+
+def message_key(event: EmailClicked | EmailDelivered) -> str:
+    """Links a click to its delivery: the ESP's message id, else recipient + campaign."""
+    if event.message.id:
+        return f"{event.provider}\x1f{event.message.id}"
+    recipient = event.recipient.email or event.recipient.id
+    if recipient and event.message.campaign_id:
+        return f"{event.provider}\x1f{recipient.lower()}\x1f{event.message.campaign_id}"
+    return ""
+
+
+def recipient_key(click: EmailClicked) -> str:
+    """The person behind a click, for counting recipients per address."""
+    recipient = click.recipient.email or click.recipient.id
+    return recipient.lower() if recipient else (message_key(click) or click.id)
+
+
+def link_key(click: EmailClicked) -> str:
+    """Which link of the message was clicked."""
+    if click.link.position is not None:
+        return f"p{click.link.position}"
+    if click.link.id:
+        return f"i{click.link.id}"
+    return "u" + click.link.url.split("#", 1)[0][:512]
+
+
+def epoch_seconds(moment: datetime) -> float:
+    """Epoch seconds of a schema time; naive times are UTC, as the schema promises."""
+    return aware(moment).timestamp()
+
+
+def aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

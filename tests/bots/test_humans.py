@@ -1,0 +1,114 @@
+"""The hard human groups stay unflagged, alone and in pairs of groups (BOTS.md §1)."""
+
+from __future__ import annotations
+
+from schemas.events import Bot, EmailClicked, EmailDelivered
+from tests.bots.helpers import (
+    CLOUD,
+    CLOUD_2,
+    RESIDENTIAL,
+    SAFARI_IPHONE,
+    VENDOR,
+    Replay,
+    clicked,
+    codes,
+    delivered,
+    detector,
+)
+
+LATE = 1800.0
+
+
+def _verdicts(*clicks: EmailClicked, deliver: bool = True) -> list[Bot]:
+    events: list[EmailClicked | EmailDelivered] = [delivered()] if deliver else []
+    replay = Replay(detector()).feed(*events, *clicks)
+    return [replay.settled(click) for click in clicks]
+
+
+def _none_suspected(*clicks: EmailClicked, deliver: bool = True) -> bool:
+    return not any(v.suspected for v in _verdicts(*clicks, deliver=deliver))
+
+
+def test_cloud_desktop_user() -> None:
+    """Azure Virtual Desktop / WorkSpaces: cloud address, modern browser, ordinary timing."""
+    assert _none_suspected(clicked(LATE, ip=CLOUD), clicked(LATE + 300, link=1, ip=CLOUD))
+
+
+def test_cloud_desktop_fast_reader() -> None:
+    """A cloud-desktop user who clicks 8 s after delivery: two weak signals, not flagged."""
+    (verdict,) = _verdicts(clicked(8, ip=CLOUD))
+    assert codes(verdict) == {"ip.cloud", "timing.under_10s"}
+    assert not verdict.suspected
+
+
+def test_cloud_desktop_opening_several_tabs() -> None:
+    """A cloud-desktop user ctrl-clicking three links 0.7 s apart is not flagged."""
+    assert _none_suspected(*(clicked(LATE + 0.7 * n, link=n, ip=CLOUD) for n in range(3)))
+
+
+def test_corporate_proxy_many_colleagues() -> None:
+    """Six colleagues behind one Zscaler/NAT address, clicking over 30 minutes."""
+    clicks = [
+        clicked(LATE + 360 * n, message=f"m{n}", recipient=f"p{n}@firm.example", ip=RESIDENTIAL)
+        for n in range(6)
+    ]
+    assert _none_suspected(*clicks, deliver=False)
+
+
+def test_corporate_proxy_rush_is_only_weak() -> None:
+    """Five colleagues through one proxy within two minutes: fan-out alone is not enough."""
+    clicks = [
+        clicked(LATE + 20 * n, message=f"m{n}", recipient=f"p{n}@firm.example") for n in range(5)
+    ]
+    verdicts = _verdicts(*clicks, deliver=False)
+    assert "ip.fanout" in codes(verdicts[-1])
+    assert not any(v.suspected for v in verdicts)
+
+
+def test_vpn_on_hosting_space() -> None:
+    """A VPN user whose exit is a hosting address, reading later."""
+    assert _none_suspected(clicked(LATE, ip=CLOUD_2, agent=SAFARI_IPHONE))
+
+
+def test_fast_reader() -> None:
+    """Someone watching the inbox clicks 4 s after delivery."""
+    assert _none_suspected(clicked(4))
+
+
+def test_several_tabs_at_human_pace() -> None:
+    """Four links ctrl-clicked 0.5 s apart from one home network."""
+    assert _none_suspected(*(clicked(LATE + 0.5 * n, link=n) for n in range(4)))
+
+
+def test_every_link_of_a_short_mail_over_a_minute() -> None:
+    """A reader who opens all three links of a short mail within a minute."""
+    assert _none_suspected(*(clicked(LATE + 20 * n, link=n, link_count=3) for n in range(3)))
+
+
+def test_double_click_same_network_and_dual_stack() -> None:
+    """A double click (same link, 0.2 s), also when the second request uses IPv6."""
+    assert _none_suspected(clicked(LATE), clicked(LATE + 0.2))
+    assert _none_suspected(clicked(LATE), clicked(LATE + 0.2, ip="2001:db8:1::5"))
+
+
+def test_person_behind_a_click_time_gateway() -> None:
+    """The person's click next to a Safe Links/Mimecast check is guarded, the check flagged."""
+    person, check = clicked(LATE), clicked(LATE - 1.5, ip=VENDOR)
+    person_verdict, check_verdict = _verdicts(person, check)
+    assert not person_verdict.suspected
+    assert check_verdict.suspected
+
+
+def test_fast_reader_behind_a_gateway() -> None:
+    """A fast reader whose click the gateway checks is protected by the pairing guard."""
+    person, check = clicked(6), clicked(9, ip=VENDOR)
+    person_verdict, _ = _verdicts(person, check)
+    assert "guard.paired_human" in codes(person_verdict)
+    assert not person_verdict.suspected
+
+
+def test_cloud_desktop_user_after_an_unlisted_gateway_check() -> None:
+    """A cloud-desktop user following a check from an unlisted network is not blamed."""
+    check, person = clicked(LATE, ip=RESIDENTIAL), clicked(LATE + 1.5, ip=CLOUD)
+    _, person_verdict = _verdicts(check, person)
+    assert codes(person_verdict) == {"ip.cloud"}
