@@ -16,12 +16,13 @@ from typing import Any
 
 import orjson
 import structlog
+from pydantic_core import to_json
 
 from connector.bots.detector import Detector
 from connector.metrics import Metrics
 from connector.rules.engine import RuleSet
 from connector.storage.base import NewDelivery, StoredEvent, Tx
-from schemas import EVENT_MODELS, EmailClicked, Event
+from schemas import EVENT_MODELS, Bot, EmailClicked, Event
 from schemas.ids import digest
 
 log = structlog.get_logger("connector.processor")
@@ -65,25 +66,32 @@ class Processor:
                 outbox += self._process_one(tx, row, state, now)
             except Exception as error:  # a poison event must not block the inbox
                 log.exception("processor.event_failed", event_id=row.id)
-                tx.complete_event(row.id, row.payload, {"error": _describe(error)}, None)
+                tx.complete_event(row.id, None, {"error": _describe(error)}, None)
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
 
     def _process_one(self, tx: Tx, row: StoredEvent, state: Any, now: float) -> list[NewDelivery]:
-        """Immediate verdict and real-time routing for one event; returns its deliveries."""
-        event: Event = EVENT_MODELS[row.type].model_validate_json(row.payload)
+        """Immediate verdict and real-time routing for one event; returns its deliveries.
+
+        The stored payload is never rewritten: the verdict goes to its own column. Without a
+        detector the payload (our own serialisation) is routed as plain JSON, unvalidated.
+        """
         settle_at: float | None = None
+        verdict: Bot | None = None
         if self.detector is not None and state is not None:
+            event: Event = EVENT_MODELS[row.type].model_validate_json(row.payload)
             verdict = self.detector.observe(event, state)
             if isinstance(event, EmailClicked) and verdict is not None:
                 event.bot = verdict
                 settle_at = self.detector.settle_at(event).timestamp()
                 self._count_bot(event)
-        data = event.model_dump(mode="json")
+            data = event.model_dump(mode="json")
+        else:
+            data = orjson.loads(row.payload)
         decision = self.rules.decide(data)
-        settled_later = settle_at is not None
-        tx.complete_event(event.id, orjson.dumps(data), decision.as_dict(), settle_at)
-        return self._deliveries(event.id, data, decision.matched, now, settled_later, False)
+        bot = to_json(verdict) if verdict is not None else None
+        tx.complete_event(row.id, bot, decision.as_dict(), settle_at)
+        return self._deliveries(row.id, data, decision.matched, now, settle_at is not None, False)
 
     def settle(self, tx: Tx, now: float) -> Processed:
         """Settled pass for clicks whose window has passed: serves `wait_for_settled` rules."""
@@ -100,10 +108,10 @@ class Processor:
                 data = click.model_dump(mode="json")
                 decision = self.rules.decide(data)
                 outbox += self._deliveries(click.id, data, decision.matched, now, True, True)
-                tx.complete_settlement(click.id, orjson.dumps(data), decision.as_dict())
+                tx.complete_settlement(click.id, to_json(click.bot), decision.as_dict())
             except Exception as error:  # a poison event must not block settlement
                 log.exception("processor.settle_failed", event_id=row.id)
-                tx.complete_settlement(row.id, row.payload, {"error": _describe(error)})
+                tx.complete_settlement(row.id, None, {"error": _describe(error)})
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
 

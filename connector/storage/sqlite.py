@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS events (
     raw BLOB NOT NULL,
     processed INTEGER NOT NULL DEFAULT 0,
     decision TEXT,
+    bot BLOB,
     settle_at REAL,
     settled INTEGER NOT NULL DEFAULT 0
 );

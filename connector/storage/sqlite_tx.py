@@ -48,15 +48,20 @@ class SqliteTx:
                 ),
             )
             (new if cursor.rowcount == 1 else duplicates).append(event.id)
-        self.conn.executemany(
-            "INSERT INTO rejections (source, received_at, item_index, reason, raw)"
-            " VALUES (?, ?, ?, ?, ?)",
-            [(batch.source, batch.received_at, r.index, r.reason, r.raw) for r in batch.rejected],
-        )
-        self.conn.executemany(
-            "INSERT INTO tasks (kind, data, next_attempt_at) VALUES (?, ?, ?)",
-            [(task.kind, task.data, batch.received_at) for task in batch.tasks],
-        )
+        if batch.rejected:
+            self.conn.executemany(
+                "INSERT INTO rejections (source, received_at, item_index, reason, raw)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [
+                    (batch.source, batch.received_at, r.index, r.reason, r.raw)
+                    for r in batch.rejected
+                ],
+            )
+        if batch.tasks:
+            self.conn.executemany(
+                "INSERT INTO tasks (kind, data, next_attempt_at) VALUES (?, ?, ?)",
+                [(task.kind, task.data, batch.received_at) for task in batch.tasks],
+            )
         return IngestOutcome(new=new, duplicates=duplicates)
 
     def _check_nonce(self, batch: IngestBatch) -> None:
@@ -82,18 +87,13 @@ class SqliteTx:
         return [StoredEvent(id=r[0], type=r[1], payload=r[2]) for r in rows]
 
     def complete_event(
-        self, event_id: str, payload: bytes, decision: dict[str, Any], settle_at: float | None
+        self, event_id: str, bot: bytes | None, decision: dict[str, Any], settle_at: float | None
     ) -> None:
+        """Record the immediate pass: the bot verdict (its own column), decision, settle time."""
         self.conn.execute(
-            "UPDATE events SET processed = 1, payload = ?, decision = ?, settle_at = ?,"
+            "UPDATE events SET processed = 1, bot = ?, decision = ?, settle_at = ?,"
             " settled = ? WHERE id = ?",
-            (
-                payload,
-                orjson.dumps({"immediate": decision}),
-                settle_at,
-                settle_at is None,
-                event_id,
-            ),
+            (bot, orjson.dumps({"immediate": decision}), settle_at, settle_at is None, event_id),
         )
 
     def due_settlements(self, now: float, limit: int) -> list[StoredEvent]:
@@ -104,25 +104,30 @@ class SqliteTx:
         ).fetchall()
         return [StoredEvent(id=r[0], type=r[1], payload=r[2]) for r in rows]
 
-    def complete_settlement(self, event_id: str, payload: bytes, decision: dict[str, Any]) -> None:
+    def complete_settlement(
+        self, event_id: str, bot: bytes | None, decision: dict[str, Any]
+    ) -> None:
         row = self.conn.execute("SELECT decision FROM events WHERE id = ?", (event_id,)).fetchone()
         stored = orjson.loads(row[0]) if row and row[0] else {}
         stored["settled"] = decision
         self.conn.execute(
-            "UPDATE events SET settled = 1, payload = ?, decision = ? WHERE id = ?",
-            (payload, orjson.dumps(stored), event_id),
+            "UPDATE events SET settled = 1, bot = COALESCE(?, bot), decision = ? WHERE id = ?",
+            (bot, orjson.dumps(stored), event_id),
         )
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         row = self.conn.execute(
-            "SELECT payload, raw, decision, processed, settled FROM events WHERE id = ?",
+            "SELECT payload, raw, decision, processed, settled, bot FROM events WHERE id = ?",
             (event_id,),
         ).fetchone()
         if row is None:
             return None
+        event = _json_or_text(row[0])
+        if row[5] is not None and isinstance(event, dict):
+            event["bot"] = orjson.loads(row[5])
         return {
-            "event": orjson.loads(row[0]),
-            "raw": orjson.loads(row[1]),
+            "event": event,
+            "raw": _json_or_text(row[1]),
             "decision": orjson.loads(row[2]) if row[2] else None,
             "processed": bool(row[3]),
             "settled": bool(row[4]),
@@ -302,3 +307,11 @@ class SqliteTx:
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
         return dict(rows.fetchall())
+
+
+def _json_or_text(data: bytes) -> Any:
+    """Stored JSON, or its text where it is not JSON (so a poison event can be inspected)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return bytes(data).decode("utf-8", errors="replace")

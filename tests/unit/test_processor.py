@@ -84,7 +84,7 @@ def test_without_detector_settled_rules_route_immediately(store: SqliteStore) ->
 
 def test_poison_event_is_recorded_and_does_not_block_others(store: SqliteStore) -> None:
     """An event that makes processing fail is marked with the error; the next is routed."""
-    bad = EventRecord("evt_bad", "email.clicked", "cio", "customerio", 1.0, 2.0, b"{}", b"{}")
+    bad = EventRecord("evt_bad", "email.clicked", "cio", "customerio", 1.0, 2.0, b"\xff", b"{}")
     batch = IngestBatch("cio", 2.0, [bad, _click_record("evt_good")])
     store.transaction_sync(lambda tx: tx.ingest(batch))
     processor = Processor(_rules({"id": "all", "actions": ["a"]}), None)
@@ -94,4 +94,4 @@ def test_poison_event_is_recorded_and_does_not_block_others(store: SqliteStore) 
     poisoned = store.transaction_sync(lambda tx: tx.event("evt_bad"))
     assert poisoned is not None
     assert poisoned["processed"] is True
-    assert "ValidationError" in poisoned["decision"]["immediate"]["error"]
+    assert "JSONDecodeError" in poisoned["decision"]["immediate"]["error"]
