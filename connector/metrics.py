@@ -9,11 +9,21 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 _ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 4.0)
 
 
+@dataclass(frozen=True, slots=True)
+class SourceCounters:
+    accepted: Counter
+    received: Counter
+    duplicates: Counter
+    ignored: Counter
+    items_rejected: Counter
+
+
 @dataclass
 class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
+        self._sources: dict[str, SourceCounters] = {}
         r = self.registry
         self.received = Counter(
             "connector_events_received",
@@ -84,6 +94,20 @@ class Metrics:
         self.outbox_pending = Gauge(
             "connector_outbox_pending", "Deliveries waiting in the outbox", registry=r
         )
+
+    def for_source(self, source: str) -> SourceCounters:
+        """The accepted-webhook counters of one source, bound once (label lookups cost)."""
+        counters = self._sources.get(source)
+        if counters is None:
+            counters = SourceCounters(
+                accepted=self.requests.labels(source, "accepted"),
+                received=self.received.labels(source),
+                duplicates=self.duplicates.labels(source),
+                ignored=self.ignored.labels(source),
+                items_rejected=self.items_rejected.labels(source),
+            )
+            self._sources[source] = counters
+        return counters
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
