@@ -43,14 +43,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers.base import ControlTask, ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import dig, link, load_json, text, to_utc
+from providers.normalize import dig, link, load_json, origin, text, to_utc
 from providers.signing import check_freshness
 from providers.sns import HASHES as HASHES  # re-exported: tests sign with it
 from providers.sns import HEADER_FIELDS, check_signature, string_field
 from providers.sns import signing_cert_url as signing_cert_url  # re-exported for connector/
 from providers.sns import string_to_sign as string_to_sign  # re-exported: tests sign with it
 from providers.sns import subscribe_url as subscribe_url  # re-exported for connector/
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, event_id
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient
 
 name = "amazon_ses"
 title = "Amazon SES (via SNS)"
@@ -194,14 +194,10 @@ def _event(
     detail = ses_event.get("click" if kind == "email.clicked" else "delivery")
     detail = detail if isinstance(detail, dict) else {}
     recipients = _addresses(detail.get("recipients")) or _addresses(mail.get("destination"))
+    # the click/delivery time; SNS's publish time only if SES left it out
+    occurred_at = to_utc(detail.get("timestamp") or envelope.get("Timestamp"))
     common: dict[str, Any] = {
-        "id": event_id(name, provider_event_id),
-        # the click/delivery time; SNS's publish time only if SES left it out
-        "occurred_at": to_utc(detail.get("timestamp") or envelope.get("Timestamp")),
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
+        **origin(name, request, provider_event_id, occurred_at),
         "recipient": Recipient(email=recipients[0] if len(recipients) == 1 else None),
         "message": Message(
             id=text(mail.get("messageId")), subject=text(dig(mail, "commonHeaders", "subject"))

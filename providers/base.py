@@ -8,9 +8,10 @@ request replays exactly as it was judged (`connector inspect`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -117,6 +118,40 @@ class ParseResult:
             self.rejected.append(Rejection(index, error.message))
         except ValidationError as error:
             self.rejected.append(Rejection(index, _first_problem(error)))
+
+
+def collect(
+    items: Iterable[Any],
+    kind_of: Callable[[dict[str, Any]], tuple[str | None, str]],
+    build: Callable[[str, dict[str, Any]], Event],
+) -> ParseResult:
+    """Judge each item of a delivery on its own, the same way for every provider.
+
+    An item that is not an object is rejected (one broken item must not sink its batch);
+    `kind_of(item)` gives our event type, or None plus the label counted as ignored; every
+    other item becomes `build(kind, item)` through `ParseResult.add`. Providers whose items
+    need more (SparkPost's ping items, Brevo's own rejection wording) keep their own loop.
+    """
+    result = ParseResult()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            result.rejected.append(Rejection(index, "event is not a JSON object"))
+            continue
+        kind, label = kind_of(item)
+        if kind is None:
+            result.ignored.append(label)
+            continue
+        result.add(index, item, partial(build, kind, item))
+    return result
+
+
+def by_field(types: Mapping[str, str], field: str, item: dict[str, Any]) -> tuple[str | None, str]:
+    """The plain `kind_of` for `collect`: `item[field]` as text, looked up in the ESP's table.
+
+    A missing field counts as "None", so deliveries without a type still show in the counts.
+    """
+    label = str(item.get(field))
+    return types.get(label), label
 
 
 def _first_problem(error: ValidationError) -> str:

@@ -33,7 +33,6 @@ Two clicks on the same link in the same millisecond merge; that is the documente
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from functools import partial
 from typing import Any, NoReturn
@@ -43,17 +42,14 @@ import orjson
 
 from connector.errors import ConfigError, MalformedPayload
 from providers.base import ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import link, load_json, text, to_utc
-from providers.signing import check_authorization, check_ip
-from schemas import (
-    Client,
-    EmailClicked,
-    EmailDelivered,
-    Message,
-    Recipient,
-    composite_key,
-    event_id,
+from providers.normalize import link, load_json, origin, text, to_utc
+from providers.signing import (
+    basic_auth_problems,
+    basic_authorization,
+    check_authorization,
+    check_ip,
 )
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
 
 name = "brevo"
 title = "Brevo"
@@ -85,8 +81,7 @@ def check_source(source: Source) -> list[str]:
     problems: list[str] = []
     if not source.basic_auth and not source.bearer_tokens:
         problems.append("basic_auth: Brevo needs basic_auth or bearer_tokens (it signs nothing)")
-    if any(":" not in pair for pair in source.basic_auth):
-        problems.append("basic_auth: each entry must be 'user:password'")
+    problems += basic_auth_problems(source.basic_auth)
     zone = source.options.get("date_timezone", DEFAULT_DATE_TIMEZONE)
     try:
         ZoneInfo(str(zone))
@@ -104,8 +99,7 @@ def verify(request: WebhookRequest, source: Source) -> Verified:
 def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
     """The `Authorization` header Brevo would send (the body itself is never signed)."""
     if source.basic_auth:
-        encoded = base64.b64encode(source.basic_auth[0].encode("utf-8")).decode("ascii")
-        return {"Authorization": f"Basic {encoded}"}
+        return {"Authorization": basic_authorization(source.basic_auth[0])}
     if source.bearer_tokens:
         return {"Authorization": f"Bearer {source.bearer_tokens[0]}"}
     raise ConfigError(["basic_auth: Brevo needs basic_auth or bearer_tokens to sign with"])
@@ -117,7 +111,7 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
         raise MalformedPayload("expected a Brevo event object or an array of them")
     items = payload if isinstance(payload, list) else [payload]
     zone = _zone(source)
-    result = ParseResult()
+    result = ParseResult()  # not `collect`: Brevo's non-object items keep their own reason
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             result.add(index, item, partial(_refuse, "item is not a JSON object"))
@@ -153,12 +147,7 @@ def _event(
         item.get("event"), message_id or campaign_id, email, url, raw_time
     )
     common: dict[str, Any] = {
-        "id": event_id(name, provider_event_id),
-        "occurred_at": occurred_at,
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
+        **origin(name, request, provider_event_id, occurred_at),
         # contact_id is 0 when the recipient is not a contact
         "recipient": Recipient(
             email=email, id=text(item.get("contact_id")) if item.get("contact_id") else None

@@ -24,10 +24,10 @@ from functools import partial
 from typing import Any
 
 from connector.errors import MalformedPayload, SignatureError
-from providers.base import ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import dig, link, load_json, text, to_utc
+from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
+from providers.normalize import dig, link, load_json, origin, text, to_utc
 from providers.signing import check_freshness, decode_hex, hmac_digest, matching_key, parse_epoch
-from schemas import EmailClicked, EmailDelivered, Message, Recipient, event_id
+from schemas import EmailClicked, EmailDelivered, Message, Recipient
 
 name = "customerio"
 title = "Customer.io"
@@ -75,14 +75,12 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
     items = payload if isinstance(payload, list) else [payload]
     if not items or not all(isinstance(item, dict) for item in items):
         raise MalformedPayload("expected a Customer.io event object")
-    result = ParseResult()
-    for index, item in enumerate(items):
-        kind = EVENT_TYPES.get((str(item.get("object_type")), str(item.get("metric"))))
-        if kind is None:
-            result.ignored.append(f"{item.get('object_type')}.{item.get('metric')}")
-            continue
-        result.add(index, item, partial(_event, kind, item, request))
-    return result
+    return collect(items, _kind, partial(_event, request=request))
+
+
+def _kind(item: dict[str, Any]) -> tuple[str | None, str]:
+    object_type, metric = item.get("object_type"), item.get("metric")
+    return EVENT_TYPES.get((str(object_type), str(metric))), f"{object_type}.{metric}"
 
 
 def _event(
@@ -94,12 +92,7 @@ def _event(
     data = item.get("data") if isinstance(item.get("data"), dict) else {}
     assert isinstance(data, dict)
     common: dict[str, Any] = {
-        "id": event_id(name, provider_event_id),
-        "occurred_at": to_utc(item.get("timestamp")),
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
+        **origin(name, request, provider_event_id, to_utc(item.get("timestamp"))),
         "recipient": Recipient(
             email=text(data.get("recipient")) or text(dig(data, "identifiers", "email")),
             id=text(data.get("customer_id")) or text(dig(data, "identifiers", "id")),

@@ -35,10 +35,10 @@ from functools import partial
 from typing import Any
 
 from connector.errors import MalformedPayload, SignatureError
-from providers.base import ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import dig, link, load_json, tags, text, to_utc
+from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
+from providers.normalize import dig, link, load_json, origin, tags, text, to_utc
 from providers.signing import check_freshness, check_ip, decode_hex, hmac_digest, matching_key
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, event_id
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient
 
 name = "mailersend"
 title = "MailerSend"
@@ -90,15 +90,13 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
     payload = load_json(request.body)
     if not isinstance(payload, dict):
         raise MalformedPayload("expected a MailerSend event object")
-    result = ParseResult()
-    kind_name = text(payload.get("type")) or ""
     types = {**EVENT_TYPES, _click_event(source): "email.clicked"}
-    kind = types.get(kind_name)
-    if kind is None:
-        result.ignored.append(kind_name or "None")
-        return result
-    result.add(0, payload, partial(_event, kind, payload, request))
-    return result
+    return collect([payload], partial(_kind, types), partial(_event, request=request))
+
+
+def _kind(types: dict[str, str], item: dict[str, Any]) -> tuple[str | None, str]:
+    kind_name = text(item.get("type")) or ""
+    return types.get(kind_name), kind_name or "None"
 
 
 def _click_event(source: Source) -> str:
@@ -116,13 +114,9 @@ def _event(
     if provider_event_id is None:
         raise MalformedPayload("data.id is missing")
     fields = _v1(data) if isinstance(data.get("email"), dict) else _v2(data)
+    occurred_at = to_utc(data.get("created_at") or item.get("created_at"))
     common: dict[str, Any] = {
-        "id": event_id(name, provider_event_id),
-        "occurred_at": to_utc(data.get("created_at") or item.get("created_at")),
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
+        **origin(name, request, provider_event_id, occurred_at),
         "recipient": Recipient(email=fields["email"], id=fields["recipient_id"]),
         "message": Message(id=fields["message_id"], subject=fields["subject"]),
         "metadata": {"tags": fields["tags"]} if fields["tags"] else {},

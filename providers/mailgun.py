@@ -42,8 +42,18 @@ from functools import partial
 from typing import Any
 
 from connector.errors import MalformedPayload, SignatureError
-from providers.base import ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import dig, link, load_form, load_json, tags, text, to_utc, url_field
+from providers.base import ParseResult, Source, Verified, WebhookRequest, by_field, collect
+from providers.normalize import (
+    dig,
+    link,
+    load_form,
+    load_json,
+    origin,
+    tags,
+    text,
+    to_utc,
+    url_field,
+)
 from providers.signing import (
     body_digest,
     check_freshness,
@@ -52,15 +62,7 @@ from providers.signing import (
     matching_key,
     parse_epoch,
 )
-from schemas import (
-    Client,
-    EmailClicked,
-    EmailDelivered,
-    Message,
-    Recipient,
-    composite_key,
-    event_id,
-)
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
 
 name = "mailgun"
 title = "Mailgun"
@@ -163,32 +165,37 @@ def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
 
 
 def parse(request: WebhookRequest, source: Source) -> ParseResult:
-    result = ParseResult()
     if _is_form(request):
-        fields = load_form(request.body)
-        if _first(fields, "event") is None:
-            raise MalformedPayload("expected Mailgun's legacy form with an event field")
-        kind = EVENT_TYPES.get(str(_first(fields, "event")))
-        if kind is None:
-            result.ignored.append(str(_first(fields, "event")))
-        else:
-            result.add(0, fields, partial(_legacy_event, kind, fields, request))
-        return result
+        return _parse_legacy(request)
     payload = load_json(request.body)
     data = payload.get("event-data") if isinstance(payload, dict) else None
     if not isinstance(data, dict):
         raise MalformedPayload("expected Mailgun's {signature, event-data} object")
-    kind = EVENT_TYPES.get(str(data.get("event")))
+    return collect([payload], _kind, partial(_event, request=request))
+
+
+def _kind(payload: dict[str, Any]) -> tuple[str | None, str]:
+    return by_field(EVENT_TYPES, "event", payload["event-data"])
+
+
+def _parse_legacy(request: WebhookRequest) -> ParseResult:
+    """A legacy form is a list of fields, not an object, so it is judged here, not `collect`ed."""
+    fields = load_form(request.body)
+    if _first(fields, "event") is None:
+        raise MalformedPayload("expected Mailgun's legacy form with an event field")
+    result = ParseResult()
+    kind = EVENT_TYPES.get(str(_first(fields, "event")))
     if kind is None:
-        result.ignored.append(str(data.get("event")))
+        result.ignored.append(str(_first(fields, "event")))
     else:
-        result.add(0, payload, partial(_event, kind, data, request))
+        result.add(0, fields, partial(_legacy_event, kind, fields, request))
     return result
 
 
 def _event(
-    kind: str, data: dict[str, Any], request: WebhookRequest
+    kind: str, payload: dict[str, Any], request: WebhookRequest
 ) -> EmailClicked | EmailDelivered:
+    data: dict[str, Any] = payload["event-data"]  # checked to be an object by `parse`
     message_id = text(dig(data, "message", "headers", "message-id"))
     url = url_field(data.get("url"))
     provider_event_id = text(data.get("id")) or composite_key(
@@ -235,13 +242,9 @@ def _legacy_event(
 def _common(
     request: WebhookRequest, provider_event_id: str, timestamp: Any, recipient: Any
 ) -> dict[str, Any]:
+    """The fields both wire formats fill alike."""
     return {
-        "id": event_id(name, provider_event_id),
-        "occurred_at": to_utc(timestamp),
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
+        **origin(name, request, provider_event_id, to_utc(timestamp)),
         "recipient": Recipient(email=text(recipient)),
     }
 

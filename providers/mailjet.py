@@ -25,7 +25,6 @@ string as sent) and `customcampaign` (the `X-Mailjet-Campaign` value).
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -33,18 +32,10 @@ from typing import Any
 import orjson
 
 from connector.errors import MalformedPayload
-from providers.base import ParseResult, Rejection, Source, Verified, WebhookRequest
-from providers.normalize import link, load_json, text, to_utc
-from providers.signing import check_authorization, check_ip
-from schemas import (
-    Client,
-    EmailClicked,
-    EmailDelivered,
-    Message,
-    Recipient,
-    composite_key,
-    event_id,
-)
+from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
+from providers.normalize import link, load_json, origin, text, to_utc
+from providers.signing import basic_authorization, check_authorization, check_ip
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
 
 name = "mailjet"
 title = "Mailjet"
@@ -74,8 +65,7 @@ def verify(request: WebhookRequest, source: Source) -> Verified:
 
 
 def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
-    token = base64.b64encode(source.basic_auth[0].encode("utf-8")).decode("ascii")
-    return {"Authorization": f"Basic {token}"}
+    return {"Authorization": basic_authorization(source.basic_auth[0])}
 
 
 def parse(request: WebhookRequest, source: Source) -> ParseResult:
@@ -86,17 +76,12 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
         items = payload  # grouped events (Version 2); may legitimately be empty
     else:
         raise MalformedPayload("expected a Mailjet event object or array of events")
-    result = ParseResult()
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            result.rejected.append(Rejection(index, "event is not a JSON object"))
-            continue
-        kind = EVENT_TYPES.get(text(item.get("event")) or "")
-        if kind is None:
-            result.ignored.append(str(text(item.get("event"))))
-            continue
-        result.add(index, item, partial(_event, kind, item, request))
-    return result
+    return collect(items, _kind, partial(_event, request=request))
+
+
+def _kind(item: dict[str, Any]) -> tuple[str | None, str]:
+    event = text(item.get("event"))  # stripped, so " click" still counts as a click
+    return EVENT_TYPES.get(event or ""), str(event)
 
 
 def _event(
@@ -107,12 +92,7 @@ def _event(
     url = text(item.get("url"))
     provider_event_id = composite_key(message_id, email, url, item.get("time"))
     common: dict[str, Any] = {
-        "id": event_id(name, provider_event_id),
-        "occurred_at": to_utc(item.get("time")),
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
+        **origin(name, request, provider_event_id, to_utc(item.get("time"))),
         "recipient": Recipient(email=email, id=_nonzero(item.get("mj_contact_id"))),
         "message": Message(id=message_id, campaign_id=_campaign(item)),
         "metadata": _metadata(item),

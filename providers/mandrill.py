@@ -35,18 +35,10 @@ from functools import partial
 from typing import Any
 
 from connector.errors import ConfigError, MalformedPayload, SignatureError
-from providers.base import ParseResult, Rejection, Source, Verified, WebhookRequest
-from providers.normalize import link, load_form, load_json, tags, text, to_utc, url_field
+from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
+from providers.normalize import link, load_form, load_json, origin, tags, text, to_utc, url_field
 from providers.signing import decode_base64, hmac_digest, matching_key
-from schemas import (
-    Client,
-    EmailClicked,
-    EmailDelivered,
-    Message,
-    Recipient,
-    composite_key,
-    event_id,
-)
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
 
 name = "mandrill"
 title = "Mandrill (Mailchimp Transactional)"
@@ -114,17 +106,12 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
     items = load_json(events.encode("utf-8"))
     if not isinstance(items, list):
         raise MalformedPayload("mandrill_events is not a JSON array")
-    result = ParseResult()
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            result.rejected.append(Rejection(index, "event is not a JSON object"))
-            continue
-        kind = EVENT_TYPES.get(str(item.get("event")))
-        if kind is None:
-            result.ignored.append(str(item.get("event") or item.get("type")))
-            continue
-        result.add(index, item, partial(_event, kind, item, request))
-    return result
+    return collect(items, _kind, partial(_event, request=request))
+
+
+def _kind(item: dict[str, Any]) -> tuple[str | None, str]:
+    """Sync events carry `type` instead of `event`: count them under their `type`."""
+    return EVENT_TYPES.get(str(item.get("event"))), str(item.get("event") or item.get("type"))
 
 
 def _event(
@@ -138,12 +125,7 @@ def _event(
     if tags(msg.get("tags")):
         metadata["tags"] = tags(msg.get("tags"))
     common: dict[str, Any] = {
-        "id": event_id(name, provider_event_id),
-        "occurred_at": to_utc(item.get("ts")),
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
+        **origin(name, request, provider_event_id, to_utc(item.get("ts"))),
         "recipient": Recipient(email=recipient),
         "message": Message(id=message_id, subject=text(msg.get("subject"))),
         "metadata": metadata,

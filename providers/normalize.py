@@ -10,7 +10,8 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from connector.errors import MalformedPayload
-from schemas import Link
+from providers.base import WebhookRequest
+from schemas import Link, event_id
 
 _MS_THRESHOLD = 1e12  # a Unix time above this is in milliseconds (year 33658 in seconds)
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?$")
@@ -50,6 +51,24 @@ def to_utc(value: Any, *, assume: timezone | None = UTC) -> datetime:
         except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
             raise MalformedPayload("timestamp out of range") from None
     raise MalformedPayload("timestamp has an unexpected type")
+
+
+def origin(
+    provider: str, request: WebhookRequest, provider_event_id: str, occurred_at: datetime
+) -> dict[str, Any]:
+    """The event fields that say which ESP event this is and where and when it came from.
+
+    Built in one place so every provider derives the public `id` the same way (dedup across
+    retries relies on it) and stamps the source and receipt time from the request alike.
+    """
+    return {
+        "id": event_id(provider, provider_event_id),
+        "occurred_at": occurred_at,
+        "received_at": request.received_at,
+        "provider": provider,
+        "source": request.source_id,
+        "provider_event_id": provider_event_id,
+    }
 
 
 def text(value: Any) -> str | None:

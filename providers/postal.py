@@ -43,10 +43,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from connector.errors import MalformedPayload, SignatureError
-from providers.base import ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import dig, link, load_json, text, to_utc
+from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
+from providers.normalize import dig, link, load_json, origin, text, to_utc
 from providers.signing import check_freshness, check_ip, decode_base64
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, event_id
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient
 
 name = "postal"
 title = "Postal"
@@ -186,14 +186,16 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
     payload = load_json(request.body)
     if not isinstance(payload, dict):
         raise MalformedPayload("expected a Postal webhook object")
-    result = ParseResult()
-    event = text(payload.get("event")) or ""
+    return collect([payload], _kind, partial(_event, request=request))
+
+
+def _kind(item: dict[str, Any]) -> tuple[str | None, str]:
+    """`MessageSent` for incoming mail is a routing, not a delivery: counted apart, ignored."""
+    event = text(item.get("event")) or ""
     kind = EVENT_TYPES.get(event)
-    if kind is None or dig(payload, "payload", "message", "direction") == "incoming":
-        result.ignored.append(event if kind is None else f"{event} (incoming)")
-        return result
-    result.add(0, payload, partial(_event, kind, payload, request))
-    return result
+    if kind is not None and dig(item, "payload", "message", "direction") == "incoming":
+        return None, f"{event} (incoming)"
+    return kind, event
 
 
 def _event(
@@ -208,12 +210,7 @@ def _event(
     message = body.get("message") if isinstance(body.get("message"), dict) else {}
     assert isinstance(message, dict)
     common: dict[str, Any] = {
-        "id": event_id(name, provider_event_id),
-        "occurred_at": to_utc(item.get("timestamp")),
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
+        **origin(name, request, provider_event_id, to_utc(item.get("timestamp"))),
         "recipient": Recipient(email=text(message.get("to"))),
         "message": Message(id=text(message.get("id")), subject=text(message.get("subject"))),
         "metadata": {key: message[key] for key in ("tag", "message_id") if text(message.get(key))},

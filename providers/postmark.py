@@ -27,26 +27,23 @@ retry-stable `X-PM-Webhook-Trace-Id` header; the content key does not depend on 
 
 from __future__ import annotations
 
-import base64
-import ipaddress
 import re
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from connector.errors import MalformedPayload
-from providers.base import ParseResult, Rejection, Source, Verified, WebhookRequest
-from providers.normalize import dig, link, load_json, tags, text, to_utc, url_field
-from providers.signing import check_authorization, check_ip, check_secret
-from schemas import (
-    Client,
-    EmailClicked,
-    EmailDelivered,
-    Message,
-    Recipient,
-    composite_key,
-    event_id,
+from providers.base import ParseResult, Source, Verified, WebhookRequest, by_field, collect
+from providers.normalize import dig, link, load_json, origin, tags, text, to_utc, url_field
+from providers.signing import (
+    allowed_ips_problems,
+    basic_auth_problems,
+    basic_authorization,
+    check_authorization,
+    check_ip,
+    check_secret,
 )
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
 
 name = "postmark"
 title = "Postmark"
@@ -61,19 +58,13 @@ def check_source(source: Source) -> list[str]:
     problems = []
     if not source.basic_auth and not source.bearer_tokens:
         problems.append("basic_auth: Postmark does not sign webhooks; set basic_auth or a token")
-    if any(":" not in pair for pair in source.basic_auth):
-        problems.append("basic_auth: each entry must be 'user:password'")
+    problems += basic_auth_problems(source.basic_auth)
     header = source.options.get("token_header")
     if header is not None and not (isinstance(header, str) and _HEADER_NAME.match(header)):
         problems.append("options.token_header: must be an HTTP header name")
     if header is not None and not source.bearer_tokens:
         problems.append("bearer_tokens: options.token_header needs the tokens it carries")
-    for address in source.allowed_ips:
-        try:
-            ipaddress.ip_network(address, strict=False)
-        except ValueError:
-            problems.append(f"allowed_ips: {address!r} is not an address or network")
-    return problems
+    return problems + allowed_ips_problems(source.allowed_ips)
 
 
 def verify(request: WebhookRequest, source: Source) -> Verified:
@@ -90,8 +81,7 @@ def verify(request: WebhookRequest, source: Source) -> Verified:
 def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
     """The credential Postmark would send (it signs nothing, so `body` is not involved)."""
     if source.basic_auth:
-        encoded = base64.b64encode(source.basic_auth[0].encode("utf-8")).decode("ascii")
-        return {"Authorization": f"Basic {encoded}"}
+        return {"Authorization": basic_authorization(source.basic_auth[0])}
     header = source.options.get("token_header")
     if isinstance(header, str):
         return {header: source.bearer_tokens[0]}
@@ -103,17 +93,8 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
     items = payload if isinstance(payload, list) else [payload]
     if not isinstance(payload, dict | list):
         raise MalformedPayload("expected a Postmark webhook object")
-    result = ParseResult()
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            result.rejected.append(Rejection(index, "event is not a JSON object"))
-            continue
-        kind = EVENT_TYPES.get(str(item.get("RecordType")))
-        if kind is None:
-            result.ignored.append(str(item.get("RecordType")))
-            continue
-        result.add(index, item, partial(_event, kind, item, request))
-    return result
+    kind_of = partial(by_field, EVENT_TYPES, "RecordType")
+    return collect(items, kind_of, partial(_event, request=request))
 
 
 def _event(
@@ -127,12 +108,7 @@ def _event(
     if tags(item.get("Tag")):
         metadata["tags"] = tags(item.get("Tag"))
     common: dict[str, Any] = {
-        "id": event_id(name, provider_event_id),
-        "occurred_at": to_utc(occurred),
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
+        **origin(name, request, provider_event_id, to_utc(occurred)),
         "recipient": Recipient(email=recipient),
         "message": Message(id=message_id),
         "metadata": metadata,

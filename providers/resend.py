@@ -43,10 +43,10 @@ from typing import Any
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from connector.errors import MalformedPayload, SignatureError
-from providers.base import ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import link, load_json, text, to_utc
+from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
+from providers.normalize import link, load_json, origin, text, to_utc
 from providers.signing import check_freshness, check_ip, parse_epoch
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, event_id
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient
 
 name = "resend"
 title = "Resend"
@@ -153,13 +153,12 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
     payload = load_json(request.body)
     if not isinstance(payload, dict):
         raise MalformedPayload("expected a Resend event object")
-    result = ParseResult()
-    kind = EVENT_TYPES.get(text(payload.get("type")) or "")
-    if kind is None:
-        result.ignored.append(str(text(payload.get("type"))))
-        return result
-    result.add(0, payload, partial(_event, kind, payload, request))
-    return result
+    return collect([payload], _kind, partial(_event, request=request))
+
+
+def _kind(item: dict[str, Any]) -> tuple[str | None, str]:
+    event_type = text(item.get("type"))
+    return EVENT_TYPES.get(event_type or ""), str(event_type)
 
 
 def _event(
@@ -173,11 +172,6 @@ def _event(
     recipients = _recipients(data.get("to"))
     email = recipients[0] if recipients else None
     common: dict[str, Any] = {
-        "id": event_id(name, provider_event_id),
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
         "recipient": Recipient(email=email),
         "message": Message(
             id=text(data.get("email_id")),
@@ -188,16 +182,18 @@ def _event(
         "test": bool(email and email.rpartition("@")[2].lower() == _TEST_DOMAIN),
     }
     if kind == "email.delivered":
-        return EmailDelivered(**common, occurred_at=to_utc(item.get("created_at")))
+        occurred_at = to_utc(item.get("created_at"))
+        return EmailDelivered(**origin(name, request, provider_event_id, occurred_at), **common)
     click = data.get("click") if isinstance(data.get("click"), dict) else {}
     assert isinstance(click, dict)
     url = text(click.get("link"))
     if url is None:
         raise MalformedPayload("clicked event has no data.click.link")
+    # the click's own time; the envelope's created_at is when Resend queued the webhook
+    occurred_at = to_utc(click.get("timestamp") or item.get("created_at"))
     return EmailClicked(
+        **origin(name, request, provider_event_id, occurred_at),
         **common,
-        # the click's own time; the envelope's created_at is when Resend queued the webhook
-        occurred_at=to_utc(click.get("timestamp") or item.get("created_at")),
         link=link(url),
         client=Client(user_agent=text(click.get("userAgent")), ip=text(click.get("ipAddress"))),
     )

@@ -36,18 +36,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from connector.errors import ConfigError, MalformedPayload, SignatureError
-from providers.base import ParseResult, Rejection, Source, Verified, WebhookRequest
-from providers.normalize import dig, link, load_json, tags, text, to_utc, url_field
+from providers.base import ParseResult, Source, Verified, WebhookRequest, by_field, collect
+from providers.normalize import dig, link, load_json, origin, tags, text, to_utc, url_field
 from providers.signing import check_authorization, check_freshness, decode_base64, parse_epoch
-from schemas import (
-    Client,
-    EmailClicked,
-    EmailDelivered,
-    Message,
-    Recipient,
-    composite_key,
-    event_id,
-)
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
 
 name = "sendgrid"
 title = "SendGrid"
@@ -172,17 +164,8 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
     items = load_json(request.body)
     if not isinstance(items, list):
         raise MalformedPayload("expected a JSON array of SendGrid events")
-    result = ParseResult()
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            result.rejected.append(Rejection(index, "event is not a JSON object"))
-            continue
-        kind = EVENT_TYPES.get(str(item.get("event")))
-        if kind is None:
-            result.ignored.append(str(item.get("event")))
-            continue
-        result.add(index, item, partial(_event, kind, item, request))
-    return result
+    kind_of = partial(by_field, EVENT_TYPES, "event")
+    return collect(items, kind_of, partial(_event, request=request))
 
 
 def _event(
@@ -194,12 +177,7 @@ def _event(
         message_id, text(item.get("email")), url, item.get("timestamp")
     )
     common: dict[str, Any] = {
-        "id": event_id(name, provider_event_id),
-        "occurred_at": to_utc(item.get("timestamp")),
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
+        **origin(name, request, provider_event_id, to_utc(item.get("timestamp"))),
         "recipient": Recipient(email=text(item.get("email"))),
         "message": Message(id=message_id, campaign_id=_campaign(item)),
         "metadata": _metadata(item),

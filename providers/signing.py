@@ -99,6 +99,11 @@ def basic_auth_user_pass(header: str | None) -> str | None:
         raise SignatureError("malformed basic auth header") from None
 
 
+def basic_authorization(pair: str) -> str:
+    """The `Authorization` value ESPs that sign nothing send for `user:password` (for `sign`)."""
+    return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+
 def bearer_token(header: str | None) -> str | None:
     if not header or header[:7].lower() != "bearer ":
         return None
@@ -116,6 +121,28 @@ def check_ip(client_ip: str | None, allowed: Iterable[str]) -> None:
         raise ForbiddenSource("client address is not allowed") from None
     if not any(address in network for network in networks):
         raise ForbiddenSource("client address is not allowed")
+
+
+def basic_auth_problems(basic_auth: Iterable[str]) -> list[str]:
+    """A start-up problem when a `basic_auth` entry cannot be a credential pair.
+
+    Without a colon no `Authorization: Basic` header can ever match it, so the source would
+    refuse every call; we say so once, in the same words for every provider.
+    """
+    if any(":" not in pair for pair in basic_auth):
+        return ["basic_auth: each entry must be 'user:password'"]
+    return []
+
+
+def allowed_ips_problems(allowed_ips: Iterable[str]) -> list[str]:
+    """Start-up problems for `allowed_ips` entries that `check_ip` could not read."""
+    problems = []
+    for address in allowed_ips:
+        try:
+            ipaddress.ip_network(address, strict=False)
+        except ValueError:
+            problems.append(f"allowed_ips: {address!r} is not an address or network")
+    return problems
 
 
 def body_digest(body: bytes) -> str:

@@ -25,16 +25,21 @@ Metadata keeps SparkPost's names: `rcpt_meta` (object), `rcpt_tags` (array), plu
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from functools import partial
 from typing import Any, NoReturn
 
 from connector.errors import ConfigError, MalformedPayload
 from providers.base import ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import link, load_json, text, to_utc
-from providers.signing import check_authorization, check_ip, check_secret
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, event_id
+from providers.normalize import link, load_json, origin, text, to_utc
+from providers.signing import (
+    basic_auth_problems,
+    basic_authorization,
+    check_authorization,
+    check_ip,
+    check_secret,
+)
+from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient
 
 name = "sparkpost"
 title = "SparkPost / Bird"
@@ -56,9 +61,7 @@ def check_source(source: Source) -> list[str]:
         problems.append(
             "basic_auth: SparkPost needs basic_auth or bearer_tokens (it signs nothing)"
         )
-    if any(":" not in pair for pair in source.basic_auth):
-        problems.append("basic_auth: each entry must be 'user:password'")
-    return problems
+    return problems + basic_auth_problems(source.basic_auth)
 
 
 def verify(request: WebhookRequest, source: Source) -> Verified:
@@ -77,8 +80,7 @@ def verify(request: WebhookRequest, source: Source) -> Verified:
 def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
     """The `Authorization` header SparkPost would send (the body itself is never signed)."""
     if source.basic_auth:
-        encoded = base64.b64encode(source.basic_auth[0].encode("utf-8")).decode("ascii")
-        return {"Authorization": f"Basic {encoded}"}
+        return {"Authorization": basic_authorization(source.basic_auth[0])}
     if source.bearer_tokens:
         return {"Authorization": f"Bearer {source.bearer_tokens[0]}"}
     raise ConfigError(["basic_auth: SparkPost needs basic_auth or bearer_tokens to sign with"])
@@ -127,14 +129,9 @@ def _event(
     provider_event_id = text(event.get("event_id"))
     if provider_event_id is None:
         raise MalformedPayload("event_id is missing")
+    # `timestamp`: string seconds usually, ISO-8601 in some event types (see anymail's tests)
     common: dict[str, Any] = {
-        "id": event_id(name, provider_event_id),
-        # string seconds usually, ISO-8601 in some event types (see anymail's tests)
-        "occurred_at": to_utc(event.get("timestamp")),
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
+        **origin(name, request, provider_event_id, to_utc(event.get("timestamp"))),
         "recipient": Recipient(email=text(event.get("raw_rcpt_to")) or text(event.get("rcpt_to"))),
         "message": Message(
             id=text(event.get("message_id")),

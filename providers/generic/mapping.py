@@ -10,11 +10,11 @@ from typing import Any
 import orjson
 
 from connector.errors import MalformedPayload
-from providers.base import ParseResult, Rejection, Source, WebhookRequest
+from providers.base import ParseResult, Source, WebhookRequest, collect
 from providers.generic.paths import _INDEX
 from providers.generic.spec import _Spec, _spec
 from providers.generic.times import _parse_time
-from providers.normalize import link, load_json, text, url_field
+from providers.normalize import link, load_json, origin, text, url_field
 from schemas import (
     Client,
     EmailClicked,
@@ -31,23 +31,24 @@ name = "generic"
 def parse(request: WebhookRequest, source: Source) -> ParseResult:
     spec = _spec(source)
     body = load_json(request.body)
-    result = ParseResult()
     items = _items(body, spec, request)
     if items is None:
         assert spec.events is not None
-        result.ignored.append(f"(nothing at {spec.events.text})")
-        return result
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            result.rejected.append(Rejection(index, "event is not a JSON object"))
-        elif spec.click.test(item, body, request):
-            result.add(index, item, partial(_event, spec, True, item, body, request))
-        elif spec.delivered is not None and spec.delivered.test(item, body, request):
-            result.add(index, item, partial(_event, spec, False, item, body, request))
-        else:
-            kind = text(spec.click.path.get(item, body, request))
-            result.ignored.append(kind[:100] if kind else f"(nothing at {spec.click.path.text})")
-    return result
+        return ParseResult(ignored=[f"(nothing at {spec.events.text})"])
+    kind_of = partial(_kind, spec, body, request)
+    return collect(items, kind_of, partial(_event, spec, body=body, request=request))
+
+
+def _kind(
+    spec: _Spec, body: Any, request: WebhookRequest, item: dict[str, Any]
+) -> tuple[str | None, str]:
+    """The configured tests decide the type; otherwise the click path's value is the label."""
+    if spec.click.test(item, body, request):
+        return "email.clicked", ""
+    if spec.delivered is not None and spec.delivered.test(item, body, request):
+        return "email.delivered", ""
+    kind = text(spec.click.path.get(item, body, request))
+    return None, kind[:100] if kind else f"(nothing at {spec.click.path.text})"
 
 
 def _items(body: Any, spec: _Spec, request: WebhookRequest) -> list[Any] | None:
@@ -65,8 +66,10 @@ def _items(body: Any, spec: _Spec, request: WebhookRequest) -> list[Any] | None:
 
 
 def _event(
-    spec: _Spec, clicked: bool, item: dict[str, Any], body: Any, request: WebhookRequest
+    spec: _Spec, kind: str, item: dict[str, Any], body: Any, request: WebhookRequest
 ) -> EmailClicked | EmailDelivered:
+    clicked = kind == "email.clicked"
+
     def get(field: str) -> Any:
         path = spec.fields.get(field)
         return None if path is None else path.get(item, body, request)
@@ -92,12 +95,9 @@ def _event(
         provider_event_id = composite_key(message.id, who, url, _raw(raw_time))
     scope = spec.label or f"source:{request.source_id}"
     common: dict[str, Any] = {
+        **origin(name, request, provider_event_id, occurred),
+        # scoped by `provider_label` (else the source): unrelated senders' ids never collide
         "id": event_id(name, f"{scope}\x1f{provider_event_id}"),
-        "occurred_at": occurred,
-        "received_at": request.received_at,
-        "provider": name,
-        "source": request.source_id,
-        "provider_event_id": provider_event_id,
         "recipient": recipient,
         "message": message,
         "metadata": _metadata(spec, get),

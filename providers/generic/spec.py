@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from connector.errors import ConfigError
 from providers.base import Source
 from providers.generic.paths import _choice, _header, _Match, _match, _Path, _path, _table
 from providers.generic.times import _Time, _time
+from providers.signing import allowed_ips_problems, basic_auth_problems
 
 # Schema fields a path can fill, plus "metadata.<key>" (one value into event.metadata[<key>]).
 FIELDS = (
@@ -85,20 +85,14 @@ def check_source(source: Source) -> list[str]:
         problems.append('signing_keys: options.auth.type = "hmac" needs at least one key')
     if auth.type == "basic" and not source.basic_auth:
         problems.append('basic_auth: options.auth.type = "basic" needs user:password pairs')
-    if any(":" not in pair for pair in source.basic_auth):
-        problems.append("basic_auth: each entry must be 'user:password'")
+    problems += basic_auth_problems(source.basic_auth)
     if auth.type in ("bearer", "header") and not source.bearer_tokens:
         problems.append(f'bearer_tokens: options.auth.type = "{auth.type}" needs the tokens')
     if auth.type == "none" and not source.insecure:
         problems.append('options.auth.type: "none" accepts anyone; it needs insecure = true')
     if ("url", "") in auth.signed and not source.url:
         problems.append("url: options.auth.signed uses {url}; set the URL the sender signs")
-    for address in source.allowed_ips:
-        try:
-            ipaddress.ip_network(address, strict=False)
-        except ValueError:
-            problems.append(f"allowed_ips: {address!r} is not an address or network")
-    return problems
+    return problems + allowed_ips_problems(source.allowed_ips)
 
 
 def _spec(source: Source) -> _Spec:
