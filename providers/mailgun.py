@@ -62,7 +62,15 @@ from providers.signing import (
     matching_key,
     parse_epoch,
 )
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
+from schemas import (
+    BOT_HINT_KEY,
+    Client,
+    EmailClicked,
+    EmailDelivered,
+    Message,
+    Recipient,
+    composite_key,
+)
 
 name = "mailgun"
 title = "Mailgun"
@@ -211,6 +219,9 @@ def _event(
     if url is None:
         raise MalformedPayload("clicked event has no url")
     user_agent = text(dig(data, "client-info", "user-agent"))
+    client_type = text(dig(data, "client-info", "client-type"))  # e.g. "browser", "robot"
+    if client_type:
+        common["metadata"][BOT_HINT_KEY] = client_type.lower()
     return EmailClicked(
         **common,
         link=link(url),

@@ -36,9 +36,27 @@ from typing import Any
 
 from connector.errors import ConfigError, MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
-from providers.normalize import link, load_form, load_json, origin, tags, text, to_utc, url_field
+from providers.normalize import (
+    dig,
+    link,
+    load_form,
+    load_json,
+    origin,
+    tags,
+    text,
+    to_utc,
+    url_field,
+)
 from providers.signing import decode_base64, hmac_digest, matching_key
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
+from schemas import (
+    BOT_HINT_KEY,
+    Client,
+    EmailClicked,
+    EmailDelivered,
+    Message,
+    Recipient,
+    composite_key,
+)
 
 name = "mandrill"
 title = "Mandrill (Mailchimp Transactional)"
@@ -136,4 +154,7 @@ def _event(
     if url is None:
         raise MalformedPayload("click event has no url")
     client = Client(user_agent=text(item.get("user_agent")), ip=text(item.get("ip")))
+    agent_type = text(dig(item, "user_agent_parsed", "type"))  # e.g. "Browser", "Robot"
+    if agent_type:
+        metadata[BOT_HINT_KEY] = agent_type.lower()
     return EmailClicked(**common, link=link(url), client=client)

@@ -1,6 +1,7 @@
 """Public event models for Click Connector (imports nothing of ours)."""
 
 from schemas.events import (
+    BOT_HINT_KEY,
     EVENT_MODELS,
     SCHEMA_VERSION,
     Bot,
@@ -16,6 +17,7 @@ from schemas.events import (
 from schemas.ids import composite_key, event_id
 
 __all__ = [
+    "BOT_HINT_KEY",
     "EVENT_MODELS",
     "SCHEMA_VERSION",
     "Bot",

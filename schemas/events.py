@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.0"
 
+# `metadata[BOT_HINT_KEY]` carries an ESP's own bot/robot classification of a click
+# (Mailgun client-type, Mandrill user_agent_parsed.type, ...); the detector reads it.
+BOT_HINT_KEY = "esp_bot_hint"
+
 ClickType = Literal["email.clicked"]
 DeliveredType = Literal["email.delivered"]
 
