@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -51,7 +53,8 @@ def _banner(settings: object, path: Path, host: str, port: int, demo: bool) -> N
             key = source.signing_keys[0].get_secret_value() if source.signing_keys else ""
             click.echo(f"    demo signing key: {key}")
     if demo:
+        command = Path(sys.argv[0]).name if shutil.which("connector") else sys.argv[0]
         click.echo(
-            "Try it:  connector send-sample --demo --url "
+            f"Try it:  {command} send-sample --demo --url "
             f"{base} --source {settings.sources[0].id} fixtures/customerio/click.raw"
         )
