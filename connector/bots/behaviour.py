@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from math import ceil
 
-from connector.bots.state import ClickRecord
+from connector.bots.records import ClickRecord
 
 Hit = tuple[str, str]
 
@@ -22,26 +22,26 @@ INHUMAN_GAP_SECONDS = 0.1
 SAME_SECOND = 1.0
 
 
-def burst_hits(click: ClickRecord, others: list[ClickRecord], window: float) -> list[Hit]:
+def burst_hits(click: ClickRecord, same_network: list[ClickRecord], window: float) -> list[Hit]:
     """3+ distinct links within `window`; two distinct links implausibly close.
 
-    Only clicks from the same network count: a burst is one client moving through links
-    faster than a hand can, and a person's click next to a gateway's check is no burst.
+    Only clicks from the same network count (`same_network`: the message's other clicks from
+    `click.network`): a burst is one client moving through links faster than a hand can, and
+    a person's click next to a gateway's check is no burst.
     """
+    occurred, link = click.occurred, click.link_key
     near = [
-        o
-        for o in others
-        if o.link_key != click.link_key
-        and o.network == click.network
-        and abs(o.occurred - click.occurred) <= window
+        (gap, o.link_key)
+        for o in same_network
+        if o.link_key != link and (gap := abs(o.occurred - occurred)) <= window
     ]
     if not near:
         return []
     hits: list[Hit] = []
-    distinct = {o.link_key for o in near}
-    gap = min(abs(o.occurred - click.occurred) for o in near)
+    distinct = {other_link for _, other_link in near}
+    gap = min(near)[0]
     if len(distinct) >= 2:
-        span = max(abs(o.occurred - click.occurred) for o in near)
+        span = max(near)[0]
         hits.append(("burst.links", f"{len(distinct) + 1} distinct links within {span:.2f} s"))
     if gap < INHUMAN_GAP_SECONDS:
         hits.append(("burst.inhuman_gap", f"another link {gap * 1000:.0f} ms apart"))
@@ -51,16 +51,13 @@ def burst_hits(click: ClickRecord, others: list[ClickRecord], window: float) -> 
 
 
 def all_links_hit(
-    click: ClickRecord, others: list[ClickRecord], link_count: int | None, window: float
+    click: ClickRecord, same_network: list[ClickRecord], link_count: int | None, window: float
 ) -> Hit | None:
     """Nearly every link of a message with 3+ links clicked within `window` by one network."""
     if link_count is None or link_count < 3:
         return None
-    links = {
-        o.link_key
-        for o in others
-        if o.network == click.network and abs(o.occurred - click.occurred) <= window
-    }
+    occurred = click.occurred
+    links = {o.link_key for o in same_network if abs(o.occurred - occurred) <= window}
     links.add(click.link_key)
     needed = link_count if link_count <= 4 else ceil(0.8 * link_count)
     if len(links) < needed:

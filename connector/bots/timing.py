@@ -9,7 +9,7 @@ one second early counts as clock noise and lands in the under-2 s bucket.
 
 from __future__ import annotations
 
-from connector.bots.state import DeliveryRecord
+from connector.bots.records import DeliveryRecord
 
 Hit = tuple[str, str]
 

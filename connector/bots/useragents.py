@@ -72,17 +72,12 @@ _crawlers_lock = threading.Lock()  # CrawlerDetect keeps the last match on the i
 
 
 def expected_major(when: datetime) -> int:
-    return _expected_major(when.date().toordinal())
-
-
-@lru_cache(maxsize=1024)
-def _expected_major(day: int) -> int:
     """An estimate of the current Chrome/Firefox major at `when`, from the date alone.
 
     Chrome 100 shipped 2022-03-29 and 138 on 2025-06-24: 31 days a release on average (a
     4-week cadence with holiday gaps). Off by one or two at most, far inside OUTDATED_LAG.
     """
-    return 100 + (day - _CHROME_100) // 31
+    return 100 + (when.toordinal() - _CHROME_100) // 31
 
 
 def classify(user_agent: str | None, current_major: int) -> tuple[Hit, ...]:

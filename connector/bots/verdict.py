@@ -6,9 +6,11 @@ configurable threshold (default 60 = the start of "likely").
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from schemas.events import Bot
+from pydantic import BaseModel
+
+from schemas.events import Bot, BotReason
 
 Band = Literal["human", "unlikely", "possible", "likely", "certain"]
 Phase = Literal["immediate", "settled"]
@@ -19,6 +21,18 @@ BANDS: tuple[tuple[int, Band], ...] = (
     (15, "unlikely"),
     (0, "human"),
 )
+
+# Every value below is ours and already of the field's type, so the verdict is assembled the
+# way pydantic's own `model_construct` does (fill the instance's slots) without its per-field
+# default handling: ~1 us instead of ~4.5 us validating. tests/bots/test_verdict.py checks the
+# result equals, dumps and re-validates like a validated `Bot`.
+_new = object.__new__
+_SET_DICT = BaseModel.__dict__["__dict__"].__set__
+_SET_FIELDS = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+_BOT_FIELDS = frozenset(Bot.model_fields)
+_REASON_FIELDS = frozenset(BotReason.model_fields)
 
 
 def band_for(score: int) -> Band:
@@ -32,15 +46,23 @@ def build_verdict(
     hits: list[tuple[str, str]], points: dict[str, int], threshold: int, phase: Phase, version: str
 ) -> Bot:
     """The verdict for these hits; reasons worth 0 points are dropped, strongest first."""
-    reasons: list[dict[str, Any]] = [
-        {"code": code, "points": worth, "detail": detail}
-        for code, detail in hits
-        if (worth := points[code]) != 0
-    ]
-    reasons.sort(key=lambda reason: -reason["points"])
-    score = max(0, min(100, sum(reason["points"] for reason in reasons)))
-    # model_validate from plain data is the fastest way pydantic builds the nested model
-    return Bot.model_validate(
+    weighed = [(worth, code, detail) for code, detail in hits if (worth := points[code]) != 0]
+    if len(weighed) > 1:
+        weighed.sort(key=_strongest_first)  # stable: equal points keep their order
+    total = 0
+    reasons = []
+    for worth, code, detail in weighed:  # _construct, inlined: verdicts are on the hot path
+        total += worth
+        reason = _new(BotReason)
+        _SET_DICT(reason, {"code": code, "points": worth, "detail": detail})
+        _SET_FIELDS(reason, set(_REASON_FIELDS))
+        _SET_EXTRA(reason, None)
+        _SET_PRIVATE(reason, None)
+        reasons.append(reason)
+    score = 0 if total < 0 else min(total, 100)
+    bot = _new(Bot)
+    _SET_DICT(
+        bot,
         {
             "suspected": score >= threshold,
             "score": score,
@@ -48,5 +70,13 @@ def build_verdict(
             "phase": phase,
             "reasons": reasons,
             "version": version,
-        }
+        },
     )
+    _SET_FIELDS(bot, set(_BOT_FIELDS))
+    _SET_EXTRA(bot, None)
+    _SET_PRIVATE(bot, None)
+    return bot
+
+
+def _strongest_first(reason: tuple[int, str, str]) -> int:
+    return -reason[0]

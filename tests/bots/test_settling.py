@@ -1,0 +1,163 @@
+"""Settling reuses what `observe` found only when that cannot change the verdict."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.bots.detector import Detector
+from connector.bots.keys import epoch_seconds
+from connector.bots.observed import Observed, PendingClicks
+from connector.bots.settings import BotSettings
+from connector.bots.state import SQLITE_SCHEMA, BotState, MemoryState, SqliteState
+from schemas.events import Bot, EmailClicked, EmailDelivered
+from tests.bots.helpers import (
+    CLOUD,
+    SCANNER_CHROME,
+    T0,
+    TEST_INDEX,
+    VENDOR,
+    clicked,
+    delivered,
+    detector,
+)
+
+
+def _uncached() -> Detector:
+    """The same detector remembering nothing between the passes: always assesses in full."""
+    return Detector(BotSettings(use_cloudip_package=False), TEST_INDEX, pending_clicks=0)
+
+
+def _spy_on_assessments(found: Detector, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Event ids the detector fully assessed (as opposed to reusing the immediate reasons)."""
+    calls: list[str] = []
+    original = found._hits
+
+    def counting(click: EmailClicked, *args: Any) -> list[tuple[str, str]]:
+        calls.append(click.id)
+        return original(click, *args)
+
+    monkeypatch.setattr(found, "_hits", counting)
+    return calls
+
+
+def _verdicts(found: Detector, events: list[EmailClicked | EmailDelivered]) -> list[Bot]:
+    state = MemoryState()
+    out = []
+    for event in sorted(events, key=lambda e: e.received_at):
+        verdict = found.observe(event, state)
+        if verdict is not None:
+            out.append(verdict)
+    clicks = [e for e in events if isinstance(e, EmailClicked)]
+    return out + [found.settle(click, state) for click in clicks]
+
+
+def test_unchanged_evidence_reuses_the_immediate_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lone click whose message and address saw nothing new settles without reassessing."""
+    found = detector()
+    calls = _spy_on_assessments(found, monkeypatch)
+    click = clicked(5, ip=VENDOR, agent=SCANNER_CHROME)
+    state = MemoryState()
+    found.observe(delivered(), state)
+    immediate = found.observe(click, state)
+    settled = found.settle(click.model_copy(deep=True), state)
+    assert calls == [click.id]
+    assert immediate is not None and settled.phase == "settled"
+    assert settled.reasons == immediate.reasons and settled.score == immediate.score
+    assert settled == _uncached().settle(click, state)
+
+
+def test_a_later_click_of_the_message_forces_a_new_assessment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first click of a scan is reassessed and gains the burst its followers reveal."""
+    found = detector()
+    calls = _spy_on_assessments(found, monkeypatch)
+    scan = [clicked(4 + 0.4 * n, link=n, ip=CLOUD, agent=SCANNER_CHROME) for n in range(3)]
+    state = MemoryState()
+    immediate = [found.observe(click, state) for click in scan]
+    settled = found.settle(scan[0], state)
+    assert calls == [c.id for c in scan] + [scan[0].id]
+    assert immediate[0] is not None and "burst.links" not in {r.code for r in immediate[0].reasons}
+    assert "burst.links" in {r.code for r in settled.reasons}
+
+
+def test_a_changed_click_is_read_again() -> None:
+    """Settling a click whose fields changed since observe ignores what was remembered."""
+    found = detector()
+    click = clicked(5, ip=VENDOR, agent=SCANNER_CHROME)
+    state = MemoryState()
+    found.observe(click, state)
+    changed = click.model_copy(update={"metadata": {"esp_bot_hint": 1}}, deep=True)
+    reference = _uncached()
+    assert found.settle(changed, state) == reference.settle(changed, state)
+    assert "esp.bot_hint" in {r.code for r in found.settle(changed, state).reasons}
+
+
+def test_true_and_one_hints_are_told_apart() -> None:
+    """The ESP hint keeps its type in the fingerprint: True and 1 read differently."""
+    found = detector()
+    state = MemoryState()
+    flagged = clicked(5, metadata={"esp_bot_hint": True})
+    found.observe(flagged, state)
+    as_number = flagged.model_copy(update={"metadata": {"esp_bot_hint": 1}}, deep=True)
+    details = {r.detail for r in found.settle(as_number, state).reasons}
+    assert "metadata['esp_bot_hint'] = '1'" in details
+
+
+def test_verdicts_do_not_depend_on_the_cache() -> None:
+    """A scripted mix of scans, checks and people gives the same verdicts with or without it."""
+    events: list[EmailClicked | EmailDelivered] = [delivered(link_count=3), delivered("m2")]
+    events += [clicked(3 + 0.3 * n, link=n, ip=VENDOR, agent=SCANNER_CHROME) for n in range(3)]
+    events += [clicked(1797, link=1, ip=CLOUD), clicked(1800, link=1), clicked(1800.4, link=1)]
+    events += [clicked(40 + n, message="m2", ip=CLOUD, recipient=f"p{n}") for n in range(6)]
+    events += [clicked(9, message="m3", lag=400), clicked(20, message="m3", link=2)]
+    assert _verdicts(detector(), events) == _verdicts(_uncached(), events)
+
+
+def test_pending_clicks_are_bounded() -> None:
+    """Beyond its limit the oldest observed click is forgotten (and later fully assessed)."""
+    pending = PendingClicks(limit=2)
+    remembered = Observed((), None, None, ())  # type: ignore[arg-type]
+    for event_id in ("a", "b", "a", "c"):
+        pending.remember(event_id, remembered)
+    assert len(pending) == 2
+    assert pending.take("b") is None
+    assert pending.take("a") is remembered and pending.take("c") is remembered
+    assert len(pending) == 0
+
+
+def _states(tmp_path: Path) -> list[BotState]:
+    conn = sqlite3.connect(tmp_path / "bots.db")
+    conn.executescript(SQLITE_SCHEMA)
+    return [MemoryState(ttl_seconds=1), SqliteState(conn, ttl_seconds=1)]
+
+
+def test_clicks_processed_before_an_earlier_arrival_are_not_missed(tmp_path: Path) -> None:
+    """Rows that arrived after the click but were stored before it count when it settles."""
+    scan = [clicked(4 + 0.3 * n, link=n, ip=CLOUD, agent=SCANNER_CHROME, lag=99) for n in range(3)]
+    first = clicked(3.7, link=3, ip=CLOUD, agent=SCANNER_CHROME)
+    for state in _states(tmp_path):
+        found = detector()
+        for click in (*scan, first):  # processed out of arrival order (a retried batch)
+            found.observe(click, state)
+        settled = found.settle(first, state)
+        assert "burst.links" in {r.code for r in settled.reasons}
+        assert settled == _uncached().settle(first, state)
+
+
+def test_pruning_between_the_passes_is_seen(tmp_path: Path) -> None:
+    """Evidence the immediate verdict used but pruning removed since is not reused."""
+    early, late = clicked(0, link=0, lag=0.5), clicked(0.4, link=1, lag=0.6)
+    for state in _states(tmp_path):
+        found = detector()
+        found.observe(early, state)
+        immediate = found.observe(late, state)
+        assert immediate is not None and "burst.same_second" in {r.code for r in immediate.reasons}
+        state.prune(epoch_seconds(T0) + 1.75)  # forgets `early` (arrived at +0.5), keeps `late`
+        settled = found.settle(late, state)
+        assert "burst.same_second" not in {r.code for r in settled.reasons}
+        assert settled == _uncached().settle(late, state)
