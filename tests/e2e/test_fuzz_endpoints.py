@@ -25,6 +25,7 @@ from connector.errors import ConnectorError
 from connector.settings import parse_settings
 from providers.registry import PROVIDERS
 from tests.support.fixtures import Case, cases, parse_time, provider_folders
+from tests.support.strategies import json_values as shared_json_values
 
 FOLDERS = [name for name in provider_folders() if name in PROVIDERS]
 
@@ -144,17 +145,7 @@ def test_mutated_fixtures_never_5xx(target: Target, data: st.DataObject) -> None
     target.post_and_check(case, bytes(body), case.headers)
 
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**63 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
+json_values = shared_json_values(20)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

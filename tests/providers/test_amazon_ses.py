@@ -20,6 +20,7 @@ from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import amazon_ses
 from providers.base import Source, WebhookRequest
 from tests.support.fixtures import Case, cases
+from tests.support.strategies import json_values
 
 CASES = {case.name: case for case in cases("amazon_ses")}
 CLICK = CASES["click"]
@@ -303,13 +304,7 @@ def test_check_source_requires_topics() -> None:
     assert amazon_ses.check_source(SOURCE) == []
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
-    max_leaves=10,
-)
+JSON = json_values(10)
 ENVELOPE_KEYS = ["Type", "MessageId", "Message", "TopicArn", "SubscribeURL", "Timestamp"]
 
 

@@ -15,6 +15,7 @@ from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import brevo
 from providers.base import Source
 from tests.support.fixtures import cases
+from tests.support.strategies import json_values
 
 CASES = {case.name: case for case in cases("brevo")}
 CLICK = CASES["click"]
@@ -176,13 +177,7 @@ def test_check_source_fails_closed() -> None:
     assert brevo.check_source(SOURCE) == []
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=10,
-)
+JSON = json_values(10)
 FIELDS = ["ts_epoch", "ts_event", "ts", "date", "link", "URL", "email", "message-id", "tag", "tags"]
 ITEMS = st.fixed_dictionaries(
     {"event": st.sampled_from(["click", "delivered", "opened"])},

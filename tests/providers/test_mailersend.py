@@ -13,20 +13,11 @@ from hypothesis import strategies as st
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import mailersend
 from tests.support.fixtures import cases
+from tests.support.strategies import json_values
 
 CASES = {case.name: case for case in cases("mailersend")}
 CLICK, CLICK_V2, UNIQUE = CASES["click"], CASES["click-v2"], CASES["clicked-unique"]
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=8,
-)
+JSON = json_values(8)
 DATA_KEYS = ["id", "created_at", "email", "morph", "meta", "recipient", "message_id", "tags"]
 EVENTS = st.fixed_dictionaries(
     {

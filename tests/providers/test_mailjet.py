@@ -14,20 +14,11 @@ from hypothesis import strategies as st
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import mailjet
 from tests.support.fixtures import Case, cases
+from tests.support.strategies import json_values
 
 CASES = {case.name: case for case in cases("mailjet")}
 CLICK = CASES["click"]
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=8,
-)
+JSON = json_values(8)
 FIELDS = ["event", "time", "MessageID", "mj_message_id", "email", "url", "Payload", "CustomID"]
 ITEMS = st.dictionaries(st.sampled_from(FIELDS), JSON) | st.fixed_dictionaries(
     {"event": st.sampled_from(["click", "sent", "open"])},

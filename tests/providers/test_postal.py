@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import postal
 from tests.support.fixtures import cases
+from tests.support.strategies import json_values
 
 CASES = {case.name: case for case in cases("postal")}
 CLICK, LEGACY = CASES["click"], CASES["legacy-click"]
@@ -24,17 +25,7 @@ PRIVATE = serialization.load_pem_private_key(
 )
 assert isinstance(PRIVATE, rsa.RSAPrivateKey)
 PUBLIC = PRIVATE.public_key()
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=8,
-)
+JSON = json_values(8)
 EVENTS = st.fixed_dictionaries(
     {
         "event": st.sampled_from(["MessageLinkClicked", "MessageSent", "MessageBounced"]),

@@ -15,22 +15,13 @@ from standardwebhooks.webhooks import Webhook
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import resend
 from tests.support.fixtures import cases
+from tests.support.strategies import json_values
 
 CASES = {case.name: case for case in cases("resend")}
 CLICK = CASES["click"]
 SIGNED_AT = datetime.fromtimestamp(1735732801, UTC)
 VECTOR = "v1,GXuaACanJrgIBeDiQ9J6fkC2ZcEr2JLEKkPP6Oj4euY="
-JSON = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=8,
-)
+JSON = json_values(8)
 DATA_KEYS = ["to", "email_id", "broadcast_id", "subject", "tags", "click", "template_id"]
 EVENTS = st.fixed_dictionaries(
     {

@@ -15,6 +15,7 @@ from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import sparkpost
 from providers.base import Source
 from tests.support.fixtures import cases
+from tests.support.strategies import json_values
 
 CASES = {case.name: case for case in cases("sparkpost")}
 CLICK = CASES["click"]
@@ -156,13 +157,7 @@ def test_check_source_fails_closed() -> None:
     assert sparkpost.check_source(SOURCE) == []
 
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=10,
-)
+JSON = json_values(10)
 EVENT_FIELDS = ["type", "event_id", "timestamp", "target_link_url", "raw_rcpt_to", "rcpt_meta"]
 ITEM = st.builds(
     lambda cls, fields: {"msys": {cls: fields}},
