@@ -18,21 +18,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connector.bots.detector import Detector
 from connector.certificates import CertificateCache
-from connector.control import run_control_task
 from connector.delivery.client import make_client
-from connector.delivery.policy import RetryPolicy
-from connector.delivery.sender import Sender
-from connector.metrics import Metrics
-from connector.pipeline.processor import Processor
+from connector.metrics import Metrics, WorkerMetricsFile
+from connector.pipeline.build import build_pipeline
+from connector.pipeline.supervisor import WorkerSupervisor
 from connector.pipeline.worker import Pipeline
-from connector.rules.engine import RuleSet
 from connector.settings import Settings
 from connector.storage.base import Store
 from connector.storage.sqlite import SqliteStore
 from connector.webhooks import WebhookContext, probe_webhook, receive_webhook
-from providers.base import ControlTask
 from schemas import EVENT_MODELS
 
 
@@ -43,6 +38,8 @@ class Services:
     metrics: Metrics
     pipeline: Pipeline | None = None
     client: httpx.AsyncClient | None = None
+    worker: WorkerSupervisor | None = None
+    worker_metrics: WorkerMetricsFile | None = None
 
 
 def build_store(settings: Settings) -> Store:
@@ -60,13 +57,23 @@ def create_app(
     run_background: bool = True,
     clock: Callable[[], datetime] | None = None,
     certificate_transport: httpx.AsyncBaseTransport | None = None,
+    worker: WorkerSupervisor | None = None,
+    worker_metrics: WorkerMetricsFile | None = None,
 ) -> Starlette:
     """Build the app.
 
-    `run_background=False` serves webhooks without the background loops; `clock` and
-    `certificate_transport` let tests pin the time and keep certificate fetches off the network.
+    `run_background=False` serves webhooks without the background loops (a worker process
+    runs them: `worker` starts and supervises one, `worker_metrics` is where its metrics
+    are read for `/metrics`); `clock` and `certificate_transport` let tests pin the time
+    and keep certificate fetches off the network.
     """
-    services = Services(settings=settings, store=store or build_store(settings), metrics=Metrics())
+    services = Services(
+        settings=settings,
+        store=store or build_store(settings),
+        metrics=Metrics(),
+        worker=worker,
+        worker_metrics=worker_metrics,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -81,7 +88,7 @@ def create_app(
         certificates = CertificateCache.for_sources(
             cert_client, [s.to_source() for s in settings.sources]
         )
-        pipeline = _pipeline(services, client)
+        pipeline = build_pipeline(settings, services.store, services.metrics, client)
         services.pipeline = pipeline
         app.state.webhooks = WebhookContext(
             server=settings.server,
@@ -94,9 +101,13 @@ def create_app(
         )
         if run_background:
             pipeline.start()
+        if worker is not None:
+            worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             await pipeline.stop()
             await client.aclose()
             if cert_client is not client:
@@ -110,35 +121,6 @@ def create_app(
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _pipeline(services: Services, client: httpx.AsyncClient) -> Pipeline:
-    settings = services.settings
-    detector = Detector.from_settings(settings.bots) if settings.bots.enabled else None
-    processor = Processor(RuleSet.from_settings(settings.rules), detector, services.metrics)
-    policy = RetryPolicy(settings.delivery)
-    sender = Sender(client, {a.id: a for a in settings.actions}, policy)
-
-    async def run_task(task: ControlTask) -> None:
-        await run_control_task(task, client)
-
-    return Pipeline(
-        services.store,
-        processor,
-        sender,
-        services.metrics,
-        run_task=run_task,
-        batch_size=settings.delivery.batch_size,
-        concurrency=settings.delivery.concurrency,
-        retention_seconds=settings.storage.retention_days * 86400,
-        lease_seconds=_lease_seconds(settings),
-    )
-
-
-def _lease_seconds(settings: Settings) -> float:
-    """A claimed delivery is re-claimable only after its slowest possible attempt ends."""
-    timeouts = [getattr(action, "timeout", 0.0) for action in settings.actions]
-    return max([10.0, *timeouts]) + 60.0
 
 
 def _routes() -> list[Route]:
@@ -158,13 +140,17 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
-    ready = await services.store.ping()
-    return JSONResponse({"ok": ready, "database": ready}, status_code=200 if ready else 503)
+    database = await services.store.ping()
+    body: dict[str, bool] = {"ok": database, "database": database}
+    if services.worker is not None:
+        body["worker"] = services.worker.alive  # informative: events wait safely in the inbox
+    return JSONResponse(body, status_code=200 if database else 503)
 
 
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
-    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+    reported = services.worker_metrics.read() if services.worker_metrics else None
+    return Response(services.metrics.render(reported), media_type="text/plain; version=0.0.4")
 
 
 async def schema(request: Request) -> Response:

@@ -1,8 +1,17 @@
-"""Prometheus metrics, one registry per app so tests and several apps in a process never clash."""
+"""Prometheus metrics, own registries per app so tests and several apps in a process never clash.
+
+Two registries: what the web process measures (requests, ack latency) and what the worker
+measures (routing, deliveries, bot verdicts). A worker process writes its part to a file
+beside the database (`WorkerMetricsFile`), which the web process's `/metrics` appends, so
+one scrape shows both.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -21,10 +30,11 @@ class SourceCounters:
 @dataclass
 class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    worker_registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
         self._sources: dict[str, SourceCounters] = {}
-        r = self.registry
+        r, w = self.registry, self.worker_registry
         self.received = Counter(
             "connector_events_received",
             "New events stored from webhooks",
@@ -62,28 +72,28 @@ class Metrics:
             "connector_events_routed",
             "Deliveries created by matching rules",
             ["action"],
-            registry=r,
+            registry=w,
         )
         self.delivered = Counter(
             "connector_deliveries_delivered",
             "Deliveries accepted downstream",
             ["action"],
-            registry=r,
+            registry=w,
         )
         self.retried = Counter(
             "connector_deliveries_retried",
             "Delivery attempts scheduled for retry",
             ["action"],
-            registry=r,
+            registry=w,
         )
         self.dead = Counter(
-            "connector_deliveries_dead", "Deliveries dead-lettered", ["action"], registry=r
+            "connector_deliveries_dead", "Deliveries dead-lettered", ["action"], registry=w
         )
         self.bot_suspected = Counter(
             "connector_clicks_bot_suspected",
             "Clicks flagged as bot by phase",
             ["phase"],
-            registry=r,
+            registry=w,
         )
         self.ack_latency = Histogram(
             "connector_ack_latency_seconds",
@@ -92,7 +102,7 @@ class Metrics:
             registry=r,
         )
         self.outbox_pending = Gauge(
-            "connector_outbox_pending", "Deliveries waiting in the outbox", registry=r
+            "connector_outbox_pending", "Deliveries waiting in the outbox", registry=w
         )
 
     def for_source(self, source: str) -> SourceCounters:
@@ -109,5 +119,32 @@ class Metrics:
             self._sources[source] = counters
         return counters
 
-    def render(self) -> bytes:
-        return generate_latest(self.registry)
+    def render(self, worker: bytes | None = None) -> bytes:
+        """Both parts; `worker` replaces ours with what a worker process reported."""
+        own = generate_latest(self.registry)
+        return own + (generate_latest(self.worker_registry) if worker is None else worker)
+
+
+@dataclass(frozen=True)
+class WorkerMetricsFile:
+    """The worker process's metrics, handed to the web process through a file.
+
+    Beside the database because a worker must share the database's filesystem anyway.
+    Replaced atomically (write, then rename), so a reader never sees half a file.
+    """
+
+    path: Path
+
+    @classmethod
+    def beside(cls, database: Path) -> WorkerMetricsFile:
+        return cls(database.with_name(database.name + ".worker-metrics"))
+
+    def write(self, metrics: Metrics) -> None:
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        partial.write_bytes(generate_latest(metrics.worker_registry))
+        partial.replace(self.path)
+
+    def read(self) -> bytes:
+        with contextlib.suppress(FileNotFoundError):
+            return self.path.read_bytes()
+        return b""

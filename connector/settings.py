@@ -67,6 +67,28 @@ class StorageSettings(_Section):
         return Path(self.url.removeprefix("sqlite:///"))
 
 
+class WorkerSettings(_Section):
+    """Where routing, bot scoring and delivery run, relative to the web server."""
+
+    mode: Literal["process", "inline", "external"] = Field(
+        "process",
+        description=(
+            "process: `connector serve` starts a worker process beside the web server;"
+            " inline: the loops run in the web process; external: run `connector worker`"
+            " yourself (same database)."
+        ),
+    )
+    nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="CPU priority of a worker process: under load, acknowledging comes first.",
+    )
+    poll_seconds: float = Field(
+        0.05, gt=0, le=10, description="How often a worker process looks for new events."
+    )
+
+
 class SourceSettings(_Section):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     provider: str
@@ -124,6 +146,7 @@ class Settings(_Section):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     bots: BotSettings = Field(default_factory=BotSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sources: list[SourceSettings] = Field(default_factory=list)
     rules: list[RuleSettings] = Field(default_factory=list)
     actions: list[Action] = Field(default_factory=list)

@@ -13,6 +13,7 @@ import click
 # name -> "module:attribute"
 COMMANDS: dict[str, str] = {
     "serve": "connector.cli.serve:serve",
+    "worker": "connector.cli.worker:worker",
     "check-config": "connector.cli.config:check_config",
     "schema": "connector.cli.schema:schema",
     "rules": "connector.cli.rules:rules",

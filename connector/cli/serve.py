@@ -1,4 +1,8 @@
-"""`connector serve`: run the service with uvicorn (httptools + uvloop, one process)."""
+"""`connector serve`: run the service with uvicorn (httptools + uvloop), plus its worker.
+
+By default (`[worker] mode = "process"`) the web process only verifies and stores, and a
+supervised worker process routes, scores and delivers; see connector/pipeline/standalone.py.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ def serve(config_path: Path | None, demo: bool, host: str | None, port: int | No
 
     from connector.app import create_app
     from connector.logging import configure_logging
+    from connector.metrics import WorkerMetricsFile
+    from connector.pipeline.supervisor import WorkerSupervisor
 
     path = DEMO_CONFIG if demo else resolve_config_path(config_path)
     settings = load_or_exit(path)
@@ -29,13 +35,23 @@ def serve(config_path: Path | None, demo: bool, host: str | None, port: int | No
     bind_host = host or settings.server.host
     bind_port = settings.server.port if port is None else port
     _banner(settings, path, bind_host, bind_port, demo)
+    mode = settings.worker.mode
+    worker = WorkerSupervisor(path, settings.worker.nice) if mode == "process" else None
+    metrics_file = WorkerMetricsFile.beside(settings.storage.sqlite_path)
+    app = create_app(
+        settings,
+        run_background=mode == "inline",
+        worker=worker,
+        worker_metrics=None if mode == "inline" else metrics_file,
+    )
     uvicorn.run(
-        create_app(settings),
+        app,
         host=bind_host,
         port=bind_port,
         loop="uvloop",
         http="httptools",
         access_log=False,
+        proxy_headers=False,  # X-Forwarded-For is ours to judge: server.trusted_proxies
         timeout_graceful_shutdown=10,
         log_level="warning",
     )

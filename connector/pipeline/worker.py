@@ -44,6 +44,7 @@ class Pipeline:
         lease_seconds: float = 120.0,
         retention_seconds: float = 30 * 86400,
         idle_seconds: float = 1.0,
+        poll_seconds: float | None = None,
         clock: Clock = time.time,
     ) -> None:
         self.store = store
@@ -55,6 +56,7 @@ class Pipeline:
         self.lease_seconds = lease_seconds
         self.retention_seconds = retention_seconds
         self.idle_seconds = idle_seconds
+        self.poll_seconds = poll_seconds or idle_seconds
         self.clock = clock
         self._limit = asyncio.Semaphore(concurrency)
         self._inbox = asyncio.Event()
@@ -62,11 +64,14 @@ class Pipeline:
         self._tasks: list[asyncio.Task[None]] = []
 
     def wake(self) -> None:
+        """New events are stored (inline mode); a worker process polls instead."""
         self._inbox.set()
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._loop(self.route_once, self._inbox), name="route"),
+            asyncio.create_task(
+                self._loop(self.route_once, self._inbox, self.poll_seconds), name="route"
+            ),
             asyncio.create_task(self._loop(self.deliver_once, self._outbox), name="deliver"),
             asyncio.create_task(self._loop(self.housekeeping_once, None, 60.0), name="prune"),
         ]

@@ -10,20 +10,28 @@ batch is replayed with each function in its own transaction, so a failing caller
 takes another's writes with it and never leaves half of its own. Failures are rare
 (a replayed nonce, a bug), so the common path pays for no savepoints.
 
-Answers go back to asyncio callers with one `call_soon_threadsafe` per batch and loop, not
-one per caller: waking the event loop is a syscall, and under load it was a visible share
-of the per-request cost.
+Between processes (the web server and its worker process share the file), each write
+transaction also holds an `flock` on a lock file beside the database. SQLite alone would
+make a waiting writer poll with sleeps of up to 100 ms, and a writer that commits and
+begins again at once could starve the other; a kernel lock wakes the waiter the moment the
+holder is done, so acknowledging webhooks never queues behind a busy worker for long.
+
+Hand-offs are batched both ways: jobs submitted during one turn of an event loop reach the
+thread as one queue item (waking a thread is a syscall plus a GIL hand-over), and answers go
+back with one `call_soon_threadsafe` per batch and loop, not one per caller.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,9 +55,11 @@ class SqliteWriter:
         self._path = path
         self._synchronous = synchronous
         self._max_batch = max_batch
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._waiting: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         self._thread: threading.Thread | None = None
         self._ready: Future[None] = Future()
+        self._lock_fd = -1
 
     def start(self, setup: Callable[[sqlite3.Connection], None]) -> None:
         """Open the database in the writer thread and run `setup` (schema) before any job."""
@@ -62,6 +72,8 @@ class SqliteWriter:
 
     def stop(self) -> None:
         if self._thread is not None:
+            for loop in list(self._waiting):  # submitted this turn: still run before stopping
+                self._hand_over(loop)
             self._jobs.put(None)
             self._thread.join()
             self._thread = None
@@ -72,7 +84,7 @@ class SqliteWriter:
         if self._thread is None:
             future.set_exception(StorageUnavailable("storage is not open"))
         else:
-            self._jobs.put(_Job(fn, future))
+            self._jobs.put([_Job(fn, future)])
         return future
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -80,8 +92,22 @@ class SqliteWriter:
             raise StorageUnavailable("storage is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(fn, future, loop))
+        waiting = self._waiting.get(loop)
+        if waiting is None:
+            waiting = self._waiting[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        waiting.append(_Job(fn, future, loop))
         return await future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Everything this loop submitted in one turn goes to the thread as one item."""
+        jobs = self._waiting.pop(loop, None)
+        if not jobs:
+            return
+        if self._thread is None:
+            _answer(jobs, [(None, StorageUnavailable("storage is not open"))] * len(jobs))
+        else:
+            self._jobs.put(jobs)
 
     def connect(self) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,36 +121,48 @@ class SqliteWriter:
     def _run(self, setup: Callable[[sqlite3.Connection], None]) -> None:
         try:
             conn = self.connect()
-            setup(conn)
+            lock_fd = os.open(f"{self._path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         except BaseException as error:  # report start-up failure to the caller
             self._ready.set_exception(StorageUnavailable(f"cannot open database: {error}"))
             return
+        try:
+            with _locked(lock_fd):
+                setup(conn)
+        except BaseException as error:
+            conn.close()
+            os.close(lock_fd)
+            self._ready.set_exception(StorageUnavailable(f"cannot open database: {error}"))
+            return
         self._ready.set_result(None)
+        self._lock_fd = lock_fd
         try:
             while (first := self._jobs.get()) is not None:
-                batch = [first]
+                batch = list(first)
                 stopping = self._drain_into(batch)
                 _answer(batch, self._commit(conn, batch))
                 if stopping:
                     break
         finally:
             conn.close()
+            os.close(lock_fd)
 
     def _drain_into(self, batch: list[_Job]) -> bool:
         while len(batch) < self._max_batch:
             try:
-                job = self._jobs.get_nowait()
+                jobs = self._jobs.get_nowait()
             except queue.Empty:
                 return False
-            if job is None:
+            if jobs is None:
                 return True
-            batch.append(job)
+            batch.extend(jobs)
         return False
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
         """Run the batch in one transaction; on any failure, replay it job by job."""
         try:
-            return [(value, None) for value in _transaction(conn, [job.fn for job in batch])]
+            with _locked(self._lock_fd):
+                values = _transaction(conn, [job.fn for job in batch])
+            return [(value, None) for value in values]
         except sqlite3.Error as error:
             _rollback(conn)
             if isinstance(error, sqlite3.OperationalError) or len(batch) == 1:
@@ -136,10 +174,10 @@ class SqliteWriter:
                 return [(None, error)]
         return [self._alone(conn, job) for job in batch]
 
-    @staticmethod
-    def _alone(conn: sqlite3.Connection, job: _Job) -> _Outcome:
+    def _alone(self, conn: sqlite3.Connection, job: _Job) -> _Outcome:
         try:
-            return _transaction(conn, [job.fn])[0], None
+            with _locked(self._lock_fd):
+                return _transaction(conn, [job.fn])[0], None
         except sqlite3.Error as error:
             _rollback(conn)
             return None, StorageUnavailable(f"database error: {error}")
@@ -148,12 +186,27 @@ class SqliteWriter:
             return None, error
 
 
+@contextlib.contextmanager
+def _locked(fd: int) -> Iterator[None]:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 def _transaction(
     conn: sqlite3.Connection, fns: list[Callable[[sqlite3.Connection], Any]]
 ) -> list[Any]:
+    """One transaction, rolled back before the caller's lock is released if anything fails."""
     conn.execute("BEGIN IMMEDIATE")
-    values = [fn(conn) for fn in fns]
-    conn.execute("COMMIT")
+    try:
+        values = [fn(conn) for fn in fns]
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):  # keep the original error
+            _rollback(conn)
+        raise
     return values
 
 

@@ -142,3 +142,46 @@ def test_prune_forgets_old_events_and_bot_state_but_not_pending_work(tmp_path: P
             assert conn.execute("SELECT COUNT(*) FROM bot_deliveries").fetchone() == (0,)
     finally:
         store.close_sync()
+
+
+def test_two_writers_on_one_file_take_turns_without_errors(tmp_path: Path) -> None:
+    """Two stores (as the web and worker processes are) share the file through its lock file."""
+    first, second = SqliteStore(tmp_path / "t.db"), SqliteStore(tmp_path / "t.db")
+    first.open_sync()
+    second.open_sync()
+
+    async def both() -> None:
+        await asyncio.gather(
+            *(
+                (first if i % 2 else second).transaction(
+                    lambda tx, i=i: tx.ingest(IngestBatch("c", 1.0, [_event(f"e{i}")]))
+                )
+                for i in range(400)
+            )
+        )
+
+    try:
+        asyncio.run(both())
+    finally:
+        first.close_sync()
+        second.close_sync()
+    assert _count(first, "events") == 400
+    assert (tmp_path / "t.db.lock").exists()
+
+
+def test_closing_answers_work_handed_in_during_the_same_loop_turn(tmp_path: Path) -> None:
+    """Work submitted just before the store closes is still committed, not left hanging."""
+    store = SqliteStore(tmp_path / "t.db")
+    store.open_sync()
+
+    async def submit_then_close() -> object:
+        pending = asyncio.ensure_future(
+            store.transaction(lambda tx: tx.ingest(IngestBatch("c", 1.0, [_event("last")])))
+        )
+        await asyncio.sleep(0)  # the job is now waiting for this loop turn's hand-over
+        store.close_sync()
+        return await asyncio.wait_for(pending, 5)
+
+    outcome = asyncio.run(submit_then_close())
+    assert getattr(outcome, "new", None) == ["last"]
+    assert _count(store, "events") == 1

@@ -1,0 +1,62 @@
+"""The background pipeline as its own process (`connector worker`).
+
+Why a process: ingest and the pipeline then never share a GIL, a second core works the
+outbox, and the kernel can rank them. Started by `connector serve` it runs at a lower CPU
+priority (`[worker] nice`), so under a burst the web process keeps acknowledging at full
+speed and the inbox absorbs the backlog, which the worker drains when the burst ends.
+
+It polls the inbox every `[worker] poll_seconds` (no channel to the web process is
+needed, so a worker can also run alone, e.g. in its own container on the same volume),
+writes its metrics beside the database for the web process's `/metrics`, and exits when
+told to (SIGTERM/SIGINT) or when the `connector serve` that started it is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+
+import structlog
+
+from connector.app import build_store
+from connector.delivery.client import make_client
+from connector.metrics import Metrics, WorkerMetricsFile
+from connector.pipeline.build import build_pipeline
+from connector.settings import Settings
+
+log = structlog.get_logger("connector.worker")
+TICK_SECONDS = 0.5
+
+
+async def run_worker(settings: Settings, parent_pid: int | None = None) -> None:
+    """Run the loops until stopped; claimed deliveries left unfinished keep their lease."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    store = build_store(settings)
+    await store.open()
+    metrics = Metrics()
+    metrics_file = WorkerMetricsFile.beside(settings.storage.sqlite_path)
+    client = make_client(settings.delivery)
+    pipeline = build_pipeline(
+        settings, store, metrics, client, poll_seconds=settings.worker.poll_seconds
+    )
+    pipeline.start()
+    log.info("worker.started", pid=os.getpid(), parent_pid=parent_pid)
+    try:
+        while not stop.is_set():
+            metrics_file.write(metrics)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), TICK_SECONDS)
+            if parent_pid is not None and os.getppid() != parent_pid:
+                log.warning("worker.parent_gone", parent_pid=parent_pid)
+                break
+    finally:
+        await pipeline.stop()
+        metrics_file.write(metrics)
+        await client.aclose()
+        await store.close()
+        log.info("worker.stopped", pid=os.getpid())

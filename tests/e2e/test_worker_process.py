@@ -1,0 +1,101 @@
+"""`connector serve` with its worker process, and `connector worker` on its own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.config import write_config
+from tests.support.fixtures import FIXTURES
+from tests.support.servers import ServiceProcess, downstream, free_port
+from tests.support.signing import cio_headers
+
+pytestmark = pytest.mark.e2e
+CLICK = (FIXTURES / "customerio" / "click.raw").read_bytes()
+
+
+def _metric(base: str, name: str) -> float:
+    for line in httpx.get(f"{base}/metrics", timeout=5).text.splitlines():
+        if line.startswith(name):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _wait_for_metric(base: str, name: str, value: float, timeout: float = 10.0) -> float:
+    deadline = time.monotonic() + timeout
+    while (found := _metric(base, name)) < value and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def test_worker_process_delivers_and_reports_metrics_through_the_web_process(
+    tmp_path: Path,
+) -> None:
+    """Default mode: the web process stores, its worker delivers; one /metrics shows both."""
+    with downstream() as app:
+        service = ServiceProcess(write_config(tmp_path, app.url), free_port()).start()
+        try:
+            ready = httpx.get(f"{service.url}/readyz", timeout=5).json()
+            response = httpx.post(
+                f"{service.url}/webhooks/cio", content=CLICK, headers=cio_headers(CLICK)
+            )
+            received = app.wait_for(1, timeout=15)
+            delivered = _wait_for_metric(
+                service.url, 'connector_deliveries_delivered_total{action="downstream"}', 1
+            )
+            accepted = _metric(
+                service.url, 'connector_webhooks_total{outcome="accepted",source="cio"}'
+            )
+        finally:
+            service.terminate()
+    assert ready == {"ok": True, "database": True, "worker": True}
+    assert response.status_code == 200
+    assert received[0].json()["type"] == "email.clicked"
+    assert delivered == 1.0
+    assert accepted == 1.0
+
+
+def test_external_worker_mode_serves_without_a_worker_and_a_separate_worker_delivers(
+    tmp_path: Path,
+) -> None:
+    """mode = "external": events wait in the inbox until `connector worker` runs."""
+    with downstream() as app:
+        config = write_config(tmp_path, app.url, extra='\n[worker]\nmode = "external"\n')
+        service = ServiceProcess(config, free_port()).start()
+        worker: subprocess.Popen[bytes] | None = None
+        try:
+            assert "worker" not in httpx.get(f"{service.url}/readyz", timeout=5).json()
+            httpx.post(f"{service.url}/webhooks/cio", content=CLICK, headers=cio_headers(CLICK))
+            time.sleep(1.0)
+            assert app.received == []  # nobody routes yet: the event waits, stored
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "connector", "worker", "--config", str(config)]
+            )
+            received = app.wait_for(1, timeout=15)
+        finally:
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=15)
+            service.terminate()
+    assert len(received) == 1
+    assert worker.returncode == 0
+
+
+def test_worker_exits_when_the_serve_process_that_started_it_is_gone(tmp_path: Path) -> None:
+    """An orphaned worker (its `connector serve` was killed) stops by itself."""
+    config = write_config(tmp_path, "http://127.0.0.1:9/unused")
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "connector", "worker", "--config", str(config), "--parent-pid", "1"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert b"worker.parent_gone" in result.stderr
+    assert time.monotonic() - started < 20

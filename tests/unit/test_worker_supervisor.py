@@ -1,0 +1,43 @@
+"""The supervisor restarts a worker that died and stops a running one."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from connector.pipeline.supervisor import WorkerSupervisor
+
+
+def _supervisor(code: str) -> WorkerSupervisor:
+    supervisor = WorkerSupervisor(Path("unused.toml"))
+    supervisor.command = [sys.executable, "-c", code]
+    return supervisor
+
+
+def test_a_worker_that_dies_is_started_again() -> None:
+    async def scenario() -> tuple[int, int]:
+        supervisor = _supervisor("import sys; sys.exit(3)")
+        supervisor.start()
+        first = supervisor.process
+        assert first is not None
+        await asyncio.sleep(2.5)  # one check after a second, then a one-second pause
+        second = supervisor.process
+        assert second is not None
+        await supervisor.stop()
+        return first.pid, second.pid
+
+    first, second = asyncio.run(scenario())
+    assert first != second
+
+
+def test_stop_ends_a_running_worker() -> None:
+    async def scenario() -> int | None:
+        supervisor = _supervisor("import time; time.sleep(60)")
+        supervisor.start()
+        assert supervisor.alive
+        await supervisor.stop()
+        assert not supervisor.alive
+        return supervisor.process.returncode if supervisor.process else None
+
+    assert asyncio.run(scenario()) == -15  # SIGTERM
