@@ -70,6 +70,7 @@ synchronous = "{synchronous}"
 enabled = {bots}
 
 [worker]
+mode = "{mode}"
 nice = {nice}
 
 [[sources]]
@@ -204,6 +205,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
     parser.add_argument("--nice", type=int, default=10, help="[worker] nice of the service")
+    parser.add_argument("--worker-mode", default="process", choices=["process", "inline"])
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
@@ -252,7 +254,12 @@ def main() -> None:
             config = work / f"{name}-{round_number}.toml"
             config.write_text(
                 CONFIG.format(
-                    db=db, key=KEY, bots=bots, synchronous=args.synchronous, nice=args.nice
+                    db=db,
+                    key=KEY,
+                    bots=bots,
+                    synchronous=args.synchronous,
+                    nice=args.nice,
+                    mode=args.worker_mode,
                 )
             )
             requests = work / f"{name}-{round_number}.tsv"

@@ -27,7 +27,7 @@ from connector.pipeline.worker import Pipeline
 from connector.settings import Settings
 from connector.storage.base import Store
 from connector.storage.sqlite import SqliteStore
-from connector.webhooks import WebhookContext, probe_webhook, receive_webhook
+from connector.webhooks import WebhookContext, WebhookEndpoint, probe_webhook
 from schemas import EVENT_MODELS
 
 
@@ -125,7 +125,7 @@ def _utcnow() -> datetime:
 
 def _routes() -> list[Route]:
     return [
-        Route("/webhooks/{source_id}", receive_webhook, methods=["POST"]),
+        Route("/webhooks/{source_id}", WebhookEndpoint(), methods=["POST"]),
         Route("/webhooks/{source_id}", probe_webhook, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

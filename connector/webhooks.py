@@ -18,9 +18,9 @@ from datetime import datetime
 
 import orjson
 import structlog
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from connector.capture import save_capture, source_secrets
 from connector.certificates import CertificateCache
@@ -33,13 +33,6 @@ from providers.base import Provider, Source, WebhookRequest
 from providers.registry import PROVIDERS
 
 log = structlog.get_logger("connector.webhook")
-
-
-class FastJSONResponse(JSONResponse):
-    """JSON rendered with orjson: the answer is on every webhook's critical path."""
-
-    def render(self, content: object) -> bytes:
-        return orjson.dumps(content)
 
 
 # Request ids: a random per-process prefix and a counter (uuid4 per request cost ~5% of ingest).
@@ -64,11 +57,12 @@ class WebhookContext:
     clock: Callable[[], datetime]
 
 
-async def receive_webhook(request: Request) -> Response:
-    context: WebhookContext = request.app.state.webhooks
+async def receive_webhook(scope: Scope, receive: Receive, send: Send) -> None:
+    """The endpoint as a plain ASGI callable: no Request/Response objects on the hot path."""
+    context: WebhookContext = scope["app"].state.webhooks
     started = time.perf_counter()
-    source_id = request.path_params["source_id"]
-    headers = _headers(request)
+    source_id = scope["path_params"]["source_id"]
+    headers = _headers(scope)
     request_id = headers.get("x-request-id") or _next_request_id()
     webhook: WebhookRequest | None = None
     provider: Provider | None = None
@@ -78,13 +72,15 @@ async def receive_webhook(request: Request) -> Response:
             raise UnknownSource("no such source")
         settings, source = entry
         provider = PROVIDERS[settings.provider]
-        body = await _read_body(request, context.server.max_body_bytes)
-        webhook = _webhook_request(request, headers, source_id, body, context)
+        body = await _read_body(receive, headers, context.server.max_body_bytes)
+        webhook = _webhook_request(scope, headers, source_id, body, context)
         receipt = await ingest(provider, webhook, source, context.store, context.certificates)
     except ConnectorError as error:
         status = status_for(provider, error)
         secrets = source_secrets(entry[1]) if entry is not None else []
-        return _refuse(context, error, status, source_id, webhook, started, request_id, secrets)
+        refusal = _refuse(context, error, source_id, webhook, started, request_id, secrets)
+        await _answer(send, status, refusal, request_id)
+        return
     if receipt.accepted:
         context.wake()
     _count(
@@ -109,16 +105,33 @@ async def receive_webhook(request: Request) -> Response:
         rejected=receipt.rejected,
         duration_ms=round(elapsed * 1000, 2),
     )
-    return FastJSONResponse(
-        {
-            "ok": True,
-            "accepted": receipt.accepted,
-            "duplicates": receipt.duplicates,
-            "ignored": receipt.ignored,
-            "rejected": receipt.rejected,
-        },
-        headers={"x-request-id": request_id},
-    )
+    answer: dict[str, object] = {
+        "ok": True,
+        "accepted": receipt.accepted,
+        "duplicates": receipt.duplicates,
+        "ignored": receipt.ignored,
+        "rejected": receipt.rejected,
+    }
+    await _answer(send, 200, answer, request_id)
+
+
+class WebhookEndpoint:
+    """`receive_webhook` for a Starlette `Route`: Starlette runs an instance as a raw ASGI app
+    (a plain function would get the Request/Response wrapping this endpoint avoids)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await receive_webhook(scope, receive, send)
+
+
+async def _answer(send: Send, status: int, content: dict[str, object], request_id: str) -> None:
+    body = orjson.dumps(content)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode("latin-1", "replace")),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def probe_webhook(request: Request) -> Response:
@@ -129,39 +142,43 @@ async def probe_webhook(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> bytes:
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body exceeds {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"body exceeds {limit} bytes")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _webhook_request(
-    request: Request, headers: dict[str, str], source_id: str, body: bytes, context: WebhookContext
+    scope: Scope, headers: dict[str, str], source_id: str, body: bytes, context: WebhookContext
 ) -> WebhookRequest:
+    peer = scope.get("client")
     return WebhookRequest(
         source_id=source_id,
-        method=request.method,
-        url=_url(request.scope, headers),
+        method=scope["method"],
+        url=_url(scope, headers),
         headers=headers,
         body=body,
-        client_ip=client_ip(request, context.server.trusted_proxies),
+        client_ip=client_ip(peer[0] if peer else None, headers, context.server.trusted_proxies),
         received_at=context.clock(),
     )
 
 
-def _headers(request: Request) -> dict[str, str]:
+def _headers(scope: Scope) -> dict[str, str]:
     """Header names lower-cased (ASGI already sends them so); the last of a repeated name wins."""
-    return {
-        name.decode("latin-1"): value.decode("latin-1") for name, value in request.scope["headers"]
-    }
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
 def _url(scope: Scope, headers: dict[str, str]) -> str:
@@ -172,9 +189,8 @@ def _url(scope: Scope, headers: dict[str, str]) -> str:
     return f"{url}?{query.decode('latin-1')}" if query else url
 
 
-def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
+def client_ip(peer: str | None, headers: dict[str, str], trusted_proxies: list[str]) -> str | None:
     """The caller's address; X-Forwarded-For is believed only from a trusted proxy."""
-    peer = request.client.host if request.client else None
     if not trusted_proxies or peer is None:
         return peer
     networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
@@ -187,7 +203,7 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str | None:
 
     if not trusted(peer):
         return peer
-    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
+    hops = [hop.strip() for hop in headers.get("x-forwarded-for", "").split(",")]
     for hop in reversed([h for h in hops if h]):
         if not trusted(hop):
             return hop
@@ -207,13 +223,13 @@ def status_for(provider: Provider | None, error: ConnectorError) -> int:
 def _refuse(
     context: WebhookContext,
     error: ConnectorError,
-    status: int,
     source_id: str,
     webhook: WebhookRequest | None,
     started: float,
     request_id: str,
     secrets: list[str],
-) -> Response:
+) -> dict[str, object]:
+    """Count, log and (if configured) capture a refusal; returns the answer's body."""
     context.metrics.rejected.labels(source_id, error.reason).inc()
     context.metrics.requests.labels(source_id, "rejected").inc()
     if webhook is not None and context.server.capture_rejected_dir:
@@ -228,11 +244,7 @@ def _refuse(
         detail=error.message,
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
     )
-    return FastJSONResponse(
-        {"ok": False, "error": error.reason, "message": error.message},
-        status_code=status,
-        headers={"x-request-id": request_id},
-    )
+    return {"ok": False, "error": error.reason, "message": error.message}
 
 
 def _count(metrics: Metrics, source: str, accepted: int, dup: int, ignored: int, rej: int) -> None:

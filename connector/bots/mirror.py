@@ -16,7 +16,7 @@ the corpus replay). It stays exact by three rules:
 Memory is bounded: each index keeps at most `max_rows` rows and evicts whole keys, least
 recently used first; an evicted key is remembered (with its newest arrival) until pruning
 has removed its rows, and is read again on next use. When and why the whole mirror is
-discarded (another connection's commit, a rollback) is `mirrors.py`'s business.
+discarded (another writer's bot rows, a rollback) is `mirrors.py`'s business.
 """
 
 from __future__ import annotations
@@ -132,8 +132,8 @@ class Mirror:
         self.messages: KeyIndex[MessageRows] = KeyIndex(MessageRows, max_rows)
         self.ips: KeyIndex[Timeline] = KeyIndex(Timeline, max_rows)
         self.marker = 0  # the value we left in the connection's `temp.user_version`
-        self.data_version = -1  # `PRAGMA data_version` when last checked
-        self.last_foreign = -inf  # monotonic time another connection's commit was last seen
+        self.version: int | None = None  # `bot_version` as last read plus our row changes since
+        self.last_foreign = -inf  # monotonic time another writer's bot rows were last seen
 
     def clear(
         self,
@@ -147,3 +147,8 @@ class Mirror:
     def prune(self, cutoff: float) -> None:
         self.messages.prune(cutoff)
         self.ips.prune(cutoff)
+
+    def changed(self, rows: int) -> None:
+        """Our own statement changed `rows` bot rows, each bumping `bot_version` once."""
+        if self.version is not None:
+            self.version += rows

@@ -10,10 +10,17 @@ use), when:
 * it is first used, or our own writes were rolled back (the marker, written in the same
   transaction as the rows, is rolled back with them), or the connection is not the one the
   mirror was built for;
-* another connection committed to the database (`PRAGMA data_version` changed): another
-  process may have added evidence for keys we hold. With a steady second writer the scan is
-  skipped (at most one every `FOREIGN_COOLDOWN_SECONDS`): each transaction then starts
-  empty and reads every key on first use, still exact, close to the cost of plain SQL.
+* someone else changed bot rows: `bot_version`, which triggers bump once per row changed in
+  either bot table, is not what we last read plus our own changes since. Another process may
+  have added evidence for keys we hold. Commits to other tables (the ingest process writes
+  `events` hundreds of times a second) leave it alone, which `PRAGMA data_version` did not.
+  With a steady second bot writer the scan is skipped (at most one every
+  `FOREIGN_COOLDOWN_SECONDS`): each transaction then starts empty and reads every key on
+  first use, still exact, close to the cost of plain SQL.
+
+The counter alone would miss a rollback of our writes followed by as many foreign ones; the
+marker alone would miss foreign writes; together they miss neither. A database whose
+`bot_version` is missing counts as written by someone else at every check.
 
 Limits: an instance must not outlive its transaction (a rollback is only noticed by the
 next instance, and a rollback to a savepoint taken inside one instance's life not at all),
@@ -36,6 +43,7 @@ MIRROR_ROWS = DEFAULT_MAX_ROWS  # per index of each connection's mirror
 PRESENCE_LIMIT = 500_000  # keys of each kind scanned at most to (re)build a mirror (~1 s)
 _MAX_MIRRORS = 4  # connections remembered per process (the service uses one)
 
+_VERSION = "SELECT version FROM bot_version WHERE id = 1"
 _SCAN_MESSAGES = (  # each walks an index in order: DISTINCT costs no sort
     "SELECT DISTINCT message_key FROM bot_clicks WHERE message_key != ''",
     "SELECT DISTINCT message_key FROM bot_deliveries",
@@ -53,7 +61,7 @@ _MARKERS = count(1)
 
 def attach(conn: sqlite3.Connection) -> Mirror:
     """The connection's mirror, rebuilt unless nothing happened behind its back."""
-    version = conn.execute("PRAGMA data_version").fetchone()[0]
+    version = _version(conn)
     marker = conn.execute("PRAGMA temp.user_version").fetchone()[0]
     with _MIRRORS_LOCK:
         mirror = _MIRRORS.pop(id(conn), None)
@@ -62,20 +70,29 @@ def attach(conn: sqlite3.Connection) -> Mirror:
             while len(_MIRRORS) >= _MAX_MIRRORS:
                 _MIRRORS.popitem(last=False)
         _MIRRORS[id(conn)] = mirror
-    if marker == mirror.marker and version == mirror.data_version:
+    if marker == mirror.marker and version is not None and version == mirror.version:
         return mirror
     now = time.monotonic()
-    # Our marker is intact (so no rollback, same connection), yet someone else committed.
-    foreign = mirror.data_version != -1 and marker == mirror.marker
+    # Our marker is intact (so no rollback, same connection), yet someone else wrote bot rows.
+    foreign = mirror.marker != 0 and marker == mirror.marker
     if foreign and now - mirror.last_foreign < FOREIGN_COOLDOWN_SECONDS:
         mirror.clear()  # keys are read on first use until writers quieten down
     else:
         _rebuild(conn, mirror)
     if foreign:
         mirror.last_foreign = now
-    mirror.data_version = version
+    mirror.version = version
     mark(conn, mirror)
     return mirror
+
+
+def _version(conn: sqlite3.Connection) -> int | None:
+    """The bot tables' change count; None where the schema has not created it (yet)."""
+    try:
+        row = conn.execute(_VERSION).fetchone()
+    except sqlite3.OperationalError:  # no such table
+        return None
+    return None if row is None else int(row[0])
 
 
 def _rebuild(conn: sqlite3.Connection, mirror: Mirror) -> None:

@@ -7,6 +7,11 @@ costs one INSERT and no SELECT; a key the mirror lacks is read in full on first 
 Writes stay synchronous: deferring them to one `executemany` per batch measured ~3 us a row
 cheaper, but would need the caller to flush before committing and would lose the INSERT's
 exact duplicate check (`rowcount`).
+
+Triggers count every row change to the bot tables in `bot_version`, whoever makes it, and
+each write here adds the rows it changed to the mirror's expected count: a difference is
+another writer's evidence. Commits to other tables (an ingest process beside the detector's
+makes hundreds a second) thus no longer discard the mirror, as `PRAGMA data_version` did.
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from connector.bots.records import (
 )
 
 # Portable to PostgreSQL: DOUBLE PRECISION (not REAL, which is 4 bytes there) and
-# INSERT ... ON CONFLICT DO NOTHING; only the `?` placeholders need translating.
+# INSERT ... ON CONFLICT DO NOTHING; only the `?` placeholders, `OR FAIL` and the change
+# counter's triggers (SQLite syntax) need translating.
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS bot_deliveries (
     message_key TEXT NOT NULL,
@@ -50,17 +56,39 @@ CREATE TABLE IF NOT EXISTS bot_clicks (
 CREATE INDEX IF NOT EXISTS bot_clicks_message ON bot_clicks (message_key, occurred);
 CREATE INDEX IF NOT EXISTS bot_clicks_ip ON bot_clicks (ip, occurred);
 CREATE INDEX IF NOT EXISTS bot_clicks_received ON bot_clicks (received);
+CREATE TABLE IF NOT EXISTS bot_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO bot_version VALUES (1, 0);
+-- One bump per row changed in a bot table, whoever changes it (see mirrors.py).
+CREATE TRIGGER IF NOT EXISTS bot_deliveries_insert AFTER INSERT ON bot_deliveries FOR EACH ROW
+BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS bot_deliveries_update AFTER UPDATE ON bot_deliveries FOR EACH ROW
+BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS bot_deliveries_delete AFTER DELETE ON bot_deliveries FOR EACH ROW
+BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS bot_clicks_insert AFTER INSERT ON bot_clicks FOR EACH ROW
+BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS bot_clicks_update AFTER UPDATE ON bot_clicks FOR EACH ROW
+BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS bot_clicks_delete AFTER DELETE ON bot_clicks FOR EACH ROW
+BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
 """
 
 _COLUMNS = (
     "event_id, message_key, link_key, recipient_key, ip, network, occurred, received, evidence"
 )
+# OR FAIL: on a table with triggers SQLite's default, OR ABORT, keeps a statement journal (a
+# copy of each page an INSERT touches, ~4 us a click in the replay) to undo a failed
+# statement's earlier changes. A one-row INSERT has none: NOT NULL, the only check that can
+# fail, comes before the row and its trigger.
 _INSERT_CLICK = (
-    f"INSERT INTO bot_clicks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+    f"INSERT OR FAIL INTO bot_clicks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
     "ON CONFLICT DO NOTHING"
 )
 _INSERT_DELIVERY = (
-    "INSERT INTO bot_deliveries (message_key, occurred, received) VALUES (?, ?, ?) "
+    "INSERT OR FAIL INTO bot_deliveries (message_key, occurred, received) VALUES (?, ?, ?) "
     "ON CONFLICT DO NOTHING"
 )
 _MESSAGE_DELIVERIES = "SELECT occurred, received FROM bot_deliveries WHERE message_key = ?"
@@ -80,6 +108,7 @@ class SqliteState:
     def record_delivery(self, message_key: str, occurred: float, received: float) -> None:
         mirror = self._writing()
         cursor = self.conn.execute(_INSERT_DELIVERY, (message_key, occurred, received))
+        mirror.changed(cursor.rowcount)
         rows = mirror.messages.for_write(message_key)
         if rows is None:
             self._load_message(mirror, message_key)
@@ -95,6 +124,7 @@ class SqliteState:
     def record_click(self, click: ClickRecord) -> None:
         mirror = self._writing()
         added = self.conn.execute(_INSERT_CLICK, click).rowcount == 1
+        mirror.changed(int(added))
         if click.message_key:
             rows = mirror.messages.for_write(click.message_key)
             if rows is None:
@@ -131,6 +161,7 @@ class SqliteState:
         for table in ("bot_deliveries", "bot_clicks"):
             cursor = self.conn.execute(f"DELETE FROM {table} WHERE received < ?", (cutoff,))  # noqa: S608
             removed += max(cursor.rowcount, 0)
+        mirror.changed(removed)
         mirror.prune(cutoff)
         return removed
 

@@ -37,7 +37,9 @@ CREATE TABLE IF NOT EXISTS events (
     settled INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS events_pending ON events (seq) WHERE processed = 0;
-CREATE INDEX IF NOT EXISTS events_settle ON events (settle_at) WHERE settled = 0;
+DROP INDEX IF EXISTS events_settle;
+CREATE INDEX IF NOT EXISTS events_unsettled ON events (settle_at)
+    WHERE settled = 0 AND settle_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_received ON events (received_at);
 CREATE TABLE IF NOT EXISTS rejections (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

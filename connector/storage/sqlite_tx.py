@@ -98,8 +98,8 @@ class SqliteTx:
 
     def due_settlements(self, now: float, limit: int) -> list[StoredEvent]:
         rows = self.conn.execute(
-            "SELECT id, type, payload FROM events WHERE settled = 0 AND processed = 1"
-            " AND settle_at <= ? ORDER BY settle_at LIMIT ?",
+            "SELECT id, type, payload FROM events WHERE settled = 0 AND settle_at IS NOT NULL"
+            " AND processed = 1 AND settle_at <= ? ORDER BY settle_at LIMIT ?",
             (now, limit),
         ).fetchall()
         return [StoredEvent(id=r[0], type=r[1], payload=r[2]) for r in rows]

@@ -90,10 +90,18 @@ def test_sqlite_state_leaves_the_transaction_to_the_caller(tmp_path: Path) -> No
 
 
 def test_schema_is_idempotent(tmp_path: Path) -> None:
-    """Running the schema at every start-up is safe and prefixes every table with bot_."""
+    """Running the schema at every start-up is safe, keeps the change count and prefixes every
+    table and trigger with bot_."""
     conn = sqlite3.connect(tmp_path / "bots.db")
     conn.executescript(SQLITE_SCHEMA)
+    SqliteState(conn).record_delivery("m", 1, 2)
+    conn.commit()
     conn.executescript(SQLITE_SCHEMA)
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"bot_clicks", "bot_deliveries"}
+    assert tables == {"bot_clicks", "bot_deliveries", "bot_version"}
+    triggers = [
+        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
+    ]
+    assert len(triggers) == 6 and all(name.startswith("bot_") for name in triggers)
+    assert conn.execute("SELECT id, version FROM bot_version").fetchall() == [(1, 1)]
     conn.close()
