@@ -188,6 +188,31 @@ def processed_events(db: Path) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM events WHERE processed = 1").fetchone()[0])
 
 
+LAYOUTS = {
+    "inline": "inline",
+    "process": "process",
+    "spare": "process",
+    "ingestonly": "external",
+}
+
+
+def move_worker(serve_pid: int, cpu: int) -> None:
+    """Pin `connector serve`'s worker process (its only child) to another core."""
+    children = Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split()
+    for child in children:
+        subprocess.run(["taskset", "-p", "-c", str(cpu), child], check=True, capture_output=True)
+
+
+def wait_for_worker(db: Path, limit: float = 60.0) -> None:
+    """The worker process writes its metrics file once its loops run: start the load then."""
+    deadline = time.monotonic() + limit
+    marker = db.with_name(db.name + ".worker-metrics")
+    while not marker.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the worker process did not start")
+        time.sleep(0.1)
+
+
 def drain(db: Path, limit: float = 300.0) -> float:
     """Seconds until every stored event is routed, measured from the end of the load."""
     started = time.monotonic()
@@ -205,7 +230,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
     parser.add_argument("--nice", type=int, default=10, help="[worker] nice of the service")
-    parser.add_argument("--worker-mode", default="process", choices=["process", "inline"])
+    parser.add_argument(
+        "--layouts",
+        default="inline,process,spare",
+        help="inline: loops in the web process; process: worker process on the web's core;"
+        " spare: worker process moved to the load generator's core (a core to spare);"
+        " ingestonly: no worker at all (the ingest path's own ceiling)",
+    )
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
@@ -215,7 +246,7 @@ def main() -> None:
     script = work / "requests.lua"
     script.write_text(LUA)
     (work / "bare_app.py").write_text(BARE_APP)
-    variants = {"bots_off": "false", "bots_on": "true"}
+    variants = [f"{layout}_{bots}" for layout in args.layouts.split(",") for bots in ("off", "on")]
     results: dict[str, list[dict[str, float]]] = {"bare": [], **{name: [] for name in variants}}
     ratios: dict[str, list[float]] = {name: [] for name in variants}
     uvicorn_flags = [
@@ -249,21 +280,22 @@ def main() -> None:
             results["bare"].append(run_wrk(port, script, requests, args.duration, args.connections))
         finally:
             stop(bare)
-        for name, bots in variants.items():
+        for index, name in enumerate(variants):
+            layout, bots = name.rsplit("_", 1)
             db = work / f"{name}-{round_number}.db"
             config = work / f"{name}-{round_number}.toml"
             config.write_text(
                 CONFIG.format(
                     db=db,
                     key=KEY,
-                    bots=bots,
+                    bots="true" if bots == "on" else "false",
                     synchronous=args.synchronous,
                     nice=args.nice,
-                    mode=args.worker_mode,
+                    mode=LAYOUTS[layout],
                 )
             )
             requests = work / f"{name}-{round_number}.tsv"
-            write_requests(requests, 80_000, f"{name[-2:]}{round_number}")
+            write_requests(requests, 80_000, f"V{index}R{round_number}")
             port += 10
             service = start(
                 [python, "-m", "connector", "serve", "--config", str(config), "--port", str(port)],
@@ -271,9 +303,14 @@ def main() -> None:
                 env={"PYTHONWARNINGS": "ignore"},
             )
             try:
+                if LAYOUTS[layout] == "process":
+                    wait_for_worker(db)
+                if layout == "spare":
+                    move_worker(service.pid, cpu=1)
                 figures = run_wrk(port, script, requests, args.duration, args.connections)
                 figures["processed_during_load"] = processed_events(db)
-                figures["drain_s"] = round(drain(db), 2)
+                routed = LAYOUTS[layout] != "external"  # nothing routes: no drain to wait for
+                figures["drain_s"] = round(drain(db), 2) if routed else 0.0
             finally:
                 stop(service)
             acked = figures["requests"] - figures["non2xx"]
@@ -285,27 +322,29 @@ def main() -> None:
             results[name].append(figures)
             ratios[name].append(figures["rps"] / results["bare"][-1]["rps"])
         print(f"round {round_number + 1}: " + json.dumps({k: v[-1] for k, v in results.items()}))
-    summary = {
+    summary: dict[str, object] = {
         "bare_rps_median": statistics.median(r["rps"] for r in results["bare"]),
-        **{
-            name: {
-                "rps_median": statistics.median(r["rps"] for r in results[name]),
-                "ratio_to_bare_median": round(statistics.median(ratios[name]), 3),
-                "p50_ms_median": statistics.median(r["p50_ms"] for r in results[name]),
-                "p99_ms_median": statistics.median(r["p99_ms"] for r in results[name]),
-                "acked_but_missing_total": sum(r["acked_but_missing"] for r in results[name]),
-            }
-            for name in variants
-        },
         "bare_p50_ms_median": statistics.median(r["p50_ms"] for r in results["bare"]),
         "bare_p99_ms_median": statistics.median(r["p99_ms"] for r in results["bare"]),
-        "detector_cost_ratio": round(
-            statistics.median(
-                a / b for a, b in zip(ratios["bots_on"], ratios["bots_off"], strict=True)
-            ),
-            3,
-        ),
     }
+    for name in variants:
+        summary[name] = {
+            "rps_median": statistics.median(r["rps"] for r in results[name]),
+            "ratio_to_bare_median": round(statistics.median(ratios[name]), 3),
+            "p50_ms_median": statistics.median(r["p50_ms"] for r in results[name]),
+            "p99_ms_median": statistics.median(r["p99_ms"] for r in results[name]),
+            "routed_during_load_share": round(
+                statistics.median(r["processed_during_load"] / r["stored"] for r in results[name]),
+                3,
+            ),
+            "end_to_end_eps_median": statistics.median(r["end_to_end_eps"] for r in results[name]),
+            "acked_but_missing_total": sum(r["acked_but_missing"] for r in results[name]),
+        }
+    for layout in args.layouts.split(","):
+        on, off = ratios[f"{layout}_on"], ratios[f"{layout}_off"]
+        summary[f"detector_on_off_{layout}"] = round(
+            statistics.median(a / b for a, b in zip(on, off, strict=True)), 3
+        )
     print(json.dumps(summary, indent=2))
     shutil.rmtree(work, ignore_errors=True)
 

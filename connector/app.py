@@ -42,10 +42,10 @@ class Services:
     worker_metrics: WorkerMetricsFile | None = None
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings, *, synchronous: str | None = None) -> Store:
     return SqliteStore(
         settings.storage.sqlite_path,
-        synchronous=settings.storage.synchronous,
+        synchronous=synchronous or settings.storage.synchronous,
         bot_ttl_seconds=settings.bots.state_ttl_seconds,
     )
 

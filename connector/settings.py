@@ -70,12 +70,12 @@ class StorageSettings(_Section):
 class WorkerSettings(_Section):
     """Where routing, bot scoring and delivery run, relative to the web server."""
 
-    mode: Literal["process", "inline", "external"] = Field(
-        "process",
+    mode: Literal["inline", "process", "external"] = Field(
+        "inline",
         description=(
-            "process: `connector serve` starts a worker process beside the web server;"
-            " inline: the loops run in the web process; external: run `connector worker`"
-            " yourself (same database)."
+            "inline: the loops run in the web process (one core); process: `connector"
+            " serve` also starts and supervises a worker process (a second core routes and"
+            " delivers); external: run `connector worker` yourself (same database)."
         ),
     )
     nice: int = Field(

@@ -1,7 +1,8 @@
-"""`connector serve`: run the service with uvicorn (httptools + uvloop), plus its worker.
+"""`connector serve`: run the service with uvicorn (httptools + uvloop).
 
-By default (`[worker] mode = "process"`) the web process only verifies and stores, and a
-supervised worker process routes, scores and delivers; see connector/pipeline/standalone.py.
+By default (`[worker] mode = "inline"`) the background loops run in the same process. With
+`mode = "process"` the web process only verifies and stores, and a supervised worker
+process routes, scores and delivers (connector/pipeline/standalone.py).
 """
 
 from __future__ import annotations

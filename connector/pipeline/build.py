@@ -24,9 +24,12 @@ def build_pipeline(
     client: httpx.AsyncClient,
     *,
     poll_seconds: float = 1.0,
+    route_batch: int = 100,
 ) -> Pipeline:
+    """`route_batch`: events per routing transaction (the write lock is held while routing)."""
     detector = Detector.from_settings(settings.bots) if settings.bots.enabled else None
-    processor = Processor(RuleSet.from_settings(settings.rules), detector, metrics)
+    rules = RuleSet.from_settings(settings.rules)
+    processor = Processor(rules, detector, metrics, batch_size=route_batch)
     sender = Sender(client, {a.id: a for a in settings.actions}, RetryPolicy(settings.delivery))
 
     async def run_task(task: ControlTask) -> None:

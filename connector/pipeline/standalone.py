@@ -1,9 +1,11 @@
 """The background pipeline as its own process (`connector worker`).
 
-Why a process: ingest and the pipeline then never share a GIL, a second core works the
-outbox, and the kernel can rank them. Started by `connector serve` it runs at a lower CPU
-priority (`[worker] nice`), so under a burst the web process keeps acknowledging at full
-speed and the inbox absorbs the backlog, which the worker drains when the burst ends.
+Why a process: ingest and the pipeline then never share a GIL, so on a machine with a
+core to spare the second core routes, scores and delivers while the first acknowledges.
+Started by `connector serve` it runs at a lower CPU priority (`[worker] nice`). On a single
+core this does not make ingest faster: the worker routes inside write transactions, and
+while it holds the database's write lock the web process waits for it (measured in
+bench/README.md), which is why `inline` is the default.
 
 It polls the inbox every `[worker] poll_seconds` (no channel to the web process is
 needed, so a worker can also run alone, e.g. in its own container on the same volume),
@@ -28,6 +30,13 @@ from connector.settings import Settings
 
 log = structlog.get_logger("connector.worker")
 TICK_SECONDS = 0.5
+# The web process waits for the write lock while the worker routes inside a transaction:
+# small batches keep each wait to a few milliseconds.
+ROUTE_BATCH = 20
+# Everything the worker writes can be derived again from the inbox, and deliveries keep
+# their ids: its commits need not wait for fsync (still safe against a crash of the
+# process; a power cut can only undo its last transactions, which are then redone).
+WORKER_SYNCHRONOUS = "NORMAL"
 
 
 async def run_worker(settings: Settings, parent_pid: int | None = None) -> None:
@@ -36,13 +45,18 @@ async def run_worker(settings: Settings, parent_pid: int | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    store = build_store(settings)
+    store = build_store(settings, synchronous=WORKER_SYNCHRONOUS)
     await store.open()
     metrics = Metrics()
     metrics_file = WorkerMetricsFile.beside(settings.storage.sqlite_path)
     client = make_client(settings.delivery)
     pipeline = build_pipeline(
-        settings, store, metrics, client, poll_seconds=settings.worker.poll_seconds
+        settings,
+        store,
+        metrics,
+        client,
+        poll_seconds=settings.worker.poll_seconds,
+        route_batch=ROUTE_BATCH,
     )
     pipeline.start()
     log.info("worker.started", pid=os.getpid(), parent_pid=parent_pid)

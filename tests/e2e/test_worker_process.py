@@ -36,9 +36,10 @@ def _wait_for_metric(base: str, name: str, value: float, timeout: float = 10.0) 
 def test_worker_process_delivers_and_reports_metrics_through_the_web_process(
     tmp_path: Path,
 ) -> None:
-    """Default mode: the web process stores, its worker delivers; one /metrics shows both."""
+    """mode = "process": the web process stores, its worker delivers; one /metrics shows both."""
     with downstream() as app:
-        service = ServiceProcess(write_config(tmp_path, app.url), free_port()).start()
+        config = write_config(tmp_path, app.url, extra='\n[worker]\nmode = "process"\n')
+        service = ServiceProcess(config, free_port()).start()
         try:
             ready = httpx.get(f"{service.url}/readyz", timeout=5).json()
             response = httpx.post(
