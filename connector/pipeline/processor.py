@@ -21,7 +21,7 @@ from pydantic_core import to_json
 from connector.bots.detector import Detector
 from connector.metrics import Metrics
 from connector.rules.engine import RuleSet
-from connector.storage.base import NewDelivery, StoredEvent, Tx
+from connector.storage.base import NewDelivery, Routed, StoredEvent, Tx
 from schemas import EVENT_MODELS, Bot, EmailClicked, Event
 from schemas.ids import digest
 
@@ -61,17 +61,25 @@ class Processor:
         stored = tx.pending_events(self.batch_size)
         state = tx.bot_state() if self.detector else None
         outbox: list[NewDelivery] = []
+        routed: list[Routed] = []
         for row in stored:
             try:
-                outbox += self._process_one(tx, row, state, now)
+                outcome, deliveries = self._process_one(row, state, now)
             except Exception as error:  # a poison event must not block the inbox
                 log.exception("processor.event_failed", event_id=row.id)
-                tx.complete_event(row.id, None, {"error": _describe(error)}, None)
+                routed.append(Routed(row.id, None, {"error": _describe(error)}))
+                continue
+            routed.append(outcome)
+            outbox += deliveries
+        if routed:
+            tx.complete_events(routed)
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
 
-    def _process_one(self, tx: Tx, row: StoredEvent, state: Any, now: float) -> list[NewDelivery]:
-        """Immediate verdict and real-time routing for one event; returns its deliveries.
+    def _process_one(
+        self, row: StoredEvent, state: Any, now: float
+    ) -> tuple[Routed, list[NewDelivery]]:
+        """Immediate verdict and real-time routing for one event, and its deliveries.
 
         The stored payload is never rewritten: the verdict goes to its own column. Without a
         detector the payload (our own serialisation) is routed as plain JSON, unvalidated.
@@ -90,8 +98,9 @@ class Processor:
             data = orjson.loads(row.payload)
         decision = self.rules.decide(data)
         bot = to_json(verdict) if verdict is not None else None
-        tx.complete_event(row.id, bot, decision.as_dict(), settle_at)
-        return self._deliveries(row.id, data, decision.matched, now, settle_at is not None, False)
+        routed = Routed(row.id, bot, decision.as_dict(), settle_at)
+        settling = settle_at is not None
+        return routed, self._deliveries(row.id, data, decision.matched, now, settling, False)
 
     def settle(self, tx: Tx, now: float) -> Processed:
         """Settled pass for clicks whose window has passed: serves `wait_for_settled` rules."""
@@ -100,6 +109,7 @@ class Processor:
             return Processed(0, 0)
         state = tx.bot_state()
         outbox: list[NewDelivery] = []
+        settled: list[Routed] = []
         for row in stored:
             try:
                 click = EmailClicked.model_validate_json(row.payload)
@@ -107,11 +117,14 @@ class Processor:
                 self._count_bot(click)
                 data = click.model_dump(mode="json")
                 decision = self.rules.decide(data)
-                outbox += self._deliveries(click.id, data, decision.matched, now, True, True)
-                tx.complete_settlement(click.id, to_json(click.bot), decision.as_dict())
+                deliveries = self._deliveries(click.id, data, decision.matched, now, True, True)
             except Exception as error:  # a poison event must not block settlement
                 log.exception("processor.settle_failed", event_id=row.id)
-                tx.complete_settlement(row.id, None, {"error": _describe(error)})
+                settled.append(Routed(row.id, None, {"error": _describe(error)}))
+                continue
+            outbox += deliveries
+            settled.append(Routed(click.id, to_json(click.bot), decision.as_dict()))
+        tx.complete_settlements(settled)
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
 

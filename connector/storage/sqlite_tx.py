@@ -17,6 +17,7 @@ from connector.storage.base import (
     IngestBatch,
     IngestOutcome,
     NewDelivery,
+    Routed,
     StoredEvent,
 )
 
@@ -86,15 +87,27 @@ class SqliteTx:
         ).fetchall()
         return [StoredEvent(id=r[0], type=r[1], payload=r[2]) for r in rows]
 
+    def complete_events(self, routed: list[Routed]) -> None:
+        """Record immediate passes: the verdict (its own column), decision, settle time."""
+        self.conn.executemany(
+            "UPDATE events SET processed = 1, bot = ?, decision = ?, settle_at = ?,"
+            " settled = ? WHERE id = ?",
+            [
+                (
+                    r.bot,
+                    orjson.dumps({"immediate": r.decision}),
+                    r.settle_at,
+                    r.settle_at is None,
+                    r.event_id,
+                )
+                for r in routed
+            ],
+        )
+
     def complete_event(
         self, event_id: str, bot: bytes | None, decision: dict[str, Any], settle_at: float | None
     ) -> None:
-        """Record the immediate pass: the bot verdict (its own column), decision, settle time."""
-        self.conn.execute(
-            "UPDATE events SET processed = 1, bot = ?, decision = ?, settle_at = ?,"
-            " settled = ? WHERE id = ?",
-            (bot, orjson.dumps({"immediate": decision}), settle_at, settle_at is None, event_id),
-        )
+        self.complete_events([Routed(event_id, bot, decision, settle_at)])
 
     def due_settlements(self, now: float, limit: int) -> list[StoredEvent]:
         rows = self.conn.execute(
@@ -104,15 +117,14 @@ class SqliteTx:
         ).fetchall()
         return [StoredEvent(id=r[0], type=r[1], payload=r[2]) for r in rows]
 
-    def complete_settlement(
-        self, event_id: str, bot: bytes | None, decision: dict[str, Any]
-    ) -> None:
-        row = self.conn.execute("SELECT decision FROM events WHERE id = ?", (event_id,)).fetchone()
-        stored = orjson.loads(row[0]) if row and row[0] else {}
-        stored["settled"] = decision
-        self.conn.execute(
-            "UPDATE events SET settled = 1, bot = COALESCE(?, bot), decision = ? WHERE id = ?",
-            (bot, orjson.dumps(stored), event_id),
+    def complete_settlements(self, routed: list[Routed]) -> None:
+        """Record settled passes beside the immediate decision (`decision.settled`)."""
+        self.conn.executemany(
+            # CAST: from SQLite 3.45 a BLOB given to a JSON function is read as binary JSONB
+            "UPDATE events SET settled = 1, bot = COALESCE(?, bot), decision = json_set("
+            "COALESCE(CAST(decision AS TEXT), '{}'), '$.settled', json(CAST(? AS TEXT)))"
+            " WHERE id = ?",
+            [(r.bot, orjson.dumps(r.decision), r.event_id) for r in routed],
         )
 
     def event(self, event_id: str) -> dict[str, Any] | None:

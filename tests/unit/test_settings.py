@@ -118,3 +118,11 @@ def test_unsupported_storage_url_is_a_config_error() -> None:
     """A storage URL we cannot serve is refused at load, naming the key."""
     problems = _problems({**BASE, "storage": {"url": "postgresql://db/x"}})
     assert problems[0].startswith("storage.url: only sqlite:///PATH is supported")
+
+
+def test_worker_section_defaults_to_inline_and_checks_its_values() -> None:
+    """[worker]: inline by default; a bad mode or priority is named by key."""
+    assert parse_settings(BASE, {"CIO_KEY": "k"}).worker.mode == "inline"
+    problems = _problems({**BASE, "worker": {"mode": "threads", "nice": 25}})
+    assert any(p.startswith("worker.mode") for p in problems)
+    assert any(p.startswith("worker.nice") for p in problems)
