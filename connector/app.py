@@ -7,6 +7,7 @@ rows and are retried after their lease), closes the HTTP client and finally the 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -99,6 +100,7 @@ def create_app(
             wake=pipeline.wake,
             clock=clock or _utcnow,
         )
+        gc.freeze()  # start-up data (detector tables, rules) is permanent: GC need not walk it
         if run_background:
             pipeline.start()
         if worker is not None:

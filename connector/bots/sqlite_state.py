@@ -61,20 +61,15 @@ CREATE TABLE IF NOT EXISTS bot_version (
     version INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO bot_version VALUES (1, 0);
--- One bump per row changed in a bot table, whoever changes it (see mirrors.py).
-CREATE TRIGGER IF NOT EXISTS bot_deliveries_insert AFTER INSERT ON bot_deliveries FOR EACH ROW
-BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
-CREATE TRIGGER IF NOT EXISTS bot_deliveries_update AFTER UPDATE ON bot_deliveries FOR EACH ROW
-BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
-CREATE TRIGGER IF NOT EXISTS bot_deliveries_delete AFTER DELETE ON bot_deliveries FOR EACH ROW
-BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
-CREATE TRIGGER IF NOT EXISTS bot_clicks_insert AFTER INSERT ON bot_clicks FOR EACH ROW
-BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
-CREATE TRIGGER IF NOT EXISTS bot_clicks_update AFTER UPDATE ON bot_clicks FOR EACH ROW
-BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
-CREATE TRIGGER IF NOT EXISTS bot_clicks_delete AFTER DELETE ON bot_clicks FOR EACH ROW
-BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;
 """
+
+# One bump of `bot_version` per row changed in a bot table, whoever changes it (mirrors.py).
+SQLITE_SCHEMA += "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {table}_{change.lower()} AFTER {change} ON {table}"  # noqa: S608
+    " FOR EACH ROW BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;\n"
+    for table in ("bot_deliveries", "bot_clicks")
+    for change in ("INSERT", "UPDATE", "DELETE")
+)
 
 _COLUMNS = (
     "event_id, message_key, link_key, recipient_key, ip, network, occurred, received, evidence"

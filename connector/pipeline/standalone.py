@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 
@@ -58,6 +59,7 @@ async def run_worker(settings: Settings, parent_pid: int | None = None) -> None:
         poll_seconds=settings.worker.poll_seconds,
         route_batch=ROUTE_BATCH,
     )
+    gc.freeze()  # start-up data (detector tables, rules) is permanent: GC need not walk it
     pipeline.start()
     log.info("worker.started", pid=os.getpid(), parent_pid=parent_pid)
     try:
