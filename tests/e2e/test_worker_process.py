@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -100,3 +102,43 @@ def test_worker_exits_when_the_serve_process_that_started_it_is_gone(tmp_path: P
     assert result.returncode == 0
     assert b"worker.parent_gone" in result.stderr
     assert time.monotonic() - started < 20
+
+
+def test_a_killed_worker_is_restarted_and_the_stored_event_still_delivered(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of the worker process: serve starts another, which delivers what was stored."""
+    downstream_port = free_port()
+    config = write_config(
+        tmp_path,
+        f"http://127.0.0.1:{downstream_port}/hook",
+        extra='\n[worker]\nmode = "process"\n',
+    )
+    service = ServiceProcess(config, free_port()).start()
+    try:
+        assert service.process is not None
+        first = _worker_pid(service.process.pid)
+        os.kill(first, signal.SIGKILL)
+        response = httpx.post(
+            f"{service.url}/webhooks/cio", content=CLICK, headers=cio_headers(CLICK)
+        )
+        with downstream(port=downstream_port) as app:
+            received = app.wait_for(1, timeout=30)
+        second = _worker_pid(service.process.pid)
+    finally:
+        service.terminate()
+    assert response.status_code == 200
+    assert received[0].json()["provider_event_id"] == "01HZX3K9Q4V6B8N2M7R5T1W0YA"
+    assert second != first
+
+
+def _worker_pid(serve_pid: int, timeout: float = 15.0) -> int:
+    """The worker process `connector serve` runs (its only child), once it is up."""
+    children = Path(f"/proc/{serve_pid}/task/{serve_pid}/children")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = children.read_text().split()
+        if found:
+            return int(found[0])
+        time.sleep(0.05)
+    raise AssertionError("no worker process")
