@@ -89,7 +89,12 @@ def create_app(
         certificates = CertificateCache.for_sources(
             cert_client, [s.to_source() for s in settings.sources]
         )
-        pipeline = build_pipeline(settings, services.store, services.metrics, client)
+        # Without loops here (a worker process routes) the detector's tables need not load.
+        pipeline = (
+            build_pipeline(settings, services.store, services.metrics, client)
+            if run_background
+            else None
+        )
         services.pipeline = pipeline
         app.state.webhooks = WebhookContext(
             server=settings.server,
@@ -97,11 +102,11 @@ def create_app(
             store=services.store,
             metrics=services.metrics,
             certificates=certificates,
-            wake=pipeline.wake,
+            wake=pipeline.wake if pipeline is not None else _nobody_to_wake,
             clock=clock or _utcnow,
         )
         gc.freeze()  # start-up data (detector tables, rules) is permanent: GC need not walk it
-        if run_background:
+        if pipeline is not None:
             pipeline.start()
         if worker is not None:
             worker.start()
@@ -110,7 +115,8 @@ def create_app(
         finally:
             if worker is not None:
                 await worker.stop()
-            await pipeline.stop()
+            if pipeline is not None:
+                await pipeline.stop()
             await client.aclose()
             if cert_client is not client:
                 await cert_client.aclose()
@@ -123,6 +129,10 @@ def create_app(
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _nobody_to_wake() -> None:
+    """A worker process polls the inbox; nothing in this process needs waking."""
 
 
 def _routes() -> list[Route]:
