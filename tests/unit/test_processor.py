@@ -95,3 +95,28 @@ def test_poison_event_is_recorded_and_does_not_block_others(store: SqliteStore) 
     assert poisoned is not None
     assert poisoned["processed"] is True
     assert "JSONDecodeError" in poisoned["decision"]["immediate"]["error"]
+
+
+def test_routed_data_equals_the_full_model_dump_with_the_verdict() -> None:
+    """Parsing our stored payload and swapping in the verdict gives what dumping the model
+    with that verdict gives, for every provider's sample clicks (what the processor relies on).
+    """
+    from pydantic_core import to_json
+
+    from providers.registry import PROVIDERS
+    from schemas import Bot, EmailClicked
+    from tests.support.fixtures import all_cases
+
+    verdict = Bot(suspected=True, score=90, band="certain", phase="settled", version="v")
+    checked: set[str] = set()
+    for case in all_cases():
+        provider = PROVIDERS[case.provider]
+        for parsed in provider.parse(case.request(), case.source()).events:
+            if not isinstance(parsed.event, EmailClicked):
+                continue
+            data = orjson.loads(to_json(parsed.event))
+            data["bot"] = verdict.model_dump(mode="json")
+            parsed.event.bot = verdict
+            assert data == parsed.event.model_dump(mode="json"), case.id
+            checked.add(case.provider)
+    assert checked == set(PROVIDERS)
