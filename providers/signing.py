@@ -18,8 +18,9 @@ from connector.errors import ForbiddenSource, SignatureError
 
 
 def hmac_digest(key: str | bytes, message: bytes, algorithm: str = "sha256") -> bytes:
+    """One-shot HMAC (`hmac.digest` runs in OpenSSL without building an HMAC object)."""
     raw_key = key.encode("utf-8") if isinstance(key, str) else key
-    return hmac.new(raw_key, message, getattr(hashlib, algorithm)).digest()
+    return hmac.digest(raw_key, message, algorithm)
 
 
 def matching_key(
