@@ -20,3 +20,4 @@ def check_config(path: Path) -> None:
     )
     for source in settings.sources:
         click.echo(f"  source {source.id}: {source.provider} at /webhooks/{source.id}")
+    click.echo(f"  worker: {settings.worker.mode}")

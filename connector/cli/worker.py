@@ -23,8 +23,8 @@ from connector.cli.common import config_option, load_or_exit, resolve_config_pat
 def worker(config_path: Path | None, parent_pid: int | None, nice: int) -> None:
     """Process stored events and deliver them until stopped (SIGTERM or Ctrl-C).
 
-    `connector serve` starts one itself unless `[worker] mode` says otherwise; run this
-    command yourself with `mode = "external"`, against the same database.
+    With `[worker] mode = "process"` `connector serve` starts and supervises one itself;
+    with `mode = "external"` run this command yourself, against the same database.
     """
     import uvloop
 
