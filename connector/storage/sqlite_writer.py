@@ -121,9 +121,14 @@ class SqliteWriter:
     def _run(self, setup: Callable[[sqlite3.Connection], None]) -> None:
         try:
             conn = self.connect()
-            lock_fd = os.open(f"{self._path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         except BaseException as error:  # report start-up failure to the caller
             self._ready.set_exception(StorageUnavailable(f"cannot open database: {error}"))
+            return
+        try:
+            lock_fd = os.open(f"{self._path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            conn.close()
+            self._ready.set_exception(StorageUnavailable(f"cannot open lock file: {error}"))
             return
         try:
             with _locked(lock_fd):
