@@ -27,6 +27,7 @@ from connector.certificates import CertificateCache
 from connector.errors import ConnectorError, PayloadTooLarge, UnknownSource
 from connector.metrics import Metrics
 from connector.pipeline.ingest import ingest
+from connector.pipeline.recent import RecentEvents
 from connector.settings import ServerSettings, SourceSettings
 from connector.storage.base import Store
 from providers.base import Provider, Source, WebhookRequest
@@ -55,6 +56,7 @@ class WebhookContext:
     certificates: CertificateCache | None
     wake: Callable[[], None]
     clock: Callable[[], datetime]
+    recent: RecentEvents | None = None
 
 
 async def receive_webhook(scope: Scope, receive: Receive, send: Send) -> None:
@@ -74,7 +76,9 @@ async def receive_webhook(scope: Scope, receive: Receive, send: Send) -> None:
         provider = PROVIDERS[settings.provider]
         body = await _read_body(receive, headers, context.server.max_body_bytes)
         webhook = _webhook_request(scope, headers, source_id, body, context)
-        receipt = await ingest(provider, webhook, source, context.store, context.certificates)
+        receipt = await ingest(
+            provider, webhook, source, context.store, context.certificates, context.recent
+        )
     except ConnectorError as error:
         status = status_for(provider, error)
         secrets = source_secrets(entry[1]) if entry is not None else []

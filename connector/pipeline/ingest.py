@@ -13,6 +13,7 @@ from pydantic_core import to_json
 
 from connector.certificates import CertificateCache
 from connector.errors import MalformedPayload
+from connector.pipeline.recent import RecentEvents
 from connector.storage.base import (
     EventRecord,
     IngestBatch,
@@ -117,11 +118,15 @@ async def ingest(
     source: Source,
     store: Store,
     certificates: CertificateCache | None = None,
+    recent: RecentEvents | None = None,
 ) -> Receipt:
     verified = await verify(provider, request, source, certificates)
     result = normalise(provider, request, source)
     batch = build_batch(request, verified, result)
     outcome = await store.transaction(lambda tx: tx.ingest(batch))
+    if recent is not None and outcome.new:
+        new = set(outcome.new)
+        recent.remember(parsed.event for parsed in result.events if parsed.event.id in new)
     return Receipt(
         accepted=len(outcome.new),
         duplicates=len(outcome.duplicates),
