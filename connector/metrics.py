@@ -34,6 +34,7 @@ class Metrics:
 
     def __post_init__(self) -> None:
         self._sources: dict[str, SourceCounters] = {}
+        self._routed: dict[str, Counter] = {}
         r, w = self.registry, self.worker_registry
         self.received = Counter(
             "connector_events_received",
@@ -118,6 +119,13 @@ class Metrics:
             )
             self._sources[source] = counters
         return counters
+
+    def routed_to(self, action: str) -> Counter:
+        """The routed counter of one action, bound once (routing runs per event)."""
+        counter = self._routed.get(action)
+        if counter is None:
+            counter = self._routed[action] = self.routed.labels(action)
+        return counter
 
     def render(self, worker: bytes | None = None) -> bytes:
         """Both parts; `worker` replaces ours with what a worker process reported."""

@@ -153,7 +153,7 @@ class Processor:
         body = orjson.dumps(data)
         if self.metrics is not None:
             for action in by_action:
-                self.metrics.routed.labels(action).inc()
+                self.metrics.routed_to(action).inc()
         return [
             NewDelivery(
                 id=delivery_id(event_id, action),
