@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 
 import structlog
 
-from connector.app import build_store
+from connector.app import build_store, settle_gc
 from connector.delivery.client import make_client
 from connector.metrics import Metrics, WorkerMetricsFile
 from connector.pipeline.build import build_pipeline
@@ -59,7 +58,7 @@ async def run_worker(settings: Settings, parent_pid: int | None = None) -> None:
         poll_seconds=settings.worker.poll_seconds,
         route_batch=ROUTE_BATCH,
     )
-    gc.freeze()  # start-up data (detector tables, rules) is permanent: GC need not walk it
+    settle_gc()
     pipeline.start()
     log.info("worker.started", pid=os.getpid(), parent_pid=parent_pid)
     try:
