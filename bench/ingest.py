@@ -68,6 +68,7 @@ synchronous = "{synchronous}"
 
 [bots]
 enabled = {bots}
+settle_seconds = {settle}
 
 [worker]
 mode = "{mode}"
@@ -231,6 +232,12 @@ def main() -> None:
     parser.add_argument("--synchronous", default="FULL", choices=["FULL", "NORMAL"])
     parser.add_argument("--nice", type=int, default=10, help="[worker] nice of the service")
     parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=2.0,
+        help="[bots] settle_seconds: short, so the settled pass runs during the load too",
+    )
+    parser.add_argument(
         "--layouts",
         default="inline,process,spare",
         help="inline: loops in the web process; process: worker process on the web's core;"
@@ -292,6 +299,7 @@ def main() -> None:
                     synchronous=args.synchronous,
                     nice=args.nice,
                     mode=LAYOUTS[layout],
+                    settle=args.settle_seconds,
                 )
             )
             requests = work / f"{name}-{round_number}.tsv"
