@@ -93,7 +93,11 @@ class Processor:
         data = orjson.loads(row.payload)
         if self.detector is not None and state is not None:
             held = self.recent.take(row.id, row.type) if self.recent is not None else None
-            event: Event = held or EVENT_MODELS[row.type].model_validate_json(row.payload)
+            event: Event = (
+                held
+                if held is not None
+                else EVENT_MODELS[row.type].model_validate_json(row.payload)
+            )
             verdict = self.detector.observe(event, state)
             if isinstance(event, EmailClicked) and verdict is not None:
                 event.bot = verdict

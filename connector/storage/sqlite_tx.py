@@ -104,11 +104,6 @@ class SqliteTx:
             ],
         )
 
-    def complete_event(
-        self, event_id: str, bot: bytes | None, decision: dict[str, Any], settle_at: float | None
-    ) -> None:
-        self.complete_events([Routed(event_id, bot, decision, settle_at)])
-
     def due_settlements(self, now: float, limit: int) -> list[StoredEvent]:
         rows = self.conn.execute(
             "SELECT id, type, payload FROM events WHERE settled = 0 AND settle_at IS NOT NULL"

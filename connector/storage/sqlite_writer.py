@@ -138,8 +138,8 @@ class SqliteWriter:
             os.close(lock_fd)
             self._ready.set_exception(StorageUnavailable(f"cannot open database: {error}"))
             return
-        self._ready.set_result(None)
         self._lock_fd = lock_fd
+        self._ready.set_result(None)
         try:
             while (first := self._jobs.get()) is not None:
                 batch = list(first)

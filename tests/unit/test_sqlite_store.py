@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from connector.errors import SignatureError
-from connector.storage.base import AttemptRecord, EventRecord, IngestBatch, NewDelivery
+from connector.storage.base import AttemptRecord, EventRecord, IngestBatch, NewDelivery, Routed
 from connector.storage.sqlite import SqliteStore
 
 
@@ -126,10 +126,10 @@ def test_prune_forgets_old_events_and_bot_state_but_not_pending_work(tmp_path: P
     store.open_sync()
     try:
         store.transaction_sync(lambda tx: tx.ingest(IngestBatch("c", 1.0, [_event("old")])))
-        store.transaction_sync(lambda tx: tx.complete_event("old", b"{}", {}, None))
+        store.transaction_sync(lambda tx: tx.complete_events([Routed("old", b"{}", {})]))
         store.transaction_sync(lambda tx: tx.bot_state().record_delivery("m", 1.0, 1.0))
         store.transaction_sync(lambda tx: tx.ingest(IngestBatch("c", 1.0, [_event("busy")])))
-        store.transaction_sync(lambda tx: tx.complete_event("busy", b"{}", {}, None))
+        store.transaction_sync(lambda tx: tx.complete_events([Routed("busy", b"{}", {})]))
         store.transaction_sync(
             lambda tx: tx.add_deliveries(
                 [NewDelivery("d", "busy", "a", ["r"], b"{}", not_before=1.0)]
