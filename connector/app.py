@@ -23,7 +23,6 @@ from connector.certificates import CertificateCache
 from connector.delivery.client import make_client
 from connector.metrics import Metrics, WorkerMetricsFile
 from connector.pipeline.build import build_pipeline
-from connector.pipeline.recent import RecentEvents
 from connector.pipeline.supervisor import WorkerSupervisor
 from connector.pipeline.worker import Pipeline
 from connector.settings import Settings
@@ -104,10 +103,8 @@ def create_app(
         certificates = CertificateCache.for_sources(
             cert_client, [s.to_source() for s in settings.sources]
         )
-        # Without loops here (a worker process routes) the detector's tables need not load.
-        recent = RecentEvents() if run_background and settings.bots.enabled else None
         pipeline = (
-            build_pipeline(settings, services.store, services.metrics, client, recent=recent)
+            build_pipeline(settings, services.store, services.metrics, client)
             if run_background
             else None
         )
@@ -119,7 +116,6 @@ def create_app(
             metrics=services.metrics,
             certificates=certificates,
             wake=pipeline.wake if pipeline is not None else _nobody_to_wake,
-            recent=recent,
             clock=clock or _utcnow,
         )
         settle_gc()

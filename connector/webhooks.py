@@ -27,7 +27,6 @@ from connector.certificates import CertificateCache
 from connector.errors import ConnectorError, PayloadTooLarge, UnknownSource
 from connector.metrics import Metrics
 from connector.pipeline.ingest import ingest
-from connector.pipeline.recent import RecentEvents
 from connector.settings import ServerSettings, SourceSettings
 from connector.storage.base import Store
 from providers.base import Provider, Source, WebhookRequest
@@ -56,7 +55,6 @@ class WebhookContext:
     certificates: CertificateCache | None
     wake: Callable[[], None]
     clock: Callable[[], datetime]
-    recent: RecentEvents | None = None
 
 
 async def receive_webhook(scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,9 +74,7 @@ async def receive_webhook(scope: Scope, receive: Receive, send: Send) -> None:
         provider = PROVIDERS[settings.provider]
         body = await _read_body(receive, headers, context.server.max_body_bytes)
         webhook = _webhook_request(scope, headers, source_id, body, context)
-        receipt = await ingest(
-            provider, webhook, source, context.store, context.certificates, context.recent
-        )
+        receipt = await ingest(provider, webhook, source, context.store, context.certificates)
     except ConnectorError as error:
         status = status_for(provider, error)
         secrets = source_secrets(entry[1]) if entry is not None else []

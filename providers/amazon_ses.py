@@ -43,14 +43,14 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers.base import ControlTask, ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import dig, link, load_json, origin, text, to_utc
+from providers.normalize import dig, link_fields, load_json, origin, text, to_utc
 from providers.signing import check_freshness
 from providers.sns import HASHES as HASHES  # re-exported: tests sign with it
 from providers.sns import HEADER_FIELDS, check_signature, string_field
 from providers.sns import signing_cert_url as signing_cert_url  # re-exported for connector/
 from providers.sns import string_to_sign as string_to_sign  # re-exported: tests sign with it
 from providers.sns import subscribe_url as subscribe_url  # re-exported for connector/
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient
+from schemas.compiled import CompiledEvent, build_event
 
 name = "amazon_ses"
 title = "Amazon SES (via SNS)"
@@ -185,7 +185,7 @@ def _refuse(reason: str) -> NoReturn:
 
 def _event(
     kind: str, ses_event: dict[str, Any], envelope: dict[str, Any], request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+) -> CompiledEvent:
     provider_event_id = text(envelope.get("MessageId"))
     if provider_event_id is None:
         raise MalformedPayload("SNS MessageId is missing")
@@ -198,20 +198,21 @@ def _event(
     occurred_at = to_utc(detail.get("timestamp") or envelope.get("Timestamp"))
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, occurred_at),
-        "recipient": Recipient(email=recipients[0] if len(recipients) == 1 else None),
-        "message": Message(
-            id=text(mail.get("messageId")), subject=text(dig(mail, "commonHeaders", "subject"))
-        ),
+        "recipient": {"email": recipients[0] if len(recipients) == 1 else None},
+        "message": {
+            "id": text(mail.get("messageId")),
+            "subject": text(dig(mail, "commonHeaders", "subject")),
+        },
         "metadata": _metadata(mail, detail, recipients),
         "test": _simulated(recipients),
     }
     if kind == "email.delivered":
-        return EmailDelivered(**common)
+        return build_event("email.delivered", common)
     url = text(detail.get("link"))
     if url is None:
         raise MalformedPayload("Click event has no click.link")
-    client = Client(user_agent=text(detail.get("userAgent")), ip=text(detail.get("ipAddress")))
-    return EmailClicked(**common, link=link(url), client=client)
+    client = {"user_agent": text(detail.get("userAgent")), "ip": text(detail.get("ipAddress"))}
+    return build_event("email.clicked", {**common, "link": link_fields(url), "client": client})
 
 
 def _simulated(recipients: list[str]) -> bool:

@@ -14,10 +14,16 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
+import msgspec
 from pydantic import ValidationError
 
 from connector.errors import MalformedPayload
 from schemas import Event
+from schemas.compiled import CompiledEvent, to_model, validation_problem
+
+# What an adapter's event builder returns: a compiled event from `build_event` (the fast
+# path every adapter uses) or, where that is more natural, the pydantic model itself.
+BuiltEvent = Event | CompiledEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +78,23 @@ class Verified:
     body_digest: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedEvent:
-    """A normalised event and the provider's own item it came from (kept in storage)."""
+    """A normalised event and the provider's own item it came from (kept in storage).
 
-    event: Event
+    `built` is what the adapter produced (usually the compiled event: schemas/compiled.py);
+    `event` is its pydantic model, built on first use, because ingest itself never needs it.
+    """
+
+    built: BuiltEvent
     raw: Any
+    _model: Event | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def event(self) -> Event:
+        if self._model is None:
+            self._model = to_model(self.built)
+        return self._model
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +127,7 @@ class ParseResult:
     rejected: list[Rejection] = field(default_factory=list)
     tasks: list[ControlTask] = field(default_factory=list)
 
-    def add(self, index: int, raw: Any, build: Callable[[], Event]) -> None:
+    def add(self, index: int, raw: Any, build: Callable[[], BuiltEvent]) -> None:
         """Append `build()` as an event from item `index`, or record why it failed."""
         try:
             self.events.append(ParsedEvent(build(), raw))
@@ -118,12 +135,14 @@ class ParseResult:
             self.rejected.append(Rejection(index, error.message))
         except ValidationError as error:
             self.rejected.append(Rejection(index, _first_problem(error)))
+        except msgspec.ValidationError as error:
+            self.rejected.append(Rejection(index, validation_problem(error)))
 
 
 def collect(
     items: Iterable[Any],
     kind_of: Callable[[dict[str, Any]], tuple[str | None, str]],
-    build: Callable[[str, dict[str, Any]], Event],
+    build: Callable[[str, dict[str, Any]], BuiltEvent],
 ) -> ParseResult:
     """Judge each item of a delivery on its own, the same way for every provider.
 

@@ -42,14 +42,15 @@ import orjson
 
 from connector.errors import ConfigError, MalformedPayload
 from providers.base import ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import link, load_json, origin, text, to_utc
+from providers.normalize import link_fields, load_json, origin, text, to_utc
 from providers.signing import (
     basic_auth_problems,
     basic_authorization,
     check_authorization,
     check_ip,
 )
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
+from schemas import composite_key
+from schemas.compiled import CompiledEvent, build_event
 
 name = "brevo"
 title = "Brevo"
@@ -137,7 +138,7 @@ def _refuse(reason: str) -> NoReturn:
 
 def _event(
     kind: str, item: dict[str, Any], request: WebhookRequest, zone: ZoneInfo
-) -> EmailClicked | EmailDelivered:
+) -> CompiledEvent:
     occurred_at, raw_time = _occurred(item, zone)
     message_id = text(item.get("message-id"))
     campaign_id = text(item.get("camp_id"))
@@ -149,21 +150,23 @@ def _event(
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, occurred_at),
         # contact_id is 0 when the recipient is not a contact
-        "recipient": Recipient(
-            email=email, id=text(item.get("contact_id")) if item.get("contact_id") else None
-        ),
-        "message": Message(
-            id=message_id, campaign_id=campaign_id, subject=text(item.get("subject"))
-        ),
+        "recipient": {
+            "email": email,
+            "id": text(item.get("contact_id")) if item.get("contact_id") else None,
+        },
+        "message": {
+            "id": message_id,
+            "campaign_id": campaign_id,
+            "subject": text(item.get("subject")),
+        },
         "metadata": _metadata(item),
     }
     if kind == "email.delivered":
-        return EmailDelivered(**common)
+        return build_event("email.delivered", common)
     if url is None:
         raise MalformedPayload("click event has no link / URL")
-    return EmailClicked(
-        **common, link=link(url), client=Client(user_agent=text(item.get("user_agent")))
-    )
+    client = {"user_agent": text(item.get("user_agent"))}
+    return build_event("email.clicked", {**common, "link": link_fields(url), "client": client})
 
 
 def _occurred(item: dict[str, Any], zone: ZoneInfo) -> tuple[datetime, str]:

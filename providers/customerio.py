@@ -25,9 +25,9 @@ from typing import Any
 
 from connector.errors import MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
-from providers.normalize import dig, link, load_json, origin, text, to_utc
+from providers.normalize import link_fields, load_json, origin, text, to_utc
 from providers.signing import check_freshness, decode_hex, hmac_digest, matching_key, parse_epoch
-from schemas import EmailClicked, EmailDelivered, Message, Recipient
+from schemas.compiled import CompiledEvent, build_event
 
 name = "customerio"
 title = "Customer.io"
@@ -83,33 +83,33 @@ def _kind(item: dict[str, Any]) -> tuple[str | None, str]:
     return EVENT_TYPES.get((str(object_type), str(metric))), f"{object_type}.{metric}"
 
 
-def _event(
-    kind: str, item: dict[str, Any], request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> CompiledEvent:
     provider_event_id = text(item.get("event_id"))
     if provider_event_id is None:
         raise MalformedPayload("event_id is missing")
-    data = item.get("data") if isinstance(item.get("data"), dict) else {}
-    assert isinstance(data, dict)
-    common: dict[str, Any] = {
-        **origin(name, request, provider_event_id, to_utc(item.get("timestamp"))),
-        "recipient": Recipient(
-            email=text(data.get("recipient")) or text(dig(data, "identifiers", "email")),
-            id=text(data.get("customer_id")) or text(dig(data, "identifiers", "id")),
-        ),
-        "message": Message(
-            id=text(data.get("delivery_id")),
-            campaign_id=_campaign(data),
-            subject=text(data.get("subject")),
-        ),
-        "metadata": _metadata(data),
+    data = item.get("data")
+    if not isinstance(data, dict):
+        data = {}
+    identifiers = data.get("identifiers")
+    if not isinstance(identifiers, dict):
+        identifiers = {}
+    fields: dict[str, Any] = origin(name, request, provider_event_id, to_utc(item.get("timestamp")))
+    fields["recipient"] = {
+        "email": text(data.get("recipient")) or text(identifiers.get("email")),
+        "id": text(data.get("customer_id")) or text(identifiers.get("id")),
     }
-    if kind == "email.delivered":
-        return EmailDelivered(**common)
-    href = text(data.get("href"))
-    if href is None:
-        raise MalformedPayload("clicked event has no data.href")
-    return EmailClicked(**common, link=link(href, id=data.get("link_id")))
+    fields["message"] = {
+        "id": text(data.get("delivery_id")),
+        "campaign_id": _campaign(data),
+        "subject": text(data.get("subject")),
+    }
+    fields["metadata"] = _metadata(data)
+    if kind == "email.clicked":
+        href = text(data.get("href"))
+        if href is None:
+            raise MalformedPayload("clicked event has no data.href")
+        fields["link"] = link_fields(href, id=data.get("link_id"))
+    return build_event(kind, fields)
 
 
 _CAMPAIGN_KEYS = ("campaign_id", "broadcast_id", "newsletter_id", "transactional_message_id")
@@ -117,7 +117,11 @@ _METADATA_KEYS = (*_CAMPAIGN_KEYS, "action_id", "content_id", "trigger_event_id"
 
 
 def _campaign(data: dict[str, Any]) -> str | None:
-    return next((text(data[key]) for key in _CAMPAIGN_KEYS if text(data.get(key))), None)
+    for key in _CAMPAIGN_KEYS:
+        value = text(data.get(key))
+        if value is not None:
+            return value
+    return None
 
 
 def _metadata(data: dict[str, Any]) -> dict[str, Any]:

@@ -36,9 +36,9 @@ from typing import Any
 
 from connector.errors import MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
-from providers.normalize import dig, link, load_json, origin, tags, text, to_utc
+from providers.normalize import dig, link_fields, load_json, origin, tags, text, to_utc
 from providers.signing import check_freshness, check_ip, decode_hex, hmac_digest, matching_key
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient
+from schemas.compiled import CompiledEvent, build_event
 
 name = "mailersend"
 title = "MailerSend"
@@ -104,9 +104,7 @@ def _click_event(source: Source) -> str:
     return chosen if chosen in CLICK_EVENTS else CLICK_EVENTS[0]
 
 
-def _event(
-    kind: str, item: dict[str, Any], request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> CompiledEvent:
     data = item.get("data")
     if not isinstance(data, dict):
         raise MalformedPayload("event has no data object")
@@ -117,16 +115,17 @@ def _event(
     occurred_at = to_utc(data.get("created_at") or item.get("created_at"))
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, occurred_at),
-        "recipient": Recipient(email=fields["email"], id=fields["recipient_id"]),
-        "message": Message(id=fields["message_id"], subject=fields["subject"]),
+        "recipient": {"email": fields["email"], "id": fields["recipient_id"]},
+        "message": {"id": fields["message_id"], "subject": fields["subject"]},
         "metadata": {"tags": fields["tags"]} if fields["tags"] else {},
     }
     if kind == "email.delivered":
-        return EmailDelivered(**common)
+        return build_event(kind, common)
     if fields["url"] is None:
         raise MalformedPayload("clicked event has no URL (data.morph.url / data.meta.url)")
-    client = Client(user_agent=fields["user_agent"], ip=fields["ip"])
-    return EmailClicked(**common, link=link(fields["url"]), client=client)
+    common["link"] = link_fields(fields["url"])
+    common["client"] = {"user_agent": fields["user_agent"], "ip": fields["ip"]}
+    return build_event(kind, common)
 
 
 def _v1(data: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from connector.errors import MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, by_field, collect
 from providers.normalize import (
     dig,
-    link,
+    link_fields,
     load_form,
     load_json,
     origin,
@@ -62,15 +62,8 @@ from providers.signing import (
     matching_key,
     parse_epoch,
 )
-from schemas import (
-    BOT_HINT_KEY,
-    Client,
-    EmailClicked,
-    EmailDelivered,
-    Message,
-    Recipient,
-    composite_key,
-)
+from schemas import BOT_HINT_KEY, composite_key
+from schemas.compiled import CompiledEvent, build_event
 
 name = "mailgun"
 title = "Mailgun"
@@ -200,9 +193,7 @@ def _parse_legacy(request: WebhookRequest) -> ParseResult:
     return result
 
 
-def _event(
-    kind: str, payload: dict[str, Any], request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+def _event(kind: str, payload: dict[str, Any], request: WebhookRequest) -> CompiledEvent:
     data: dict[str, Any] = payload["event-data"]  # checked to be an object by `parse`
     message_id = text(dig(data, "message", "headers", "message-id"))
     url = url_field(data.get("url"))
@@ -211,43 +202,45 @@ def _event(
     )
     user_variables = data.get("user-variables")
     common = _common(request, provider_event_id, data.get("timestamp"), data.get("recipient"))
-    common["message"] = Message(id=message_id, campaign_id=text(dig(data, "campaigns", 0, "id")))
+    common["message"] = {"id": message_id, "campaign_id": text(dig(data, "campaigns", 0, "id"))}
     common["metadata"] = _metadata(user_variables, tags(data.get("tags")))
     common["test"] = dig(data, "flags", "is-test-mode") is True
     if kind == "email.delivered":
-        return EmailDelivered(**common)
+        return build_event("email.delivered", common)
     if url is None:
         raise MalformedPayload("clicked event has no url")
     user_agent = text(dig(data, "client-info", "user-agent"))
     client_type = text(dig(data, "client-info", "client-type"))  # e.g. "browser", "robot"
     if client_type:
         common["metadata"][BOT_HINT_KEY] = client_type.lower()
-    return EmailClicked(
-        **common,
-        link=link(url),
-        client=Client(user_agent=user_agent, ip=text(data.get("ip"))),
-    )
+    common["link"] = link_fields(url)
+    common["client"] = {"user_agent": user_agent, "ip": text(data.get("ip"))}
+    return build_event("email.clicked", common)
 
 
 def _legacy_event(
     kind: str, fields: list[tuple[str, str]], request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+) -> CompiledEvent:
     message_id = text(_first(fields, "message-id") or _first(fields, "Message-Id"))
     message_id = message_id.strip("<>") if message_id else None
     recipient, url = _first(fields, "recipient"), url_field(_first(fields, "url"))
     timestamp = _last(fields, "timestamp")
     provider_event_id = composite_key(message_id, recipient, url, timestamp)
     common = _common(request, provider_event_id, timestamp, recipient)
-    common["message"] = Message(id=message_id, campaign_id=text(_first(fields, "campaign-id")))
+    common["message"] = {"id": message_id, "campaign_id": text(_first(fields, "campaign-id"))}
     labels = [v for k, v in fields if k == "tag"] or [v for k, v in fields if k == "X-Mailgun-Tag"]
     variables = {key: value for key, value in fields if key not in LEGACY_KEYS}
     common["metadata"] = _metadata(variables, tags(labels))
     if kind == "email.delivered":
-        return EmailDelivered(**common)
+        return build_event("email.delivered", common)
     if url is None:
         raise MalformedPayload("clicked event has no url")
-    client = Client(user_agent=text(_first(fields, "user-agent")), ip=text(_first(fields, "ip")))
-    return EmailClicked(**common, link=link(url), client=client)
+    common["link"] = link_fields(url)
+    common["client"] = {
+        "user_agent": text(_first(fields, "user-agent")),
+        "ip": text(_first(fields, "ip")),
+    }
+    return build_event("email.clicked", common)
 
 
 def _common(
@@ -256,7 +249,7 @@ def _common(
     """The fields both wire formats fill alike."""
     return {
         **origin(name, request, provider_event_id, to_utc(timestamp)),
-        "recipient": Recipient(email=text(recipient)),
+        "recipient": {"email": text(recipient)},
     }
 
 

@@ -33,9 +33,10 @@ import orjson
 
 from connector.errors import MalformedPayload
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
-from providers.normalize import link, load_json, origin, text, to_utc
+from providers.normalize import link_fields, load_json, origin, text, to_utc
 from providers.signing import basic_authorization, check_authorization, check_ip
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
+from schemas import composite_key
+from schemas.compiled import CompiledEvent, build_event
 
 name = "mailjet"
 title = "Mailjet"
@@ -84,25 +85,23 @@ def _kind(item: dict[str, Any]) -> tuple[str | None, str]:
     return EVENT_TYPES.get(event or ""), str(event)
 
 
-def _event(
-    kind: str, item: dict[str, Any], request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> CompiledEvent:
     message_id = text(item.get("MessageID")) or text(item.get("mj_message_id"))
     email = text(item.get("email"))
     url = text(item.get("url"))
     provider_event_id = composite_key(message_id, email, url, item.get("time"))
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, to_utc(item.get("time"))),
-        "recipient": Recipient(email=email, id=_nonzero(item.get("mj_contact_id"))),
-        "message": Message(id=message_id, campaign_id=_campaign(item)),
+        "recipient": {"email": email, "id": _nonzero(item.get("mj_contact_id"))},
+        "message": {"id": message_id, "campaign_id": _campaign(item)},
         "metadata": _metadata(item),
     }
     if kind == "email.delivered":
-        return EmailDelivered(**common)
+        return build_event("email.delivered", common)
     if url is None:
         raise MalformedPayload("click event has no url")
-    client = Client(user_agent=text(item.get("agent")), ip=text(item.get("ip")))
-    return EmailClicked(**common, link=link(url), client=client)
+    client = {"user_agent": text(item.get("agent")), "ip": text(item.get("ip"))}
+    return build_event("email.clicked", {**common, "link": link_fields(url), "client": client})
 
 
 def _nonzero(value: Any) -> str | None:

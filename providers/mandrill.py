@@ -38,7 +38,7 @@ from connector.errors import ConfigError, MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
 from providers.normalize import (
     dig,
-    link,
+    link_fields,
     load_form,
     load_json,
     origin,
@@ -48,15 +48,8 @@ from providers.normalize import (
     url_field,
 )
 from providers.signing import decode_base64, hmac_digest, matching_key
-from schemas import (
-    BOT_HINT_KEY,
-    Client,
-    EmailClicked,
-    EmailDelivered,
-    Message,
-    Recipient,
-    composite_key,
-)
+from schemas import BOT_HINT_KEY, composite_key
+from schemas.compiled import CompiledEvent, build_event
 
 name = "mandrill"
 title = "Mandrill (Mailchimp Transactional)"
@@ -132,9 +125,7 @@ def _kind(item: dict[str, Any]) -> tuple[str | None, str]:
     return EVENT_TYPES.get(str(item.get("event"))), str(item.get("event") or item.get("type"))
 
 
-def _event(
-    kind: str, item: dict[str, Any], request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> CompiledEvent:
     msg = item["msg"] if isinstance(item.get("msg"), dict) else {}
     message_id = text(item.get("_id")) or text(msg.get("_id"))
     recipient, url = text(msg.get("email")), url_field(item.get("url"))
@@ -144,17 +135,17 @@ def _event(
         metadata["tags"] = tags(msg.get("tags"))
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, to_utc(item.get("ts"))),
-        "recipient": Recipient(email=recipient),
-        "message": Message(id=message_id, subject=text(msg.get("subject"))),
+        "recipient": {"email": recipient},
+        "message": {"id": message_id, "subject": text(msg.get("subject"))},
         "metadata": metadata,
         "test": bool(message_id and message_id.startswith(_EXAMPLE_ID)),
     }
     if kind == "email.delivered":
-        return EmailDelivered(**common)
+        return build_event("email.delivered", common)
     if url is None:
         raise MalformedPayload("click event has no url")
-    client = Client(user_agent=text(item.get("user_agent")), ip=text(item.get("ip")))
+    client = {"user_agent": text(item.get("user_agent")), "ip": text(item.get("ip"))}
     agent_type = text(dig(item, "user_agent_parsed", "type"))  # e.g. "Browser", "Robot"
     if agent_type:
         metadata[BOT_HINT_KEY] = agent_type.lower()
-    return EmailClicked(**common, link=link(url), client=client)
+    return build_event("email.clicked", {**common, "link": link_fields(url), "client": client})

@@ -44,9 +44,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from connector.errors import MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
-from providers.normalize import dig, link, load_json, origin, text, to_utc
+from providers.normalize import dig, link_fields, load_json, origin, text, to_utc
 from providers.signing import check_freshness, check_ip, decode_base64
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient
+from schemas.compiled import CompiledEvent, build_event
 
 name = "postal"
 title = "Postal"
@@ -198,9 +198,7 @@ def _kind(item: dict[str, Any]) -> tuple[str | None, str]:
     return kind, event
 
 
-def _event(
-    kind: str, item: dict[str, Any], request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> CompiledEvent:
     provider_event_id = text(item.get("uuid"))
     if provider_event_id is None:
         raise MalformedPayload("uuid is missing")
@@ -211,14 +209,18 @@ def _event(
     assert isinstance(message, dict)
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, to_utc(item.get("timestamp"))),
-        "recipient": Recipient(email=text(message.get("to"))),
-        "message": Message(id=text(message.get("id")), subject=text(message.get("subject"))),
+        "recipient": {"email": text(message.get("to"))},
+        "message": {"id": text(message.get("id")), "subject": text(message.get("subject"))},
         "metadata": {key: message[key] for key in ("tag", "message_id") if text(message.get(key))},
     }
     if kind == "email.delivered":
-        return EmailDelivered(**common)
+        return build_event(kind, common)
     url = text(body.get("url"))
     if url is None:
         raise MalformedPayload("MessageLinkClicked has no payload.url")
-    client = Client(user_agent=text(body.get("user_agent")), ip=text(body.get("ip_address")))
-    return EmailClicked(**common, link=link(url, id=body.get("token")), client=client)
+    common["link"] = link_fields(url, id=body.get("token"))
+    common["client"] = {
+        "user_agent": text(body.get("user_agent")),
+        "ip": text(body.get("ip_address")),
+    }
+    return build_event(kind, common)

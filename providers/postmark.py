@@ -34,7 +34,7 @@ from typing import Any
 
 from connector.errors import MalformedPayload
 from providers.base import ParseResult, Source, Verified, WebhookRequest, by_field, collect
-from providers.normalize import dig, link, load_json, origin, tags, text, to_utc, url_field
+from providers.normalize import dig, link_fields, load_json, origin, tags, text, to_utc, url_field
 from providers.signing import (
     allowed_ips_problems,
     basic_auth_problems,
@@ -43,7 +43,8 @@ from providers.signing import (
     check_ip,
     check_secret,
 )
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
+from schemas import composite_key
+from schemas.compiled import CompiledEvent, build_event
 
 name = "postmark"
 title = "Postmark"
@@ -97,9 +98,7 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
     return collect(items, kind_of, partial(_event, request=request))
 
 
-def _event(
-    kind: str, item: dict[str, Any], request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> CompiledEvent:
     message_id, recipient = text(item.get("MessageID")), text(item.get("Recipient"))
     url = url_field(item.get("OriginalLink")) if kind == "email.clicked" else None
     occurred = item.get(_TIME_FIELD[kind])
@@ -109,13 +108,13 @@ def _event(
         metadata["tags"] = tags(item.get("Tag"))
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, to_utc(occurred)),
-        "recipient": Recipient(email=recipient),
-        "message": Message(id=message_id),
+        "recipient": {"email": recipient},
+        "message": {"id": message_id},
         "metadata": metadata,
     }
     if kind == "email.delivered":
-        return EmailDelivered(**common)
+        return build_event("email.delivered", common)
     if url is None:
         raise MalformedPayload("Click record has no OriginalLink")
-    client = Client(user_agent=text(item.get("UserAgent")), ip=text(dig(item, "Geo", "IP")))
-    return EmailClicked(**common, link=link(url), client=client)
+    client = {"user_agent": text(item.get("UserAgent")), "ip": text(dig(item, "Geo", "IP"))}
+    return build_event("email.clicked", {**common, "link": link_fields(url), "client": client})

@@ -44,9 +44,9 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from connector.errors import MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
-from providers.normalize import link, load_json, origin, text, to_utc
+from providers.normalize import link_fields, load_json, origin, text, to_utc
 from providers.signing import check_freshness, check_ip, parse_epoch
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient
+from schemas.compiled import CompiledEvent, build_event
 
 name = "resend"
 title = "Resend"
@@ -161,9 +161,7 @@ def _kind(item: dict[str, Any]) -> tuple[str | None, str]:
     return EVENT_TYPES.get(event_type or ""), str(event_type)
 
 
-def _event(
-    kind: str, item: dict[str, Any], request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> CompiledEvent:
     provider_event_id = _header(request, "id")
     if provider_event_id is None:
         raise MalformedPayload("svix-id header is missing")
@@ -172,18 +170,20 @@ def _event(
     recipients = _recipients(data.get("to"))
     email = recipients[0] if recipients else None
     common: dict[str, Any] = {
-        "recipient": Recipient(email=email),
-        "message": Message(
-            id=text(data.get("email_id")),
-            campaign_id=text(data.get("broadcast_id")),
-            subject=text(data.get("subject")),
-        ),
+        "recipient": {"email": email},
+        "message": {
+            "id": text(data.get("email_id")),
+            "campaign_id": text(data.get("broadcast_id")),
+            "subject": text(data.get("subject")),
+        },
         "metadata": _metadata(data, recipients),
         "test": bool(email and email.rpartition("@")[2].lower() == _TEST_DOMAIN),
     }
     if kind == "email.delivered":
         occurred_at = to_utc(item.get("created_at"))
-        return EmailDelivered(**origin(name, request, provider_event_id, occurred_at), **common)
+        return build_event(
+            kind, {**origin(name, request, provider_event_id, occurred_at), **common}
+        )
     click = data.get("click") if isinstance(data.get("click"), dict) else {}
     assert isinstance(click, dict)
     url = text(click.get("link"))
@@ -191,12 +191,13 @@ def _event(
         raise MalformedPayload("clicked event has no data.click.link")
     # the click's own time; the envelope's created_at is when Resend queued the webhook
     occurred_at = to_utc(click.get("timestamp") or item.get("created_at"))
-    return EmailClicked(
-        **origin(name, request, provider_event_id, occurred_at),
-        **common,
-        link=link(url),
-        client=Client(user_agent=text(click.get("userAgent")), ip=text(click.get("ipAddress"))),
-    )
+    fields = {**origin(name, request, provider_event_id, occurred_at), **common}
+    fields["link"] = link_fields(url)
+    fields["client"] = {
+        "user_agent": text(click.get("userAgent")),
+        "ip": text(click.get("ipAddress")),
+    }
+    return build_event(kind, fields)
 
 
 def _recipients(value: Any) -> list[str]:

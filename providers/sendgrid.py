@@ -37,9 +37,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from connector.errors import ConfigError, MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, by_field, collect
-from providers.normalize import dig, link, load_json, origin, tags, text, to_utc, url_field
+from providers.normalize import dig, link_fields, load_json, origin, tags, text, to_utc, url_field
 from providers.signing import check_authorization, check_freshness, decode_base64, parse_epoch
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient, composite_key
+from schemas import composite_key
+from schemas.compiled import CompiledEvent, build_event
 
 name = "sendgrid"
 title = "SendGrid"
@@ -168,9 +169,7 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
     return collect(items, kind_of, partial(_event, request=request))
 
 
-def _event(
-    kind: str, item: dict[str, Any], request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> CompiledEvent:
     message_id = text(item.get("sg_message_id")) or text(item.get("smtp-id"))
     url = url_field(item.get("url"))
     provider_event_id = text(item.get("sg_event_id")) or composite_key(
@@ -178,19 +177,22 @@ def _event(
     )
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, to_utc(item.get("timestamp"))),
-        "recipient": Recipient(email=text(item.get("email"))),
-        "message": Message(id=message_id, campaign_id=_campaign(item)),
+        "recipient": {"email": text(item.get("email"))},
+        "message": {"id": message_id, "campaign_id": _campaign(item)},
         "metadata": _metadata(item),
     }
     if kind == "email.delivered":
-        return EmailDelivered(**common)
+        return build_event("email.delivered", common)
     if url is None:
         raise MalformedPayload("click event has no url")
     position = dig(item, "url_offset", "index")
-    return EmailClicked(
-        **common,
-        link=link(url, position=position if _is_index(position) else None),
-        client=Client(user_agent=text(item.get("useragent")), ip=text(item.get("ip"))),
+    return build_event(
+        "email.clicked",
+        {
+            **common,
+            "link": link_fields(url, position=position if _is_index(position) else None),
+            "client": {"user_agent": text(item.get("useragent")), "ip": text(item.get("ip"))},
+        },
     )
 
 

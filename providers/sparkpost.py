@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 
 from connector.errors import ConfigError, MalformedPayload
 from providers.base import ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import link, load_json, origin, text, to_utc
+from providers.normalize import link_fields, load_json, origin, text, to_utc
 from providers.signing import (
     basic_auth_problems,
     basic_authorization,
@@ -39,7 +39,7 @@ from providers.signing import (
     check_ip,
     check_secret,
 )
-from schemas import Client, EmailClicked, EmailDelivered, Message, Recipient
+from schemas.compiled import CompiledEvent, build_event
 
 name = "sparkpost"
 title = "SparkPost / Bird"
@@ -125,31 +125,32 @@ def _refuse(reason: str) -> NoReturn:
 
 def _event(
     kind: str, event: dict[str, Any], request: WebhookRequest, batch_id: str | None
-) -> EmailClicked | EmailDelivered:
+) -> CompiledEvent:
     provider_event_id = text(event.get("event_id"))
     if provider_event_id is None:
         raise MalformedPayload("event_id is missing")
     # `timestamp`: string seconds usually, ISO-8601 in some event types (see anymail's tests)
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, to_utc(event.get("timestamp"))),
-        "recipient": Recipient(email=text(event.get("raw_rcpt_to")) or text(event.get("rcpt_to"))),
-        "message": Message(
-            id=text(event.get("message_id")),
-            campaign_id=text(event.get("campaign_id")),
-            subject=text(event.get("subject")),
-        ),
+        "recipient": {"email": text(event.get("raw_rcpt_to")) or text(event.get("rcpt_to"))},
+        "message": {
+            "id": text(event.get("message_id")),
+            "campaign_id": text(event.get("campaign_id")),
+            "subject": text(event.get("subject")),
+        },
         "metadata": _metadata(event, batch_id),
     }
     if kind == "email.delivered":
-        return EmailDelivered(**common)
+        return build_event("email.delivered", common)
     url = text(event.get("target_link_url"))
     if url is None:
         raise MalformedPayload("click event has no target_link_url")
-    return EmailClicked(
-        **common,
-        link=link(url, id=event.get("target_link_name")),
-        client=Client(user_agent=text(event.get("user_agent")), ip=text(event.get("ip_address"))),
-    )
+    common["link"] = link_fields(url, id=event.get("target_link_name"))
+    common["client"] = {
+        "user_agent": text(event.get("user_agent")),
+        "ip": text(event.get("ip_address")),
+    }
+    return build_event("email.clicked", common)
 
 
 def _metadata(event: dict[str, Any], batch_id: str | None) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from connector.delivery.policy import RetryPolicy
 from connector.delivery.sender import Sender
 from connector.metrics import Metrics
 from connector.pipeline.processor import Processor
-from connector.pipeline.recent import RecentEvents
 from connector.pipeline.worker import Pipeline
 from connector.rules.engine import RuleSet
 from connector.settings import Settings
@@ -26,13 +25,11 @@ def build_pipeline(
     *,
     poll_seconds: float = 1.0,
     route_batch: int = 100,
-    recent: RecentEvents | None = None,
 ) -> Pipeline:
-    """`route_batch`: events per routing transaction (the write lock is held while routing);
-    `recent`: events this process's ingest just stored (inline mode only)."""
+    """`route_batch`: events per routing transaction (the write lock is held while routing)."""
     detector = Detector.from_settings(settings.bots) if settings.bots.enabled else None
     rules = RuleSet.from_settings(settings.rules)
-    processor = Processor(rules, detector, metrics, batch_size=route_batch, recent=recent)
+    processor = Processor(rules, detector, metrics, batch_size=route_batch)
     sender = Sender(client, {a.id: a for a in settings.actions}, RetryPolicy(settings.delivery))
 
     async def run_task(task: ControlTask) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import orjson
-from pydantic_core import to_json
 
 from connector.certificates import CertificateCache
 from connector.errors import MalformedPayload
-from connector.pipeline.recent import RecentEvents
 from connector.storage.base import (
     EventRecord,
     IngestBatch,
@@ -22,6 +20,7 @@ from connector.storage.base import (
     TaskRecord,
 )
 from providers.base import ParseResult, Provider, Rejection, Source, Verified, WebhookRequest
+from schemas.compiled import encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +72,17 @@ def build_batch(request: WebhookRequest, verified: Verified, result: ParseResult
     received = request.received_at.timestamp()
     events = [
         EventRecord(
-            id=parsed.event.id,
-            type=parsed.event.type,
-            source=parsed.event.source,
-            provider=parsed.event.provider,
-            occurred_at=parsed.event.occurred_at.timestamp(),
+            id=built.id,
+            type=built.type,
+            source=built.source,
+            provider=built.provider,
+            occurred_at=built.occurred_at.timestamp(),
             received_at=received,
-            payload=to_json(parsed.event),
+            payload=encode(built),
             raw=orjson.dumps(parsed.raw, default=str),
         )
         for parsed in result.events
+        for built in (parsed.built,)
     ]
     rejected = [
         RejectedItem(index=r.index, reason=r.reason, raw=_raw_item(request.body, r.index))
@@ -118,15 +118,11 @@ async def ingest(
     source: Source,
     store: Store,
     certificates: CertificateCache | None = None,
-    recent: RecentEvents | None = None,
 ) -> Receipt:
     verified = await verify(provider, request, source, certificates)
     result = normalise(provider, request, source)
     batch = build_batch(request, verified, result)
     outcome = await store.transaction(lambda tx: tx.ingest(batch))
-    if recent is not None and outcome.new:
-        new = set(outcome.new)
-        recent.remember(parsed.event for parsed in result.events if parsed.event.id in new)
     return Receipt(
         accepted=len(outcome.new),
         duplicates=len(outcome.duplicates),

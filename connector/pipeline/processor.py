@@ -20,7 +20,6 @@ from pydantic_core import to_json
 
 from connector.bots.detector import Detector
 from connector.metrics import Metrics
-from connector.pipeline.recent import RecentEvents
 from connector.rules.engine import RuleSet
 from connector.storage.base import NewDelivery, Routed, StoredEvent, Tx
 from schemas import EVENT_MODELS, Bot, EmailClicked, Event
@@ -51,13 +50,11 @@ class Processor:
         detector: Detector | None,
         metrics: Metrics | None = None,
         batch_size: int = 100,
-        recent: RecentEvents | None = None,
     ) -> None:
         self.rules = rules
         self.detector = detector
         self.metrics = metrics
         self.batch_size = batch_size
-        self.recent = recent
 
     def process(self, tx: Tx, now: float) -> Processed:
         """Immediate pass over the oldest unprocessed events (one transaction)."""
@@ -92,12 +89,7 @@ class Processor:
         verdict: Bot | None = None
         data = orjson.loads(row.payload)
         if self.detector is not None and state is not None:
-            held = self.recent.take(row.id, row.type) if self.recent is not None else None
-            event: Event = (
-                held
-                if held is not None
-                else EVENT_MODELS[row.type].model_validate_json(row.payload)
-            )
+            event: Event = EVENT_MODELS[row.type].model_validate_json(row.payload)
             verdict = self.detector.observe(event, state)
             if isinstance(event, EmailClicked) and verdict is not None:
                 event.bot = verdict

@@ -14,16 +14,9 @@ from providers.base import ParseResult, Source, WebhookRequest, collect
 from providers.generic.paths import _INDEX
 from providers.generic.spec import _Spec, _spec
 from providers.generic.times import _parse_time
-from providers.normalize import link, load_json, origin, text, url_field
-from schemas import (
-    Client,
-    EmailClicked,
-    EmailDelivered,
-    Message,
-    Recipient,
-    composite_key,
-    event_id,
-)
+from providers.normalize import link_fields, load_json, origin, text, url_field
+from schemas import composite_key, event_id
+from schemas.compiled import CompiledEvent, build_event
 
 name = "generic"
 
@@ -67,7 +60,7 @@ def _items(body: Any, spec: _Spec, request: WebhookRequest) -> list[Any] | None:
 
 def _event(
     spec: _Spec, kind: str, item: dict[str, Any], body: Any, request: WebhookRequest
-) -> EmailClicked | EmailDelivered:
+) -> CompiledEvent:
     clicked = kind == "email.clicked"
 
     def get(field: str) -> Any:
@@ -76,12 +69,12 @@ def _event(
 
     raw_time = get("occurred_at")
     occurred = _parse_time(raw_time, spec.time, spec.fields["occurred_at"].text)
-    message = Message(
-        id=text(get("message.id")),
-        campaign_id=text(get("message.campaign_id")),
-        subject=text(get("message.subject")),
-    )
-    recipient = Recipient(email=text(get("recipient.email")), id=text(get("recipient.id")))
+    message = {
+        "id": text(get("message.id")),
+        "campaign_id": text(get("message.campaign_id")),
+        "subject": text(get("message.subject")),
+    }
+    recipient = {"email": text(get("recipient.email")), "id": text(get("recipient.id"))}
     url = url_field(get("link.url")) if clicked else None
     if clicked and url is None:
         raise MalformedPayload(f"link.url: no URL at {spec.fields['link.url'].text}")
@@ -91,8 +84,8 @@ def _event(
             where = spec.fields["provider_event_id"].text
             raise MalformedPayload(f"provider_event_id: nothing at {where}")
     else:
-        who = recipient.email or recipient.id
-        provider_event_id = composite_key(message.id, who, url, _raw(raw_time))
+        who = recipient["email"] or recipient["id"]
+        provider_event_id = composite_key(message["id"], who, url, _raw(raw_time))
     scope = spec.label or f"source:{request.source_id}"
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, occurred),
@@ -103,13 +96,11 @@ def _event(
         "metadata": _metadata(spec, get),
     }
     if not clicked:
-        return EmailDelivered(**common)
+        return build_event(kind, common)
     assert url is not None
-    return EmailClicked(
-        **common,
-        link=link(url, id=get("link.id"), position=_position(get("link.position"))),
-        client=Client(user_agent=text(get("client.user_agent")), ip=text(get("client.ip"))),
-    )
+    common["link"] = link_fields(url, id=get("link.id"), position=_position(get("link.position")))
+    common["client"] = {"user_agent": text(get("client.user_agent")), "ip": text(get("client.ip"))}
+    return build_event(kind, common)
 
 
 def _raw(value: Any) -> str:

@@ -12,7 +12,6 @@ import pytest
 from connector.bots.detector import Detector
 from connector.bots.settings import BotSettings
 from connector.pipeline.processor import Processor
-from connector.pipeline.recent import RecentEvents
 from connector.rules.engine import RuleSet
 from connector.rules.model import RuleSettings
 from connector.storage.base import EventRecord, IngestBatch
@@ -120,49 +119,3 @@ def test_routed_data_equals_the_full_model_dump_with_the_verdict() -> None:
             assert data == parsed.event.model_dump(mode="json"), case.id
             checked.add(case.provider)
     assert checked == set(PROVIDERS)
-
-
-def _route_one_click(path: Path, recent: RecentEvents) -> tuple[object, ...]:
-    """Store the sample click, run the immediate pass, return verdict, decision, deliveries."""
-    store = SqliteStore(path)
-    store.open_sync()
-    try:
-        processor = Processor(
-            _rules({"id": "all", "actions": ["a"]}),
-            Detector.from_settings(BotSettings()),
-            recent=recent,
-        )
-        batch = IngestBatch("cio", 2.0, [_click_record()])
-        store.transaction_sync(lambda tx: tx.ingest(batch))
-        store.transaction_sync(lambda tx: processor.process(tx, now=3.0))
-        stored = store.transaction_sync(lambda tx: tx.event("evt_1"))
-        assert stored is not None
-        return stored["event"]["bot"], stored["decision"], _deliveries(store)
-    finally:
-        store.close_sync()
-
-
-def test_an_event_held_from_ingest_is_routed_like_the_stored_one(tmp_path: Path) -> None:
-    """With the model ingest just stored at hand, the processor reaches the same verdict and
-    decision as when it parses the payload, and takes each held model only once."""
-    held = parse(CLICK.request(), CLICK.source()).events[0].event
-    held.id = "evt_1"
-    recent = RecentEvents()
-    recent.remember([held])
-    with_model = _route_one_click(tmp_path / "held.db", recent)
-    assert len(recent) == 0
-    assert with_model == _route_one_click(tmp_path / "parsed.db", RecentEvents())
-
-
-def test_recent_events_are_taken_once_by_matching_type_and_bounded() -> None:
-    event = parse(CLICK.request(), CLICK.source()).events[0].event
-    recent = RecentEvents(limit=2)
-    recent.remember([event])
-    assert recent.take(event.id, "email.delivered") is None  # wrong type: not ours to use
-    recent.remember([event])
-    assert recent.take(event.id, "email.clicked") is event
-    assert recent.take(event.id, "email.clicked") is None
-    others = [event.model_copy(update={"id": f"evt_{i}"}) for i in range(5)]
-    recent.remember(others)
-    assert len(recent) == 2
-    assert recent.take("evt_4", "email.clicked") is others[4]
