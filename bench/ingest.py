@@ -189,6 +189,13 @@ def processed_events(db: Path) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM events WHERE processed = 1").fetchone()[0])
 
 
+def deliveries(db: Path) -> tuple[int, int]:
+    """(delivered, still pending) in the outbox."""
+    with sqlite3.connect(db) as conn:
+        counts = dict(conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
+    return int(counts.get("delivered", 0)), int(counts.get("pending", 0))
+
+
 LAYOUTS = {
     "inline": "inline",
     "process": "process",
@@ -215,10 +222,10 @@ def wait_for_worker(db: Path, limit: float = 60.0) -> None:
 
 
 def drain(db: Path, limit: float = 300.0) -> float:
-    """Seconds until every stored event is routed, measured from the end of the load."""
+    """Seconds until every stored event is routed and delivered, from the end of the load."""
     started = time.monotonic()
     while time.monotonic() - started < limit:
-        if processed_events(db) >= stored_events(db):
+        if processed_events(db) >= stored_events(db) and deliveries(db)[1] == 0:
             break
         time.sleep(0.05)
     return time.monotonic() - started
@@ -317,8 +324,10 @@ def main() -> None:
                     move_worker(service.pid, cpu=1)
                 figures = run_wrk(port, script, requests, args.duration, args.connections)
                 figures["processed_during_load"] = processed_events(db)
+                figures["delivered_during_load"] = deliveries(db)[0]
                 routed = LAYOUTS[layout] != "external"  # nothing routes: no drain to wait for
                 figures["drain_s"] = round(drain(db), 2) if routed else 0.0
+                figures["deliveries"] = deliveries(db)[0]
             finally:
                 stop(service)
             acked = figures["requests"] - figures["non2xx"]
@@ -343,6 +352,13 @@ def main() -> None:
             "p99_ms_median": statistics.median(r["p99_ms"] for r in results[name]),
             "routed_during_load_share": round(
                 statistics.median(r["processed_during_load"] / r["stored"] for r in results[name]),
+                3,
+            ),
+            "delivered_during_load_share": round(
+                statistics.median(
+                    r["delivered_during_load"] / r["deliveries"] if r["deliveries"] else 0.0
+                    for r in results[name]
+                ),
                 3,
             ),
             "end_to_end_eps_median": statistics.median(r["end_to_end_eps"] for r in results[name]),

@@ -196,7 +196,15 @@ class DeliverySettings(_Strict):
         description="Attempts in flight = HTTP connections; at most 10 (PERF.md G7: httpx's "
         "pool degrades well before 50 connections).",
     )
-    batch_size: int = Field(10, ge=1, le=1000, description="Deliveries claimed/acked per batch.")
+    batch_size: int = Field(
+        50,
+        ge=1,
+        le=1000,
+        description="Deliveries claimed (and their outcomes recorded) per transaction; the "
+        "claim's lease covers the batch at `concurrency` attempts at a time. Under load each "
+        "transaction waits its turn at the group commit, so batches of 10 drained only ~550 "
+        "deliveries a second beside 3,400 webhooks a second.",
+    )
     max_attempts: int | None = Field(
         None, ge=1, description="Optional cap on attempts; the time budget applies regardless."
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import httpx
 
 from connector.bots.detector import Detector
@@ -50,6 +52,8 @@ def build_pipeline(
 
 
 def lease_seconds(settings: Settings) -> float:
-    """A claimed delivery is re-claimable only after its slowest possible attempt ends."""
+    """A claimed delivery is re-claimable only after its batch's slowest possible run ends:
+    `concurrency` attempts at a time, each up to the longest action timeout."""
     timeouts = [getattr(action, "timeout", 0.0) for action in settings.actions]
-    return max([10.0, *timeouts]) + 60.0
+    rounds = math.ceil(settings.delivery.batch_size / settings.delivery.concurrency)
+    return rounds * max([10.0, *timeouts]) + 60.0

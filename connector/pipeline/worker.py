@@ -118,12 +118,20 @@ class Pipeline:
         return first.events + second.events
 
     async def deliver_once(self) -> int:
+        """One claim transaction (deliveries and control tasks), the attempts, one record.
+
+        Under load every transaction waits its turn at the group commit, so the number of
+        transactions per batch, not the work in them, sets how fast the outbox drains.
+        """
         now = self.clock()
         lease = self.lease_seconds
-        claimed = await self.store.transaction(
-            lambda tx: tx.claim_deliveries(now, self.batch_size, lease)
+        with_tasks = self.run_task is not None
+        claimed, tasks = await self.store.transaction(
+            lambda tx: (
+                tx.claim_deliveries(now, self.batch_size, lease),
+                tx.claim_tasks(now, 10, lease) if with_tasks else [],
+            )
         )
-        tasks = await self._claim_tasks(now)
         if not claimed and not tasks:
             return 0
         records = await asyncio.gather(*(self._attempt(item) for item in claimed))
@@ -162,11 +170,6 @@ class Pipeline:
             "dead": self.metrics.dead,
         }[outcome]
         counter.labels(action).inc()
-
-    async def _claim_tasks(self, now: float) -> list[ClaimedTask]:
-        if self.run_task is None:
-            return []
-        return await self.store.transaction(lambda tx: tx.claim_tasks(now, 10, self.lease_seconds))
 
     async def _run_task(self, task: ClaimedTask) -> None:
         assert self.run_task is not None

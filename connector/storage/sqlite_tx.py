@@ -163,15 +163,23 @@ class SqliteTx:
         return self.conn.total_changes - before
 
     def claim_deliveries(self, now: float, limit: int, lease: float) -> list[ClaimedDelivery]:
+        """The oldest due deliveries, leased: their next attempt moves to the lease's end.
+
+        So an attempt in flight is simply not due (a crash mid-attempt makes it due again
+        when the lease ends), and the claim reads only due rows, in the order of the
+        `deliveries_due` index. The index is named because, without statistics, SQLite
+        preferred `deliveries_status` and sorted every pending row, bodies and all, on each
+        claim: ~40 µs per delivery once a backlog formed.
+        """
         rows = self.conn.execute(
-            "SELECT id, event_id, action_id, body, attempts, first_attempt_at FROM deliveries"
-            " WHERE status = 'pending' AND next_attempt_at <= ?"
-            " AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at LIMIT ?",
-            (now, now, limit),
+            "SELECT id, event_id, action_id, body, attempts, first_attempt_at"
+            " FROM deliveries INDEXED BY deliveries_due"
+            " WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
+            (now, limit),
         ).fetchall()
         self.conn.executemany(
-            "UPDATE deliveries SET lease_until = ? WHERE id = ?",
-            [(now + lease, r[0]) for r in rows],
+            "UPDATE deliveries SET lease_until = ?, next_attempt_at = ? WHERE id = ?",
+            [(now + lease, now + lease, r[0]) for r in rows],
         )
         return [
             ClaimedDelivery(

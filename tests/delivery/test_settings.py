@@ -130,11 +130,12 @@ def test_unknown_action_type_is_rejected() -> None:
 
 
 def test_delivery_defaults_match_the_documented_policy() -> None:
-    """Defaults: 72 h budget, 5 s first backoff capped at 1 h, 10 in flight, httpx."""
+    """Defaults: 72 h budget, 5 s first backoff capped at 1 h, 10 in flight of batches of 50,
+    httpx."""
     settings = DeliverySettings()
     assert settings.budget_seconds == 72 * 3600
     assert (settings.initial_backoff_seconds, settings.max_backoff_seconds) == (5, 3600)
-    assert (settings.concurrency, settings.batch_size) == (10, 10)
+    assert (settings.concurrency, settings.batch_size) == (10, 50)
     assert (settings.max_attempts, settings.transport) == (None, "httpx")
 
 

@@ -126,3 +126,20 @@ def test_worker_section_defaults_to_inline_and_checks_its_values() -> None:
     problems = _problems({**BASE, "worker": {"mode": "threads", "nice": 25}})
     assert any(p.startswith("worker.mode") for p in problems)
     assert any(p.startswith("worker.nice") for p in problems)
+
+
+def test_a_delivery_lease_outlasts_its_whole_batch() -> None:
+    """50 claimed, 10 at a time, each up to the slowest action's 30 s: 5 rounds + 60 s."""
+    from connector.pipeline.build import lease_seconds
+
+    settings = parse_settings(
+        {
+            "actions": [
+                {"id": "slow", "type": "http", "url": "http://127.0.0.1:9/", "timeout": 30},
+                {"id": "log", "type": "log"},
+            ],
+            "delivery": {"batch_size": 50, "concurrency": 10},
+        },
+        {},
+    )
+    assert lease_seconds(settings) == 5 * 30 + 60

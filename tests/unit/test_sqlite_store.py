@@ -102,6 +102,9 @@ def test_outbox_claim_lease_and_record(store: SqliteStore) -> None:
     again = store.transaction_sync(lambda tx: tx.claim_deliveries(11.0, 10, 60.0))
     assert [d.id for d in first] == ["d1"] and first[0].attempt == 1
     assert again == []
+    # an attempt that never reported (a crash) is due again once its lease ends
+    expired = store.transaction_sync(lambda tx: tx.claim_deliveries(70.0, 10, 60.0))
+    assert [(d.id, d.attempt) for d in expired] == [("d1", 1)]
     store.transaction_sync(
         lambda tx: tx.record_attempts(
             [AttemptRecord("d1", 1, 11.0, "retry", 500, "HTTP 500", 3.0, 12.0)]
