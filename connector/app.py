@@ -109,7 +109,7 @@ def create_app(
             else None
         )
         services.pipeline = pipeline
-        app.state.webhooks = WebhookContext(
+        app.state.webhooks = webhook_endpoint.context = WebhookContext(
             server=settings.server,
             sources={s.id: (s, s.to_source()) for s in settings.sources},
             store=services.store,
@@ -135,7 +135,8 @@ def create_app(
                 await cert_client.aclose()
             await services.store.close()
 
-    app = Starlette(routes=_routes(), lifespan=lifespan)
+    webhook_endpoint = WebhookEndpoint()  # holds the context: no `app.state` lookup per call
+    app = Starlette(routes=_routes(webhook_endpoint), lifespan=lifespan)
     app.state.services = services
     return app
 
@@ -148,9 +149,9 @@ def _nobody_to_wake() -> None:
     """A worker process polls the inbox; nothing in this process needs waking."""
 
 
-def _routes() -> list[Route]:
+def _routes(webhook_endpoint: WebhookEndpoint) -> list[Route]:
     return [
-        Route("/webhooks/{source_id}", WebhookEndpoint(), methods=["POST"]),
+        Route("/webhooks/{source_id}", webhook_endpoint, methods=["POST"]),
         Route("/webhooks/{source_id}", probe_webhook, methods=["GET", "HEAD"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -57,9 +57,10 @@ class WebhookContext:
     clock: Callable[[], datetime]
 
 
-async def receive_webhook(scope: Scope, receive: Receive, send: Send) -> None:
+async def receive_webhook(
+    context: WebhookContext, scope: Scope, receive: Receive, send: Send
+) -> None:
     """The endpoint as a plain ASGI callable: no Request/Response objects on the hot path."""
-    context: WebhookContext = scope["app"].state.webhooks
     started = time.perf_counter()
     source_id = scope["path_params"]["source_id"]
     headers = _headers(scope)
@@ -119,8 +120,12 @@ class WebhookEndpoint:
     """`receive_webhook` for a Starlette `Route`: Starlette runs an instance as a raw ASGI app
     (a plain function would get the Request/Response wrapping this endpoint avoids)."""
 
+    def __init__(self) -> None:
+        self.context: WebhookContext | None = None  # set by the app's lifespan
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await receive_webhook(scope, receive, send)
+        context = self.context or scope["app"].state.webhooks
+        await receive_webhook(context, scope, receive, send)
 
 
 async def _answer(send: Send, status: int, content: dict[str, object], request_id: str) -> None:

@@ -42,7 +42,7 @@ async def verify(
     certificates: CertificateCache | None,
 ) -> Verified:
     """Run the provider's check, first fetching a signing certificate if it needs one."""
-    certificate_url = getattr(provider, "certificate_url", None)
+    certificate_url = vars(provider).get("certificate_url")  # getattr's miss raised inside
     if certificate_url is not None and certificates is not None:
         url = certificate_url(request)
         if url is not None and url not in source.options.get("certificates", {}):
