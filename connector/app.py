@@ -12,12 +12,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from connector.certificates import CertificateCache
 from connector.delivery.client import make_client
@@ -136,9 +138,44 @@ def create_app(
             await services.store.close()
 
     webhook_endpoint = WebhookEndpoint()  # holds the context: no `app.state` lookup per call
-    app = Starlette(routes=_routes(webhook_endpoint), lifespan=lifespan)
+    app = ConnectorApp(webhook_endpoint, routes=_routes(webhook_endpoint), lifespan=lifespan)
     app.state.services = services
     return app
+
+
+class ConnectorApp(Starlette):
+    """Starlette, but `POST /webhooks/{source_id}` goes straight to its endpoint.
+
+    The hot route skips the middleware and router layers (error middleware, exception
+    middleware, route matching, two wrapped `send`s): it answers every error itself, and
+    anything it does not match (other methods, nested paths) takes the normal way.
+    """
+
+    def __init__(self, webhook_endpoint: WebhookEndpoint, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._webhook_endpoint = webhook_endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            source_id = _webhook_source(scope)
+            if source_id is not None:
+                scope["app"] = self
+                scope["path_params"] = {"source_id": source_id}
+                await self._webhook_endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _webhook_source(scope: Scope) -> str | None:
+    """`source_id` of a `/webhooks/{source_id}` path (below any root path), else None."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    if not path.startswith("/webhooks/"):
+        return None
+    source_id = path[len("/webhooks/") :]
+    return source_id if source_id and "/" not in source_id else None
 
 
 def _utcnow() -> datetime:
