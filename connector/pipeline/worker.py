@@ -13,6 +13,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import orjson
 import structlog
@@ -20,10 +21,11 @@ import structlog
 from connector.delivery.sender import DeliveryJob, Sender
 from connector.metrics import Metrics
 from connector.pipeline.processor import Processor
-from connector.storage.base import AttemptRecord, ClaimedDelivery, ClaimedTask, Store
+from connector.storage.base import AttemptRecord, ClaimedDelivery, ClaimedTask, Store, Tx
 from providers.base import ControlTask
 
 log = structlog.get_logger("connector.worker")
+T = TypeVar("T")
 Clock = Callable[[], float]
 TaskRunner = Callable[[ControlTask], Awaitable[None]]
 
@@ -62,6 +64,11 @@ class Pipeline:
         self._inbox = asyncio.Event()
         self._outbox = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _background(self, fn: Callable[[Tx], T]) -> Awaitable[T]:
+        """The loops' transactions: redone or retried if a power loss undoes them, so they
+        need not wait for an fsync of their own (see SqliteWriter.run)."""
+        return self.store.transaction(fn, durable=False)
 
     def wake(self) -> None:
         """New events are stored (inline mode); a worker process polls instead."""
@@ -111,8 +118,8 @@ class Pipeline:
     async def route_once(self) -> int:
         """Immediate pass, then due settlements; wakes the delivery loop if it queued work."""
         now = self.clock()
-        first = await self.store.transaction(lambda tx: self.processor.process(tx, now))
-        second = await self.store.transaction(lambda tx: self.processor.settle(tx, now))
+        first = await self._background(lambda tx: self.processor.process(tx, now))
+        second = await self._background(lambda tx: self.processor.settle(tx, now))
         if first.deliveries or second.deliveries:
             self._outbox.set()
         return first.events + second.events
@@ -126,7 +133,7 @@ class Pipeline:
         now = self.clock()
         lease = self.lease_seconds
         with_tasks = self.run_task is not None
-        claimed, tasks = await self.store.transaction(
+        claimed, tasks = await self._background(
             lambda tx: (
                 tx.claim_deliveries(now, self.batch_size, lease),
                 tx.claim_tasks(now, 10, lease) if with_tasks else [],
@@ -135,7 +142,7 @@ class Pipeline:
         if not claimed and not tasks:
             return 0
         records = await asyncio.gather(*(self._attempt(item) for item in claimed))
-        await self.store.transaction(lambda tx: tx.record_attempts(list(records)))
+        await self._background(lambda tx: tx.record_attempts(list(records)))
         await asyncio.gather(*(self._run_task(task) for task in tasks))
         return len(claimed) + len(tasks)
 
@@ -180,15 +187,15 @@ class Pipeline:
             error = f"{type(failure).__name__}: {failure}"[:300]
         now = self.clock()
         retry_at = now + min(3600.0, 30.0 * 2**task.attempts)
-        await self.store.transaction(lambda tx: tx.finish_task(task.id, error, now, retry_at))
+        await self._background(lambda tx: tx.finish_task(task.id, error, now, retry_at))
         log.info("control_task", kind=task.kind, ok=error is None, error=error)
 
     async def housekeeping_once(self) -> int:
         """Drop what is past retention and refresh the outbox gauge; never counts as work."""
         now = self.clock()
         retention = self.retention_seconds
-        await self.store.transaction(lambda tx: tx.prune(now, retention))
-        counts = await self.store.transaction(lambda tx: tx.counts())
+        await self._background(lambda tx: tx.prune(now, retention))
+        counts = await self._background(lambda tx: tx.counts())
         self.metrics.outbox_pending.set(counts.get("pending", 0))
         return 0
 

@@ -125,8 +125,10 @@ class SqliteStore:
             self._writer.stop()
             self._open = False
 
-    async def transaction(self, fn: Callable[[SqliteTx], T]) -> T:
-        return await self._writer.run(lambda conn: fn(SqliteTx(conn, self.bot_ttl_seconds)))
+    async def transaction(self, fn: Callable[[SqliteTx], T], *, durable: bool = True) -> T:
+        return await self._writer.run(
+            lambda conn: fn(SqliteTx(conn, self.bot_ttl_seconds)), durable=durable
+        )
 
     def transaction_sync(self, fn: Callable[[SqliteTx], T]) -> T:
         return self._writer.submit(lambda conn: fn(SqliteTx(conn, self.bot_ttl_seconds))).result()

@@ -48,12 +48,14 @@ class _Job:
     fn: Callable[[sqlite3.Connection], Any]
     future: Future[Any] | asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop | None = None
+    durable: bool = True
 
 
 class SqliteWriter:
     def __init__(self, path: Path, *, synchronous: str = "FULL", max_batch: int = 100) -> None:
         self._path = path
         self._synchronous = synchronous
+        self._in_force = synchronous  # the connection's level for its next commit
         self._max_batch = max_batch
         self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._waiting: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
@@ -87,7 +89,15 @@ class SqliteWriter:
             self._jobs.put([_Job(fn, future)])
         return future
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def run(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        """Run `fn` in a write transaction, in the next group commit.
+
+        `durable=False` (the background loops' bookkeeping) lets a commit made only of such
+        jobs skip its fsync (`synchronous=NORMAL`): a power loss can then undo it, but never
+        half of it, and the work is redone (routing) or retried under the same webhook-id
+        (deliveries). The next durable commit syncs the log, these commits included. Under
+        load those fsyncs kept acknowledgements waiting behind background work.
+        """
         if self._thread is None:
             raise StorageUnavailable("storage is not open")
         loop = asyncio.get_running_loop()
@@ -96,7 +106,7 @@ class SqliteWriter:
         if waiting is None:
             waiting = self._waiting[loop] = []
             loop.call_soon(self._hand_over, loop)
-        waiting.append(_Job(fn, future, loop))
+        waiting.append(_Job(fn, future, loop, durable))
         return await future
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -164,6 +174,7 @@ class SqliteWriter:
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
         """Run the batch in one transaction; on any failure, replay it job by job."""
+        self._set_level(conn, any(job.durable for job in batch))
         try:
             with _locked(self._lock_fd):
                 values = _transaction(conn, [job.fn for job in batch])
@@ -179,7 +190,15 @@ class SqliteWriter:
                 return [(None, error)]
         return [self._alone(conn, job) for job in batch]
 
+    def _set_level(self, conn: sqlite3.Connection, durable: bool) -> None:
+        """The configured `synchronous` for a commit holding a durable job, else NORMAL."""
+        wanted = self._synchronous if durable else "NORMAL"
+        if wanted != self._in_force:
+            conn.execute(f"PRAGMA synchronous={wanted}")
+            self._in_force = wanted
+
     def _alone(self, conn: sqlite3.Connection, job: _Job) -> _Outcome:
+        self._set_level(conn, job.durable)
         try:
             with _locked(self._lock_fd):
                 return _transaction(conn, [job.fn])[0], None

@@ -188,3 +188,26 @@ def test_closing_answers_work_handed_in_during_the_same_loop_turn(tmp_path: Path
     outcome = asyncio.run(submit_then_close())
     assert getattr(outcome, "new", None) == ["last"]
     assert _count(store, "events") == 1
+
+
+def test_only_durable_work_waits_for_a_full_sync(tmp_path: Path) -> None:
+    """Ingest commits at the configured level (FULL); a commit holding only background
+    bookkeeping runs at NORMAL; a group holding both is durable."""
+    store = SqliteStore(tmp_path / "levels.db", synchronous="FULL")
+    store.open_sync()
+
+    def level(tx: object) -> int:
+        return int(tx.conn.execute("PRAGMA synchronous").fetchone()[0])  # type: ignore[attr-defined]
+
+    async def levels() -> tuple[int, int, list[int]]:
+        background = await store.transaction(level, durable=False)
+        durable = await store.transaction(level)
+        mixed = await asyncio.gather(
+            store.transaction(level, durable=False), store.transaction(level)
+        )
+        return background, durable, list(mixed)
+
+    try:
+        assert asyncio.run(levels()) == (1, 2, [2, 2])  # 1 = NORMAL, 2 = FULL
+    finally:
+        store.close_sync()
