@@ -231,6 +231,26 @@ def drain(db: Path, limit: float = 300.0) -> float:
     return time.monotonic() - started
 
 
+def verdicts(summary: dict[str, object]) -> str:
+    """The two targets in words: ingest >= 0.40 of bare, detector on/off >= 0.90."""
+    lines = []
+    ingest = summary.get("ingestonly_off")
+    if isinstance(ingest, dict):
+        ratio = ingest["ratio_to_bare_median"]
+        lines.append(
+            f"verified durable ingest (ingest path alone): {ratio} x bare"
+            f" (target 0.40: {'met' if ratio >= 0.40 else 'NOT met'})"
+        )
+    for key, value in summary.items():
+        if key.startswith("detector_on_off_") and isinstance(value, float):
+            layout = key.removeprefix("detector_on_off_")
+            lines.append(
+                f"detector on/off, {layout}: {value}"
+                f" (target 0.90: {'met' if value >= 0.90 else 'NOT met'})"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
@@ -246,7 +266,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--layouts",
-        default="inline,process,spare",
+        default="ingestonly,inline,process",
         help="inline: loops in the web process; process: worker process on the web's core;"
         " spare: worker process moved to the load generator's core (a core to spare);"
         " ingestonly: no worker at all (the ingest path's own ceiling)",
@@ -370,6 +390,7 @@ def main() -> None:
             statistics.median(a / b for a, b in zip(on, off, strict=True)), 3
         )
     print(json.dumps(summary, indent=2))
+    print(verdicts(summary))
     shutil.rmtree(work, ignore_errors=True)
 
 
