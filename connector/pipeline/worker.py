@@ -64,6 +64,7 @@ class Pipeline:
         self._inbox = asyncio.Event()
         self._outbox = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._unrecorded: list[AttemptRecord] = []  # outcomes the next claim records
 
     def _background(self, fn: Callable[[Tx], T]) -> Awaitable[T]:
         """The loops' transactions: redone or retried if a power loss undoes them, so they
@@ -84,11 +85,15 @@ class Pipeline:
         ]
 
     async def stop(self) -> None:
-        """Stop the loops; claimed-but-unfinished deliveries stay in the outbox (leases lapse)."""
+        """Stop the loops and record the outcomes already known; claimed-but-unfinished
+        deliveries stay in the outbox (their leases lapse)."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        records, self._unrecorded = self._unrecorded, []
+        if records:
+            await self._background(lambda tx: tx.record_attempts(records))
 
     async def _loop(
         self, step: Callable[[], Awaitable[int]], wake: asyncio.Event | None, idle: float = 0.0
@@ -125,24 +130,32 @@ class Pipeline:
         return first.events + second.events
 
     async def deliver_once(self) -> int:
-        """One claim transaction (deliveries and control tasks), the attempts, one record.
+        """One transaction records the last batch's outcomes and claims the next batch
+        (deliveries and control tasks); then the attempts run.
 
         Under load every transaction waits its turn at the group commit, so the number of
-        transactions per batch, not the work in them, sets how fast the outbox drains.
+        transactions per batch, not the work in them, sets how fast the outbox drains: one
+        per batch instead of two doubled the deliveries made beside full ingest. An outcome
+        waits at most until the loop comes round again (at once while there is work, and
+        at `stop`); a crash in between leaves it to the lease, like a crash mid-attempt.
         """
         now = self.clock()
         lease = self.lease_seconds
         with_tasks = self.run_task is not None
-        claimed, tasks = await self._background(
-            lambda tx: (
+        records, self._unrecorded = self._unrecorded, []
+
+        def record_and_claim(tx: Tx) -> tuple[list[ClaimedDelivery], list[ClaimedTask]]:
+            if records:
+                tx.record_attempts(records)
+            return (
                 tx.claim_deliveries(now, self.batch_size, lease),
                 tx.claim_tasks(now, 10, lease) if with_tasks else [],
             )
-        )
+
+        claimed, tasks = await self._background(record_and_claim)
         if not claimed and not tasks:
-            return 0
-        records = await asyncio.gather(*(self._attempt(item) for item in claimed))
-        await self._background(lambda tx: tx.record_attempts(list(records)))
+            return len(records)  # recorded something: look again before idling
+        self._unrecorded = list(await asyncio.gather(*(self._attempt(i) for i in claimed)))
         await asyncio.gather(*(self._run_task(task) for task in tasks))
         return len(claimed) + len(tasks)
 
