@@ -35,6 +35,7 @@ class Metrics:
     def __post_init__(self) -> None:
         self._sources: dict[str, SourceCounters] = {}
         self._routed: dict[str, Counter] = {}
+        self._attempts: dict[tuple[str, str], Counter] = {}
         r, w = self.registry, self.worker_registry
         self.received = Counter(
             "connector_events_received",
@@ -125,6 +126,16 @@ class Metrics:
         counter = self._routed.get(action)
         if counter is None:
             counter = self._routed[action] = self.routed.labels(action)
+        return counter
+
+    def attempted(self, action: str, outcome: str) -> Counter:
+        """The counter of one action's attempts with `outcome` (delivered, retry, dead),
+        bound once per pair (delivery runs per event)."""
+        key = (action, outcome)
+        counter = self._attempts.get(key)
+        if counter is None:
+            family = {"delivered": self.delivered, "retry": self.retried, "dead": self.dead}
+            counter = self._attempts[key] = family[outcome].labels(action)
         return counter
 
     def render(self, worker: bytes | None = None) -> bytes:

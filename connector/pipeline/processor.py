@@ -146,6 +146,8 @@ class Processor:
                 continue
             for action in match["actions"]:
                 by_action.setdefault(action, []).append(match["rule"])
+        if not by_action:
+            return []
         body = orjson.dumps(data)
         if self.metrics is not None:
             for action in by_action:

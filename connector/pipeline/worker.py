@@ -184,12 +184,7 @@ class Pipeline:
         )
 
     def _count(self, action: str, outcome: str) -> None:
-        counter = {
-            "delivered": self.metrics.delivered,
-            "retry": self.metrics.retried,
-            "dead": self.metrics.dead,
-        }[outcome]
-        counter.labels(action).inc()
+        self.metrics.attempted(action, outcome).inc()
 
     async def _run_task(self, task: ClaimedTask) -> None:
         assert self.run_task is not None
