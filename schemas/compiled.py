@@ -121,8 +121,10 @@ class CompiledEvent(Protocol):
 def build_event(kind: str, fields: dict[str, Any]) -> CompiledEvent:
     """Validate an adapter's fields as event type `kind` (raises `msgspec.ValidationError`).
 
-    Lax like pydantic's default mode (`strict=False`: "42" is accepted for an int field);
-    nested parts may be dicts or objects with the same attributes.
+    Lax enough for what adapters hand over (`strict=False`: "42" is accepted for an int
+    field) and never laxer than the model: a few of pydantic's coercions, such as `true` for
+    an int, are refused instead. Nested parts may be dicts or objects with the same
+    attributes.
     """
     event = msgspec.convert(fields, EVENT_STRUCTS[kind], strict=False, from_attributes=True)
     return cast(CompiledEvent, event)
