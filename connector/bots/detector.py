@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
+from typing import cast
 
 from connector.bots import behaviour
 from connector.bots.facts import FactReader, Facts
@@ -24,7 +25,8 @@ from connector.bots.settings import BotSettings
 from connector.bots.state import BotState
 from connector.bots.timing import timing_hit
 from connector.bots.verdict import Phase, build_verdict
-from schemas.events import Bot, EmailClicked, EmailDelivered
+from schemas.events import Bot
+from schemas.views import ClickView, EventView
 
 DETECTOR_VERSION = "bots-1"
 Hit = tuple[str, str]
@@ -62,9 +64,12 @@ class Detector:
     def from_settings(cls, settings: BotSettings) -> Detector:
         return cls(settings)
 
-    def observe(self, event: EmailClicked | EmailDelivered, state: BotState) -> Bot | None:
-        """Record the event; the immediate verdict for a click, None for a delivery."""
-        if isinstance(event, EmailDelivered):
+    def observe(self, event: EventView, state: BotState) -> Bot | None:
+        """Record the event; the immediate verdict for a click, None for a delivery.
+
+        `event` is a model or its compiled twin (schemas/views.py): only read, never changed.
+        """
+        if event.type != "email.clicked":
             key = message_key(event)
             if key and self.settings.enabled:
                 state.record_delivery(
@@ -73,20 +78,21 @@ class Detector:
             return None
         if not self.settings.enabled:
             return self._neutral("immediate")
-        facts = self._facts.read(event)
+        click = cast(ClickView, event)  # its type says so; the view only reads attributes
+        facts = self._facts.read(click)
         record = facts.record
         state.record_click(record)
-        hits = self._hits(event, facts, state, record.received)
+        hits = self._hits(click, facts, state, record.received)
         observed = (
-            fingerprint(event, self.settings.esp_hint_key),
+            fingerprint(click, self.settings.esp_hint_key),
             facts,
             state.snapshot(record.message_key, record.ip),
             tuple(hits),
         )
-        self._pending.remember(event.id, _new_tuple(Observed, observed))
+        self._pending.remember(click.id, _new_tuple(Observed, observed))
         return self._verdict(hits, "immediate")
 
-    def settle(self, click: EmailClicked, state: BotState) -> Bot:
+    def settle(self, click: ClickView, state: BotState) -> Bot:
         """The settled verdict, from evidence that had arrived by `settle_at(click)`."""
         if not self.settings.enabled:
             return self._neutral("settled")
@@ -106,7 +112,7 @@ class Detector:
         deadline = max(facts.record.occurred, facts.record.received) + self.settings.settle_seconds
         return self._verdict(self._hits(click, facts, state, deadline), "settled")
 
-    def settle_at(self, click: EmailClicked) -> datetime:
+    def settle_at(self, click: EventView) -> datetime:
         """When the settled verdict can be computed: settle_seconds after occurrence/arrival."""
         occurred, received = aware(click.occurred_at), aware(click.received_at)
         latest = received if received > occurred else occurred  # max(), as it breaks ties
@@ -124,7 +130,7 @@ class Detector:
         )
 
     def _hits(
-        self, click: EmailClicked, facts: Facts, state: BotState, received_by: float
+        self, click: ClickView, facts: Facts, state: BotState, received_by: float
     ) -> list[Hit]:
         """Every reason for this click, from the evidence that had arrived by `received_by`."""
         s = self.settings
@@ -167,7 +173,7 @@ class Detector:
         return hits
 
     def _behaviour(
-        self, click: EmailClicked, record: ClickRecord, others: list[ClickRecord]
+        self, click: ClickView, record: ClickRecord, others: list[ClickRecord]
     ) -> list[Hit]:
         s = self.settings
         network = record.network

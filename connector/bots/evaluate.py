@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import ValidationError
@@ -23,6 +23,7 @@ from connector.bots.keys import epoch_seconds
 from connector.bots.state import BotState, MemoryState
 from connector.errors import MalformedPayload
 from schemas.events import EVENT_MODELS, Bot, EmailClicked, EmailDelivered
+from schemas.views import ClickView
 
 LABEL_KEYS = ("label", "kind")
 PRUNE_EVERY = 1000
@@ -80,7 +81,7 @@ def run(replay: Replay, detector: Detector, state: BotState | None = None) -> Re
             i,
         ),
     )
-    pending: list[tuple[float, int, EmailClicked]] = []
+    pending: list[tuple[float, int, ClickView]] = []
     for count, index in enumerate(order, start=1):
         event = replay.events[index]
         now = epoch_seconds(event.received_at)
@@ -88,9 +89,10 @@ def run(replay: Replay, detector: Detector, state: BotState | None = None) -> Re
             _, _, click = heapq.heappop(pending)
             replay.settled[click.id] = detector.settle(click, state)
         verdict = detector.observe(event, state)
-        if isinstance(event, EmailClicked) and verdict is not None:
+        if verdict is not None:  # a click
             replay.immediate[event.id] = verdict
-            heapq.heappush(pending, (epoch_seconds(detector.settle_at(event)), index, event))
+            click = cast(ClickView, event)
+            heapq.heappush(pending, (epoch_seconds(detector.settle_at(click)), index, click))
         if count % PRUNE_EVERY == 0:
             state.prune(now)
     while pending:

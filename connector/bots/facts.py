@@ -16,7 +16,7 @@ from connector.bots.ipindex import IpIndex, parse_ip
 from connector.bots.keys import epoch_seconds, link_key, message_key, recipient_key
 from connector.bots.records import ClickRecord
 from connector.bots.settings import BotSettings
-from schemas.events import EmailClicked
+from schemas.views import ClickView
 
 Hit = tuple[str, str]
 ADDRESS_CACHE = 65536
@@ -44,7 +44,7 @@ class FactReader:
         self.honeypots = [re.compile(pattern) for pattern in settings.honeypot_patterns]
         self._addresses: dict[str, tuple[str, str, tuple[Hit, ...], int]] = {}
 
-    def read(self, click: EmailClicked) -> Facts:
+    def read(self, click: ClickView) -> Facts:
         occurred_at, received_at = click.occurred_at, click.received_at
         client, link, metadata = click.client, click.link, click.metadata
         ip, network, own, evidence = self.address(client.ip)
@@ -108,7 +108,7 @@ class FactReader:
         code = _IP_CODES[label.category]
         return ip, network, ((code, f"{ip}: {label.provider} {label.detail}"),), self.points[code]
 
-    def _direct(self, click: EmailClicked) -> tuple[Hit, ...]:
+    def _direct(self, click: ClickView) -> tuple[Hit, ...]:
         hits: list[Hit] = []
         link = click.link
         if link.hidden:

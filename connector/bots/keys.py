@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from schemas.events import EmailClicked, EmailDelivered
+from schemas.views import ClickView, EventView
 
 
-def message_key(event: EmailClicked | EmailDelivered) -> str:
+def message_key(event: EventView) -> str:
     """Links a click to its delivery: the ESP's message id, else recipient + campaign."""
     if event.message.id:
         return f"{event.provider}\x1f{event.message.id}"
@@ -21,13 +21,13 @@ def message_key(event: EmailClicked | EmailDelivered) -> str:
     return ""
 
 
-def recipient_key(click: EmailClicked) -> str:
+def recipient_key(click: ClickView) -> str:
     """The person behind a click, for counting recipients per address."""
     recipient = click.recipient.email or click.recipient.id
     return recipient.lower() if recipient else (message_key(click) or click.id)
 
 
-def link_key(click: EmailClicked) -> str:
+def link_key(click: ClickView) -> str:
     """Which link of the message was clicked."""
     if click.link.position is not None:
         return f"p{click.link.position}"

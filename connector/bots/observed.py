@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from connector.bots.facts import Facts
 from connector.bots.records import Snapshot
-from schemas.events import EmailClicked
+from schemas.views import ClickView
 
 Hit = tuple[str, str]
 MAX_PENDING = 10_000  # clicks awaiting settlement (~1-2 KB each): 2 minutes at ~80/s
@@ -29,7 +29,7 @@ class Observed(NamedTuple):
     hits: tuple[Hit, ...]  # the immediate reasons, before weighing
 
 
-def fingerprint(click: EmailClicked, hint_key: str) -> tuple[object, ...]:
+def fingerprint(click: ClickView, hint_key: str) -> tuple[object, ...]:
     """Every field the facts and the assessment read, so equal fingerprints mean equal facts.
 
     Times compare as instants; the occurrence's local date is added because the expected

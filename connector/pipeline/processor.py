@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import structlog
@@ -22,8 +22,10 @@ from connector.bots.detector import Detector
 from connector.metrics import Metrics
 from connector.rules.engine import RuleSet
 from connector.storage.base import NewDelivery, Routed, StoredEvent, Tx
-from schemas import EVENT_MODELS, Bot, EmailClicked, Event
+from schemas import Bot
+from schemas.compiled import decode
 from schemas.ids import digest
+from schemas.views import ClickView
 
 log = structlog.get_logger("connector.processor")
 
@@ -89,12 +91,11 @@ class Processor:
         verdict: Bot | None = None
         data = orjson.loads(row.payload)
         if self.detector is not None and state is not None:
-            event: Event = EVENT_MODELS[row.type].model_validate_json(row.payload)
+            event = decode(row.type, row.payload)  # validated at ingest: the twin suffices
             verdict = self.detector.observe(event, state)
-            if isinstance(event, EmailClicked) and verdict is not None:
-                event.bot = verdict
+            if verdict is not None:  # a click
                 settle_at = self.detector.settle_at(event).timestamp()
-                self._count_bot(event)
+                self._count_bot(verdict)
                 data["bot"] = verdict.model_dump(mode="json")
         decision = self.rules.decide(data)
         bot = to_json(verdict) if verdict is not None else None
@@ -112,19 +113,19 @@ class Processor:
         settled: list[Routed] = []
         for row in stored:
             try:
-                click = EmailClicked.model_validate_json(row.payload)
-                click.bot = self.detector.settle(click, state)
-                self._count_bot(click)
+                click = cast(ClickView, decode("email.clicked", row.payload))
+                verdict = self.detector.settle(click, state)
+                self._count_bot(verdict)
                 data = orjson.loads(row.payload)
-                data["bot"] = click.bot.model_dump(mode="json")
+                data["bot"] = verdict.model_dump(mode="json")
                 decision = self.rules.decide(data)
-                deliveries = self._deliveries(click.id, data, decision.matched, now, True, True)
+                deliveries = self._deliveries(row.id, data, decision.matched, now, True, True)
             except Exception as error:  # a poison event must not block settlement
                 log.exception("processor.settle_failed", event_id=row.id)
                 settled.append(Routed(row.id, None, {"error": _describe(error)}))
                 continue
             outbox += deliveries
-            settled.append(Routed(click.id, to_json(click.bot), decision.as_dict()))
+            settled.append(Routed(row.id, to_json(verdict), decision.as_dict()))
         tx.complete_settlements(settled)
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
@@ -164,6 +165,6 @@ class Processor:
             for action, rules in by_action.items()
         ]
 
-    def _count_bot(self, click: EmailClicked) -> None:
-        if self.metrics is not None and click.bot.suspected:
-            self.metrics.bot_suspected.labels(click.bot.phase).inc()
+    def _count_bot(self, verdict: Bot) -> None:
+        if self.metrics is not None and verdict.suspected:
+            self.metrics.bot_suspected.labels(verdict.phase).inc()
