@@ -21,10 +21,6 @@ from connector.errors import MalformedPayload
 from schemas import Event
 from schemas.compiled import CompiledEvent, to_model, validation_problem
 
-# What an adapter's event builder returns: a compiled event from `build_event` (the fast
-# path every adapter uses) or, where that is more natural, the pydantic model itself.
-BuiltEvent = Event | CompiledEvent
-
 
 @dataclass(frozen=True, slots=True)
 class WebhookRequest:
@@ -82,11 +78,11 @@ class Verified:
 class ParsedEvent:
     """A normalised event and the provider's own item it came from (kept in storage).
 
-    `built` is what the adapter produced (usually the compiled event: schemas/compiled.py);
-    `event` is its pydantic model, built on first use, because ingest itself never needs it.
+    `built` is what the adapter produced with `build_event` (schemas/compiled.py); `event` is
+    its pydantic model, built on first use, because ingest itself never needs it.
     """
 
-    built: BuiltEvent
+    built: CompiledEvent
     raw: Any
     _model: Event | None = field(default=None, repr=False, compare=False)
 
@@ -127,7 +123,7 @@ class ParseResult:
     rejected: list[Rejection] = field(default_factory=list)
     tasks: list[ControlTask] = field(default_factory=list)
 
-    def add(self, index: int, raw: Any, build: Callable[[], BuiltEvent]) -> None:
+    def add(self, index: int, raw: Any, build: Callable[[], CompiledEvent]) -> None:
         """Append `build()` as an event from item `index`, or record why it failed."""
         try:
             self.events.append(ParsedEvent(build(), raw))
@@ -142,7 +138,7 @@ class ParseResult:
 def collect(
     items: Iterable[Any],
     kind_of: Callable[[dict[str, Any]], tuple[str | None, str]],
-    build: Callable[[str, dict[str, Any]], BuiltEvent],
+    build: Callable[[str, dict[str, Any]], CompiledEvent],
 ) -> ParseResult:
     """Judge each item of a delivery on its own, the same way for every provider.
 

@@ -18,8 +18,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any, Protocol, Union, cast
+from typing import Any, Union, cast
 
 import annotated_types
 import msgspec
@@ -104,19 +103,8 @@ EVENT_STRUCTS: dict[str, type[msgspec.Struct]] = {
 _ENCODER = msgspec.json.Encoder()
 
 
-class CompiledEvent(Protocol):
-    """An instance of one of `EVENT_STRUCTS`: what ingest reads of it (the rest via `encode`)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-    @property
-    def provider(self) -> str: ...
-    @property
-    def occurred_at(self) -> datetime: ...
+# An instance of one of `EVENT_STRUCTS`, seen through the read-only event view.
+CompiledEvent = EventView
 
 
 def build_event(kind: str, fields: dict[str, Any]) -> CompiledEvent:
@@ -137,17 +125,13 @@ def decode(kind: str, payload: bytes) -> EventView:
     return cast(EventView, msgspec.json.decode(payload, type=EVENT_STRUCTS[kind]))
 
 
-def encode(event: Event | CompiledEvent) -> bytes:
-    """The stored payload: the same JSON bytes for a compiled event and its pydantic model."""
-    if isinstance(event, BaseModel):
-        return event.__pydantic_serializer__.to_json(event)
+def encode(event: CompiledEvent) -> bytes:
+    """The stored payload: the JSON bytes the event's pydantic model would write."""
     return _ENCODER.encode(event)
 
 
-def to_model(event: Event | CompiledEvent) -> Event:
-    """The pydantic model of an event (validated from the compiled event's own bytes)."""
-    if isinstance(event, BaseModel):
-        return event
+def to_model(event: CompiledEvent) -> Event:
+    """The pydantic model of a compiled event (validated from its own bytes)."""
     model = EVENT_MODELS[event.type]
     return model.model_validate_json(_ENCODER.encode(event))
 

@@ -19,7 +19,15 @@ from connector.storage.base import (
     Store,
     TaskRecord,
 )
-from providers.base import ParseResult, Provider, Rejection, Source, Verified, WebhookRequest
+from providers.base import (
+    ParsedEvent,
+    ParseResult,
+    Provider,
+    Rejection,
+    Source,
+    Verified,
+    WebhookRequest,
+)
 from schemas.compiled import encode
 
 
@@ -70,20 +78,7 @@ def normalise(provider: Provider, request: WebhookRequest, source: Source) -> Pa
 
 def build_batch(request: WebhookRequest, verified: Verified, result: ParseResult) -> IngestBatch:
     received = request.received_at.timestamp()
-    events = [
-        EventRecord(
-            id=built.id,
-            type=built.type,
-            source=built.source,
-            provider=built.provider,
-            occurred_at=built.occurred_at.timestamp(),
-            received_at=received,
-            payload=encode(built),
-            raw=orjson.dumps(parsed.raw, default=str),
-        )
-        for parsed in result.events
-        for built in (parsed.built,)
-    ]
+    events = [_event_record(parsed, received) for parsed in result.events]
     rejected = [
         RejectedItem(index=r.index, reason=r.reason, raw=_raw_item(request.body, r.index))
         for r in result.rejected
@@ -97,6 +92,20 @@ def build_batch(request: WebhookRequest, verified: Verified, result: ParseResult
         tasks=tasks,
         nonce=verified.nonce,
         body_digest=verified.body_digest,
+    )
+
+
+def _event_record(parsed: ParsedEvent, received: float) -> EventRecord:
+    event = parsed.built
+    return EventRecord(
+        id=event.id,
+        type=event.type,
+        source=event.source,
+        provider=event.provider,
+        occurred_at=event.occurred_at.timestamp(),
+        received_at=received,
+        payload=encode(event),
+        raw=orjson.dumps(parsed.raw, default=str),
     )
 
 
