@@ -98,19 +98,26 @@ class Detector:
             return self._neutral("settled")
         seen = self._pending.take(click.id)
         if seen is not None and seen.fingerprint == fingerprint(click, self.settings.esp_hint_key):
-            facts = seen.facts
-            record = facts.record
-            before = seen.snapshot
-            if (
-                before is not None
-                and before.newest <= record.received
-                and state.snapshot(record.message_key, record.ip) == before
-            ):  # the very rows the immediate verdict saw: see observed.py
+            if _unchanged(seen, state):
                 return self._verdict(list(seen.hits), "settled")
+            facts = seen.facts
         else:
             facts = self._facts.read(click)
         deadline = max(facts.record.occurred, facts.record.received) + self.settings.settle_seconds
         return self._verdict(self._hits(click, facts, state, deadline), "settled")
+
+    def settle_unchanged(self, event_id: str, state: BotState) -> Bot | None:
+        """The settled verdict without the click, when `observe` kept its reasons and they
+        stand (see `settle`); None: call `settle` with the click.
+
+        The caller vouches that the click stored under `event_id` is the one observed, as a
+        service's inbox does (it never rewrites a payload), so no fingerprint is compared.
+        """
+        seen = self._pending.peek(event_id) if self.settings.enabled else None
+        if seen is None or not _unchanged(seen, state):
+            return None
+        self._pending.take(event_id)
+        return self._verdict(list(seen.hits), "settled")
 
     def settle_at(self, click: EventView) -> datetime:
         """When the settled verdict can be computed: settle_seconds after occurrence/arrival."""
@@ -201,6 +208,17 @@ class Detector:
         top = max(grouped, key=lambda h: self._points[h[0]])
         merged = (top[0], "; ".join([top[1], *(h[1] for h in grouped if h is not top)]))
         return [h for h in hits if h[0] not in _ONE_BEHAVIOUR] + [merged]
+
+
+def _unchanged(seen: Observed, state: BotState) -> bool:
+    """The click's evidence is the very rows its immediate verdict saw (observed.py)."""
+    record = seen.facts.record
+    before = seen.snapshot
+    return (
+        before is not None
+        and before.newest <= record.received
+        and state.snapshot(record.message_key, record.ip) == before
+    )
 
 
 def _crawlerdetect() -> str:

@@ -6,7 +6,7 @@ configurable threshold (default 60 = the start of "likely").
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -76,6 +76,14 @@ def build_verdict(
     _SET_EXTRA(bot, None)
     _SET_PRIVATE(bot, None)
     return bot
+
+
+def verdict_data(bot: Bot) -> dict[str, Any]:
+    """`bot.model_dump(mode="json")` for a verdict from `build_verdict`, read straight from
+    its slots: the processor puts one in every click it routes (~0.6 us instead of ~4)."""
+    data = dict(bot.__dict__)
+    data["reasons"] = [dict(reason.__dict__) for reason in bot.reasons]
+    return data
 
 
 def _strongest_first(reason: tuple[int, str, str]) -> int:

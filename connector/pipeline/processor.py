@@ -4,8 +4,10 @@ Runs off the request path, in storage transactions, so a crash between receipt a
 only delays the work: unprocessed events stay in the inbox and are picked up on restart.
 Clicks get two passes: `process` gives the immediate bot verdict and serves real-time rules;
 `settle` runs when the detector's settling window has passed and serves rules with
-`wait_for_settled = true`. Each (event, action) pair becomes at most one delivery, whichever
-rules and phases name it, so downstream apps never see the same event twice per action.
+`wait_for_settled = true`; its stored decision names only those rules (with none, it stores
+the settled verdict and routes nothing). Each (event, action) pair becomes at most one
+delivery, whichever rules and phases name it, so downstream apps never see the same event
+twice per action.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any, cast
 
 import orjson
 import structlog
-from pydantic_core import to_json
 
 from connector.bots.detector import Detector
+from connector.bots.verdict import verdict_data
 from connector.metrics import Metrics
+from connector.rules.decision import Decision
 from connector.rules.engine import RuleSet
 from connector.storage.base import NewDelivery, Routed, StoredEvent, Tx
 from schemas import Bot
@@ -54,6 +57,7 @@ class Processor:
         batch_size: int = 100,
     ) -> None:
         self.rules = rules
+        self.settled_rules = rules.waiting()
         self.detector = detector
         self.metrics = metrics
         self.batch_size = batch_size
@@ -88,7 +92,7 @@ class Processor:
         the model, at a fraction of the cost) with the verdict in place of its `bot` block.
         """
         settle_at: float | None = None
-        verdict: Bot | None = None
+        bot: bytes | None = None
         data = orjson.loads(row.payload)
         if self.detector is not None and state is not None:
             event = decode(row.type, row.payload)  # validated at ingest: the twin suffices
@@ -96,9 +100,9 @@ class Processor:
             if verdict is not None:  # a click
                 settle_at = self.detector.settle_at(event).timestamp()
                 self._count_bot(verdict)
-                data["bot"] = verdict.model_dump(mode="json")
+                data["bot"] = verdict_data(verdict)
+                bot = orjson.dumps(data["bot"])
         decision = self.rules.decide(data)
-        bot = to_json(verdict) if verdict is not None else None
         routed = Routed(row.id, bot, decision.as_dict(), settle_at)
         settling = settle_at is not None
         return routed, self._deliveries(row.id, data, decision.matched, now, settling, False)
@@ -108,27 +112,39 @@ class Processor:
         stored = tx.due_settlements(now, self.batch_size)
         if not stored or self.detector is None:
             return Processed(0, 0)
+        detector = self.detector
         state = tx.bot_state()
         outbox: list[NewDelivery] = []
         settled: list[Routed] = []
         for row in stored:
             try:
-                click = cast(ClickView, decode("email.clicked", row.payload))
-                verdict = self.detector.settle(click, state)
+                verdict = detector.settle_unchanged(row.id, state)  # the inbox never rewrites
+                if verdict is None:
+                    click = cast(ClickView, decode("email.clicked", row.payload))
+                    verdict = detector.settle(click, state)
                 self._count_bot(verdict)
-                data = orjson.loads(row.payload)
-                data["bot"] = verdict.model_dump(mode="json")
-                decision = self.rules.decide(data)
-                deliveries = self._deliveries(row.id, data, decision.matched, now, True, True)
+                bot = verdict_data(verdict)
+                decision, deliveries = self._route_settled(row, bot, now)
             except Exception as error:  # a poison event must not block settlement
                 log.exception("processor.settle_failed", event_id=row.id)
                 settled.append(Routed(row.id, None, {"error": _describe(error)}))
                 continue
             outbox += deliveries
-            settled.append(Routed(row.id, to_json(verdict), decision.as_dict()))
+            settled.append(Routed(row.id, orjson.dumps(bot), decision.as_dict()))
         tx.complete_settlements(settled)
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
+
+    def _route_settled(
+        self, row: StoredEvent, bot: dict[str, Any], now: float
+    ) -> tuple[Decision, list[NewDelivery]]:
+        """The `wait_for_settled` rules' decision on the settled verdict, and their deliveries."""
+        if not len(self.settled_rules):
+            return Decision(), []
+        data = orjson.loads(row.payload)
+        data["bot"] = bot
+        decision = self.settled_rules.decide(data)
+        return decision, self._deliveries(row.id, data, decision.matched, now, True, True)
 
     def _deliveries(
         self,

@@ -187,6 +187,10 @@ class RuleSet:
             raise ConfigError(problems)
         return cls([_Rule.build(rule) for rule in chosen])
 
+    def waiting(self) -> RuleSet:
+        """The rules with `wait_for_settled`: the only ones the settled pass serves."""
+        return RuleSet([rule for rule in self._rules if rule.wait_for_settled])
+
     @property
     def ids(self) -> list[str]:
         return [rule.id for rule in self._rules]

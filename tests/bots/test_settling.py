@@ -85,6 +85,30 @@ def test_a_later_click_of_the_message_forces_a_new_assessment(
     assert "burst.links" in {r.code for r in settled.reasons}
 
 
+def test_settling_by_id_gives_the_verdict_settle_would() -> None:
+    """`settle_unchanged` (the service's path: no click read back) answers only when the
+    immediate reasons stand, and then exactly as `settle`; else it leaves the click to it."""
+    found = detector()
+    lone = clicked(5, ip=VENDOR, agent=SCANNER_CHROME)
+    scan = [
+        clicked(40 + 0.4 * n, message="m2", link=n, ip=CLOUD, agent=SCANNER_CHROME)
+        for n in range(3)
+    ]
+    state = MemoryState()
+    found.observe(delivered(), state)
+    for click in [lone, *scan]:
+        found.observe(click, state)
+    by_id = found.settle_unchanged(lone.id, state)
+    assert by_id is not None and by_id.phase == "settled"
+    assert by_id == _uncached().settle(lone, state)
+    assert found.settle_unchanged(lone.id, state) is None  # taken: settled once
+    assert found.settle_unchanged(scan[0].id, state) is None  # its followers came later
+    settled = found.settle(scan[0], state)  # what observe read is still there to reuse
+    assert settled == _uncached().settle(scan[0], state)
+    assert "burst.links" in {r.code for r in settled.reasons}
+    assert found.settle_unchanged("evt_never_observed", state) is None
+
+
 def test_a_changed_click_is_read_again() -> None:
     """Settling a click whose fields changed since observe ignores what was remembered."""
     found = detector()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from connector.bots.reasons import REASONS
-from connector.bots.verdict import band_for, build_verdict
+from connector.bots.verdict import band_for, build_verdict, verdict_data
 from schemas.events import Bot
 
 POINTS = {code: spec.points for code, spec in REASONS.items()}
@@ -53,6 +54,8 @@ def test_built_verdict_equals_the_validated_one(hits: list[tuple[str, str]], pha
     assert built.model_dump() == expected.model_dump()
     assert built.model_dump_json() == expected.model_dump_json()
     assert Bot.model_validate(built.model_dump()) == built
+    assert verdict_data(built) == expected.model_dump(mode="json")
+    assert orjson.dumps(verdict_data(built)) == expected.model_dump_json().encode()
     assert [r.model_fields_set for r in built.reasons] == [
         r.model_fields_set for r in expected.reasons
     ]

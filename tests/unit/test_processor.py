@@ -71,6 +71,29 @@ def test_settled_rules_wait_and_each_action_is_delivered_once(store: SqliteStore
     assert stored is not None
     assert stored["event"]["bot"]["phase"] == "settled"
     assert set(stored["decision"]) == {"immediate", "settled"}
+    # the settled pass serves, and so decides for, only the rules that wait for it
+    assert [m["rule"] for m in stored["decision"]["settled"]["matched"]] == ["later"]
+    assert stored["decision"]["settled"]["unmatched"] == []
+
+
+def test_without_waiting_rules_the_settled_pass_stores_the_verdict_only(
+    store: SqliteStore,
+) -> None:
+    """No rule waits: the settled verdict is stored, nothing is decided or routed again."""
+    processor = Processor(
+        _rules({"id": "now", "actions": ["a"]}),
+        Detector.from_settings(BotSettings(settle_seconds=60)),
+    )
+    store.transaction_sync(lambda tx: tx.ingest(IngestBatch("cio", 2.0, [_click_record()])))
+    store.transaction_sync(lambda tx: processor.process(tx, now=3.0))
+    far_future = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
+    settled = store.transaction_sync(lambda tx: processor.settle(tx, now=far_future))
+    assert (settled.events, settled.deliveries) == (1, 0)
+    stored = store.transaction_sync(lambda tx: tx.event("evt_1"))
+    assert stored is not None and stored["settled"] is True
+    assert stored["event"]["bot"]["phase"] == "settled"
+    assert stored["decision"]["settled"] == {"matched": [], "unmatched": []}
+    assert [a for a, _ in _deliveries(store)] == ["a"]
 
 
 def test_without_detector_settled_rules_route_immediately(store: SqliteStore) -> None:
