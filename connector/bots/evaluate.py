@@ -3,9 +3,14 @@
 Used by `connector bots evaluate` and bench/bots/evaluate_corpus.py. Events are taken in
 (received_at, occurred_at, file order); before each event, every click whose settle time has
 come is settled, exactly as the service's scheduler would, and the rest are settled at the
-end. Input lines are events in our schema; two extra top-level keys, `label` and `kind`, are
-set aside so a labelled corpus is also a valid input. A missing `received_at` defaults to
-`occurred_at`. Other event types are skipped and counted.
+end. Input lines are events in our schema; other event types are skipped and counted.
+
+Corpora come from elsewhere too (a labelled set, an export from another tool), so only what
+the detector needs is required: `type`, `occurred_at` and, for clicks, `link.url`. Missing
+envelope fields get neutral values (`id` from the line number, `received_at` from
+`occurred_at`, `provider_event_id` from `id`), keys our schema does not define (labels such
+as `label` and `kind`, truth columns, enrichment) are set aside and listed in
+`Replay.ignored`, and an input `bot` block is dropped: the verdict is what we compute.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from connector.bots.detector import Detector
 from connector.bots.keys import epoch_seconds
@@ -25,14 +30,15 @@ from connector.errors import MalformedPayload
 from schemas.events import EVENT_MODELS, Bot, EmailClicked, EmailDelivered
 from schemas.views import ClickView
 
-LABEL_KEYS = ("label", "kind")
 PRUNE_EVERY = 1000
+_ENVELOPE_DEFAULTS = {"provider": "unknown", "source": "evaluate"}
 
 
 @dataclass
 class Replay:
     events: list[EmailClicked | EmailDelivered] = field(default_factory=list)
     skipped: int = 0
+    ignored: set[str] = field(default_factory=set)  # dotted paths of keys set aside
     immediate: dict[str, Bot] = field(default_factory=dict)
     settled: dict[str, Bot] = field(default_factory=dict)
 
@@ -54,9 +60,13 @@ def read_events(lines: Iterable[str | bytes]) -> Replay:
         if model is None:
             replay.skipped += 1
             continue
-        for key in LABEL_KEYS:
-            data.pop(key, None)
+        data.pop("bot", None)
+        data = _known_fields(model, data, "", replay.ignored)
+        data.setdefault("id", f"line-{number}")
         data.setdefault("received_at", data.get("occurred_at"))
+        data.setdefault("provider_event_id", data["id"])
+        for key, value in _ENVELOPE_DEFAULTS.items():
+            data.setdefault(key, value)
         try:
             event = model.model_validate(data)
         except ValidationError as error:
@@ -68,6 +78,25 @@ def read_events(lines: Iterable[str | bytes]) -> Replay:
         seen.add(event.id)
         replay.events.append(event)
     return replay
+
+
+def _known_fields(
+    model: type[BaseModel], data: dict[str, Any], prefix: str, ignored: set[str]
+) -> dict[str, Any]:
+    """`data` without the keys `model` does not define, nested models included; the
+    dropped keys' dotted paths go to `ignored`. Free-form dicts (`metadata`) are kept whole."""
+    fields = model.model_fields
+    kept: dict[str, Any] = {}
+    for key, value in data.items():
+        spec = fields.get(key)
+        if spec is None:
+            ignored.add(prefix + key)
+            continue
+        nested = spec.annotation
+        if isinstance(value, dict) and isinstance(nested, type) and issubclass(nested, BaseModel):
+            value = _known_fields(nested, value, f"{prefix}{key}.", ignored)
+        kept[key] = value
+    return kept
 
 
 def run(replay: Replay, detector: Detector, state: BotState | None = None) -> Replay:

@@ -83,6 +83,8 @@ def evaluate(
         f"{len(rows)} clicks, {suspected} suspected; {replay.skipped} other events skipped",
         err=True,
     )
+    if replay.ignored:
+        click.echo(f"ignored (not in our schema): {', '.join(sorted(replay.ignored))}", err=True)
 
 
 @bots.command("update-ranges")

@@ -58,6 +58,32 @@ def test_reader_defaults_and_skips() -> None:
     assert replay.events[1].received_at == replay.events[1].occurred_at
 
 
+def _bare(row: dict[str, Any]) -> dict[str, Any]:
+    """The event as another tool might export it: what the detector reads, our envelope
+    fields left out, extra keys of its own at every level, and a stale verdict."""
+    keep = ("type", "id", "occurred_at", "received_at", "message", "recipient", "link", "client")
+    out = {key: row[key] for key in keep if key in row}
+    out["truth"] = {"is_bot": row.get("label") == "bot"}
+    out["bot"] = {"suspected": True, "score": 100}
+    if "client" in out:
+        out["client"] = {**out["client"], "asn": 8075}
+    if "link" in out:
+        out["link"] = {**out["link"], "tracking": "t"}
+    return out
+
+
+def test_foreign_corpora_need_only_what_the_detector_reads() -> None:
+    """Missing envelope fields, unknown keys and an input verdict change nothing: the same
+    verdicts as the full events, and the set-aside keys are listed."""
+    rows = _story()
+    full = output_rows(run(read_events(_lines(rows)), detector()))
+    foreign = read_events(_lines([_bare(row) for row in rows]))
+    assert output_rows(run(foreign, detector())) == full
+    assert foreign.ignored == {"truth", "client.asn", "link.tracking"}
+    no_id = {key: value for key, value in _bare(rows[1]).items() if key != "id"}
+    assert read_events([json.dumps(no_id)]).events[0].id == "line-1"
+
+
 @pytest.mark.parametrize(
     "line",
     ["{not json", "[1, 2]", json.dumps({"type": "email.clicked", "id": "x"})],
