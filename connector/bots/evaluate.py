@@ -8,9 +8,10 @@ end. Input lines are events in our schema; other event types are skipped and cou
 Corpora come from elsewhere too (a labelled set, an export from another tool), so only what
 the detector needs is required: `type`, `occurred_at` and, for clicks, `link.url`. Missing
 envelope fields get neutral values (`id` from the line number, `received_at` from
-`occurred_at`, `provider_event_id` from `id`), keys our schema does not define (labels such
-as `label` and `kind`, truth columns, enrichment) are set aside and listed in
-`Replay.ignored`, and an input `bot` block is dropped: the verdict is what we compute.
+`occurred_at`, `provider_event_id` from `id`); numbers where we keep text (ids) are read as
+text; keys our schema does not define (labels such as `label` and `kind`, truth columns,
+enrichment) are set aside and listed in `Replay.ignored`; and an input `bot` block is
+dropped: the verdict is what we compute.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from schemas.views import ClickView
 
 PRUNE_EVERY = 1000
 _ENVELOPE_DEFAULTS = {"provider": "unknown", "source": "evaluate"}
+_TEXT = (str, str | None)
 
 
 @dataclass
@@ -95,6 +97,8 @@ def _known_fields(
         nested = spec.annotation
         if isinstance(value, dict) and isinstance(nested, type) and issubclass(nested, BaseModel):
             value = _known_fields(nested, value, f"{prefix}{key}.", ignored)
+        elif nested in _TEXT and isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)  # numeric ids (`"message": {"id": 123}`) are common elsewhere
         kept[key] = value
     return kept
 

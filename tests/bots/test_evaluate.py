@@ -84,6 +84,23 @@ def test_foreign_corpora_need_only_what_the_detector_reads() -> None:
     assert read_events([json.dumps(no_id)]).events[0].id == "line-1"
 
 
+def test_foreign_corpora_may_use_numeric_ids_and_other_time_formats() -> None:
+    """Numbers where we keep text are read as text; epoch and space-separated times parse."""
+    lines = [
+        json.dumps({"type": "email.delivered", "id": "d", "occurred_at": "2026-01-05 10:00:00",
+                    "message": {"id": 123}}),
+        json.dumps({"type": "email.clicked", "id": 7, "occurred_at": 1767607203,
+                    "message": {"id": 123, "campaign_id": 42}, "recipient": {"id": 99},
+                    "link": {"url": "https://x.example/a", "id": 5}}),
+    ]  # fmt: skip
+    replay = read_events(lines)
+    click = replay.events[1]
+    assert (click.id, click.message.id, click.message.campaign_id) == ("7", "123", "42")
+    assert (click.recipient.id, click.link.id) == ("99", "5")
+    out = output_rows(run(replay, detector()))
+    assert [reason["code"] for reason in out[0]["reasons"]] == ["timing.under_10s"]
+
+
 @pytest.mark.parametrize(
     "line",
     ["{not json", "[1, 2]", json.dumps({"type": "email.clicked", "id": "x"})],
