@@ -244,6 +244,7 @@ def verdicts(summary: dict[str, object]) -> str:
     for key, value in summary.items():
         if key.startswith("detector_on_off_") and isinstance(value, float):
             layout = key.removeprefix("detector_on_off_")
+            layout += " (the default layout)" if layout == "process" else ""
             lines.append(
                 f"detector on/off, {layout}: {value}"
                 f" (target 0.90: {'met' if value >= 0.90 else 'NOT met'})"
@@ -266,8 +267,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--layouts",
-        default="ingestonly,inline,process",
-        help="inline: loops in the web process; process: worker process on the web's core;"
+        default="ingestonly,process,inline",
+        help="process (the default [worker] mode): worker process on the web's core;"
+        " inline: loops in the web process;"
         " spare: worker process moved to the load generator's core (a core to spare);"
         " ingestonly: no worker at all (the ingest path's own ceiling)",
     )

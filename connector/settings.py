@@ -71,11 +71,13 @@ class WorkerSettings(_Section):
     """Where routing, bot scoring and delivery run, relative to the web server."""
 
     mode: Literal["inline", "process", "external"] = Field(
-        "inline",
+        "process",
         description=(
-            "inline: the loops run in the web process (one core); process: `connector"
-            " serve` also starts and supervises a worker process (a second core routes and"
-            " delivers); external: run `connector worker` yourself (same database)."
+            "process (default): `connector serve` also starts and supervises a worker"
+            " process that routes, scores and delivers, so acknowledging webhooks never"
+            " waits behind that work (and it gets a core of its own where there is one);"
+            " inline: the loops run in the web process (one process, one core); external:"
+            " run `connector worker` yourself (same database)."
         ),
     )
     nice: int = Field(

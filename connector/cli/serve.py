@@ -1,8 +1,8 @@
 """`connector serve`: run the service with uvicorn (httptools + uvloop).
 
-By default (`[worker] mode = "inline"`) the background loops run in the same process. With
-`mode = "process"` the web process only verifies and stores, and a supervised worker
-process routes, scores and delivers (connector/pipeline/standalone.py).
+By default (`[worker] mode = "process"`) the web process only verifies and stores, and a
+supervised worker process routes, scores and delivers (connector/pipeline/standalone.py).
+With `mode = "inline"` the background loops run in the web process itself.
 """
 
 from __future__ import annotations

@@ -120,9 +120,9 @@ def test_unsupported_storage_url_is_a_config_error() -> None:
     assert problems[0].startswith("storage.url: only sqlite:///PATH is supported")
 
 
-def test_worker_section_defaults_to_inline_and_checks_its_values() -> None:
-    """[worker]: inline by default; a bad mode or priority is named by key."""
-    assert parse_settings(BASE, {"CIO_KEY": "k"}).worker.mode == "inline"
+def test_worker_section_defaults_to_a_worker_process_and_checks_its_values() -> None:
+    """[worker]: a worker process by default; a bad mode or priority is named by key."""
+    assert parse_settings(BASE, {"CIO_KEY": "k"}).worker.mode == "process"
     problems = _problems({**BASE, "worker": {"mode": "threads", "nice": 25}})
     assert any(p.startswith("worker.mode") for p in problems)
     assert any(p.startswith("worker.nice") for p in problems)
