@@ -82,12 +82,14 @@ class Detector:
         facts = self._facts.read(click)
         record = facts.record
         state.record_click(record)
-        hits = self._hits(click, facts, state, record.received)
+        link_count = click.message.link_count
+        hits = self._hits(facts, link_count, state, record.received)
         observed = (
             fingerprint(click, self.settings.esp_hint_key),
             facts,
             state.snapshot(record.message_key, record.ip),
             tuple(hits),
+            link_count,
         )
         self._pending.remember(click.id, _new_tuple(Observed, observed))
         return self._verdict(hits, "immediate")
@@ -103,21 +105,26 @@ class Detector:
             facts = seen.facts
         else:
             facts = self._facts.read(click)
-        deadline = max(facts.record.occurred, facts.record.received) + self.settings.settle_seconds
-        return self._verdict(self._hits(click, facts, state, deadline), "settled")
+        return self._settled(facts, click.message.link_count, state)
 
-    def settle_unchanged(self, event_id: str, state: BotState) -> Bot | None:
-        """The settled verdict without the click, when `observe` kept its reasons and they
-        stand (see `settle`); None: call `settle` with the click.
+    def settle_by_id(self, event_id: str, state: BotState) -> Bot | None:
+        """The settled verdict of a click this detector observed, from what `observe` kept
+        (see `settle`), without the click; None when it was not kept: call `settle`.
 
         The caller vouches that the click stored under `event_id` is the one observed, as a
         service's inbox does (it never rewrites a payload), so no fingerprint is compared.
         """
-        seen = self._pending.peek(event_id) if self.settings.enabled else None
-        if seen is None or not _unchanged(seen, state):
+        seen = self._pending.take(event_id) if self.settings.enabled else None
+        if seen is None:
             return None
-        self._pending.take(event_id)
-        return self._verdict(list(seen.hits), "settled")
+        if _unchanged(seen, state):
+            return self._verdict(list(seen.hits), "settled")
+        return self._settled(seen.facts, seen.link_count, state)
+
+    def _settled(self, facts: Facts, link_count: int | None, state: BotState) -> Bot:
+        """Assess again with the evidence that had arrived by the click's settle time."""
+        deadline = max(facts.record.occurred, facts.record.received) + self.settings.settle_seconds
+        return self._verdict(self._hits(facts, link_count, state, deadline), "settled")
 
     def settle_at(self, click: EventView) -> datetime:
         """When the settled verdict can be computed: settle_seconds after occurrence/arrival."""
@@ -137,7 +144,7 @@ class Detector:
         )
 
     def _hits(
-        self, click: ClickView, facts: Facts, state: BotState, received_by: float
+        self, facts: Facts, link_count: int | None, state: BotState, received_by: float
     ) -> list[Hit]:
         """Every reason for this click, from the evidence that had arrived by `received_by`."""
         s = self.settings
@@ -159,7 +166,7 @@ class Detector:
                 if other.event_id != record.event_id
             ]
             if others:
-                seen = self._behaviour(click, record, others)
+                seen = self._behaviour(record, others, link_count)
                 hits.extend(seen)
                 if delivery and any(code in _MULTI_LINK for code, _ in seen):
                     after = occurred - delivery.occurred
@@ -180,7 +187,7 @@ class Detector:
         return hits
 
     def _behaviour(
-        self, click: ClickView, record: ClickRecord, others: list[ClickRecord]
+        self, record: ClickRecord, others: list[ClickRecord], link_count: int | None
     ) -> list[Hit]:
         s = self.settings
         network = record.network
@@ -188,7 +195,7 @@ class Detector:
         if same_network:
             hits = behaviour.burst_hits(record, same_network, s.burst_window_seconds)
             every = behaviour.all_links_hit(
-                record, same_network, click.message.link_count, s.all_links_window_seconds
+                record, same_network, link_count, s.all_links_window_seconds
             )
             if every:
                 hits.append(every)

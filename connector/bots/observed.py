@@ -27,6 +27,7 @@ class Observed(NamedTuple):
     facts: Facts
     snapshot: Snapshot | None  # taken after the immediate assessment
     hits: tuple[Hit, ...]  # the immediate reasons, before weighing
+    link_count: int | None  # the one field of the click an assessment reads beyond its facts
 
 
 def fingerprint(click: ClickView, hint_key: str) -> tuple[object, ...]:

@@ -118,7 +118,7 @@ class Processor:
         settled: list[Routed] = []
         for row in stored:
             try:
-                verdict = detector.settle_unchanged(row.id, state)  # the inbox never rewrites
+                verdict = detector.settle_by_id(row.id, state)  # the inbox never rewrites
                 if verdict is None:
                     click = cast(ClickView, decode("email.clicked", row.payload))
                     verdict = detector.settle(click, state)

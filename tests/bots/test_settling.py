@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from connector.bots.detector import Detector
+from connector.bots.facts import Facts
 from connector.bots.keys import epoch_seconds
 from connector.bots.observed import Observed, PendingClicks
 from connector.bots.settings import BotSettings
@@ -36,9 +37,9 @@ def _spy_on_assessments(found: Detector, monkeypatch: pytest.MonkeyPatch) -> lis
     calls: list[str] = []
     original = found._hits
 
-    def counting(click: EmailClicked, *args: Any) -> list[tuple[str, str]]:
-        calls.append(click.id)
-        return original(click, *args)
+    def counting(facts: Facts, *args: Any) -> list[tuple[str, str]]:
+        calls.append(facts.record.event_id)
+        return original(facts, *args)
 
     monkeypatch.setattr(found, "_hits", counting)
     return calls
@@ -85,28 +86,31 @@ def test_a_later_click_of_the_message_forces_a_new_assessment(
     assert "burst.links" in {r.code for r in settled.reasons}
 
 
-def test_settling_by_id_gives_the_verdict_settle_would() -> None:
-    """`settle_unchanged` (the service's path: no click read back) answers only when the
-    immediate reasons stand, and then exactly as `settle`; else it leaves the click to it."""
+def test_settling_by_id_gives_the_verdict_settle_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`settle_by_id` (the service's path: no click read back) gives what `settle` gives,
+    reusing the immediate reasons when they stand and reassessing from the kept facts when
+    later evidence came in; None for a click it does not hold."""
     found = detector()
     lone = clicked(5, ip=VENDOR, agent=SCANNER_CHROME)
     scan = [
-        clicked(40 + 0.4 * n, message="m2", link=n, ip=CLOUD, agent=SCANNER_CHROME)
+        clicked(40 + 0.4 * n, message="m2", link=n, ip=CLOUD, agent=SCANNER_CHROME, link_count=3)
         for n in range(3)
     ]
     state = MemoryState()
     found.observe(delivered(), state)
     for click in [lone, *scan]:
         found.observe(click, state)
-    by_id = found.settle_unchanged(lone.id, state)
+    calls = _spy_on_assessments(found, monkeypatch)
+    by_id = found.settle_by_id(lone.id, state)
     assert by_id is not None and by_id.phase == "settled"
     assert by_id == _uncached().settle(lone, state)
-    assert found.settle_unchanged(lone.id, state) is None  # taken: settled once
-    assert found.settle_unchanged(scan[0].id, state) is None  # its followers came later
-    settled = found.settle(scan[0], state)  # what observe read is still there to reuse
-    assert settled == _uncached().settle(scan[0], state)
-    assert "burst.links" in {r.code for r in settled.reasons}
-    assert found.settle_unchanged("evt_never_observed", state) is None
+    assert calls == []  # its reasons stood
+    assert found.settle_by_id(lone.id, state) is None  # taken: settled once
+    first = found.settle_by_id(scan[0].id, state)  # its followers came later
+    assert calls == [scan[0].id]
+    assert first == _uncached().settle(scan[0], state)
+    assert {"burst.links", "behaviour.all_links"} & {r.code for r in first.reasons}
+    assert found.settle_by_id("evt_never_observed", state) is None
 
 
 def test_a_changed_click_is_read_again() -> None:
@@ -145,7 +149,7 @@ def test_verdicts_do_not_depend_on_the_cache() -> None:
 def test_pending_clicks_are_bounded() -> None:
     """Beyond its limit the oldest observed click is forgotten (and later fully assessed)."""
     pending = PendingClicks(limit=2)
-    remembered = Observed((), None, None, ())  # type: ignore[arg-type]
+    remembered = Observed((), None, None, (), None)  # type: ignore[arg-type]
     for event_id in ("a", "b", "a", "c"):
         pending.remember(event_id, remembered)
     assert len(pending) == 2
