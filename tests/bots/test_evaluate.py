@@ -158,6 +158,31 @@ def test_cli_evaluate_reports_bad_input(tmp_path: Path) -> None:
     assert "line 1" in result.output
 
 
+def test_cli_evaluate_skips_bad_lines_and_says_so(tmp_path: Path) -> None:
+    """Bad lines among good ones are skipped and named on stderr; `--strict` fails on them."""
+    rows = _story()
+    lines = _lines(rows)
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([lines[0], "{broken", lines[1], '{"type": "email.clicked"}']))
+    runner = CliRunner()
+    lenient = runner.invoke(main, ["bots", "evaluate", str(path), "--no-cloudip"])
+    assert lenient.exit_code == 0, lenient.output
+    assert [json.loads(line)["id"] for line in lenient.stdout.splitlines()] == [rows[1]["id"]]
+    assert "skipped 2 invalid lines: line 2: not JSON" in lenient.stderr
+    assert "line 4: occurred_at" in lenient.stderr
+    strict = runner.invoke(main, ["bots", "evaluate", str(path), "--no-cloudip", "--strict"])
+    assert strict.exit_code == 1 and "line 2" in strict.output
+    replay = read_events([*lines[:2], "[]"], strict=False)
+    assert len(replay.events) == 2 and replay.invalid == ["line 3: not a JSON object"]
+
+
+def test_either_time_stands_for_the_other() -> None:
+    """A line with only `received_at` (or only `occurred_at`) gets the other from it."""
+    row = {key: value for key, value in _story()[1].items() if key != "occurred_at"}
+    event = read_events([json.dumps(row)]).events[0]
+    assert event.occurred_at == event.received_at
+
+
 def test_cli_update_ranges_and_lookup(tmp_path: Path) -> None:
     """update-ranges installs a valid file (and refuses a bad batch); lookup then sees it."""
     aws = tmp_path / "ip-ranges.json"
