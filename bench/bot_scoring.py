@@ -64,6 +64,12 @@ def load(limit: int, people_only: bool = False) -> tuple[list[dict[str, Any]], l
     return raw, events
 
 
+def settle(detector: Detector, click: EmailClicked, state: BotState) -> None:
+    """As `Processor.settle`: by id from what `observe` kept, else from the click."""
+    if detector.settle_by_id(click.id, state) is None:
+        detector.settle(click, state)
+
+
 def replay(detector: Detector, events: list[Event], transaction: Store) -> tuple[float, float]:
     """(immediate, settled) microseconds per click of one replay into a fresh store."""
     pending: list[tuple[float, int, EmailClicked]] = []
@@ -79,7 +85,7 @@ def replay(detector: Detector, events: list[Event], transaction: Store) -> tuple
             with transaction() as state:
                 began = time.thread_time_ns()
                 for click in due[first : first + BATCH]:
-                    detector.settle(click, state)
+                    settle(detector, click, state)
                 spent["settled"] += time.thread_time_ns() - began
         settle_at: list[float] = []
         with transaction() as state:
@@ -96,7 +102,7 @@ def replay(detector: Detector, events: list[Event], transaction: Store) -> tuple
     with transaction() as state:
         began = time.thread_time_ns()
         while pending:
-            detector.settle(heapq.heappop(pending)[2], state)
+            settle(detector, heapq.heappop(pending)[2], state)
         spent["settled"] += time.thread_time_ns() - began
     return spent["immediate"] / 1000 / clicks, spent["settled"] / 1000 / clicks
 
