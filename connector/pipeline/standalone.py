@@ -2,10 +2,11 @@
 
 Why a process: ingest and the pipeline then never share a GIL, so on a machine with a
 core to spare the second core routes, scores and delivers while the first acknowledges.
-Started by `connector serve` it runs at a lower CPU priority (`[worker] nice`). On a single
-core this does not make ingest faster: the worker routes inside write transactions, and
-while it holds the database's write lock the web process waits for it (measured in
-bench/README.md), which is why `inline` is the default.
+Started by `connector serve` (the default, `[worker] mode = "process"`) it runs at a lower
+CPU priority (`[worker] nice`), so on a single core too acknowledging comes first: with the
+bot detector on, the web process keeps 0.92-0.98 of its detector-off throughput, against
+0.64-0.78 inline (bench/README.md). What remains shared is the database's write lock: the
+worker routes inside write transactions, and the web process waits while it holds one.
 
 It polls the inbox every `[worker] poll_seconds` (no channel to the web process is
 needed, so a worker can also run alone, e.g. in its own container on the same volume),
