@@ -79,8 +79,5 @@ class PendingClicks:
         if len(items) > self.limit:
             del items[next(iter(items))]
 
-    def peek(self, event_id: str) -> Observed | None:
-        return self._items.get(event_id)
-
     def take(self, event_id: str) -> Observed | None:
         return self._items.pop(event_id, None)
