@@ -21,6 +21,9 @@ BOT_HINT_KEY = "esp_bot_hint"
 
 ClickType = Literal["email.clicked"]
 DeliveredType = Literal["email.delivered"]
+SentType = Literal["email.sent"]
+NotClickedType = Literal["email.not_clicked"]
+ClickTimeoutType = Literal["email.click_timeout"]
 
 
 class _Model(BaseModel):
@@ -43,6 +46,14 @@ class Message(_Model):
 
 class Link(_Model):
     url: str = Field(description="The clicked destination exactly as the ESP sent it.")
+    canonical: str | None = Field(
+        None,
+        description=(
+            "`url` as people think of it: scheme and host lower-cased, default port, trailing"
+            " slash, fragment and tracking parameters (utm_*, ESP click ids) removed, the"
+            " other query parameters sorted. Rules' `links` patterns match it."
+        ),
+    )
     id: str | None = Field(None, description="The ESP's link id or label, when it has one.")
     host: str | None = Field(None, description="Lower-cased host of `url`.")
     position: int | None = Field(None, description="Zero-based link position in the message.")
@@ -86,20 +97,75 @@ class _Envelope(_Model):
     test: bool = Field(False, description="True for the ESP's test sends; rules skip them.")
 
 
+class Send(_Model):
+    """What a scenario points at: one message, or a campaign with all its messages."""
+
+    message_id: str | None = None
+    campaign_id: str | None = None
+
+
+class Scenario(_Model):
+    """Which rule and check produced a scheduled event, for which send."""
+
+    rule: str = Field(description="The rule that produced this event.")
+    trigger: Literal["clicked_by", "not_clicked", "wait"]
+    check: str = Field(description="Stable id of the check or wait (its timer).")
+    send: Send = Field(default_factory=Send)
+    due_at: datetime = Field(description="The check's verification time or the wait's end.")
+    started_at: datetime | None = Field(
+        None, description="When a per-delivery check or a wait started (the delivery)."
+    )
+
+
 class EmailClicked(_Envelope):
     type: ClickType = "email.clicked"
     link: Link
     client: Client = Field(default_factory=Client)
     bot: Bot = Field(default_factory=Bot)
+    scenario: Scenario | None = Field(
+        None, description="Set on the copy a `clicked_by` check delivers at its time."
+    )
 
 
 class EmailDelivered(_Envelope):
     type: DeliveredType = "email.delivered"
 
 
-Event = EmailClicked | EmailDelivered
+class EmailSent(_Envelope):
+    """The ESP accepted or sent the message (before any delivery report)."""
 
-EVENT_MODELS: dict[str, type[EmailClicked] | type[EmailDelivered]] = {
+    type: SentType = "email.sent"
+
+
+class EmailNotClicked(_Envelope):
+    """A recipient of a send made no qualifying click before the check's time."""
+
+    type: NotClickedType = "email.not_clicked"
+    scenario: Scenario
+
+
+class EmailClickTimeout(_Envelope):
+    """A wait for a click ended without one."""
+
+    type: ClickTimeoutType = "email.click_timeout"
+    scenario: Scenario
+
+
+Event = EmailClicked | EmailDelivered | EmailSent | EmailNotClicked | EmailClickTimeout
+EventModel = (
+    type[EmailClicked]
+    | type[EmailDelivered]
+    | type[EmailSent]
+    | type[EmailNotClicked]
+    | type[EmailClickTimeout]
+)
+
+EVENT_MODELS: dict[str, EventModel] = {
     "email.clicked": EmailClicked,
     "email.delivered": EmailDelivered,
+    "email.sent": EmailSent,
+    "email.not_clicked": EmailNotClicked,
+    "email.click_timeout": EmailClickTimeout,
 }
+# Events the scenario engine makes: never observed by the bot detector, routed by their rule.
+SCHEDULED_TYPES = frozenset({"email.not_clicked", "email.click_timeout"})

@@ -82,7 +82,7 @@ def test_reads_the_event_from_stdin(fake_settings: list[Path]) -> None:
     [
         ("{not json", "not valid JSON"),
         ("[1, 2]", "expected a JSON object"),
-        ('{"type": "email.opened"}', "'type' must be one of email.clicked, email.delivered"),
+        ('{"type": "email.opened"}', "'type' must be one of email.click_timeout, email.clicked"),
         ('{"type": "email.clicked", "id": "x"}', "not a valid email.clicked event"),
     ],
 )
