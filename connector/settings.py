@@ -12,6 +12,7 @@ import os
 import re
 import tomllib
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -167,10 +168,35 @@ class Settings(_Section):
                 found.append(f"sources[{index}] ({source.id}).{problem}")
         action_ids = {action.id for action in self.actions}
         for index, rule in enumerate(self.rules):
-            for action in rule.actions:
-                if action not in action_ids:
-                    found.append(f"rules[{index}] ({rule.id}).actions: unknown action {action!r}")
-        return found
+            for key in ("actions", "on_click", "on_timeout"):
+                for action in getattr(rule, key):
+                    if action not in action_ids:
+                        found.append(f"rules[{index}] ({rule.id}).{key}: unknown action {action!r}")
+        return found + _group_problems(self.rules)
+
+    def stale_checks(self, now: datetime) -> list[str]:
+        """Config checks whose time has passed: `check-config` reports them, while `serve`
+        still starts (a check that already fired keeps its record and never fires again)."""
+        return [
+            f"rules[{index}] ({rule.id}).at: {rule.at.isoformat()} is in the past"
+            " (a check fires once; move it or remove the rule)"
+            for index, rule in enumerate(self.rules)
+            if rule.at is not None and rule.at < now
+        ]
+
+
+def _group_problems(rules: list[RuleSettings]) -> list[str]:
+    """A group of one rule is almost always a misspelt group name."""
+    members: dict[str, list[str]] = {}
+    for rule in rules:
+        if rule.group is not None:
+            members.setdefault(rule.group, []).append(rule.id)
+    return [
+        f"rules ({ids[0]}).group: unknown group {group!r}: no other rule is in it"
+        " (first response needs two or more rules; check the spelling)"
+        for group, ids in members.items()
+        if len(ids) == 1
+    ]
 
 
 def _duplicates(section: str, ids: list[str]) -> list[str]:

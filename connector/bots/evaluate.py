@@ -29,7 +29,7 @@ from connector.bots.detector import Detector
 from connector.bots.keys import epoch_seconds
 from connector.bots.state import BotState, MemoryState
 from connector.errors import MalformedPayload
-from schemas.events import EVENT_MODELS, Bot, EmailClicked, EmailDelivered
+from schemas.events import Bot, EmailClicked, EmailDelivered
 from schemas.views import ClickView
 
 PRUNE_EVERY = 1000
@@ -69,6 +69,13 @@ def read_events(lines: Iterable[str | bytes], *, strict: bool = True) -> Replay:
     return replay
 
 
+# The detector reads clicks and deliveries; any other type is skipped and counted.
+_DETECTOR_MODELS: dict[str, type[EmailClicked] | type[EmailDelivered]] = {
+    "email.clicked": EmailClicked,
+    "email.delivered": EmailDelivered,
+}
+
+
 def _event(number: int, line: str | bytes, replay: Replay) -> EmailClicked | EmailDelivered | None:
     """One line's event; None for other types (counted in `replay.skipped`)."""
     try:
@@ -77,7 +84,7 @@ def _event(number: int, line: str | bytes, replay: Replay) -> EmailClicked | Ema
         raise MalformedPayload(f"line {number}: not JSON ({error})") from None
     if not isinstance(data, dict):
         raise MalformedPayload(f"line {number}: not a JSON object")
-    model = EVENT_MODELS.get(data.get("type", ""))
+    model = _DETECTOR_MODELS.get(data.get("type", ""))
     if model is None:
         replay.skipped += 1
         return None

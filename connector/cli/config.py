@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -14,6 +15,12 @@ from connector.cli.common import load_or_exit
 def check_config(path: Path) -> None:
     """Validate the config at PATH; exit 2 and list the problems if it is not valid."""
     settings = load_or_exit(path)
+    stale = settings.stale_checks(datetime.now(UTC))
+    if stale:
+        click.echo(f"{path}: configuration is not valid:", err=True)
+        for problem in stale:
+            click.echo(f"  - {problem}", err=True)
+        raise SystemExit(2)
     click.echo(
         f"{path}: OK — {len(settings.sources)} source(s), {len(settings.rules)} rule(s), "
         f"{len(settings.actions)} action(s)"

@@ -14,6 +14,7 @@ from connector.metrics import Metrics
 from connector.pipeline.processor import Processor
 from connector.pipeline.worker import Pipeline
 from connector.rules.engine import RuleSet
+from connector.scenarios.engine import ScenarioEngine
 from connector.settings import Settings
 from connector.storage.base import Store
 from providers.base import ControlTask
@@ -31,7 +32,9 @@ def build_pipeline(
     """`route_batch`: events per routing transaction (the write lock is held while routing)."""
     detector = Detector.from_settings(settings.bots) if settings.bots.enabled else None
     rules = RuleSet.from_settings(settings.rules)
-    processor = Processor(rules, detector, metrics, batch_size=route_batch)
+    processor = Processor(
+        rules, detector, metrics, batch_size=route_batch, scenarios=ScenarioEngine(settings.rules)
+    )
     sender = Sender(client, {a.id: a for a in settings.actions}, RetryPolicy(settings.delivery))
 
     async def run_task(task: ControlTask) -> None:

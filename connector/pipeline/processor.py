@@ -24,6 +24,7 @@ from connector.bots.verdict import verdict_data
 from connector.metrics import Metrics
 from connector.rules.decision import Decision
 from connector.rules.engine import RuleSet
+from connector.scenarios.engine import ScenarioEngine
 from connector.storage.base import NewDelivery, Routed, StoredEvent, Tx
 from schemas import Bot
 from schemas.compiled import decode
@@ -31,6 +32,8 @@ from schemas.ids import digest
 from schemas.views import ClickView
 
 log = structlog.get_logger("connector.processor")
+# The types the bot detector reads: clicks, and deliveries for timing.
+_OBSERVED = frozenset({"email.clicked", "email.delivered"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +58,14 @@ class Processor:
         detector: Detector | None,
         metrics: Metrics | None = None,
         batch_size: int = 100,
+        scenarios: ScenarioEngine | None = None,
     ) -> None:
         self.rules = rules
         self.settled_rules = rules.waiting()
         self.detector = detector
         self.metrics = metrics
         self.batch_size = batch_size
+        self.scenarios = scenarios or ScenarioEngine([])
 
     def process(self, tx: Tx, now: float) -> Processed:
         """Immediate pass over the oldest unprocessed events (one transaction)."""
@@ -70,7 +75,7 @@ class Processor:
         routed: list[Routed] = []
         for row in stored:
             try:
-                outcome, deliveries = self._process_one(row, state, now)
+                outcome, deliveries = self._process_one(tx, row, state, now)
             except Exception as error:  # a poison event must not block the inbox
                 log.exception("processor.event_failed", event_id=row.id)
                 routed.append(Routed(row.id, None, {"error": _describe(error)}))
@@ -83,28 +88,41 @@ class Processor:
         return Processed(events=len(stored), deliveries=added)
 
     def _process_one(
-        self, row: StoredEvent, state: Any, now: float
+        self, tx: Tx, row: StoredEvent, state: Any, now: float
     ) -> tuple[Routed, list[NewDelivery]]:
         """Immediate verdict and real-time routing for one event, and its deliveries.
 
         The stored payload is never rewritten: the verdict goes to its own column. What rules
         and actions see is the payload (our own serialisation, so parsing it equals dumping
         the model, at a fraction of the cost) with the verdict in place of its `bot` block.
+        Events a check emitted are not the detector's to observe: they carry their verdict.
         """
         settle_at: float | None = None
         bot: bytes | None = None
+        suspected = False
         data = orjson.loads(row.payload)
-        if self.detector is not None and state is not None:
+        observed = row.type in _OBSERVED and data.get("scenario") is None
+        if self.detector is not None and state is not None and observed:
             event = decode(row.type, row.payload)  # validated at ingest: the twin suffices
             verdict = self.detector.observe(event, state)
             if verdict is not None:  # a click
                 settle_at = self.detector.settle_at(event).timestamp()
                 self._count_bot(verdict)
+                suspected = verdict.suspected
                 data["bot"] = verdict_data(verdict)
                 bot = orjson.dumps(data["bot"])
-        decision = self.rules.decide(data)
-        routed = Routed(row.id, bot, decision.as_dict(), settle_at)
         settling = settle_at is not None
+        decision = self.scenarios.admit(
+            tx,
+            self.rules.decide(data),
+            data,
+            row.id,
+            now,
+            settling=settling,
+            settled_phase=False,
+        )
+        self.scenarios.observe(tx, data, suspected, settle_at, now)
+        routed = Routed(row.id, bot, decision.as_dict(), settle_at)
         return routed, self._deliveries(row.id, data, decision.matched, now, settling, False)
 
     def settle(self, tx: Tx, now: float) -> Processed:
@@ -124,7 +142,8 @@ class Processor:
                     verdict = detector.settle(click, state)
                 self._count_bot(verdict)
                 bot = verdict_data(verdict)
-                decision, deliveries = self._route_settled(row, bot, now)
+                self.scenarios.settled(tx, row.id, verdict.suspected)
+                decision, deliveries = self._route_settled(tx, row, bot, now)
             except Exception as error:  # a poison event must not block settlement
                 log.exception("processor.settle_failed", event_id=row.id)
                 settled.append(Routed(row.id, None, {"error": _describe(error)}))
@@ -136,14 +155,22 @@ class Processor:
         return Processed(events=len(stored), deliveries=added)
 
     def _route_settled(
-        self, row: StoredEvent, bot: dict[str, Any], now: float
+        self, tx: Tx, row: StoredEvent, bot: dict[str, Any], now: float
     ) -> tuple[Decision, list[NewDelivery]]:
         """The `wait_for_settled` rules' decision on the settled verdict, and their deliveries."""
         if not len(self.settled_rules):
             return Decision(), []
         data = orjson.loads(row.payload)
         data["bot"] = bot
-        decision = self.settled_rules.decide(data)
+        decision = self.scenarios.admit(
+            tx,
+            self.settled_rules.decide(data),
+            data,
+            row.id,
+            now,
+            settling=True,
+            settled_phase=True,
+        )
         return decision, self._deliveries(row.id, data, decision.matched, now, True, True)
 
     def _deliveries(
@@ -180,6 +207,11 @@ class Processor:
             )
             for action, rules in by_action.items()
         ]
+
+    def fire_timers(self, tx: Tx, now: float) -> Processed:
+        """Due checks and waits become events in the inbox (routed by `process` next)."""
+        fired = self.scenarios.fire(tx, now)
+        return Processed(events=len(fired.events), deliveries=0)
 
     def _count_bot(self, verdict: Bot) -> None:
         if self.metrics is not None and verdict.suspected:

@@ -28,6 +28,8 @@ log = structlog.get_logger("connector.worker")
 T = TypeVar("T")
 Clock = Callable[[], float]
 TaskRunner = Callable[[ControlTask], Awaitable[None]]
+# How often due timers are looked for: checks and waits fire within this of their time.
+TIMER_POLL_SECONDS = 0.25
 
 
 class Pipeline:
@@ -82,6 +84,7 @@ class Pipeline:
             ),
             asyncio.create_task(self._loop(self.deliver_once, self._outbox), name="deliver"),
             asyncio.create_task(self._loop(self.housekeeping_once, None, 60.0), name="prune"),
+            asyncio.create_task(self._timers(), name="timers"),
         ]
 
     async def stop(self) -> None:
@@ -128,6 +131,26 @@ class Pipeline:
         if first.deliveries or second.deliveries:
             self._outbox.set()
         return first.events + second.events
+
+    async def _timers(self) -> None:
+        """Config checks first, then due timers every `TIMER_POLL_SECONDS` (so a check
+        registered by another process, or a wait started by a delivery, fires on time)."""
+        now = self.clock()
+        scenarios = self.processor.scenarios
+        try:
+            await self._background(lambda tx: scenarios.schedule_config_checks(tx, now))
+        except Exception:
+            log.exception("pipeline.config_checks_failed")
+        await self._loop(self.timers_once, None, TIMER_POLL_SECONDS)
+
+    async def timers_once(self) -> int:
+        """Fire due timers (a page of recipients per transaction); their events are routed
+        by the next routing pass, which is woken at once."""
+        now = self.clock()
+        fired = await self._background(lambda tx: self.processor.fire_timers(tx, now))
+        if fired.events:
+            self._inbox.set()
+        return fired.events
 
     async def deliver_once(self) -> int:
         """One transaction records the last batch's outcomes and claims the next batch

@@ -22,6 +22,8 @@ from connector.rules.decision import Decision, MatchedRule, UnmatchedRule
 from connector.rules.links import classify_link
 from connector.rules.model import RuleSettings
 from connector.rules.operators import explainer, predicate, show
+from connector.rules.scenario_model import LinkPattern, link_selected
+from providers.canonical import canonical_url
 
 _UNSET: Any = object()
 
@@ -146,24 +148,34 @@ class _Rule:
 
     id: str
     events: frozenset[str]
-    actions: tuple[str, ...]
+    actions: tuple[str, ...]  # a wait's on_click
+    on_timeout: tuple[str, ...]
     wait_for_settled: bool
     include_test_sends: bool
     include_system_links: bool
     node: _Node | None
     wrong_type: str
+    links: tuple[LinkPattern, ...] | None
+    scheduled: str | None  # why a check's rule does not fire as clicks arrive
 
     @classmethod
     def build(cls, rule: RuleSettings) -> _Rule:
         return cls(
             id=rule.id,
             events=frozenset(rule.event),
-            actions=tuple(rule.actions),
+            actions=tuple(rule.actions or rule.on_click),
+            on_timeout=tuple(rule.on_timeout),
             wait_for_settled=rule.wait_for_settled,
             include_test_sends=rule.include_test_sends,
             include_system_links=rule.include_system_links,
             node=None if rule.when is None else compile_condition(rule.when),
             wrong_type=f" is not {' or '.join(rule.event)}",
+            links=rule.links,
+            scheduled=(
+                f"fires from its check (trigger = {rule.trigger}), not as clicks arrive"
+                if rule.scheduled
+                else None
+            ),
         )
 
 
@@ -199,8 +211,15 @@ class RuleSet:
         return len(self._rules)
 
     def decide(self, event: dict[str, Any]) -> Decision:
-        """Which rules match `event` (a `model_dump(mode="json")`), and why the others do not."""
+        """Which rules match `event` (a `model_dump(mode="json")`), and why the others do not.
+
+        An event a check or a wait emitted (it has a `scenario`) is decided by the rule that
+        produced it alone; other rules never see it, so no real-time rule acts twice.
+        """
         values = Lookup(event)
+        scenario = event.get("scenario")
+        if scenario is not None:
+            return self._decide_scheduled(values, scenario)
         raw_kind = values["type"]
         kind = raw_kind if isinstance(raw_kind, str) else None  # junk must not reach `in`
         is_test = values["test"] is True
@@ -219,6 +238,10 @@ class RuleSet:
                     system = classify_link(url) if isinstance(url, str) else None
                 if system is not None:
                     reason = f"system link: {system} (include_system_links is off)"
+            if reason is None and rule.scheduled is not None:
+                reason = rule.scheduled
+            if reason is None and rule.links is not None:
+                reason = _link_unselected(rule.links, values)
             if reason is None and rule.node is not None and not rule.node.test(values):
                 reason = rule.node.failed(values)
             if reason is None:
@@ -232,3 +255,31 @@ class RuleSet:
             else:
                 unmatched.append({"rule": rule.id, "reason": reason})
         return Decision(matched, unmatched)
+
+    def _decide_scheduled(self, values: Lookup, scenario: Any) -> Decision:
+        """The producing rule's decision on a scheduled event (its `when` still applies)."""
+        rule_id = scenario.get("rule") if isinstance(scenario, dict) else None
+        rule = next((r for r in self._rules if r.id == rule_id), None)
+        if rule is None:
+            return Decision([], [{"rule": str(rule_id), "reason": "rule no longer configured"}])
+        actions = rule.on_timeout if values["type"] == "email.click_timeout" else rule.actions
+        if rule.node is not None and not rule.node.test(values):
+            return Decision([], [{"rule": rule.id, "reason": rule.node.failed(values)}])
+        if not actions:
+            return Decision([], [{"rule": rule.id, "reason": "no actions for this outcome"}])
+        return Decision(
+            [{"rule": rule.id, "actions": list(actions), "wait_for_settled": False}], []
+        )
+
+
+def _link_unselected(links: tuple[LinkPattern, ...], values: Lookup) -> str | None:
+    """Why the clicked link is not one the rule selects (None when it is)."""
+    canonical = values["link.canonical"]
+    if not isinstance(canonical, str):
+        url = values["link.url"]
+        canonical = canonical_url(url) if isinstance(url, str) else None
+    if canonical is None:
+        return "not a web link, so not one of the rule's links"
+    if link_selected(links, canonical):
+        return None
+    return f"link {canonical} is not one of the rule's links"

@@ -25,6 +25,8 @@ from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit
 
 WEB_SCHEMES = frozenset({"http", "https"})
+# The reasons for a real web page that is the ESP's, not the sender's.
+SYSTEM_LINK_KINDS = frozenset({"unsubscribe", "preferences", "view_in_browser"})
 
 # Matched against the lower-cased path; each group is a kind of system link, checked in order.
 _PATH_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (

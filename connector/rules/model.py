@@ -40,7 +40,7 @@ non-http links; see `links.py`) unless `include_test_sends` / `include_system_li
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -65,6 +65,7 @@ from connector.rules.conditions import (
     parse_condition,
 )
 from connector.rules.paths import path_problem
+from connector.rules.scenario_model import Duration, LinkPattern, Moment, parse_links
 from schemas import EVENT_MODELS
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -81,6 +82,40 @@ def _dump_when(condition: Condition | None) -> dict[str, Any] | None:
 When = Annotated[Condition | None, PlainValidator(_parse_when), PlainSerializer(_dump_when)]
 
 
+def _dump_links(links: tuple[LinkPattern, ...] | None) -> Any:
+    return "any" if links is None else [{p.kind: p.value} for p in links]
+
+
+Links = Annotated[
+    tuple[LinkPattern, ...] | None, PlainValidator(parse_links), PlainSerializer(_dump_links)
+]
+Trigger = Literal["click", "clicked_by", "not_clicked", "wait"]
+# The event a rule's `when` is tested on, by trigger (its default `event`).
+TRIGGER_EVENTS: dict[str, str] = {
+    "click": "email.clicked",
+    "clicked_by": "email.clicked",
+    "not_clicked": "email.not_clicked",
+    "wait": "email.clicked",
+}
+
+
+class SendSettings(BaseModel):
+    """`send = { campaign_id = "..." }` or `{ message_id = "..." }`: what a check covers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    message_id: StrictStr | None = None
+    campaign_id: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SendSettings:
+        if (self.message_id is None) == (self.campaign_id is None):
+            raise ValueError("send needs exactly one of message_id and campaign_id")
+        if not (self.message_id or self.campaign_id or "").strip():
+            raise ValueError("send: the id cannot be empty")
+        return self
+
+
 class RuleSettings(BaseModel):
     """One `[[rules]]` table; every validation error names the rule and the key."""
 
@@ -90,10 +125,24 @@ class RuleSettings(BaseModel):
     description: StrictStr | None = None
     event: list[str] = Field(default_factory=lambda: ["email.clicked"])
     when: When = None
-    actions: list[StrictStr]
+    actions: list[StrictStr] = Field(default_factory=list)
     wait_for_settled: StrictBool = False
     include_test_sends: StrictBool = False
     include_system_links: StrictBool = False
+    # scenarios (README "Scenarios"; connector/scenarios/)
+    trigger: Trigger = "click"
+    links: Links = None
+    at: Moment | None = None
+    after: Duration | None = None
+    timeout: Duration | None = None
+    send: SendSettings | None = None
+    on_click: list[StrictStr] = Field(default_factory=list)
+    on_timeout: list[StrictStr] = Field(default_factory=list)
+    include_bot_clicks: StrictBool = False
+    audience: Literal["delivered", "sent"] = "delivered"
+    group: StrictStr | None = None
+    once_per: Literal["event", "recipient", "message", "campaign"] = "event"
+    reenter_after: Duration | None = None
 
     @field_validator("id")
     @classmethod
@@ -104,6 +153,16 @@ class RuleSettings(BaseModel):
                 "or ':', starting with a letter or digit"
             )
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _event_from_trigger(cls, data: Any) -> Any:
+        """A scenario rule's conditions are tested on the event its trigger produces."""
+        if isinstance(data, dict) and "event" not in data:
+            trigger = data.get("trigger", "click")
+            if isinstance(trigger, str) and trigger in TRIGGER_EVENTS:
+                return {**data, "event": [TRIGGER_EVENTS[trigger]]}
+        return data
 
     @field_validator("event", mode="before")
     @classmethod
@@ -117,17 +176,33 @@ class RuleSettings(BaseModel):
                 raise ValueError(f"unknown event type {item!r}; known: {known}")
         return list(dict.fromkeys(items))
 
-    @field_validator("actions")
+    @field_validator("actions", "on_click", "on_timeout")
     @classmethod
     def _action_list(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("a rule needs at least one action id")
         for action in value:
             if value.count(action) > 1:
                 raise ValueError(f"action {action!r} is listed more than once")
             if not action.strip():
                 raise ValueError("action ids cannot be empty")
         return value
+
+    @model_validator(mode="after")
+    def _scenario_shape(self) -> RuleSettings:
+        """Which keys each trigger takes (scenario_checks.py says why)."""
+        from connector.rules.scenario_checks import scenario_problem
+
+        problem = scenario_problem(self)
+        if problem is not None:
+            raise ConditionError((problem[0],), problem[1])
+        return self
+
+    def all_actions(self) -> list[str]:
+        return [*self.actions, *self.on_click, *self.on_timeout]
+
+    @property
+    def scheduled(self) -> bool:
+        """Fires from a check at a time, not as clicks arrive."""
+        return self.trigger in ("clicked_by", "not_clicked")
 
     @model_validator(mode="after")
     def _fields_exist(self) -> RuleSettings:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from connector.storage.scenario_records import ScenarioOps
+
 T = TypeVar("T")
 
 
@@ -134,8 +136,8 @@ class ClaimedTask:
     attempts: int
 
 
-class Tx(Protocol):
-    """Operations inside one transaction."""
+class Tx(ScenarioOps, Protocol):
+    """Operations inside one transaction (the scenario engine's are in `ScenarioOps`)."""
 
     def ingest(self, batch: IngestBatch) -> IngestOutcome: ...
     def pending_events(self, limit: int) -> list[StoredEvent]: ...

@@ -3,7 +3,8 @@
 Tables: `events` (inbox + dedup by id + the routing decision), `rejections`, `nonces`
 (replay protection where a provider's signature does not cover the body), `deliveries`
 (outbox and dead letters), `attempts` (every delivery attempt), `tasks` (control work such
-as SNS subscription confirmations) and the bot detector's own `bot_*` tables.
+as SNS subscription confirmations), the scenario engine's `recipients`, `clicks`, `timers`
+and `entries` (sqlite_scenarios.py) and the bot detector's own `bot_*` tables.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from connector.bots.state import SQLITE_SCHEMA as BOT_SCHEMA
+from connector.storage.sqlite_scenarios import SCENARIO_SCHEMA
 from connector.storage.sqlite_tx import SqliteTx
 from connector.storage.sqlite_writer import SqliteWriter
 
@@ -141,4 +143,4 @@ class SqliteStore:
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA + BOT_SCHEMA)
+    conn.executescript(SCHEMA + SCENARIO_SCHEMA + BOT_SCHEMA)

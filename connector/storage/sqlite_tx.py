@@ -20,9 +20,10 @@ from connector.storage.base import (
     Routed,
     StoredEvent,
 )
+from connector.storage.sqlite_scenarios import ScenarioSql
 
 
-class SqliteTx:
+class SqliteTx(ScenarioSql):
     def __init__(self, conn: sqlite3.Connection, bot_ttl_seconds: float | None = None) -> None:
         self.conn = conn
         self.bot_ttl_seconds = bot_ttl_seconds
@@ -311,6 +312,7 @@ class SqliteTx:
         self.conn.execute(
             "DELETE FROM tasks WHERE status != 'pending' AND next_attempt_at < ?", (cutoff,)
         )
+        self.prune_scenarios(cutoff)
         self.bot_state().prune(now)  # the detector's evidence has its own, shorter TTL
         return removed
 

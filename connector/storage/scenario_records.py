@@ -1,0 +1,151 @@
+"""What the scenario engine stores: recipients of sends, a narrow index of clicks, timers and
+re-entry marks. Plain records, so every backend maps them the same way.
+
+A *send* is what a scenario points at: `("message", id)`, `("campaign", id)`, or
+`("all", "")` for every send. A *recipient key* is the lower-cased address, or the ESP's
+person id where there is no address, the same for deliveries and clicks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+SendKind = Literal["message", "campaign", "all"]
+TimerKind = Literal["clicked_by", "not_clicked", "wait"]
+TimerStatus = Literal["pending", "done", "cancelled", "clicked", "timed_out"]
+
+
+@dataclass(frozen=True, slots=True)
+class SendKey:
+    kind: SendKind
+    id: str = ""
+
+    def label(self) -> str:
+        return "all sends" if self.kind == "all" else f"{self.kind} {self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientRecord:
+    """One person a message went to; `data` is the JSON envelope events about them reuse."""
+
+    recipient: str
+    message_id: str
+    campaign_id: str
+    status: str  # delivered | sent | registered
+    at: float
+    test: bool
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ClickRecord:
+    """A click as scenarios read it: who, which send, which link, whether a person."""
+
+    event_id: str
+    recipient: str
+    message_id: str
+    campaign_id: str
+    canonical: str  # "" for a link that is not http(s)
+    system: bool  # unsubscribe, preferences, view-in-browser...
+    test: bool
+    occurred_at: float
+    suspected: bool
+    settled: bool
+    settle_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedClick:
+    """A stored click read back for a check (the fields the link and person tests need)."""
+
+    event_id: str
+    recipient: str
+    canonical: str
+    system: bool
+    test: bool
+    occurred_at: float
+    suspected: bool
+    settled: bool
+    settle_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRecord:
+    """A check or a wait. `recipient` None: every recipient of `send` (a streamed check)."""
+
+    id: str
+    rule_id: str
+    kind: TimerKind
+    send: SendKey
+    recipient: str | None
+    due_at: float
+    origin: str  # config | api | delivery
+    created_at: float
+    data: bytes = b"{}"  # JSON: who and where, for per-recipient timers
+    started_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRow:
+    """A stored timer with its progress."""
+
+    id: str
+    rule_id: str
+    kind: TimerKind
+    send: SendKey
+    recipient: str | None
+    due_at: float
+    status: TimerStatus
+    origin: str
+    created_at: float
+    fired_at: float | None
+    cursor: str | None
+    emitted: int
+    data: bytes
+    started_at: float | None
+
+
+class ScenarioOps(Protocol):
+    """The scenario operations every backend's transaction offers (part of `Tx`)."""
+
+    def record_recipients(self, rows: list[RecipientRecord]) -> None: ...
+    def send_recipients(
+        self, send: SendKey, after: str, limit: int, statuses: tuple[str, ...]
+    ) -> list[RecipientRecord]: ...
+    def recipient_record(self, message_id: str, recipient: str) -> RecipientRecord | None: ...
+    def record_clicks(self, rows: list[ClickRecord]) -> None: ...
+    def settle_clicks(self, verdicts: list[tuple[str, bool]]) -> None: ...
+    def send_clicks(
+        self, send: SendKey, first: str, last: str, before: float
+    ) -> list[IndexedClick]: ...
+    def clicked_recipients(
+        self, send: SendKey, after: str, limit: int, before: float
+    ) -> list[str]: ...
+    def unsettled_until(
+        self, send: SendKey, recipient: str | None, before: float
+    ) -> float | None: ...
+    def click_payload(self, event_id: str) -> tuple[bytes, bytes | None] | None: ...
+    def add_timers(self, timers: list[TimerRecord]) -> int: ...
+    def claim_timers(self, now: float, limit: int) -> list[TimerRow]:
+        """Due timers, held by this transaction until it ends (no other may claim them)."""
+        ...
+
+    def next_timer_due(self) -> float | None: ...
+    def advance_timer(self, timer_id: str, cursor: str, emitted: int) -> None: ...
+    def defer_timer(self, timer_id: str, due_at: float) -> None: ...
+    def finish_timer(self, timer_id: str, status: str, now: float, emitted: int = 0) -> None: ...
+    def resolve_wait(
+        self, rule_id: str, recipient: str, message_id: str, clicked_at: float, now: float
+    ) -> str | None: ...
+    def cancel_timers(self, timer_ids: list[str], now: float) -> int: ...
+    def cancel_stale_config_timers(self, rule_id: str, keep: list[str], now: float) -> int: ...
+    def timers(
+        self, *, send: SendKey | None = None, status: str | None = None, limit: int = 100
+    ) -> list[TimerRow]: ...
+    def timer(self, timer_id: str) -> TimerRow | None: ...
+    def send_known(self, send: SendKey) -> bool: ...
+    def entry_holder(
+        self, key: str, event_id: str, now: float, window: float | None
+    ) -> tuple[str, str, float] | None: ...
+    def record_entry(self, key: str, rule_id: str, event_id: str, now: float) -> None: ...
