@@ -26,8 +26,16 @@ and SES's plain-text "Successfully validated SNS topic" notice are acknowledged.
 belongs to the whole message: `recipient.email` is set only when `mail.destination` (for
 deliveries `delivery.recipients`) holds one address, else it is None and the list is in
 `metadata["destination"]`. Deliveries from the older SES notifications (`notificationType`)
-are accepted too. `sign` returns the SNS headers only: the signature is inside the body, so
-`send-sample` posts the fixture's signed bytes unchanged.
+are accepted too (that older format has no send record).
+
+`sign` returns the SNS headers only: the signature is inside the body, so `send-sample` posts
+the fixture's signed bytes unchanged.
+
+Mapping: `Click`, `Delivery`, and `Send` as `email.sent`: "The send request was successful and
+SES will attempt to deliver the message to the recipient's mail server"
+(https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_EventDestination.html). A Send
+record's `send` object is empty, so its time is `mail.timestamp` (when SES accepted the
+message) and its recipients are `mail.destination`, as for clicks.
 """
 
 from __future__ import annotations
@@ -58,7 +66,13 @@ DEFAULT_TOLERANCE = 3600 + 900
 
 # SES eventType (or notificationType) -> ours;
 # https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html
-EVENT_TYPES: dict[str, str] = {"Click": "email.clicked", "Delivery": "email.delivered"}
+# (`Send`: SES accepted the request and will attempt delivery, so `email.sent`)
+EVENT_TYPES: dict[str, str] = {
+    "Click": "email.clicked",
+    "Delivery": "email.delivered",
+    "Send": "email.sent",
+}
+_DETAIL = {"email.clicked": "click", "email.delivered": "delivery", "email.sent": "send"}
 VALIDATION_NOTICE = "Successfully validated SNS topic"  # "... for Amazon SES event publishing."
 
 
@@ -191,11 +205,13 @@ def _event(
         raise MalformedPayload("SNS MessageId is missing")
     mail = ses_event.get("mail") if isinstance(ses_event.get("mail"), dict) else {}
     assert isinstance(mail, dict)
-    detail = ses_event.get("click" if kind == "email.clicked" else "delivery")
+    detail = ses_event.get(_DETAIL[kind])
     detail = detail if isinstance(detail, dict) else {}
     recipients = _addresses(detail.get("recipients")) or _addresses(mail.get("destination"))
-    # the click/delivery time; SNS's publish time only if SES left it out
-    occurred_at = to_utc(detail.get("timestamp") or envelope.get("Timestamp"))
+    # the click/delivery time, or for a send (whose record has none) the time SES accepted
+    # the message; SNS's publish time only if SES left it out
+    own_time = mail.get("timestamp") if kind == "email.sent" else detail.get("timestamp")
+    occurred_at = to_utc(own_time or envelope.get("Timestamp"))
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, occurred_at),
         "recipient": {"email": recipients[0] if len(recipients) == 1 else None},
@@ -206,8 +222,8 @@ def _event(
         "metadata": _metadata(mail, detail, recipients),
         "test": _simulated(recipients),
     }
-    if kind == "email.delivered":
-        return build_event("email.delivered", common)
+    if kind != "email.clicked":  # deliveries and sends share the envelope fields
+        return build_event(kind, common)
     url = text(detail.get("link"))
     if url is None:
         raise MalformedPayload("Click event has no click.link")

@@ -21,6 +21,13 @@ Two families with different field names: transactional (`link`, `message-id`, `t
 (`URL`, `camp_id`, `"campaign name"`, `ts_sent`/`ts_event`, no message id, user agent or IP).
 `sending_ip` is Brevo's MTA, never the clicker, so `client.ip` stays empty.
 
+Mapping: `click`, `delivered`, and `request` as `email.sent`. `request` is the `event` value of
+the transactional webhook Brevo's docs title "Sent": the message was accepted and pushed for
+delivery, before any delivery report (https://developers.brevo.com/docs/transactional-webhooks).
+Marketing webhooks have no sent event (spam, opened, clicked, bounces, delivered, unsubscribe,
+contact and coupon events only: https://developers.brevo.com/docs/marketing-webhooks), so a
+campaign's recipients show up at delivery.
+
 Time: `ts_epoch` (ms UTC; some doc samples show seconds, so magnitude decides) is preferred,
 then `ts_event`, then `ts`. anymail's live captures show `ts`/`ts_event` following the account
 time zone although the docs say UTC, and `ts_epoch` as the only reliably UTC field. `date` is
@@ -62,10 +69,12 @@ STATUS_OVERRIDES = {503: 429}
 DEFAULT_DATE_TIMEZONE = "Europe/Paris"  # "date : CET/CEST Timezone" in Brevo's webhook docs
 
 # Brevo `event` -> ours; https://developers.brevo.com/docs/transactional-webhooks and
-# https://developers.brevo.com/docs/marketing-webhooks (both families use these two names).
+# https://developers.brevo.com/docs/marketing-webhooks (both families use `click` and
+# `delivered`; `request` is the transactional "Sent" event, so `email.sent`).
 EVENT_TYPES: dict[str, str] = {
     "click": "email.clicked",
     "delivered": "email.delivered",
+    "request": "email.sent",
 }
 _TIME_FIELDS = ("ts_epoch", "ts_event", "ts")
 _METADATA_KEYS = {
@@ -161,8 +170,8 @@ def _event(
         },
         "metadata": _metadata(item),
     }
-    if kind == "email.delivered":
-        return build_event("email.delivered", common)
+    if kind != "email.clicked":  # delivered and request share the envelope fields
+        return build_event(kind, common)
     if url is None:
         raise MalformedPayload("click event has no link / URL")
     client = {"user_agent": text(item.get("user_agent"))}

@@ -7,6 +7,13 @@ the failing one; after 400, 401, 402, 403, 404, 405, 410, 429, 500, 502 or 521 i
 hour before retrying. So we acknowledge every authentic call quickly, including metrics we
 do not handle.
 
+Mapping: an email event is the pair (`object_type`, `metric`); the same metric exists for
+SMS, push and in-app messages, so only `email` pairs count. `sent` and `delivered` are distinct
+steps (https://docs.customer.io/journeys/message-statuses/): "Sent means that your message has
+successfully made it from Customer.io to your delivery provider", while Delivered waits for the
+provider to confirm receipt. So `sent` becomes `email.sent` (the send's recipient, before any
+delivery report) and `delivered` becomes `email.delivered`.
+
 Authenticity: `X-CIO-Signature` is the hex HMAC-SHA256, under the webhook's signing key, of
 `v0:{X-CIO-Timestamp}:{raw body}`.
 
@@ -33,11 +40,12 @@ name = "customerio"
 title = "Customer.io"
 DEFAULT_TOLERANCE = 7 * 24 * 3600
 
-# (object_type, metric) -> our event type; https://docs.customer.io/api/webhooks/
+# (object_type, metric) -> our event type; https://docs.customer.io/api/webhooks/ and, for
+# what `sent` and `delivered` mean, https://docs.customer.io/journeys/message-statuses/
 EVENT_TYPES: dict[tuple[str, str], str] = {
     ("email", "clicked"): "email.clicked",
     ("email", "delivered"): "email.delivered",
-    ("email", "sent"): "email.delivered",
+    ("email", "sent"): "email.sent",
 }
 
 

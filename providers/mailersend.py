@@ -21,6 +21,11 @@ undocumented a window on the (signed) body time could refuse genuine late retrie
 de-duplicated by `data.id`. Setting `timestamp_tolerance` opts in to a window on the signed
 body's `created_at`.
 
+Mapping: the chosen click event, `activity.delivered`, and `activity.sent` as `email.sent`:
+"Fired when your email is sent from our sending servers. We are now waiting for a response
+from the receiving servers" (the available events table of the webhooks page above). Sent and
+delivered carry the same email and recipient objects, so they are read alike.
+
 Clicks: `activity.clicked` fires for every click, `activity.clicked_unique` for the first click
 on a link only; both describe the same click (v2 sends `data.type: "clicked"` for both), so a
 source subscribed to both would turn one click into two events. Exactly one of them becomes
@@ -46,8 +51,10 @@ CLICK_EVENTS = ("activity.clicked", "activity.clicked_unique")
 
 # MailerSend `type` -> ours (the chosen click event is added per source);
 # https://developers.mailersend.com/api/v1/webhooks.html#available-events
+# (`activity.sent`: left MailerSend's servers, no reply from the receiver yet: `email.sent`)
 EVENT_TYPES: dict[str, str] = {
     "activity.delivered": "email.delivered",
+    "activity.sent": "email.sent",
 }
 
 
@@ -119,7 +126,7 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
         "message": {"id": fields["message_id"], "subject": fields["subject"]},
         "metadata": {"tags": fields["tags"]} if fields["tags"] else {},
     }
-    if kind == "email.delivered":
+    if kind != "email.clicked":  # delivered and sent share the envelope fields
         return build_event(kind, common)
     if fields["url"] is None:
         raise MalformedPayload("clicked event has no URL (data.morph.url / data.meta.url)")

@@ -20,6 +20,13 @@ no headers: the signature lives in the body, so `send-sample` posts the stored s
 Replay window: Mailgun does not say whether retries are signed afresh and retries for 8 hours,
 so the default tolerance is 9 hours (8 hours plus one of margin).
 
+Mapping: `clicked`, `delivered`, and `accepted` as `email.sent`: "Mailgun accepted the request
+to send/forward the email and the message has been placed in queue", one event per recipient,
+before `delivered`/`failed`; the webhooks page lists `accepted` among the webhook events:
+https://documentation.mailgun.com/docs/mailgun/user-manual/webhooks/webhooks
+All three read the recipient, message id, subject, campaign, tags and user variables the same
+way. Legacy (form) webhooks never had an `accepted` hook.
+
 Event ids: `event-data.id` (Mailgun: "unique within a day"; it is a random 22-character id,
 so a collision across days is not a practical concern). Legacy posts carry no event id:
 `composite_key(message-id, recipient, url, timestamp)`.
@@ -71,7 +78,12 @@ DEFAULT_TOLERANCE = 9 * 3600
 
 # `event-data.event` (and legacy `event`) -> our type;
 # https://documentation.mailgun.com/docs/mailgun/user-manual/events/event-types
-EVENT_TYPES: dict[str, str] = {"clicked": "email.clicked", "delivered": "email.delivered"}
+# (`accepted`: queued by Mailgun for delivery, so `email.sent`)
+EVENT_TYPES: dict[str, str] = {
+    "clicked": "email.clicked",
+    "delivered": "email.delivered",
+    "accepted": "email.sent",
+}
 
 # Legacy form fields that are Mailgun's own; every other field is a user variable.
 LEGACY_KEYS = frozenset(
@@ -202,11 +214,15 @@ def _event(kind: str, payload: dict[str, Any], request: WebhookRequest) -> Compi
     )
     user_variables = data.get("user-variables")
     common = _common(request, provider_event_id, data.get("timestamp"), data.get("recipient"))
-    common["message"] = {"id": message_id, "campaign_id": text(dig(data, "campaigns", 0, "id"))}
+    common["message"] = {
+        "id": message_id,
+        "campaign_id": text(dig(data, "campaigns", 0, "id")),
+        "subject": text(dig(data, "message", "headers", "subject")),  # not on clicks
+    }
     common["metadata"] = _metadata(user_variables, tags(data.get("tags")))
     common["test"] = dig(data, "flags", "is-test-mode") is True
-    if kind == "email.delivered":
-        return build_event("email.delivered", common)
+    if kind != "email.clicked":  # delivered and accepted share the envelope fields
+        return build_event(kind, common)
     if url is None:
         raise MalformedPayload("clicked event has no url")
     user_agent = text(dig(data, "client-info", "user-agent"))
@@ -231,8 +247,8 @@ def _legacy_event(
     labels = [v for k, v in fields if k == "tag"] or [v for k, v in fields if k == "X-Mailgun-Tag"]
     variables = {key: value for key, value in fields if key not in LEGACY_KEYS}
     common["metadata"] = _metadata(variables, tags(labels))
-    if kind == "email.delivered":
-        return build_event("email.delivered", common)
+    if kind != "email.clicked":
+        return build_event(kind, common)
     if url is None:
         raise MalformedPayload("clicked event has no url")
     common["link"] = link_fields(url)

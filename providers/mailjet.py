@@ -15,6 +15,12 @@ Authenticity: Mailjet signs nothing. It recommends HTTPS plus basic auth in the 
 `basic_auth` (several allowed while rotating). An optional `allowed_ips` list is enforced first.
 No timestamp is signed, so there is no replay window; events are de-duplicated by id.
 
+Mapping: `click`, and `sent` as `email.delivered`, not `email.sent`: Mailjet's `sent` is its
+delivery report, "Dispatched when the destination SMTP server (gmail, hotmail, yahoo, etc) has
+accepted the message" (mailjet/api-documentation guides/_event-api.md, "Sent event"). Mailjet
+has no webhook for the earlier step (accepted by Mailjet, queued), so a Mailjet source never
+produces `email.sent`; its recipients are known from the delivery.
+
 Event id: Mailjet sends none, so `provider_event_id` is
 `composite_key(MessageID, email, url, time)` (`mj_message_id` stands in for `MessageID` in
 older grouped payloads). Two clicks on the same link by the same recipient in the same second
@@ -42,7 +48,8 @@ name = "mailjet"
 title = "Mailjet"
 
 # Mailjet `event` -> ours; https://dev.mailjet.com/email/guides/webhooks/#event-types
-# "sent" fires when the recipient's SMTP server accepted the message, i.e. a delivery.
+# "sent" fires when the recipient's SMTP server accepted the message, i.e. a delivery (it is
+# not our `email.sent`, which comes before any delivery report).
 EVENT_TYPES: dict[str, str] = {
     "click": "email.clicked",
     "sent": "email.delivered",

@@ -22,6 +22,12 @@ decoded once). Behind a proxy the URL we see differs from the registered one, so
 https://mailchimp.com/developer/transactional/docs/webhooks/#authenticating-webhook-requests
 No timestamp is signed, so there is no replay window: replays are absorbed by de-duplication.
 
+Mapping: `click`, `delivered` ("message has received a response from the recipient's mail
+server indicating successful delivery") and `send` as `email.sent` ("message has been sent
+successfully", before any delivery report), as the event types section says:
+https://mailchimp.com/developer/transactional/docs/webhooks/#event-types
+All three carry the message under `msg` (recipient, subject, tags, metadata).
+
 Event ids: Mandrill sends none, so `composite_key(_id, msg.email, url, ts)` (`_id` is the
 message id; two clicks on the same link in the same second merge). Events of the example
 batch Mandrill's "send test" posts (`_id` "exampleaaaa...") are marked `test`.
@@ -57,8 +63,13 @@ VALIDATION_KEY = "test-webhook"  # Mandrill's published key for the URL check (s
 _EXAMPLE_ID = "exampleaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 # `event` -> our type; https://mailchimp.com/developer/transactional/docs/webhooks/
-# (sync events carry `type` instead of `event` and are acknowledged only)
-EVENT_TYPES: dict[str, str] = {"click": "email.clicked", "delivered": "email.delivered"}
+# (`send`: "message has been sent successfully", so `email.sent`; sync events carry `type`
+# instead of `event` and are acknowledged only)
+EVENT_TYPES: dict[str, str] = {
+    "click": "email.clicked",
+    "delivered": "email.delivered",
+    "send": "email.sent",
+}
 
 
 def check_source(source: Source) -> list[str]:
@@ -140,8 +151,8 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
         "metadata": metadata,
         "test": bool(message_id and message_id.startswith(_EXAMPLE_ID)),
     }
-    if kind == "email.delivered":
-        return build_event("email.delivered", common)
+    if kind != "email.clicked":  # delivered and send share the envelope fields
+        return build_event(kind, common)
     if url is None:
         raise MalformedPayload("click event has no url")
     client = {"user_agent": text(item.get("user_agent")), "ip": text(item.get("ip"))}

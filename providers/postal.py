@@ -23,10 +23,16 @@ queues can back up, so events are de-duplicated by `uuid` instead. Setting
 `timestamp_tolerance` opts in to a window on the signed body `timestamp` (keep it above Postal's
 36-minute retry span).
 
-Event id: `uuid`. `MessageSent` ("successfully delivered to a recipient", status `Sent`) becomes
-`email.delivered` for outgoing mail only; Postal fires it for incoming mail routed to endpoints
-too, which is not a delivery to a recipient and is ignored. Metadata: `tag` and `message_id`
-(the RFC Message-ID that Postal's send API returns); `message.id` is Postal's per-recipient id.
+Mapping: `MessageLinkClicked`, and `MessageSent` as `email.delivered` despite its name: it fires
+"when a message is successfully delivered to a recipient/endpoint" (status `Sent`, with the
+remote server's SMTP reply in `output`; postalserver/docs content/4.developer/4.webhooks.md,
+"Message Status Events"). Postal has no webhook for accepting a message into its queue, so a
+Postal source never produces `email.sent`. `MessageSent` counts for outgoing mail only; Postal
+fires it for incoming mail routed to endpoints too, which is not a delivery to a recipient and
+is ignored.
+
+Event id: `uuid`. Metadata: `tag` and `message_id` (the RFC Message-ID that Postal's send API
+returns); `message.id` is Postal's per-recipient id.
 """
 
 from __future__ import annotations
@@ -51,7 +57,8 @@ from schemas.compiled import CompiledEvent, build_event
 name = "postal"
 title = "Postal"
 
-# Postal `event` -> ours; https://docs.postalserver.io/developer/webhooks
+# Postal `event` -> ours; https://docs.postalserver.io/developer/webhooks (`MessageSent` is the
+# delivery report, so `email.delivered`; there is no earlier "accepted" event)
 EVENT_TYPES: dict[str, str] = {
     "MessageLinkClicked": "email.clicked",
     "MessageSent": "email.delivered",

@@ -18,6 +18,11 @@ bearer token (a custom `Authorization: Bearer ...` header via `HttpHeaders`, che
 additionally restricts the caller's address (answered with 403, which also stops retries).
 No timestamp is signed, so there is no replay window: replays are absorbed by de-duplication.
 
+Mapping: `Click`, and `Delivery` as `email.delivered`. Postmark has no webhook for a message it
+accepted but has not delivered yet (its triggers are Delivery, Bounce, SpamComplaint, Open,
+Click and SubscriptionChange: https://postmarkapp.com/developer/webhooks/webhooks-overview), so
+a Postmark source never produces `email.sent`; its recipients are known from the delivery.
+
 Event ids: Postmark sends none, so `composite_key(MessageID, Recipient, OriginalLink,
 ReceivedAt)` for clicks and `composite_key(MessageID, Recipient, None, DeliveredAt)` for
 deliveries. A Click webhook fires only for the first click of a link by a recipient in a
@@ -50,6 +55,7 @@ name = "postmark"
 title = "Postmark"
 
 # `RecordType` -> our type; https://postmarkapp.com/developer/webhooks/webhooks-overview
+# (no record type for "accepted, not yet delivered", so nothing maps to `email.sent`)
 EVENT_TYPES: dict[str, str] = {"Click": "email.clicked", "Delivery": "email.delivered"}
 _TIME_FIELD = {"email.clicked": "ReceivedAt", "email.delivered": "DeliveredAt"}
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an RFC 9110 token

@@ -24,6 +24,12 @@ Replay window: 5 minutes either way, the reference libraries' value. Svix signs 
 afresh with a new timestamp, so a tight window costs no retries. Override with
 `timestamp_tolerance`.
 
+Mapping: `email.clicked`, `email.delivered`, and `email.sent` as `email.sent`: "Event triggered
+whenever the API request was successful. Resend will attempt to deliver the message to the
+recipient's mail server" (https://resend.com/docs/webhooks/emails/sent). Sent and delivered
+carry the same `data` (no event time of their own beyond the envelope's `created_at`, which is
+used for both); a click's time is `data.click.timestamp`.
+
 Event id: the `svix-id` header. Resend names no single recipient for multi-recipient sends, so
 `recipient.email` is the first `data.to` entry and the full list goes to
 `metadata["recipients"]` when there is more than one.
@@ -53,9 +59,11 @@ title = "Resend"
 DEFAULT_TOLERANCE = 300
 
 # Resend `type` -> ours; https://resend.com/docs/dashboard/webhooks/event-types
+# (`email.sent`: the API request succeeded and delivery will be attempted)
 EVENT_TYPES: dict[str, str] = {
     "email.clicked": "email.clicked",
     "email.delivered": "email.delivered",
+    "email.sent": "email.sent",
 }
 # Resend's test inbox addresses (delivered@resend.dev, ...) mark test sends;
 # https://resend.com/docs/dashboard/emails/send-test-emails
@@ -179,7 +187,7 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
         "metadata": _metadata(data, recipients),
         "test": bool(email and email.rpartition("@")[2].lower() == _TEST_DOMAIN),
     }
-    if kind == "email.delivered":
+    if kind != "email.clicked":  # delivered and sent share the envelope fields
         occurred_at = to_utc(item.get("created_at"))
         return build_event(
             kind, {**origin(name, request, provider_event_id, occurred_at), **common}

@@ -19,6 +19,12 @@ Replay window: SendGrid does not say whether a retry is signed again with a fres
 and it retries for 24 hours, so the default tolerance is 25 hours. Replays inside the window
 are harmless: events are de-duplicated on `sg_event_id` ("use for deduplication").
 
+Mapping: `click` and `delivered`, plus `processed` as `email.sent`: SendGrid fires it "when
+SendGrid receives an individual message and prepares it to be delivered", one per recipient,
+before any `delivered`/`bounce` (https://sendgrid.com/blog/the-nine-events-of-email/; the event
+reference lists it under delivery events). It carries the same recipient, message id, custom
+args and campaign ids as `delivered`. Other types (`open`, `deferred`, ...) are ignored.
+
 Event ids: `sg_event_id`; an item without one (never seen) falls back to
 `composite_key(sg_message_id, email, url, timestamp)`.
 """
@@ -49,7 +55,12 @@ SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 
 # `event` -> our type; https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event
-EVENT_TYPES: dict[str, str] = {"click": "email.clicked", "delivered": "email.delivered"}
+# (`processed`: accepted by SendGrid and queued for delivery, so `email.sent`)
+EVENT_TYPES: dict[str, str] = {
+    "click": "email.clicked",
+    "delivered": "email.delivered",
+    "processed": "email.sent",
+}
 
 # SendGrid merges custom args into each event's top level, so every key that is not one of
 # SendGrid's own is sender metadata (same approach as django-anymail's sendgrid webhook).
@@ -181,8 +192,8 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
         "message": {"id": message_id, "campaign_id": _campaign(item)},
         "metadata": _metadata(item),
     }
-    if kind == "email.delivered":
-        return build_event("email.delivered", common)
+    if kind != "email.clicked":  # delivered and processed share the envelope fields
+        return build_event(kind, common)
     if url is None:
         raise MalformedPayload("click event has no url")
     position = dig(item, "url_offset", "index")

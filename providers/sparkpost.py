@@ -15,6 +15,11 @@ sent as `X-MessageSystems-Webhook-Token` and is accepted against `bearer_tokens`
 optional `allowed_ips` list is enforced first. No timestamp is signed, so there is no replay
 window; events are de-duplicated by `event_id`.
 
+Mapping: `click`/`amp_click`, `delivery` ("Remote MTA acknowledged receipt of a message") and
+`injection` as `email.sent` ("Message is received by or injected into SparkPost", one per
+recipient, before any delivery or bounce; https://developers.sparkpost.com/api/events/). The
+message events carry the same recipient, ids, subject, campaign and metadata fields.
+
 Event id: SparkPost's own `event_id` (unique per event; an item without one is rejected).
 `X-MessageSystems-Batch-ID` goes to `metadata["batch_id"]` (audit only: dedup is per event,
 because a retried batch keeps its id but we store events, not batches).
@@ -45,11 +50,13 @@ name = "sparkpost"
 title = "SparkPost / Bird"
 
 # SparkPost `type` -> our event type; https://developers.sparkpost.com/api/events/ (track_event
-# click/amp_click, message_event delivery). Other types are acknowledged and counted.
+# click/amp_click, message_event delivery and injection: accepted by SparkPost, so
+# `email.sent`). Other types are acknowledged and counted.
 EVENT_TYPES: dict[str, str] = {
     "click": "email.clicked",
     "amp_click": "email.clicked",
     "delivery": "email.delivered",
+    "injection": "email.sent",
 }
 _LEGACY_HEADER = "x-messagesystems-webhook-token"  # deprecated `auth_token`
 _METADATA_KEYS = ("transmission_id", "template_id", "template_version", "subaccount_id", "geo_ip")
@@ -140,8 +147,8 @@ def _event(
         },
         "metadata": _metadata(event, batch_id),
     }
-    if kind == "email.delivered":
-        return build_event("email.delivered", common)
+    if kind != "email.clicked":  # delivery and injection share the envelope fields
+        return build_event(kind, common)
     url = text(event.get("target_link_url"))
     if url is None:
         raise MalformedPayload("click event has no target_link_url")

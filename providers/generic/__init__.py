@@ -2,15 +2,17 @@
 
 For senders without a built-in adapter (Klaviyo, Iterable, HighLevel, in-house systems): a
 source declares in `options` how requests are authenticated (`auth`), where the events are
-(`events_path`), which ones are clicks or deliveries (`click`, `delivered`), where each schema
-field is (`fields`) and how times are written (`timestamp`). docs/generic-adapter.md is the
-reference, with worked examples. `check_source` validates the options (fail closed: unknown
-keys are errors too) and `_spec` compiles them once per distinct options table.
+(`events_path`), which ones are clicks, deliveries or sends (`click`, `delivered`, `sent`: the
+types a webhook can report; the scheduled `email.not_clicked` and `email.click_timeout` are
+refused as targets), where each schema field is (`fields`) and how times are written
+(`timestamp`). docs/generic-adapter.md is the reference, with worked examples. `check_source`
+validates the options (fail closed: unknown keys are errors too) and `_spec` compiles them once
+per distinct options table.
 
 Delivery behaviour depends on the sender. We answer 2xx for every authentic request, including
-events that are neither `click` nor `delivered` (acknowledged, counted as ignored), 401 for a
-wrong credential or signature, 403 for a caller outside `allowed_ips`, 400 for a body that is
-not JSON. A misconfigured source answers 500 (our fault: a retry can succeed once fixed).
+events that match none of `click`, `delivered` and `sent` (acknowledged, counted as ignored),
+401 for a wrong credential or signature, 403 for a caller outside `allowed_ips`, 400 for a body
+that is not JSON. A misconfigured source answers 500 (our fault: a retry can succeed once fixed).
 
 Event ids: `fields.provider_event_id` when mapped (an item without it is rejected), else
 `composite_key(message.id, recipient, link.url, raw occurred_at)`, which merges two clicks on

@@ -40,6 +40,8 @@ def _kind(
         return "email.clicked", ""
     if spec.delivered is not None and spec.delivered.test(item, body, request):
         return "email.delivered", ""
+    if spec.sent is not None and spec.sent.test(item, body, request):
+        return "email.sent", ""
     kind = text(spec.click.path.get(item, body, request))
     return None, kind[:100] if kind else f"(nothing at {spec.click.path.text})"
 

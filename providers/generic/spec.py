@@ -17,6 +17,7 @@ from providers.base import Source
 from providers.generic.paths import _choice, _header, _Match, _match, _Path, _path, _table
 from providers.generic.times import _Time, _time
 from providers.signing import allowed_ips_problems, basic_auth_problems
+from schemas.events import SCHEDULED_TYPES
 
 # Schema fields a path can fill, plus "metadata.<key>" (one value into event.metadata[<key>]).
 FIELDS = (
@@ -41,15 +42,12 @@ _AUTH_KEYS = {
     "header": {"type", "header", "prefix"},
     "none": {"type"},
 }
-_OPTION_KEYS = {
-    "auth",
-    "events_path",
-    "click",
-    "delivered",
-    "fields",
-    "timestamp",
-    "provider_label",
-}
+# The option keys that say which items are email.clicked, email.delivered and email.sent: only
+# types a webhook can report. The scheduled ones (email.not_clicked, email.click_timeout) are
+# made by the connector when a scenario's check or wait comes due, so they get no key.
+_TYPE_KEYS = ("click", "delivered", "sent")
+_SCHEDULED_KEYS = {kind.removeprefix("email."): kind for kind in SCHEDULED_TYPES}
+_OPTION_KEYS = {*_TYPE_KEYS, "auth", "events_path", "fields", "timestamp", "provider_label"}
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _MAX_CACHE = 256
 
@@ -71,6 +69,7 @@ class _Spec:
     events: _Path | None
     click: _Match
     delivered: _Match | None
+    sent: _Match | None
     fields: dict[str, _Path]
     time: _Time
     label: str | None
@@ -120,7 +119,7 @@ def _compile(options: Any) -> tuple[_Spec | None, list[str]]:
     problems: list[str] = []
     if not isinstance(options, dict):
         return None, ["options: must be a table"]
-    problems += [f"options.{key}: unknown key" for key in options if key not in _OPTION_KEYS]
+    problems += [_unknown_key(key) for key in options if key not in _OPTION_KEYS]
     auth = _auth(options.get("auth"), problems)
     events = None
     if options.get("events_path") is not None:
@@ -128,9 +127,8 @@ def _compile(options: Any) -> tuple[_Spec | None, list[str]]:
         if events is not None and events.root != "event":
             problems.append("options.events_path: must be a path inside the body")
     click = _match(options.get("click"), "options.click", problems)
-    delivered = None
-    if options.get("delivered") is not None:
-        delivered = _match(options["delivered"], "options.delivered", problems)
+    delivered, sent = (_optional_match(options, key, problems) for key in ("delivered", "sent"))
+    problems += _overlaps({"click": click, "delivered": delivered, "sent": sent})
     fields = _fields(options.get("fields"), problems)
     time = _time(options.get("timestamp", {}), problems)
     label = options.get("provider_label")
@@ -138,7 +136,37 @@ def _compile(options: Any) -> tuple[_Spec | None, list[str]]:
         problems.append("options.provider_label: must be a non-empty string")
     if problems or auth is None or click is None or time is None:
         return None, problems or ["options: invalid"]
-    return _Spec(auth, events, click, delivered, fields, time, label), []
+    return _Spec(auth, events, click, delivered, sent, fields, time, label), []
+
+
+def _unknown_key(key: Any) -> str:
+    """Name a scheduled event type as such: it is a mapping target no webhook can have."""
+    kind = _SCHEDULED_KEYS.get(str(key).removeprefix("email."))
+    if kind is None:
+        return f"options.{key}: unknown key"
+    return (
+        f"options.{key}: {kind} cannot be mapped from a webhook; the connector makes it itself"
+        " when a scenario's check or wait comes due (map click, delivered or sent)"
+    )
+
+
+def _optional_match(options: dict[str, Any], key: str, problems: list[str]) -> _Match | None:
+    value = options.get(key)
+    return None if value is None else _match(value, f"options.{key}", problems)
+
+
+def _overlaps(matches: dict[str, _Match | None]) -> list[str]:
+    """Two types must not claim the same value at the same path: an item has one type."""
+    problems: list[str] = []
+    seen: list[tuple[str, _Match]] = []
+    for key, match in matches.items():
+        if match is None:
+            continue
+        for earlier, other in seen:
+            if other.path.text == match.path.text and other.values & match.values:
+                problems.append(f"options.{key}: matches the same items as options.{earlier}")
+        seen.append((key, match))
+    return problems
 
 
 def _auth(value: Any, problems: list[str]) -> _Auth | None:

@@ -19,10 +19,12 @@ from hypothesis import strategies as st
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import amazon_ses
 from providers.base import Source, WebhookRequest
+from tests.providers.sent import Sent, sent_events
 from tests.support.fixtures import Case, cases
 from tests.support.strategies import json_values
 
 CASES = {case.name: case for case in cases("amazon_ses")}
+MESSAGE_ID = "0100019420aa-7c1d-4e2f-9a3b-5c6d7e8f9a0b-000000"
 CLICK = CASES["click"]
 SOURCE = CLICK.source()
 KEY_PEM: str = SOURCE.options["test_private_key"]
@@ -77,6 +79,18 @@ def _certificate(key: rsa.RSAPrivateKey, start: int, end: int) -> str:
 
 def _with_certificate(pem: str) -> Source:
     return replace(SOURCE, options={**SOURCE.options, "certificates": {CERT_URL: pem}})
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("sent", [Sent("dana@example.org", MESSAGE_ID, None, "2025-01-01T11:58:40.120000+00:00")]),
+        ("delivered", []),
+    ],
+)
+def test_send_record_normalises_to_email_sent(name: str, expected: list[Sent]) -> None:
+    """A Send record becomes email.sent at `mail.timestamp`, for its one destination."""
+    assert sent_events(amazon_ses, CASES[name]) == expected
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import brevo
 from providers.base import Source
+from tests.providers.sent import Sent, sent_events
 from tests.support.fixtures import cases
 from tests.support.strategies import json_values
 
 CASES = {case.name: case for case in cases("brevo")}
+MESSAGE_ID = "<202501011158.12345678901@smtp-relay.mailin.fr>"
 CLICK = CASES["click"]
 SOURCE = CLICK.source()
 ITEM: dict[str, Any] = json.loads(CLICK.body)
@@ -36,6 +38,18 @@ def _event(item: dict[str, Any], source: Source = SOURCE) -> Any:
 
 def _without(item: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k not in keys}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("sent", [Sent("dana@example.org", MESSAGE_ID, None, "2025-01-01T11:58:41.345000+00:00")]),
+        ("delivered", []),
+    ],
+)
+def test_request_normalises_to_email_sent(name: str, expected: list[Sent]) -> None:
+    """Transactional `request` (Brevo's "Sent") becomes email.sent; `delivered` does not."""
+    assert sent_events(brevo, CASES[name]) == expected
 
 
 @pytest.mark.parametrize(
@@ -180,7 +194,7 @@ def test_check_source_fails_closed() -> None:
 JSON = json_values(10)
 FIELDS = ["ts_epoch", "ts_event", "ts", "date", "link", "URL", "email", "message-id", "tag", "tags"]
 ITEMS = st.fixed_dictionaries(
-    {"event": st.sampled_from(["click", "delivered", "opened"])},
+    {"event": st.sampled_from(["click", "delivered", "request", "opened"])},
     optional=dict.fromkeys(FIELDS, JSON) | {"X-Mailin-custom": st.text(max_size=20)},
 )
 

@@ -277,6 +277,23 @@ def test_allowed_ips_refuse_other_callers_before_checking_credentials() -> None:
         (_options(click={"path": "type", "in": []}), "options.click: values must be"),
         (_options(click={"path": "", "equals": "x"}), "options.click.path:"),
         (_options(delivered={"path": "t", "equals": {"a": 1}}), "options.delivered: values"),
+        (_options(sent={"path": "type"}), "options.sent: give exactly one of equals or in"),
+        (
+            _options(sent={"path": "type", "in": ["email.sent", "email.delivered"]}),
+            "options.sent: matches the same items as options.delivered",
+        ),
+        (
+            _options(not_clicked={"path": "type", "equals": "x"}),
+            "options.not_clicked: email.not_clicked cannot be mapped from a webhook",
+        ),
+        (
+            _options(click_timeout={"path": "type", "equals": "x"}),
+            "options.click_timeout: email.click_timeout cannot be mapped from a webhook",
+        ),
+        (
+            _options(**{"email.click_timeout": {"path": "type", "equals": "x"}}),
+            "options.email.click_timeout: email.click_timeout cannot be mapped",
+        ),
         (_options(events_path="$header.X-Events"), "options.events_path: must be a path inside"),
         (_options(events_path="data..items"), "options.events_path: path has an empty"),
         (_options(fields={"link.url": "u"}), "options.fields.occurred_at: required"),
@@ -390,6 +407,24 @@ def test_delivered_ignored_and_rejected_items_in_one_batch() -> None:
     assert reasons[4].startswith("occurred_at: 'next tuesday' is not a auto time")
     assert reasons[5] == "provider_event_id: nothing at id"
     assert reasons[6] == "event is not a JSON object"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"type": "email.sent"}, ("email.sent", "dana@example.org", "m_1", "spring")),
+        ({"type": "email.sent", "link": {}}, ("email.sent", "dana@example.org", "m_1", "spring")),
+        ({"type": "email.delivered"}, ("email.delivered", "dana@example.org", "m_1", "spring")),
+    ],
+)
+def test_sent_items_become_email_sent(changes: dict[str, Any], expected: tuple[str, ...]) -> None:
+    """Items matching `sent` become email.sent with recipient, message and campaign, URL or not."""
+    fields = {**OPTIONS["fields"], "message.campaign_id": "campaign"}
+    source = _source(_options(sent={"path": "type", "equals": "email.sent"}, fields=fields))
+    body = json.dumps({**EVENT, "campaign": "spring", **changes}).encode()
+    event = generic.parse(_request(body), source).events[0].event
+    got = (event.type, event.recipient.email, event.message.id, event.message.campaign_id)
+    assert got == expected
 
 
 def test_events_path_and_integer_indexes() -> None:
@@ -568,7 +603,7 @@ _JSON = st.recursive(
 @settings(max_examples=150, deadline=None)
 @given(
     item=_JSON,
-    kind=st.sampled_from(["email.clicked", "email.delivered", "other"]),
+    kind=st.sampled_from(["email.clicked", "email.delivered", "email.sent", "other"]),
     at=_JSON,
     headers=st.dictionaries(
         st.sampled_from(["x-signature", "x-timestamp", "authorization"]), st.text(max_size=80)
@@ -579,7 +614,8 @@ def test_parse_and_verify_raise_only_our_errors(
 ) -> None:
     """No body or header value makes parse/verify raise anything but a ConnectorError."""
     body = json.dumps([{**EVENT, "type": kind, "at": at, "link": item}, item]).encode()
-    for source in (_source(), _source(_options(timestamp={"format": "unix"}))):
+    sent = _options(sent={"path": "type", "equals": "email.sent"}, timestamp={"format": "unix"})
+    for source in (_source(), _source(sent)):
         request = _request(body, headers)
         for check in (generic.verify, generic.parse):
             with contextlib.suppress(ConnectorError):
@@ -639,7 +675,9 @@ _OPTIONISH = st.dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(
     options=st.dictionaries(
-        st.sampled_from([*OPTIONS, "events_path", "timestamp", "provider_label"]),
+        st.sampled_from(
+            [*OPTIONS, "events_path", "timestamp", "provider_label", "sent", "not_clicked"]
+        ),
         _OPTIONISH | _WORDS | _JSON,
     ),
     body=_JSON,

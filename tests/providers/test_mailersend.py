@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import mailersend
+from tests.providers.sent import Sent, sent_events
 from tests.support.fixtures import cases
 from tests.support.strategies import json_values
 
@@ -21,11 +22,35 @@ JSON = json_values(8)
 DATA_KEYS = ["id", "created_at", "email", "morph", "meta", "recipient", "message_id", "tags"]
 EVENTS = st.fixed_dictionaries(
     {
-        "type": st.sampled_from(["activity.clicked", "activity.delivered", "webhook.test"]),
+        "type": st.sampled_from(
+            ["activity.clicked", "activity.delivered", "activity.sent", "webhook.test"]
+        ),
         "data": st.dictionaries(st.sampled_from(DATA_KEYS), JSON) | JSON,
     },
     optional={"created_at": JSON},
 )
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "sent",
+            [
+                Sent(
+                    "dana@example.org",
+                    "6774e8b0f1e2d3c4b5a69788",
+                    None,
+                    "2025-01-01T11:58:41+00:00",
+                )
+            ],
+        ),
+        ("delivered", []),
+    ],
+)
+def test_activity_sent_normalises_to_email_sent(name: str, expected: list[Sent]) -> None:
+    """`activity.sent` becomes email.sent with its recipient and message id; a delivery does not."""
+    assert sent_events(mailersend, CASES[name]) == expected
 
 
 def test_signature_covers_the_escaped_bytes_not_the_json() -> None:

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import mailgun
+from tests.providers.sent import Sent, sent_events
 from tests.support.fixtures import cases
 
 CASES = {case.name: case for case in cases("mailgun")}
+MESSAGE_ID = "20250101115840.1.ABCDEF@mg.shop.example.org"
 KEY = "mg_test_webhook_signing_key"
 SIGNED_AT = datetime(2025, 1, 1, 12, 0, 1, tzinfo=UTC)
 
@@ -130,6 +132,18 @@ def test_check_source_fails_closed() -> None:
     """A source without a signing key is reported under `signing_keys`."""
     problems = mailgun.check_source(replace(CASES["click"].source(), signing_keys=()))
     assert problems[0].startswith("signing_keys")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("sent", [Sent("dana@example.org", MESSAGE_ID, None, "2025-01-01T11:58:40.654321+00:00")]),
+        ("delivered", []),
+    ],
+)
+def test_accepted_normalises_to_email_sent(name: str, expected: list[Sent]) -> None:
+    """`accepted` becomes email.sent with its recipient and Message-ID; a delivery does not."""
+    assert sent_events(mailgun, CASES[name]) == expected
 
 
 _JSON = st.recursive(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import mailjet
+from tests.providers.sent import sent_events
 from tests.support.fixtures import Case, cases
 from tests.support.strategies import json_values
 
@@ -29,6 +30,14 @@ ITEMS = st.dictionaries(st.sampled_from(FIELDS), JSON) | st.fixed_dictionaries(
 def _parse(case: Case, items: Any) -> Any:
     body = json.dumps(items).encode()
     return mailjet.parse(case.request(body=body), case.source())
+
+
+@pytest.mark.parametrize(("name", "deliveries"), [("delivered", 1), ("batch", 1)])
+def test_sent_is_the_delivery_report_not_email_sent(name: str, deliveries: int) -> None:
+    """Mailjet's `sent` (accepted by the recipient's server) is email.delivered, not email.sent."""
+    result = mailjet.parse(CASES[name].request(), CASES[name].source())
+    assert [parsed.event.type for parsed in result.events].count("email.delivered") == deliveries
+    assert sent_events(mailjet, CASES[name]) == []
 
 
 def test_int64_message_id_is_kept_exactly() -> None:

@@ -19,9 +19,11 @@ from hypothesis import strategies as st
 
 from connector.errors import ConfigError, ForbiddenSource, MalformedPayload, SignatureError
 from providers import mandrill
+from tests.providers.sent import Sent, sent_events
 from tests.support.fixtures import cases
 
 CASES = {case.name: case for case in cases("mandrill")}
+MESSAGE_ID = "9f3b2c1d0e8a4b7c6d5e4f3a2b1c0d9e"
 CLICK = CASES["click"]
 KEY = "mandrill_test_webhook_key"
 URL = "https://hooks.example.net/esp/mandrill"
@@ -98,8 +100,8 @@ def test_public_test_key_cannot_sign_real_events() -> None:
 def test_example_events_of_the_send_test_batch_are_marked_test() -> None:
     """Only the event with Mandrill's example `_id` is flagged as a test send."""
     result = mandrill.parse(CASES["batch"].request(), CASES["batch"].source())
-    assert [parsed.event.test for parsed in result.events] == [False, False, True]
-    assert sorted(result.ignored) == ["blacklist", "open", "send"]
+    assert [parsed.event.test for parsed in result.events] == [False, False, False, True]
+    assert sorted(result.ignored) == ["blacklist", "open"]
 
 
 def test_sign_needs_the_registered_url() -> None:
@@ -117,6 +119,19 @@ def test_check_source_fails_closed() -> None:
     assert problems[0].startswith("signing_keys")
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("sent", [Sent("dana@example.org", MESSAGE_ID, None, "2025-01-01T11:58:21+00:00")]),
+        ("batch", [Sent("dana@example.org", MESSAGE_ID, None, "2025-01-01T11:58:20+00:00")]),
+        ("delivered", []),
+    ],
+)
+def test_send_event_normalises_to_email_sent(name: str, expected: list[Sent]) -> None:
+    """A `send` event becomes email.sent with its recipient and message id; a delivery does not."""
+    assert sent_events(mandrill, CASES[name]) == expected
+
+
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
@@ -124,7 +139,8 @@ _JSON = st.recursive(
 )
 _KEYS = ["event", "type", "_id", "ts", "url", "ip", "user_agent", "msg"]
 _EVENT = st.tuples(
-    st.sampled_from(["click", "delivered", "open"]), st.dictionaries(st.sampled_from(_KEYS), _JSON)
+    st.sampled_from(["click", "delivered", "send", "open"]),
+    st.dictionaries(st.sampled_from(_KEYS), _JSON),
 ).map(lambda pair: {"event": pair[0], **pair[1]})
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import postal
+from tests.providers.sent import sent_events
 from tests.support.fixtures import cases
 from tests.support.strategies import json_values
 
@@ -64,6 +65,14 @@ def _key_forms() -> dict[str, str]:
         "JWK": json.dumps(jwk),
         "JWKS from /.well-known/jwks.json": json.dumps({"keys": [{"kty": "EC"}, jwk]}),
     }
+
+
+@pytest.mark.parametrize(("name", "deliveries"), [("delivered", 1), ("incoming-sent", 0)])
+def test_message_sent_is_the_delivery_report_not_email_sent(name: str, deliveries: int) -> None:
+    """`MessageSent` (delivered to the recipient's server) is email.delivered, never email.sent."""
+    result = postal.parse(CASES[name].request(), CASES[name].source())
+    assert [parsed.event.type for parsed in result.events] == ["email.delivered"] * deliveries
+    assert sent_events(postal, CASES[name]) == []
 
 
 @pytest.mark.parametrize("form", sorted(_key_forms()))

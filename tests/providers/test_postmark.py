@@ -114,6 +114,19 @@ def test_click_reads_geo_ip_and_tag() -> None:
     assert event.metadata["tags"] == ["spring-promo"]
 
 
+@pytest.mark.parametrize(
+    "record_type", ["Delivery", "Bounce", "SpamComplaint", "Open", "Click", "SubscriptionChange"]
+)
+def test_no_record_type_becomes_email_sent(record_type: str) -> None:
+    """Postmark has no trigger for an accepted, undelivered message: nothing is email.sent."""
+    body = json.loads(CASES["delivered"].body) | {"RecordType": record_type}
+    result = postmark.parse(
+        CASES["delivered"].request(body=json.dumps(body).encode()), CLICK.source()
+    )
+    assert all(parsed.event.type != "email.sent" for parsed in result.events)
+    assert len(result.events) + len(result.ignored) + len(result.rejected) == 1
+
+
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),

@@ -14,10 +14,12 @@ from standardwebhooks.webhooks import Webhook
 
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import resend
+from tests.providers.sent import Sent, sent_events
 from tests.support.fixtures import cases
 from tests.support.strategies import json_values
 
 CASES = {case.name: case for case in cases("resend")}
+EMAIL_ID = "3f0c6c2e-8a51-4a8e-9f0d-2b7c1e4d5a60"
 CLICK = CASES["click"]
 SIGNED_AT = datetime.fromtimestamp(1735732801, UTC)
 VECTOR = "v1,GXuaACanJrgIBeDiQ9J6fkC2ZcEr2JLEKkPP6Oj4euY="
@@ -25,7 +27,7 @@ JSON = json_values(8)
 DATA_KEYS = ["to", "email_id", "broadcast_id", "subject", "tags", "click", "template_id"]
 EVENTS = st.fixed_dictionaries(
     {
-        "type": st.sampled_from(["email.clicked", "email.delivered", "email.opened"]),
+        "type": st.sampled_from(["email.clicked", "email.delivered", "email.sent", "email.opened"]),
         "data": st.dictionaries(st.sampled_from(DATA_KEYS), JSON)
         | st.fixed_dictionaries(
             {"click": st.dictionaries(st.sampled_from(["link", "timestamp"]), JSON)}
@@ -37,6 +39,28 @@ EVENTS = st.fixed_dictionaries(
 
 def _headers(**changes: str) -> dict[str, str]:
     return {**CLICK.headers, **changes}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "sent",
+            [
+                Sent(
+                    "dana@example.org",
+                    EMAIL_ID,
+                    "b8c1d2e3-0f4a-4b5c-8d6e-7f8a9b0c1d2e",
+                    "2025-01-01T11:58:40.311000+00:00",
+                )
+            ],
+        ),
+        ("delivered", []),
+    ],
+)
+def test_email_sent_normalises_to_email_sent(name: str, expected: list[Sent]) -> None:
+    """`email.sent` keeps its recipient, email id and broadcast id; a delivery is not a send."""
+    assert sent_events(resend, CASES[name]) == expected
 
 
 def test_reference_library_produces_the_appendix_vector() -> None:

@@ -17,9 +17,11 @@ from hypothesis import strategies as st
 
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import sendgrid
+from tests.providers.sent import Sent, sent_events
 from tests.support.fixtures import Case, cases
 
 CASES = {case.name: case for case in cases("sendgrid")}
+MESSAGE_ID = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"
 VECTOR_KEY = CASES["click"].source().public_keys[0]
 NOW = datetime(2025, 1, 1, 12, 0, 2, tzinfo=UTC)
 
@@ -112,7 +114,7 @@ def test_batch_handles_ms_timestamps_string_categories_and_custom_args() -> None
     assert last.metadata == {"user_id": "u_9", "tags": ["single-category"]}
     assert last.message.campaign_id == "ss-9"
     assert result.rejected[0].index == 4
-    assert sorted(result.ignored) == ["open", "processed"]
+    assert result.ignored == ["open"]
 
 
 def test_missing_sg_event_id_falls_back_to_a_stable_composite_key() -> None:
@@ -123,6 +125,29 @@ def test_missing_sg_event_id_falls_back_to_a_stable_composite_key() -> None:
     again = sendgrid.parse(request, CASES["click"].source()).events[0].event
     assert first.provider_event_id.startswith("ck_")
     assert first.id == again.id
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "sent",
+            [
+                Sent(
+                    "dana@example.org",
+                    MESSAGE_ID,
+                    "8a2c4e6f-1b3d-4f5a-9c7e-0d2f4a6b8c1e",
+                    "2025-01-01T11:59:45+00:00",
+                )
+            ],
+        ),
+        ("batch", [Sent("dana@example.org", MESSAGE_ID, None, "2025-01-01T11:59:40+00:00")]),
+        ("delivered", []),
+    ],
+)
+def test_processed_normalises_to_email_sent(name: str, expected: list[Sent]) -> None:
+    """`processed` becomes email.sent with recipient, message and campaign; a delivery does not."""
+    assert sent_events(sendgrid, CASES[name]) == expected
 
 
 _JSON = st.recursive(
@@ -139,7 +164,8 @@ def _dumps(value: Any) -> bytes:
 
 _KEYS = ["event", "url", "timestamp", "sg_event_id", "email", "url_offset", "category", "ip"]
 _ITEM = st.tuples(
-    st.sampled_from(["click", "delivered", "open"]), st.dictionaries(st.sampled_from(_KEYS), _JSON)
+    st.sampled_from(["click", "delivered", "processed", "open"]),
+    st.dictionaries(st.sampled_from(_KEYS), _JSON),
 ).map(lambda pair: {"event": pair[0], **pair[1]})
 
 

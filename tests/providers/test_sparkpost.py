@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
 from providers import sparkpost
 from providers.base import Source
+from tests.providers.sent import Sent, sent_events
 from tests.support.fixtures import cases
 from tests.support.strategies import json_values
 
@@ -33,6 +34,28 @@ def _parse(items: Any, **headers: str) -> Any:
 def _verify(headers: dict[str, str], source: Source = SOURCE, ip: str | None = None) -> str:
     request = replace(CLICK.request(), headers=headers, client_ip=ip or CLICK.request().client_ip)
     return sparkpost.verify(request, source).credential
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "sent",
+            [
+                Sent(
+                    "dana@example.org",
+                    "000443ee14578172be22",
+                    "spring-promo",
+                    "2025-01-01T11:59:07+00:00",
+                )
+            ],
+        ),
+        ("delivered", []),
+    ],
+)
+def test_injection_normalises_to_email_sent(name: str, expected: list[Sent]) -> None:
+    """An `injection` becomes email.sent with recipient, message and campaign; not a delivery."""
+    assert sent_events(sparkpost, CASES[name]) == expected
 
 
 def test_ping_items_are_acknowledged_without_counting() -> None:
@@ -163,7 +186,7 @@ ITEM = st.builds(
     lambda cls, fields: {"msys": {cls: fields}},
     st.sampled_from(["track_event", "message_event", "gen_event"]),
     st.fixed_dictionaries(
-        {"type": st.sampled_from(["click", "amp_click", "delivery", "open"])},
+        {"type": st.sampled_from(["click", "amp_click", "delivery", "injection", "open"])},
         optional=dict.fromkeys(EVENT_FIELDS[1:], JSON),
     ),
 )
