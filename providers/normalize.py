@@ -11,6 +11,7 @@ import orjson
 
 from connector.errors import MalformedPayload
 from providers.base import WebhookRequest
+from providers.canonical import canonical_url
 from schemas import event_id
 
 _MS_THRESHOLD = 1e12  # a Unix time above this is in milliseconds (year 33658 in seconds)
@@ -83,12 +84,22 @@ def text(value: Any) -> str | None:
 
 def link_fields(url: str, *, id: Any = None, position: int | None = None) -> dict[str, Any]:
     """The `link` part of an event, keeping `url` exactly as sent and deriving the lower-cased
-    host (fields for `schemas.compiled.build_event`)."""
+    host and the canonical form rules and reports use (fields for `schemas.compiled.build_event`).
+
+    `canonical` drops the default tracking parameters only; a source's own extra list is
+    applied where the source is known, with `canonical_url(url, extra)`.
+    """
     try:
         host = urlsplit(url).hostname
     except ValueError:
         host = None
-    return {"url": url, "id": text(id), "host": host, "position": position}
+    return {
+        "url": url,
+        "canonical": canonical_url(url),
+        "id": text(id),
+        "host": host,
+        "position": position,
+    }
 
 
 def utc_offset(hours: float) -> timezone:
