@@ -18,9 +18,10 @@ import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
+from connector.admin.routes import AdminApi, api_off
 from connector.certificates import CertificateCache
 from connector.delivery.client import make_client
 from connector.metrics import Metrics, WorkerMetricsFile
@@ -138,7 +139,8 @@ def create_app(
             await services.store.close()
 
     webhook_endpoint = WebhookEndpoint()  # holds the context: no `app.state` lookup per call
-    app = ConnectorApp(webhook_endpoint, routes=_routes(webhook_endpoint), lifespan=lifespan)
+    routes: list[BaseRoute] = [*_routes(webhook_endpoint), _admin_mount(settings, services.store)]
+    app = ConnectorApp(webhook_endpoint, routes=routes, lifespan=lifespan)
     app.state.services = services
     return app
 
@@ -184,6 +186,18 @@ def _utcnow() -> datetime:
 
 def _nobody_to_wake() -> None:
     """A worker process polls the inbox; nothing in this process needs waking."""
+
+
+def _admin_mount(settings: Settings, store: Store) -> Mount:
+    """`/api/v1`: the admin API when a token is set, else a JSON 404 saying it is off."""
+    token = settings.admin.token
+    if token is None:
+        return Mount("/api/v1", routes=[Route("/{rest:path}", api_off, methods=_ALL_METHODS)])
+    api = AdminApi(token.get_secret_value(), store, settings.rules)
+    return Mount("/api/v1", routes=api.routes())
+
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def _routes(webhook_endpoint: WebhookEndpoint) -> list[Route]:

@@ -9,6 +9,11 @@
     │   ├── MethodNotAllowed (405)
     │   ├── PayloadTooLarge (413)
     │   └── UnsupportedMediaType (415)
+    ├── ApiError (400)                     the admin API (/api/v1) cannot do what was asked
+    │   ├── Unauthorized (401)             no or wrong bearer token
+    │   ├── NotFound (404)                 no such check, event or send
+    │   ├── Conflict (409)                 the resource is not in a state that allows it
+    │   └── Unprocessable (422)            the request is well-formed JSON but not valid
     ├── StorageUnavailable (503)           our fault and transient: the ESP should retry
     └── ConfigError                        bad configuration, found at start-up (never HTTP)
 
@@ -72,6 +77,37 @@ class PayloadTooLarge(WebhookError):
 class UnsupportedMediaType(WebhookError):
     status_code = 415
     reason = "media_type"
+
+
+class ApiError(ConnectorError):
+    status_code = 400
+    reason = "bad_request"
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    reason = "unauthorized"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    reason = "not_found"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    reason = "conflict"
+
+
+class Unprocessable(ApiError):
+    """`problems` name each bad field (`at: ... is in the past`)."""
+
+    status_code = 422
+    reason = "invalid"
+
+    def __init__(self, problems: list[str], *, reason: str | None = None) -> None:
+        super().__init__("; ".join(problems), reason=reason)
+        self.problems = problems
 
 
 class StorageUnavailable(ConnectorError):

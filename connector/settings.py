@@ -92,6 +92,27 @@ class WorkerSettings(_Section):
     )
 
 
+class AdminSettings(_Section):
+    """The admin API (`/api/v1`): off unless a token is set."""
+
+    token: SecretStr | None = Field(
+        None,
+        description=(
+            "Bearer token for /api/v1 (use `${ADMIN_TOKEN}`); no token, no API."
+            " At least 16 characters."
+        ),
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None  # `${ADMIN_TOKEN:-}`: the API stays off
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("the admin token needs at least 16 characters")
+        return value
+
+
 class SourceSettings(_Section):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     provider: str
@@ -150,6 +171,7 @@ class Settings(_Section):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     bots: BotSettings = Field(default_factory=BotSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
     sources: list[SourceSettings] = Field(default_factory=list)
     rules: list[RuleSettings] = Field(default_factory=list)
     actions: list[Action] = Field(default_factory=list)

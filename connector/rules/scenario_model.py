@@ -8,7 +8,8 @@ at = 2026-12-07T09:00:00Z           # a TOML date-time or an ISO 8601 string; na
 send = { campaign_id = "spring-sale" }   # or { message_id = "..." }
 ```
 
-A string pattern is exact unless it holds `*` or `?`, then a glob; `{ prefix = ... }`,
+A string pattern is exact unless it holds `*` (any run of characters; the only wildcard,
+since `?` and `[` are ordinary URL characters), then a glob; `{ prefix = ... }`,
 `{ glob = ... }` and `{ exact = ... }` say it outright. Patterns are compared with the
 clicked link's canonical form (`link.canonical`), after the same normalisation, so
 `HTTPS://Shop.example.org/pricing/?utm_source=x` is the same link as the first pattern.
@@ -16,7 +17,6 @@ clicked link's canonical form (`link.canonical`), after the same normalisation, 
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -87,13 +87,14 @@ Moment = Annotated[datetime, BeforeValidator(parse_time)]
 class LinkPattern:
     kind: str  # exact | prefix | glob
     value: str  # canonical form (exact, prefix) or the glob as written, canonicalised
+    glob: re.Pattern[str] | None = None  # `*` is the only wildcard: `?` and `[` are URL text
 
     def matches(self, canonical: str) -> bool:
         if self.kind == "exact":
             return canonical == self.value
         if self.kind == "prefix":
             return canonical.startswith(self.value)
-        return fnmatch.fnmatchcase(canonical, self.value)
+        return self.glob is not None and self.glob.fullmatch(canonical) is not None
 
     def describe(self) -> str:
         return self.value if self.kind == "exact" else f"{self.kind} {self.value}"
@@ -102,7 +103,7 @@ class LinkPattern:
 def parse_pattern(raw: Any) -> LinkPattern:
     """One `links` item; the text is canonicalised like the clicked links it is tested on."""
     if isinstance(raw, str):
-        kind = "glob" if any(c in raw for c in "*?[") else "exact"
+        kind = "glob" if "*" in raw else "exact"
         text = raw
     elif isinstance(raw, dict) and len(raw) == 1:
         ((kind, text),) = raw.items()
@@ -113,12 +114,13 @@ def parse_pattern(raw: Any) -> LinkPattern:
     else:
         raise ValueError(f"{raw!r}: a link pattern is a URL string or one of exact/prefix/glob")
     if kind == "glob":
-        return LinkPattern("glob", _canonical_glob(text))
+        value = _canonical_glob(text)
+        regex = ".*".join(re.escape(part) for part in value.split("*"))
+        return LinkPattern("glob", value, re.compile(regex))
     canonical = canonical_url(text)
     if canonical is None:
         raise ValueError(f"{text!r} is not an absolute http(s) URL")
-    if kind == "prefix" and not text.rstrip("*").endswith("/") and canonical.endswith("/"):
-        canonical = canonical.rstrip("/")  # "https://x.org" is a prefix of every page there
+    # a prefix keeps the host's "/" (canonical), so `https://x.org` never matches x.org.evil
     return LinkPattern(kind, canonical)
 
 

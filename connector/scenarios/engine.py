@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from connector.rules.decision import Decision, MatchedRule, UnmatchedRule
 from connector.rules.links import SYSTEM_LINK_KINDS, classify_link
@@ -19,6 +19,7 @@ from connector.rules.model import RuleSettings
 from connector.scenarios.emit import envelope
 from connector.scenarios.firing import Fired, TimerFiring
 from connector.scenarios.keys import (
+    api_check_id,
     config_check_id,
     delivery_timer_id,
     message_ids,
@@ -30,6 +31,7 @@ from connector.storage.scenario_records import (
     ClickRecord,
     RecipientRecord,
     SendKey,
+    TimerKind,
     TimerRecord,
 )
 
@@ -71,24 +73,39 @@ class ScenarioEngine:
 
     def _recipient(
         self, tx: Tx, data: dict[str, Any], recipient: str, status: str, now: float
-    ) -> None:
+    ) -> int:
+        """Record one recipient; the timers their delivery starts (how many were new)."""
         message_id, campaign_id = message_ids(data)
         at = _epoch(data.get("occurred_at")) or now
         who = envelope(data)
+        test = bool(data.get("test"))
         tx.record_recipients(
-            [
-                RecipientRecord(
-                    recipient, message_id, campaign_id, status, at, bool(data.get("test")), who
-                )
-            ]
+            [RecipientRecord(recipient, message_id, campaign_id, status, at, test, who)]
         )
         timers = [
             _delivery_timer(rule, message_id, recipient, at, who, now)
             for rule in self._starts
             if _starts_for(rule, status, message_id, campaign_id)
         ]
-        if timers:
-            tx.add_timers(timers)
+        return tx.add_timers(timers) if timers else 0
+
+    def register(self, tx: Tx, people: list[dict[str, Any]], now: float) -> int:
+        """Recipients registered through the API: as if delivered (`occurred_at`)."""
+        started = 0
+        for data in people:
+            recipient = recipient_key(data)
+            if recipient is not None:
+                started += self._recipient(tx, data, recipient, "registered", now)
+        return started
+
+    def start_wait(
+        self, tx: Tx, rule: RuleSettings, data: dict[str, Any], started_at: float, now: float
+    ) -> tuple[str, bool]:
+        """A wait started through the API; the same one a delivery of that message starts."""
+        recipient = recipient_key(data) or ""
+        message_id, _ = message_ids(data)
+        timer = _delivery_timer(rule, message_id, recipient, started_at, envelope(data), now)
+        return timer.id, tx.add_timers([timer]) == 1
 
     def settled(self, tx: Tx, event_id: str, suspected: bool) -> None:
         tx.settle_clicks([(event_id, suspected)])
@@ -99,13 +116,9 @@ class ScenarioEngine:
         for rule in self.rules.values():
             keep: list[str] = []
             if rule.at is not None and rule.scheduled:
-                send = send_key(rule.send)
-                due = rule.at.timestamp()
-                timer_id = config_check_id(rule.id, send, due)
-                keep.append(timer_id)
-                added += tx.add_timers(
-                    [TimerRecord(timer_id, rule.id, rule.trigger, send, None, due, "config", now)]  # type: ignore[arg-type]
-                )
+                timer = new_check(rule, send_key(rule.send), rule.at.timestamp(), "config", now)
+                keep.append(timer.id)
+                added += tx.add_timers([timer])
             tx.cancel_stale_config_timers(rule.id, keep, now)
         return added
 
@@ -169,6 +182,17 @@ class ScenarioEngine:
         return None
 
 
+def new_check(
+    rule: RuleSettings, send: SendKey, due_at: float, origin: str, now: float
+) -> TimerRecord:
+    """A check of a `clicked_by` or `not_clicked` rule over a whole send."""
+    make_id = config_check_id if origin == "config" else api_check_id
+    kind = cast(TimerKind, rule.trigger)
+    return TimerRecord(
+        make_id(rule.id, send, due_at), rule.id, kind, send, None, due_at, origin, now
+    )
+
+
 def send_key(send: Any) -> SendKey:
     """A rule's `send` (or none: every send) as a storage key."""
     if send is None:
@@ -184,6 +208,7 @@ def _starts_on_delivery(rule: RuleSettings) -> bool:
 
 def _starts_for(rule: RuleSettings, status: str, message_id: str, campaign_id: str) -> bool:
     if status == "sent" and not (rule.trigger == "not_clicked" and rule.audience == "sent"):
+        # a wait, or a check on delivered recipients, starts when the message is delivered
         return False
     send = rule.send
     if send is None:

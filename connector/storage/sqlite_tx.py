@@ -125,21 +125,30 @@ class SqliteTx(ScenarioSql):
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         row = self.conn.execute(
-            "SELECT payload, raw, decision, processed, settled, bot FROM events WHERE id = ?",
-            (event_id,),
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)
         ).fetchone()
-        if row is None:
-            return None
-        event = _json_or_text(row[0])
-        if row[5] is not None and isinstance(event, dict):
-            event["bot"] = orjson.loads(row[5])
-        return {
-            "event": event,
-            "raw": _json_or_text(row[1]),
-            "decision": orjson.loads(row[2]) if row[2] else None,
-            "processed": bool(row[3]),
-            "settled": bool(row[4]),
-        }
+        return None if row is None else _stored_event(row)
+
+    def list_events(
+        self,
+        *,
+        type: str | None = None,
+        source: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Newest first, with verdicts and decisions; `before` pages by `seq`."""
+        query = f"SELECT {_EVENT_COLUMNS} FROM events WHERE 1 = 1"
+        params: tuple[Any, ...] = ()
+        for column, value in (("type", type), ("source", source)):
+            if value is not None:
+                query += f" AND {column} = ?"
+                params += (value,)
+        if before is not None:
+            query += " AND seq < ?"
+            params += (before,)
+        rows = self.conn.execute(query + " ORDER BY seq DESC LIMIT ?", (*params, limit))
+        return [_stored_event(row) for row in rows.fetchall()]
 
     # outbox ------------------------------------------------------------------------------
     def add_deliveries(self, deliveries: list[NewDelivery]) -> int:
@@ -324,6 +333,24 @@ class SqliteTx(ScenarioSql):
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
         return dict(rows.fetchall())
+
+
+_EVENT_COLUMNS = "payload, raw, decision, processed, settled, bot, seq"
+
+
+def _stored_event(row: Any) -> dict[str, Any]:
+    """An event as stored: its payload with the verdict in place, the decision, progress."""
+    event = _json_or_text(row[0])
+    if row[5] is not None and isinstance(event, dict):
+        event["bot"] = orjson.loads(row[5])
+    return {
+        "seq": row[6],
+        "event": event,
+        "raw": _json_or_text(row[1]),
+        "decision": orjson.loads(row[2]) if row[2] else None,
+        "processed": bool(row[3]),
+        "settled": bool(row[4]),
+    }
 
 
 def _json_or_text(data: bytes) -> Any:

@@ -1,0 +1,1 @@
+"""The admin API (`/api/v1`): routes, bodies and its OpenAPI document."""

@@ -1,0 +1,330 @@
+"""`/api/v1`: register and cancel checks, register recipients, start waits, read events.
+
+Every route but the OpenAPI document needs `Authorization: Bearer <[admin] token>`; with no
+token configured the API is off (404). Bodies are validated by the pydantic models in
+`models.py`; every failure is an `ApiError` with its status, answered by `api_error` (the
+one mapping for this API), and a request either does all it asks, in one transaction, or
+nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from connector.admin.models import (
+    Check,
+    CheckList,
+    CheckRequest,
+    EventPage,
+    Problem,
+    RecipientsRequest,
+    Registered,
+    SendRef,
+    StoredEvent,
+    WaitRequest,
+)
+from connector.admin.openapi import openapi_document
+from connector.errors import ApiError, Conflict, NotFound, Unauthorized, Unprocessable
+from connector.rules.model import RuleSettings
+from connector.scenarios.engine import ScenarioEngine, new_check
+from connector.storage.base import Store, Tx
+from connector.storage.scenario_records import SendKey, TimerRow
+
+B = TypeVar("B", bound=BaseModel)
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class AdminApi:
+    """The API's state: the token, the store and the configured scenario rules."""
+
+    def __init__(self, token: str, store: Store, rules: list[RuleSettings]) -> None:
+        self.token = token.encode()
+        self.store = store
+        self.engine = ScenarioEngine(rules)
+
+    def routes(self) -> list[Route]:
+        guarded = self._guarded
+        return [
+            Route("/openapi.json", _openapi, methods=["GET"]),
+            Route("/checks", guarded(self.create_check), methods=["POST"]),
+            Route("/checks", guarded(self.list_checks), methods=["GET"]),
+            Route("/checks/{check_id}", guarded(self.get_check), methods=["GET"]),
+            Route("/checks/{check_id}", guarded(self.cancel_check), methods=["DELETE"]),
+            Route("/recipients", guarded(self.register_recipients), methods=["POST"]),
+            Route("/waits", guarded(self.start_wait), methods=["POST"]),
+            Route("/events", guarded(self.list_events), methods=["GET"]),
+            Route("/events/{event_id}", guarded(self.get_event), methods=["GET"]),
+        ]
+
+    def _guarded(self, handler: Handler) -> Handler:
+        async def endpoint(request: Request) -> Response:
+            try:
+                self._authorise(request)
+                return await handler(request)
+            except ApiError as error:
+                return api_error(error)
+
+        return endpoint
+
+    def _authorise(self, request: Request) -> None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), self.token
+        ):
+            raise Unauthorized("a valid `Authorization: Bearer <admin token>` header is required")
+
+    # checks -------------------------------------------------------------------------------
+    async def create_check(self, request: Request) -> Response:
+        body = await _body(request, CheckRequest)
+        rule = self._rule(body.rule, ("clicked_by", "not_clicked"))
+        now = time.time()
+        due = body.at.timestamp()
+        if due <= now:
+            raise Unprocessable([f"at: {body.at.isoformat()} is in the past"], reason="past")
+        send = _send_key(body.send)
+        timer = new_check(rule, send, due, "api", now)
+
+        def create(tx: Tx) -> tuple[TimerRow | None, bool]:
+            added = tx.add_timers([timer]) == 1
+            return tx.timer(timer.id), added
+
+        row, added = await self.store.transaction(create)
+        assert row is not None
+        return _json(_check(row), 201 if added else 200)
+
+    async def list_checks(self, request: Request) -> Response:
+        params = request.query_params
+        send = None
+        if "campaign_id" in params or "message_id" in params:
+            send = _send_key(
+                _parsed(
+                    SendRef, {k: params[k] for k in ("campaign_id", "message_id") if k in params}
+                )
+            )
+        status = params.get("status")
+
+        def read(tx: Tx) -> list[TimerRow] | None:
+            if send is not None and not tx.send_known(send):
+                return None
+            return tx.timers(send=send, status=status, limit=_limit(params.get("limit"), 1000))
+
+        rows = await self.store.transaction(read, durable=False)
+        if rows is None:
+            raise NotFound(
+                f"unknown send: no recipient, click or check names {send.label() if send else ''}",
+                reason="unknown_send",
+            )
+        return _json(CheckList(checks=[_check(row) for row in rows]))
+
+    async def get_check(self, request: Request) -> Response:
+        check_id = request.path_params["check_id"]
+        row = await self.store.transaction(lambda tx: tx.timer(check_id), durable=False)
+        if row is None:
+            raise NotFound(f"no check {check_id!r}")
+        return _json(_check(row))
+
+    async def cancel_check(self, request: Request) -> Response:
+        check_id = request.path_params["check_id"]
+        now = time.time()
+
+        def cancel(tx: Tx) -> tuple[int, TimerRow | None]:
+            return tx.cancel_timers([check_id], now), tx.timer(check_id)
+
+        changed, row = await self.store.transaction(cancel)
+        if row is None:
+            raise NotFound(f"no check {check_id!r}")
+        if not changed:
+            raise Conflict(
+                f"check {check_id!r} is {row.status}: only a pending check can be cancelled"
+            )
+        return _json(_check(row))
+
+    # recipients and waits -------------------------------------------------------------
+    async def register_recipients(self, request: Request) -> Response:
+        body = await _body(request, RecipientsRequest)
+        now = time.time()
+        at = (body.delivered_at or datetime.fromtimestamp(now, UTC)).isoformat()
+        message = {
+            "id": body.send.message_id,
+            "campaign_id": body.send.campaign_id,
+            "subject": body.subject,
+        }
+        people = [
+            {
+                "recipient": {"email": person.email, "id": person.id},
+                "message": message,
+                "metadata": person.metadata,
+                "occurred_at": at,
+                "source": "api",
+            }
+            for person in body.recipients
+        ]
+        started = await self.store.transaction(lambda tx: self.engine.register(tx, people, now))
+        return _json(Registered(registered=len(people), timers_started=started), 201)
+
+    async def start_wait(self, request: Request) -> Response:
+        body = await _body(request, WaitRequest)
+        rule = self._rule(body.rule, ("wait",))
+        now = time.time()
+        started = body.started_at.timestamp() if body.started_at else now
+        data = {
+            "recipient": {"email": body.recipient.email, "id": body.recipient.id},
+            "message": {"id": body.message_id, "campaign_id": body.campaign_id},
+            "metadata": body.recipient.metadata,
+            "source": "api",
+        }
+
+        def start(tx: Tx) -> tuple[TimerRow | None, bool]:
+            timer_id, added = self.engine.start_wait(tx, rule, data, started, now)
+            return tx.timer(timer_id), added
+
+        row, added = await self.store.transaction(start)
+        assert row is not None
+        return _json(_check(row), 201 if added else 200)
+
+    # events -----------------------------------------------------------------------------
+    async def list_events(self, request: Request) -> Response:
+        params = request.query_params
+        limit = _limit(params.get("limit"), 500)
+        before = _int(params.get("before"), "before")
+
+        def read(tx: Tx) -> list[dict[str, Any]]:
+            return tx.list_events(
+                type=params.get("type"), source=params.get("source"), before=before, limit=limit
+            )
+
+        rows = await self.store.transaction(read, durable=False)
+        events = [_stored(row) for row in rows]
+        next_before = events[-1].seq if len(events) == limit else None
+        return _json(EventPage(events=events, next_before=next_before))
+
+    async def get_event(self, request: Request) -> Response:
+        event_id = request.path_params["event_id"]
+        row = await self.store.transaction(lambda tx: tx.event(event_id), durable=False)
+        if row is None:
+            raise NotFound(f"no event {event_id!r}")
+        return _json(_stored(row))
+
+    def _rule(self, rule_id: str, triggers: tuple[str, ...]) -> RuleSettings:
+        rule = self.engine.rules.get(rule_id)
+        if rule is None:
+            raise Unprocessable([f"rule: unknown rule {rule_id!r}"], reason="unknown_rule")
+        if rule.trigger not in triggers:
+            wanted = " or ".join(triggers)
+            raise Unprocessable(
+                [f"rule: {rule_id!r} has trigger = {rule.trigger!r}; this needs {wanted}"],
+                reason="wrong_trigger",
+            )
+        return rule
+
+
+def api_error(error: ApiError) -> Response:
+    problems = list(getattr(error, "problems", []))
+    body = Problem(error=error.reason, message=error.message, problems=problems)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    return _json(body, error.status_code, headers)
+
+
+async def api_off(request: Request) -> Response:
+    return api_error(
+        NotFound("the admin API is off: set [admin] token to turn it on", reason="api_off")
+    )
+
+
+async def _openapi(request: Request) -> Response:
+    return Response(orjson.dumps(openapi_document()), media_type="application/json")
+
+
+async def _body(request: Request, model: type[B]) -> B:
+    raw = await request.body()
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise Unprocessable(["body: not valid JSON"], reason="malformed") from None
+    return _parsed(model, data)
+
+
+def _parsed(model: type[B], data: Any) -> B:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}".replace(
+                "Value error, ", ""
+            )
+            for e in error.errors()
+        ]
+        raise Unprocessable(problems) from None
+
+
+def _send_key(send: SendRef) -> SendKey:
+    if send.campaign_id is not None:
+        return SendKey("campaign", send.campaign_id)
+    return SendKey("message", send.message_id or "")
+
+
+def _check(row: TimerRow) -> Check:
+    send = None
+    if row.send.kind != "all":
+        send = SendRef.model_validate({f"{row.send.kind}_id": row.send.id or "-"})
+    return Check(
+        id=row.id,
+        rule=row.rule_id,
+        trigger=row.kind,
+        send=send,
+        recipient=row.recipient,
+        due_at=_utc(row.due_at),
+        status=row.status,
+        origin=row.origin,
+        created_at=_utc(row.created_at),
+        fired_at=_utc(row.fired_at) if row.fired_at is not None else None,
+        emitted=row.emitted,
+    )
+
+
+def _stored(row: dict[str, Any]) -> StoredEvent:
+    return StoredEvent(
+        seq=row["seq"],
+        event=row["event"] if isinstance(row["event"], dict) else {"unreadable": row["event"]},
+        decision=row["decision"],
+        processed=row["processed"],
+        settled=row["settled"],
+    )
+
+
+def _limit(value: str | None, most: int) -> int:
+    number = _int(value, "limit")
+    if number is None:
+        return min(50, most)
+    if not 1 <= number <= most:
+        raise Unprocessable([f"limit: must be from 1 to {most}"])
+    return number
+
+
+def _int(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise Unprocessable([f"{name}: {value!r} is not a whole number"]) from None
+
+
+def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        model.model_dump_json(), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _utc(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
