@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from connector.errors import ConfigError
 from connector.rules.decision import Decision
 from connector.rules.engine import RuleSet
+from connector.scenarios.explain import scenario_notes
 from connector.settings import load_settings
 from schemas import EVENT_MODELS
 
@@ -47,6 +48,8 @@ def test(config_path: Path, event_file: BinaryIO) -> None:
     decision = RuleSet.from_settings(settings.rules).decide(event)
     click.echo(json.dumps(decision.as_dict(), indent=2, ensure_ascii=False))
     click.echo(summary(decision))
+    for note in scenario_notes(settings.rules, event, decision):
+        click.echo(f"  scenario: {note}")
 
 
 def _read_event(source: BinaryIO) -> dict[str, Any]:

@@ -85,7 +85,7 @@ class ScenarioEngine:
         timers = [
             _delivery_timer(rule, message_id, recipient, at, who, now)
             for rule in self._starts
-            if _starts_for(rule, status, message_id, campaign_id)
+            if starts_for(rule, status, message_id, campaign_id)
         ]
         return tx.add_timers(timers) if timers else 0
 
@@ -206,7 +206,10 @@ def _starts_on_delivery(rule: RuleSettings) -> bool:
     return rule.trigger == "wait" or (rule.trigger == "not_clicked" and rule.after is not None)
 
 
-def _starts_for(rule: RuleSettings, status: str, message_id: str, campaign_id: str) -> bool:
+def starts_for(rule: RuleSettings, status: str, message_id: str, campaign_id: str) -> bool:
+    """Whether a delivery (or send, or registration) of this message starts `rule`'s timer."""
+    if not _starts_on_delivery(rule):
+        return False
     if status == "sent" and not (rule.trigger == "not_clicked" and rule.audience == "sent"):
         # a wait, or a check on delivered recipients, starts when the message is delivered
         return False
