@@ -120,6 +120,7 @@ def create_app(
             certificates=certificates,
             wake=pipeline.wake if pipeline is not None else _nobody_to_wake,
             clock=clock or _utcnow,
+            ignore_params=settings.links.ignored,
         )
         settle_gc()
         if pipeline is not None:

@@ -97,6 +97,12 @@ class Metrics:
             ["phase"],
             registry=w,
         )
+        self.scenario_events = Counter(
+            "connector_scenario_events",
+            "Events emitted by checks and waits, by type",
+            ["type"],
+            registry=w,
+        )
         self.ack_latency = Histogram(
             "connector_ack_latency_seconds",
             "Time from request start to answer",

@@ -92,6 +92,30 @@ class WorkerSettings(_Section):
     )
 
 
+class LinkSettings(_Section):
+    """How clicked links are compared (`link.canonical`, rules' `links`, reports)."""
+
+    ignore_params: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Query parameters that never change the page, removed from `link.canonical` on"
+            " top of utm_* and the ESPs' and ad platforms' click ids (case-insensitive)."
+        ),
+    )
+
+    @field_validator("ignore_params")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not name.strip() or any(c in name for c in "&=#?"):
+                raise ValueError(f"{name!r} is not a query parameter name")
+        return [name.strip().lower() for name in value]
+
+    @property
+    def ignored(self) -> frozenset[str]:
+        return frozenset(self.ignore_params)
+
+
 class AdminSettings(_Section):
     """The admin API (`/api/v1`): off unless a token is set."""
 
@@ -172,6 +196,7 @@ class Settings(_Section):
     bots: BotSettings = Field(default_factory=BotSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    links: LinkSettings = Field(default_factory=LinkSettings)
     sources: list[SourceSettings] = Field(default_factory=list)
     rules: list[RuleSettings] = Field(default_factory=list)
     actions: list[Action] = Field(default_factory=list)
@@ -250,7 +275,7 @@ def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> S
     """Validate a config mapping; raise `ConfigError` listing every problem by key."""
     resolved = substitute_env(data, dict(os.environ) if env is None else env)
     try:
-        settings = Settings.model_validate(resolved)
+        settings = Settings.model_validate(resolved, context=_link_context(resolved))
     except ValidationError as error:
         raise ConfigError([_describe(problem) for problem in error.errors()]) from None
     problems = settings.problems()
@@ -268,6 +293,16 @@ def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settin
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([f"{path}: invalid TOML: {error}"]) from None
     return parse_settings(data, env)
+
+
+def _link_context(data: Any) -> dict[str, frozenset[str]]:
+    """`[links] ignore_params` for the rules' link patterns, which are canonicalised with it
+    (a malformed list is reported by its own validator; patterns then use the default)."""
+    links = data.get("links") if isinstance(data, dict) else None
+    names = links.get("ignore_params") if isinstance(links, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return {}
+    return {"ignore_params": frozenset(n.strip().lower() for n in names)}
 
 
 def _describe(problem: Any) -> str:

@@ -55,6 +55,7 @@ class WebhookContext:
     certificates: CertificateCache | None
     wake: Callable[[], None]
     clock: Callable[[], datetime]
+    ignore_params: frozenset[str] = frozenset()  # [links]: dropped from link.canonical
 
 
 async def receive_webhook(
@@ -75,7 +76,14 @@ async def receive_webhook(
         provider = PROVIDERS[settings.provider]
         body = await _read_body(receive, headers, context.server.max_body_bytes)
         webhook = _webhook_request(scope, headers, source_id, body, context)
-        receipt = await ingest(provider, webhook, source, context.store, context.certificates)
+        receipt = await ingest(
+            provider,
+            webhook,
+            source,
+            context.store,
+            context.certificates,
+            context.ignore_params,
+        )
     except ConnectorError as error:
         status = status_for(provider, error)
         secrets = source_secrets(entry[1]) if entry is not None else []

@@ -7,7 +7,9 @@ once per certificate) and answers only after the store has committed the events.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
+import msgspec
 import orjson
 
 from connector.certificates import CertificateCache
@@ -28,7 +30,8 @@ from providers.base import (
     Verified,
     WebhookRequest,
 )
-from schemas.compiled import encode
+from providers.canonical import canonical_url
+from schemas.compiled import CompiledEvent, encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +79,14 @@ def normalise(provider: Provider, request: WebhookRequest, source: Source) -> Pa
         return result
 
 
-def build_batch(request: WebhookRequest, verified: Verified, result: ParseResult) -> IngestBatch:
+def build_batch(
+    request: WebhookRequest,
+    verified: Verified,
+    result: ParseResult,
+    ignore_params: frozenset[str] = frozenset(),
+) -> IngestBatch:
     received = request.received_at.timestamp()
-    events = [_event_record(parsed, received) for parsed in result.events]
+    events = [_event_record(parsed, received, ignore_params) for parsed in result.events]
     rejected = [
         RejectedItem(index=r.index, reason=r.reason, raw=_raw_item(request.body, r.index))
         for r in result.rejected
@@ -95,8 +103,10 @@ def build_batch(request: WebhookRequest, verified: Verified, result: ParseResult
     )
 
 
-def _event_record(parsed: ParsedEvent, received: float) -> EventRecord:
+def _event_record(parsed: ParsedEvent, received: float, ignore: frozenset[str]) -> EventRecord:
     event = parsed.built
+    if ignore and event.type == "email.clicked":
+        event = with_canonical(event, ignore)
     return EventRecord(
         id=event.id,
         type=event.type,
@@ -107,6 +117,14 @@ def _event_record(parsed: ParsedEvent, received: float) -> EventRecord:
         payload=encode(event),
         raw=orjson.dumps(parsed.raw, default=str),
     )
+
+
+def with_canonical(event: CompiledEvent, ignore: frozenset[str]) -> CompiledEvent:
+    """A click whose `link.canonical` also drops the config's `[links] ignore_params`."""
+    link: Any = getattr(event, "link")  # noqa: B009 (a click has one; the view does not say)
+    canonical = canonical_url(link.url, ignore)
+    updated = msgspec.structs.replace(link, canonical=canonical)
+    return cast(CompiledEvent, msgspec.structs.replace(cast(Any, event), link=updated))
 
 
 def _raw_item(body: bytes, index: int) -> bytes:
@@ -127,10 +145,12 @@ async def ingest(
     source: Source,
     store: Store,
     certificates: CertificateCache | None = None,
+    ignore_params: frozenset[str] = frozenset(),
 ) -> Receipt:
+    """`ignore_params`: the config's extra query parameters to drop from `link.canonical`."""
     verified = await verify(provider, request, source, certificates)
     result = normalise(provider, request, source)
-    batch = build_batch(request, verified, result)
+    batch = build_batch(request, verified, result, ignore_params)
     outcome = await store.transaction(lambda tx: tx.ingest(batch))
     return Receipt(
         accepted=len(outcome.new),

@@ -208,11 +208,6 @@ class Processor:
             for action, rules in by_action.items()
         ]
 
-    def fire_timers(self, tx: Tx, now: float) -> Processed:
-        """Due checks and waits become events in the inbox (routed by `process` next)."""
-        fired = self.scenarios.fire(tx, now)
-        return Processed(events=len(fired.events), deliveries=0)
-
     def _count_bot(self, verdict: Bot) -> None:
         if self.metrics is not None and verdict.suspected:
             self.metrics.bot_suspected.labels(verdict.phase).inc()

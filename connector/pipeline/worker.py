@@ -147,10 +147,12 @@ class Pipeline:
         """Fire due timers (a page of recipients per transaction); their events are routed
         by the next routing pass, which is woken at once."""
         now = self.clock()
-        fired = await self._background(lambda tx: self.processor.fire_timers(tx, now))
+        fired = await self._background(lambda tx: self.processor.scenarios.fire(tx, now))
+        for event in fired.events:
+            self.metrics.scenario_events.labels(event.type).inc()
         if fired.events:
             self._inbox.set()
-        return fired.events
+        return fired.timers
 
     async def deliver_once(self) -> int:
         """One transaction records the last batch's outcomes and claims the next batch

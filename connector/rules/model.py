@@ -52,6 +52,7 @@ from pydantic import (
     StrictBool,
     StrictStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -86,8 +87,13 @@ def _dump_links(links: tuple[LinkPattern, ...] | None) -> Any:
     return "any" if links is None else [{p.kind: p.value} for p in links]
 
 
+def _parse_links(raw: Any, info: ValidationInfo) -> tuple[LinkPattern, ...] | None:
+    context = info.context if isinstance(info.context, dict) else {}
+    return parse_links(raw, context.get("ignore_params", frozenset()))
+
+
 Links = Annotated[
-    tuple[LinkPattern, ...] | None, PlainValidator(parse_links), PlainSerializer(_dump_links)
+    tuple[LinkPattern, ...] | None, PlainValidator(_parse_links), PlainSerializer(_dump_links)
 ]
 Trigger = Literal["click", "clicked_by", "not_clicked", "wait"]
 # The event a rule's `when` is tested on, by trigger (its default `event`).

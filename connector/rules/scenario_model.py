@@ -100,7 +100,7 @@ class LinkPattern:
         return self.value if self.kind == "exact" else f"{self.kind} {self.value}"
 
 
-def parse_pattern(raw: Any) -> LinkPattern:
+def parse_pattern(raw: Any, ignore: frozenset[str] = frozenset()) -> LinkPattern:
     """One `links` item; the text is canonicalised like the clicked links it is tested on."""
     if isinstance(raw, str):
         kind = "glob" if "*" in raw else "exact"
@@ -114,34 +114,35 @@ def parse_pattern(raw: Any) -> LinkPattern:
     else:
         raise ValueError(f"{raw!r}: a link pattern is a URL string or one of exact/prefix/glob")
     if kind == "glob":
-        value = _canonical_glob(text)
+        value = _canonical_glob(text, ignore)
         regex = ".*".join(re.escape(part) for part in value.split("*"))
         return LinkPattern("glob", value, re.compile(regex))
-    canonical = canonical_url(text)
+    canonical = canonical_url(text, ignore)
     if canonical is None:
         raise ValueError(f"{text!r} is not an absolute http(s) URL")
     # a prefix keeps the host's "/" (canonical), so `https://x.org` never matches x.org.evil
     return LinkPattern(kind, canonical)
 
 
-def _canonical_glob(text: str) -> str:
+def _canonical_glob(text: str, ignore: frozenset[str]) -> str:
     """Canonicalise the URL around the wildcards (a placeholder keeps them intact)."""
     marker = "x0wildcard0x"
     swapped = text.replace("*", marker)
-    canonical = canonical_url(swapped)
+    canonical = canonical_url(swapped, ignore)
     if canonical is None:
         raise ValueError(f"{text!r} is not an absolute http(s) URL pattern")
     return canonical.replace(marker, "*")
 
 
-def parse_links(raw: Any) -> tuple[LinkPattern, ...] | None:
-    """None for `"any"` (every real link); otherwise the patterns, at least one."""
+def parse_links(raw: Any, ignore: frozenset[str] = frozenset()) -> tuple[LinkPattern, ...] | None:
+    """None for `"any"` (every real link); otherwise the patterns, at least one, made
+    canonical like clicked links (`ignore`: the config's extra parameters to drop)."""
     if raw is None or raw == "any":
         return None
     items = [raw] if isinstance(raw, str | dict) else raw
     if not isinstance(items, list) or not items:
         raise ValueError('links: "any" or a non-empty list of link patterns')
-    return tuple(parse_pattern(item) for item in items)
+    return tuple(parse_pattern(item, ignore) for item in items)
 
 
 def link_selected(links: tuple[LinkPattern, ...] | None, canonical: str) -> bool:

@@ -41,7 +41,7 @@ class Harness:
         for _ in range(1000):
             work = tx(lambda t: self.processor.process(t, now)).events
             work += tx(lambda t: self.processor.settle(t, now)).events
-            work += tx(lambda t: self.processor.fire_timers(t, now)).events
+            work += tx(lambda t: self.engine.fire(t, now)).timers
             if not work:
                 return
         raise AssertionError("the pipeline never went quiet")
