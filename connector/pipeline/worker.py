@@ -141,18 +141,33 @@ class Pipeline:
             await self._background(lambda tx: scenarios.schedule_config_checks(tx, now))
         except Exception:
             log.exception("pipeline.config_checks_failed")
-        await self._loop(self.timers_once, None, TIMER_POLL_SECONDS)
+        while True:
+            try:
+                pause = await self.timers_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pipeline.step_failed", step="timers_once")
+                pause = TIMER_POLL_SECONDS
+            if pause > 0:
+                await asyncio.sleep(pause)
 
-    async def timers_once(self) -> int:
+    async def timers_once(self) -> float:
         """Fire due timers (a page of recipients per transaction); their events are routed
-        by the next routing pass, which is woken at once."""
+        by the next routing pass, which is woken at once. Returns how long to sleep: until
+        the next timer is due, at most `TIMER_POLL_SECONDS` (a timer registered by another
+        process is then seen in time), and not at all while there is more to fire."""
         now = self.clock()
         fired = await self._background(lambda tx: self.processor.scenarios.fire(tx, now))
         for event in fired.events:
             self.metrics.scenario_events.labels(event.type).inc()
         if fired.events:
             self._inbox.set()
-        return fired.timers
+        if fired.timers:
+            return 0.0
+        if fired.next_due is None:
+            return TIMER_POLL_SECONDS
+        return min(TIMER_POLL_SECONDS, max(0.0, fired.next_due - self.clock()))
 
     async def deliver_once(self) -> int:
         """One transaction records the last batch's outcomes and claims the next batch

@@ -30,7 +30,10 @@ CREATE TABLE IF NOT EXISTS recipients (
     data BLOB NOT NULL,
     PRIMARY KEY (campaign_id, message_id, recipient)
 ) WITHOUT ROWID;
+-- a check streams a send's recipients in key order: each page is an index range
+CREATE INDEX IF NOT EXISTS recipients_campaign ON recipients (campaign_id, recipient);
 CREATE INDEX IF NOT EXISTS recipients_message ON recipients (message_id, recipient);
+CREATE INDEX IF NOT EXISTS recipients_recipient ON recipients (recipient);
 CREATE INDEX IF NOT EXISTS recipients_at ON recipients (at);
 CREATE TABLE IF NOT EXISTS clicks (
     event_id TEXT PRIMARY KEY,
