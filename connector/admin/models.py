@@ -48,7 +48,7 @@ class Check(BaseModel):
     send: SendRef | None
     recipient: str | None = Field(description="Set for a per-delivery check or a wait.")
     due_at: datetime
-    status: Literal["pending", "done", "cancelled", "clicked", "timed_out"]
+    status: Literal["pending", "done", "cancelled", "clicked", "timed_out", "failed"]
     origin: str = Field(description="config, api or delivery")
     created_at: datetime
     fired_at: datetime | None

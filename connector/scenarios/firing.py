@@ -68,7 +68,11 @@ class TimerFiring:
                 tx.finish_timer(timer.id, "cancelled", now)
                 log.warning("scenario.timer_orphaned", timer=timer.id, rule=timer.rule_id)
                 continue
-            self._fire_one(tx, timer, rule, now, fired)
+            try:
+                self._fire_one(tx, timer, rule, now, fired)
+            except Exception:  # a poison timer must not hold back every other one
+                log.exception("scenario.timer_failed", timer=timer.id, rule=timer.rule_id)
+                tx.finish_timer(timer.id, "failed", now)
         if fired.events:
             tx.ingest(IngestBatch(source="scenarios", received_at=now, events=fired.events))
         fired.next_due = tx.next_timer_due()

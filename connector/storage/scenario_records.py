@@ -13,7 +13,7 @@ from typing import Literal, Protocol
 
 SendKind = Literal["message", "campaign", "all"]
 TimerKind = Literal["clicked_by", "not_clicked", "wait"]
-TimerStatus = Literal["pending", "done", "cancelled", "clicked", "timed_out"]
+TimerStatus = Literal["pending", "done", "cancelled", "clicked", "timed_out", "failed"]
 
 
 @dataclass(frozen=True, slots=True)

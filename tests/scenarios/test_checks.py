@@ -168,3 +168,29 @@ def test_not_clicked_after_each_delivery(tmp_path: Path) -> None:
     assert [d["recipient"]["email"] for d in sent] == ["bob@example.org"]
     assert sent[0]["scenario"]["started_at"] == _iso(T0 + HOUR).replace("+00:00", "Z")
     h.close()
+
+
+def test_a_failing_timer_is_marked_failed_and_others_still_fire(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timer whose firing raises is set aside as failed; the next one fires as usual."""
+    from connector.scenarios import firing
+
+    h = Harness(
+        tmp_path / "s.db",
+        [{"id": "48h", "trigger": "not_clicked", "after": "1h", "actions": ["crm"]}],
+    )
+    h.ingest(event("email.delivered", "ann", T0), event("email.delivered", "bob", T0 + 1))
+    real = firing.scheduled_event
+
+    def poisoned(kind, timer, recipient, who, now):  # type: ignore[no-untyped-def]
+        if recipient.startswith("ann"):
+            raise RuntimeError("poison")
+        return real(kind, timer, recipient, who, now)
+
+    monkeypatch.setattr(firing, "scheduled_event", poisoned)
+    h.run(T0 + 2 * HOUR)
+    assert [d["recipient"]["email"] for d in h.deliveries()] == ["bob@example.org"]
+    statuses = h.store.transaction_sync(lambda tx: sorted(t.status for t in tx.timers()))
+    assert statuses == ["done", "failed"]
+    h.close()
