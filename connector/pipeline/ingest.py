@@ -13,7 +13,7 @@ import msgspec
 import orjson
 
 from connector.certificates import CertificateCache
-from connector.errors import MalformedPayload
+from connector.errors import MalformedPayload, SignatureError
 from connector.storage.base import (
     EventRecord,
     IngestBatch,
@@ -152,6 +152,10 @@ async def ingest(
     result = normalise(provider, request, source)
     batch = build_batch(request, verified, result, ignore_params)
     outcome = await store.transaction(lambda tx: tx.ingest(batch))
+    if outcome.replayed_nonce:
+        raise SignatureError(
+            "signature token was already used for another request", reason="replay"
+        )
     return Receipt(
         accepted=len(outcome.new),
         duplicates=len(outcome.duplicates),

@@ -60,8 +60,12 @@ class IngestBatch:
 
 @dataclass(frozen=True, slots=True)
 class IngestOutcome:
+    """`replayed_nonce`: the batch's nonce was already used with another body, so nothing
+    was stored (ingest answers that as a signature error; storage raises nothing)."""
+
     new: list[str]
     duplicates: list[str]
+    replayed_nonce: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 
 from connector.bots.state import SqliteState
-from connector.errors import SignatureError
 from connector.storage.base import (
     AttemptRecord,
     ClaimedDelivery,
@@ -30,8 +29,8 @@ class SqliteTx(ScenarioSql):
 
     # inbox -------------------------------------------------------------------------------
     def ingest(self, batch: IngestBatch) -> IngestOutcome:
-        if batch.nonce is not None:
-            self._check_nonce(batch)
+        if batch.nonce is not None and not self._fresh_nonce(batch):
+            return IngestOutcome(new=[], duplicates=[], replayed_nonce=True)
         new: list[str] = []
         duplicates: list[str] = []
         for event in batch.events:
@@ -66,7 +65,8 @@ class SqliteTx(ScenarioSql):
             )
         return IngestOutcome(new=new, duplicates=duplicates)
 
-    def _check_nonce(self, batch: IngestBatch) -> None:
+    def _fresh_nonce(self, batch: IngestBatch) -> bool:
+        """Record the nonce; False when it was already used with another body."""
         row = self.conn.execute(
             "SELECT body_digest FROM nonces WHERE source = ? AND nonce = ?",
             (batch.source, batch.nonce),
@@ -76,10 +76,8 @@ class SqliteTx(ScenarioSql):
                 "INSERT INTO nonces (source, nonce, body_digest, seen_at) VALUES (?, ?, ?, ?)",
                 (batch.source, batch.nonce, batch.body_digest or "", batch.received_at),
             )
-        elif row[0] != (batch.body_digest or ""):
-            raise SignatureError(
-                "signature token was already used for another request", reason="replay"
-            )
+            return True
+        return bool(row[0] == (batch.body_digest or ""))
 
     def pending_events(self, limit: int) -> list[StoredEvent]:
         rows = self.conn.execute(
