@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from connector.bots.detector import Detector
 from connector.bots.keys import epoch_seconds
 from connector.bots.settings import BotSettings
-from connector.bots.state import SQLITE_SCHEMA, BotState, MemoryState, SqliteState
+from connector.bots.state import BotState, MemoryState
+from connector.storage.sqlite_bots import SQLITE_SCHEMA, SqliteState
 from schemas.events import EVENT_MODELS, EmailClicked, EmailDelivered
 
 CORPUS = Path(__file__).with_name("bots") / "corpus.jsonl.gz"

@@ -16,7 +16,8 @@ the corpus replay). It stays exact by three rules:
 Memory is bounded: each index keeps at most `max_rows` rows and evicts whole keys, least
 recently used first; an evicted key is remembered (with its newest arrival) until pruning
 has removed its rows, and is read again on next use. When and why the whole mirror is
-discarded (another writer's bot rows, a rollback) is `mirrors.py`'s business.
+discarded (another writer's bot rows, a rollback) is
+the business of `connector/storage/sqlite_bot_mirrors.py`.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class KeyIndex(Generic[R]):
 
 
 class Mirror:
-    """Both indexes of one connection, with what `mirrors.py` needs to validate them."""
+    """Both indexes of one connection, with what `sqlite_bot_mirrors.py` needs to check them."""
 
     def __init__(self, max_rows: int = DEFAULT_MAX_ROWS) -> None:
         self.messages: KeyIndex[MessageRows] = KeyIndex(MessageRows, max_rows)

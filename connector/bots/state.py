@@ -1,11 +1,11 @@
 """Evidence the detector keeps between events: delivery times and recent clicks.
 
-`BotState` is the contract; `MemoryState` serves replays (`bots evaluate`) and tests,
-`SqliteState` (`sqlite_state.py`) runs on the service's own connection so evidence is
-shared by every replica using the same store. Times are epoch seconds (float). Every query
-takes `received_by` so a verdict only sees what had arrived by then: replaying stored events
-gives the same verdicts however late the settle pass runs. Rows live `ttl_seconds` after
-arrival (`prune`).
+`BotState` is the contract; `MemoryState` serves replays (`bots evaluate`) and tests; the
+storage backends implement it on their own connection (`connector/storage/sqlite_bots.py`),
+so evidence is shared by every replica using the same store. Times are epoch seconds
+(float). Every query takes `received_by` so a verdict only sees what had arrived by then:
+replaying stored events gives the same verdicts however late the settle pass runs. Rows
+live `ttl_seconds` after arrival (`prune`).
 """
 
 from __future__ import annotations
@@ -21,17 +21,14 @@ from connector.bots.records import (
     Timeline,
     snapshot,
 )
-from connector.bots.sqlite_state import SQLITE_SCHEMA, SqliteState
 
 __all__ = [
     "DEFAULT_TTL_SECONDS",
-    "SQLITE_SCHEMA",
     "BotState",
     "ClickRecord",
     "DeliveryRecord",
     "MemoryState",
     "Snapshot",
-    "SqliteState",
 ]
 
 

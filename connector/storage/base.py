@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from connector.bots.state import BotState
 from connector.storage.scenario_records import ScenarioOps
 
 T = TypeVar("T")
@@ -166,7 +167,7 @@ class Tx(ScenarioOps, Protocol):
     ) -> list[dict[str, Any]]: ...
     def prune(self, now: float, retention_seconds: float) -> int: ...
     def counts(self) -> dict[str, int]: ...
-    def bot_state(self) -> Any: ...
+    def bot_state(self) -> BotState: ...
 
 
 class Store(Protocol):

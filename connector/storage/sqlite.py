@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from connector.bots.state import SQLITE_SCHEMA as BOT_SCHEMA
+from connector.storage.sqlite_bots import SQLITE_SCHEMA as BOT_SCHEMA
 from connector.storage.sqlite_scenarios import SCENARIO_SCHEMA
 from connector.storage.sqlite_tx import SqliteTx
 from connector.storage.sqlite_writer import SqliteWriter

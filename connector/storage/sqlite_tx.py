@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 
-from connector.bots.state import SqliteState
 from connector.storage.base import (
     AttemptRecord,
     ClaimedDelivery,
@@ -19,6 +18,7 @@ from connector.storage.base import (
     Routed,
     StoredEvent,
 )
+from connector.storage.sqlite_bots import SqliteState
 from connector.storage.sqlite_scenarios import ScenarioSql
 
 

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from connector.bots.evaluate import output_rows, read_events, run
-from connector.bots.state import SQLITE_SCHEMA, SqliteState
 from connector.cli import main
 from connector.errors import MalformedPayload
+from connector.storage.sqlite_bots import SQLITE_SCHEMA, SqliteState
 from tests.bots.helpers import CLOUD, SCANNER_CHROME, VENDOR, clicked, delivered, detector
 
 

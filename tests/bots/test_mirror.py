@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.bots import mirrors
-from connector.bots.state import SQLITE_SCHEMA, BotState, ClickRecord, MemoryState, SqliteState
+from connector.bots.state import BotState, ClickRecord, MemoryState
+from connector.storage import sqlite_bot_mirrors as mirrors
+from connector.storage.sqlite_bots import SQLITE_SCHEMA, SqliteState
 
 
 def _click(

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.bots.state import SQLITE_SCHEMA, MemoryState, SqliteState
+from connector.bots.state import MemoryState
+from connector.storage.sqlite_bots import SQLITE_SCHEMA, SqliteState
 from schemas.events import EmailClicked, EmailDelivered
 from tests.bots.helpers import CLOUD, SCANNER_CHROME, VENDOR, detector
 

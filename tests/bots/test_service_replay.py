@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
-from connector.bots import mirrors
 from connector.bots.detector import Detector
 from connector.bots.evaluate import read_events
 from connector.bots.keys import epoch_seconds
 from connector.bots.settings import BotSettings
-from connector.bots.state import SQLITE_SCHEMA, BotState, MemoryState, SqliteState
+from connector.bots.state import BotState, MemoryState
+from connector.storage import sqlite_bot_mirrors as mirrors
+from connector.storage.sqlite_bots import SQLITE_SCHEMA, SqliteState
 from schemas.events import Bot, EmailClicked, EmailDelivered
 
 CORPUS = Path(__file__).resolve().parents[2] / "bench" / "bots" / "corpus.jsonl.gz"

@@ -13,7 +13,8 @@ from connector.bots.facts import Facts
 from connector.bots.keys import epoch_seconds
 from connector.bots.observed import Observed, PendingClicks
 from connector.bots.settings import BotSettings
-from connector.bots.state import SQLITE_SCHEMA, BotState, MemoryState, SqliteState
+from connector.bots.state import BotState, MemoryState
+from connector.storage.sqlite_bots import SQLITE_SCHEMA, SqliteState
 from schemas.events import Bot, EmailClicked, EmailDelivered
 from tests.bots.helpers import (
     CLOUD,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.bots.state import SQLITE_SCHEMA, BotState, ClickRecord, MemoryState, SqliteState
+from connector.bots.state import BotState, ClickRecord, MemoryState
+from connector.storage.sqlite_bots import SQLITE_SCHEMA, SqliteState
 
 
 def _click(event_id: str, occurred: float, *, received: float | None = None, ip: str = "192.0.2.1",

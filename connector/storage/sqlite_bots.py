@@ -2,7 +2,7 @@
 
 `SqliteState(conn)` executes on the caller's connection and never commits. Every write goes
 to SQLite at once and to the connection's `Mirror` (`mirror.py`, obtained and validated by
-`mirrors.py` once per instance, i.e. per transaction), which answers the reads: a click
+`sqlite_bot_mirrors.py` once per instance, i.e. per transaction), which answers the reads: a click
 costs one INSERT and no SELECT; a key the mirror lacks is read in full on first use.
 Writes stay synchronous: deferring them to one `executemany` per batch measured ~3 us a row
 cheaper, but would need the caller to flush before committing and would lose the INSERT's
@@ -20,7 +20,6 @@ import sqlite3
 from typing import Any
 
 from connector.bots.mirror import Mirror
-from connector.bots.mirrors import attach, mark
 from connector.bots.records import (
     DEFAULT_TTL_SECONDS,
     ClickRecord,
@@ -30,6 +29,7 @@ from connector.bots.records import (
     Timeline,
     snapshot,
 )
+from connector.storage.sqlite_bot_mirrors import attach, mark
 
 # Portable to PostgreSQL: DOUBLE PRECISION (not REAL, which is 4 bytes there) and
 # INSERT ... ON CONFLICT DO NOTHING; only the `?` placeholders, `OR FAIL` and the change
@@ -63,9 +63,10 @@ CREATE TABLE IF NOT EXISTS bot_version (
 INSERT OR IGNORE INTO bot_version VALUES (1, 0);
 """
 
-# One bump of `bot_version` per row changed in a bot table, whoever changes it (mirrors.py).
+# One bump of `bot_version` per row changed in a bot table, whoever changes it
+# (sqlite_bot_mirrors.py).
 SQLITE_SCHEMA += "".join(
-    f"CREATE TRIGGER IF NOT EXISTS {table}_{change.lower()} AFTER {change} ON {table}"  # noqa: S608
+    f"CREATE TRIGGER IF NOT EXISTS {table}_{change.lower()} AFTER {change} ON {table}"
     " FOR EACH ROW BEGIN UPDATE bot_version SET version = version + 1 WHERE id = 1; END;\n"
     for table in ("bot_deliveries", "bot_clicks")
     for change in ("INSERT", "UPDATE", "DELETE")
@@ -79,7 +80,7 @@ _COLUMNS = (
 # statement's earlier changes. A one-row INSERT has none: NOT NULL, the only check that can
 # fail, comes before the row and its trigger.
 _INSERT_CLICK = (
-    f"INSERT OR FAIL INTO bot_clicks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+    f"INSERT OR FAIL INTO bot_clicks ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT DO NOTHING"
 )
 _INSERT_DELIVERY = (
@@ -87,8 +88,8 @@ _INSERT_DELIVERY = (
     "ON CONFLICT DO NOTHING"
 )
 _MESSAGE_DELIVERIES = "SELECT occurred, received FROM bot_deliveries WHERE message_key = ?"
-_MESSAGE_CLICKS = f"SELECT {_COLUMNS} FROM bot_clicks WHERE message_key = ?"  # noqa: S608
-_IP_CLICKS = f"SELECT {_COLUMNS} FROM bot_clicks WHERE ip = ?"  # noqa: S608
+_MESSAGE_CLICKS = f"SELECT {_COLUMNS} FROM bot_clicks WHERE message_key = ?"
+_IP_CLICKS = f"SELECT {_COLUMNS} FROM bot_clicks WHERE ip = ?"
 
 
 class SqliteState:
@@ -154,7 +155,7 @@ class SqliteState:
         cutoff = now - self.ttl_seconds
         removed = 0
         for table in ("bot_deliveries", "bot_clicks"):
-            cursor = self.conn.execute(f"DELETE FROM {table} WHERE received < ?", (cutoff,))  # noqa: S608
+            cursor = self.conn.execute(f"DELETE FROM {table} WHERE received < ?", (cutoff,))
             removed += max(cursor.rowcount, 0)
         mirror.changed(removed)
         mirror.prune(cutoff)
