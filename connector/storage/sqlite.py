@@ -14,13 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from connector.storage.sqlite_bots import SQLITE_SCHEMA as BOT_SCHEMA
-from connector.storage.sqlite_scenarios import SCENARIO_SCHEMA
+from connector.storage.migrate import migrate
 from connector.storage.sqlite_tx import SqliteTx
 from connector.storage.sqlite_writer import SqliteWriter
 
 T = TypeVar("T")
 
+# Version 1 of the core tables, as migration 0001 (migrations/sqlite/) applies them; change
+# the schema with a new migration file, never here.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -116,8 +117,12 @@ class SqliteStore:
 
     def open_sync(self) -> None:
         if not self._open:
-            self._writer.start(_create_schema)
+            self._writer.start(self._migrate)
             self._open = True
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Schema migrations, run under the writers' lock before any job (see migrate.py)."""
+        migrate("sqlite", f"sqlite:///{self.path.resolve()}")
 
     async def close(self) -> None:
         self.close_sync()
@@ -140,7 +145,3 @@ class SqliteStore:
             return await self._writer.run(lambda conn: conn.execute("SELECT 1").fetchone()[0] == 1)
         except Exception:
             return False
-
-
-def _create_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA + SCENARIO_SCHEMA + BOT_SCHEMA)
