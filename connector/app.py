@@ -7,7 +7,6 @@ rows and are retried after their lease), closes the HTTP client and finally the 
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,13 +23,14 @@ from starlette.types import Receive, Scope, Send
 from connector.admin.routes import AdminApi, api_off
 from connector.certificates import CertificateCache
 from connector.delivery.client import make_client
+from connector.gc import settle_gc
 from connector.metrics import Metrics, WorkerMetricsFile
 from connector.pipeline.build import build_pipeline
 from connector.pipeline.supervisor import WorkerSupervisor
 from connector.pipeline.worker import Pipeline
 from connector.settings import Settings
 from connector.storage.base import Store
-from connector.storage.sqlite import SqliteStore
+from connector.storage.factory import open_store
 from connector.webhooks import WebhookContext, WebhookEndpoint, probe_webhook
 from schemas import EVENT_MODELS
 
@@ -44,28 +44,6 @@ class Services:
     client: httpx.AsyncClient | None = None
     worker: WorkerSupervisor | None = None
     worker_metrics: WorkerMetricsFile | None = None
-
-
-# Collect young objects every 50 000 allocations instead of 700: a webhook allocates
-# thousands of short-lived objects, and with the defaults the collector ran ~150 times a
-# second, promoting survivors into full passes over the bot evidence (~40 ms each); measured
-# under load: GC time 640 -> 64 ms in 9 s, ~5 % more webhooks per second.
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
-def settle_gc() -> None:
-    """Freeze start-up data (detector tables, rules) out of GC passes and space them out."""
-    gc.collect()  # freeze only what is alive
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
-def build_store(settings: Settings, *, synchronous: str | None = None) -> Store:
-    return SqliteStore(
-        settings.storage.sqlite_path,
-        synchronous=synchronous or settings.storage.synchronous,
-        bot_ttl_seconds=settings.bots.state_ttl_seconds,
-    )
 
 
 def create_app(
@@ -87,7 +65,7 @@ def create_app(
     """
     services = Services(
         settings=settings,
-        store=store or build_store(settings),
+        store=store or open_store(settings),
         metrics=Metrics(),
         worker=worker,
         worker_metrics=worker_metrics,

@@ -154,15 +154,12 @@ class Metrics:
 class WorkerMetricsFile:
     """The worker process's metrics, handed to the web process through a file.
 
-    Beside the database because a worker must share the database's filesystem anyway.
+    Where: `StorageSettings.worker_metrics_path` (beside a SQLite file, whose filesystem a
+    worker shares anyway; per web process otherwise).
     Replaced atomically (write, then rename), so a reader never sees half a file.
     """
 
     path: Path
-
-    @classmethod
-    def beside(cls, database: Path) -> WorkerMetricsFile:
-        return cls(database.with_name(database.name + ".worker-metrics"))
 
     def write(self, metrics: Metrics) -> None:
         partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")

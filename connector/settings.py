@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import tomllib
 from collections import Counter
 from datetime import datetime
@@ -50,22 +51,49 @@ class ServerSettings(_Section):
 
 
 class StorageSettings(_Section):
-    url: str = Field("sqlite:///data/connector.db", description="sqlite:///relative or ////abs")
+    url: str = Field(
+        "sqlite:///data/connector.db",
+        description=(
+            "sqlite:///relative/path or sqlite:////absolute/path (one file, no server), or"
+            " postgresql://user:${PGPASSWORD}@host:5432/db (several replicas)"
+        ),
+    )
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
     retention_days: int = Field(
         30, ge=8, description="Events (and so dedup ids) are kept this long; at least 8 days."
     )
+    pool_size: int = Field(8, ge=2, le=100, description="PostgreSQL connections per process.")
 
     @field_validator("url")
     @classmethod
     def _supported(cls, value: str) -> str:
-        if not value.startswith("sqlite:///") or value == "sqlite:///":
-            raise ValueError("only sqlite:///PATH is supported (PostgreSQL is not built yet)")
-        return value
+        if value.startswith("sqlite:///") and value != "sqlite:///":
+            return value
+        if value.startswith(("postgresql://", "postgres://")):
+            return value
+        raise ValueError("must be sqlite:///PATH or postgresql://user:password@host:port/db")
+
+    @property
+    def backend(self) -> Literal["sqlite", "postgresql"]:
+        return "sqlite" if self.url.startswith("sqlite:") else "postgresql"
 
     @property
     def sqlite_path(self) -> Path:
         return Path(self.url.removeprefix("sqlite:///"))
+
+    @property
+    def redacted_url(self) -> str:
+        """The URL without its password, for banners and logs."""
+        return re.sub(r"(://[^:/@]+):.*@", r"\1:***@", self.url)
+
+    def worker_metrics_path(self, parent_pid: int | None) -> Path:
+        """Where a worker process leaves its metrics for its web process: beside a SQLite
+        file, or per web process in the temp folder when the database is a server."""
+        if self.backend == "sqlite":
+            path = self.sqlite_path
+            return path.with_name(path.name + ".worker-metrics")
+        owner = parent_pid if parent_pid is not None else "external"
+        return Path(tempfile.gettempdir()) / f"click-connector-{owner}.worker-metrics"
 
 
 class WorkerSettings(_Section):

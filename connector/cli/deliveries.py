@@ -13,16 +13,16 @@ from typing import TypeVar
 
 import click
 
-from connector.app import build_store
 from connector.cli.common import config_option, load_or_exit, resolve_config_path
 from connector.storage.base import Tx
+from connector.storage.factory import open_store
 
 T = TypeVar("T")
 
 
 def _with_store(config_path: Path | None, fn: Callable[[Tx], T]) -> T:
     settings = load_or_exit(resolve_config_path(config_path))
-    store = build_store(settings)
+    store = open_store(settings)
     store.open_sync()
     try:
         return store.transaction_sync(fn)

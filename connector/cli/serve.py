@@ -7,6 +7,7 @@ With `mode = "inline"` the background loops run in the web process itself.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -38,7 +39,7 @@ def serve(config_path: Path | None, demo: bool, host: str | None, port: int | No
     _banner(settings, path, bind_host, bind_port, demo)
     mode = settings.worker.mode
     worker = WorkerSupervisor(path, settings.worker.nice) if mode == "process" else None
-    metrics_file = WorkerMetricsFile.beside(settings.storage.sqlite_path)
+    metrics_file = WorkerMetricsFile(settings.storage.worker_metrics_path(os.getpid()))
     app = create_app(
         settings,
         run_background=mode == "inline",
@@ -63,7 +64,9 @@ def _banner(settings: object, path: Path, host: str, port: int, demo: bool) -> N
 
     assert isinstance(settings, Settings)
     base = f"http://{host}:{port}"
-    click.echo(f"Click Connector on {base} (config {path}, database {settings.storage.url})")
+    click.echo(
+        f"Click Connector on {base} (config {path}, database {settings.storage.redacted_url})"
+    )
     for source in settings.sources:
         click.echo(f"  source {source.id!r} ({source.provider}): POST {base}/webhooks/{source.id}")
         if demo:

@@ -23,11 +23,12 @@ import signal
 
 import structlog
 
-from connector.app import build_store, settle_gc
 from connector.delivery.client import make_client
+from connector.gc import settle_gc
 from connector.metrics import Metrics, WorkerMetricsFile
 from connector.pipeline.build import build_pipeline
 from connector.settings import Settings
+from connector.storage.factory import open_store
 
 log = structlog.get_logger("connector.worker")
 TICK_SECONDS = 0.5
@@ -46,10 +47,10 @@ async def run_worker(settings: Settings, parent_pid: int | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    store = build_store(settings, synchronous=WORKER_SYNCHRONOUS)
+    store = open_store(settings, synchronous=WORKER_SYNCHRONOUS)
     await store.open()
     metrics = Metrics()
-    metrics_file = WorkerMetricsFile.beside(settings.storage.sqlite_path)
+    metrics_file = WorkerMetricsFile(settings.storage.worker_metrics_path(parent_pid))
     client = make_client(settings.delivery)
     pipeline = build_pipeline(
         settings,

@@ -116,8 +116,18 @@ def test_provider_status_overrides() -> None:
 
 def test_unsupported_storage_url_is_a_config_error() -> None:
     """A storage URL we cannot serve is refused at load, naming the key."""
-    problems = _problems({**BASE, "storage": {"url": "postgresql://db/x"}})
-    assert problems[0].startswith("storage.url: only sqlite:///PATH is supported")
+    problems = _problems({**BASE, "storage": {"url": "mysql://db/x"}})
+    assert problems[0].startswith("storage.url: must be sqlite:///PATH or postgresql://")
+
+
+def test_a_postgresql_url_is_accepted_and_its_password_never_shown() -> None:
+    settings = parse_settings(
+        {**BASE, "storage": {"url": "postgresql://app:${PGPASSWORD}@db:5432/clicks"}},
+        {"CIO_KEY": "k", "PGPASSWORD": "s3cret:pa@ss"},
+    )
+    assert settings.storage.backend == "postgresql"
+    assert "s3cret" not in settings.storage.redacted_url
+    assert settings.storage.redacted_url.startswith("postgresql://app:***@")
 
 
 def test_worker_section_defaults_to_a_worker_process_and_checks_its_values() -> None:
