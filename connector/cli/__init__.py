@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "send-sample": "connector.cli.sample:send_sample",
     "bots": "connector.cli.bots:bots",
     "inspect": "connector.cli.inspect:inspect",
+    "migrate": "connector.cli.storage:migrate",
+    "copy-data": "connector.cli.storage:copy_data",
 }
 
 

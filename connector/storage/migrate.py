@@ -41,7 +41,12 @@ def migrate(backend: str, url: str, *, apply: bool = True) -> MigrationReport:
 
     Raises `NewerSchema` when the database has migrations this code does not know.
     """
-    database = get_backend(url)
+    if backend == "sqlite":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        database = get_backend(url)
+    except Exception as error:  # the driver's own error may hold the URL: name only its kind
+        raise StorageUnavailable(f"cannot open the database ({type(error).__name__})") from None
     known = migrations_for(backend)
     try:
         with database.lock():

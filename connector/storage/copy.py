@@ -1,0 +1,107 @@
+"""Copy every table of a SQLite database into an empty PostgreSQL one (`connector copy-data`).
+
+Row for row and column for column, so nothing the service relies on is lost: events with
+their decisions and verdicts (and so the dedup ids ESP retries are checked against),
+pending and dead deliveries with their attempts, nonces, control tasks, the scenario
+engine's recipients, click index, timers and entries, and the bot evidence. Identity
+columns keep their values and their sequences continue after them. The target must be
+migrated (it is, by `migrate`) and empty: copying into a live database could interleave
+with new events, so stop the service for the copy.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from connector.storage.migrate import migrate
+from connector.storage.pg_url import pg_conninfo, yoyo_url
+
+# Parents before children is not needed (no foreign keys), but inbox first reads well.
+TABLES = (
+    "events",
+    "rejections",
+    "nonces",
+    "deliveries",
+    "attempts",
+    "tasks",
+    "recipients",
+    "clicks",
+    "timers",
+    "entries",
+    "bot_deliveries",
+    "bot_clicks",
+)
+# Identity columns whose sequence must continue after the copied values.
+IDENTITY = {"events": "seq", "rejections": "id", "attempts": "id", "tasks": "id"}
+BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Copied:
+    table: str
+    rows: int
+
+
+class TargetNotEmpty(Exception):
+    """The PostgreSQL database already holds events."""
+
+
+def copy_sqlite_to_postgres(
+    source: Path, target_url: str, progress: Callable[[str, int], None] | None = None
+) -> list[Copied]:
+    """Copy `source` into the database at `target_url`, in one transaction."""
+    migrate("sqlite", f"sqlite:///{source.resolve()}")
+    migrate("postgresql", yoyo_url(target_url))
+    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        with psycopg.connect(pg_conninfo(target_url)) as writer:
+            if writer.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchone() == (True,):
+                raise TargetNotEmpty("the PostgreSQL database already holds events")
+            copied = [_copy_table(reader, writer, table, progress) for table in TABLES]
+            for table, column in IDENTITY.items():
+                writer.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"  # noqa: S608
+                    f" COALESCE((SELECT MAX({column}) FROM {table}), 0) + 1, false)"
+                )
+        return copied
+    finally:
+        reader.close()
+
+
+def _copy_table(
+    reader: sqlite3.Connection,
+    writer: psycopg.Connection[Any],
+    table: str,
+    progress: Callable[[str, int], None] | None,
+) -> Copied:
+    cursor = reader.execute(f"SELECT * FROM {table}")  # noqa: S608 (our table names)
+    columns = [d[0] for d in cursor.description]
+    overriding = " OVERRIDING SYSTEM VALUE" if table in IDENTITY else ""
+    insert = (
+        f"INSERT INTO {table} ({', '.join(columns)}){overriding}"  # noqa: S608
+        f" VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    total = 0
+    for rows in _batches(cursor):
+        with writer.cursor() as out:
+            out.executemany(insert, [_adapt(row) for row in rows])
+        total += len(rows)
+        if progress is not None:
+            progress(table, len(rows))
+    return Copied(table, total)
+
+
+def _batches(cursor: sqlite3.Cursor) -> Iterator[list[Any]]:
+    while rows := cursor.fetchmany(BATCH):
+        yield rows
+
+
+def _adapt(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """SQLite's loose types as PostgreSQL wants them: memoryview and str blobs as bytes."""
+    return tuple(bytes(value) if isinstance(value, memoryview) else value for value in row)
