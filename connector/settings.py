@@ -118,6 +118,15 @@ class WorkerSettings(_Section):
     poll_seconds: float = Field(
         0.05, gt=0, le=10, description="How often a worker process looks for new events."
     )
+    delivery_lease_seconds: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "How long a claimed delivery is held before another worker may try it again (a"
+            " worker that died mid-attempt leaves it leased). Default: long enough for the"
+            " slowest batch, ceil(batch_size / concurrency) x the longest action timeout + 60 s."
+        ),
+    )
 
 
 class LinkSettings(_Section):

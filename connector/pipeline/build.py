@@ -56,7 +56,10 @@ def build_pipeline(
 
 def lease_seconds(settings: Settings) -> float:
     """A claimed delivery is re-claimable only after its batch's slowest possible run ends:
-    `concurrency` attempts at a time, each up to the longest action timeout."""
+    `concurrency` attempts at a time, each up to the longest action timeout (or what
+    `[worker] delivery_lease_seconds` says)."""
+    if settings.worker.delivery_lease_seconds is not None:
+        return settings.worker.delivery_lease_seconds
     timeouts = [getattr(action, "timeout", 0.0) for action in settings.actions]
     rounds = math.ceil(settings.delivery.batch_size / settings.delivery.concurrency)
     return rounds * max([10.0, *timeouts]) + 60.0
