@@ -96,7 +96,7 @@ def create_app(
             store=services.store,
             metrics=services.metrics,
             certificates=certificates,
-            wake=pipeline.wake if pipeline is not None else _nobody_to_wake,
+            wake=_waker(pipeline, worker),
             clock=clock or _utcnow,
             ignore_params=settings.links.ignored,
         )
@@ -163,8 +163,18 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _waker(pipeline: Pipeline | None, worker: WorkerSupervisor | None) -> Callable[[], None]:
+    """Who hears of new events: our own loops (inline), our worker process, or nobody (an
+    external worker polls the inbox)."""
+    if pipeline is not None:
+        return pipeline.wake
+    if worker is not None:
+        return worker.wake
+    return _nobody_to_wake
+
+
 def _nobody_to_wake() -> None:
-    """A worker process polls the inbox; nothing in this process needs waking."""
+    """An external worker polls the inbox; nothing in this process needs waking."""
 
 
 def _admin_mount(settings: Settings, store: Store) -> Mount:

@@ -20,7 +20,16 @@ from connector.cli.common import config_option, load_or_exit, resolve_config_pat
     help="Exit when this process is gone (set by `connector serve`).",
 )
 @click.option("--nice", type=click.IntRange(0, 19), default=0, help="Lower the CPU priority.")
-def worker(config_path: Path | None, parent_pid: int | None, nice: int) -> None:
+@click.option(
+    "--wake-fd",
+    type=int,
+    default=None,
+    hidden=True,
+    help="A pipe that says new events are stored (set by `connector serve`).",
+)
+def worker(
+    config_path: Path | None, parent_pid: int | None, nice: int, wake_fd: int | None
+) -> None:
     """Process stored events and deliver them until stopped (SIGTERM or Ctrl-C).
 
     With `[worker] mode = "process"` `connector serve` starts and supervises one itself;
@@ -35,4 +44,4 @@ def worker(config_path: Path | None, parent_pid: int | None, nice: int) -> None:
     configure_logging(settings.server.log_level)
     if nice:
         os.nice(nice)
-    uvloop.run(run_worker(settings, parent_pid))
+    uvloop.run(run_worker(settings, parent_pid, wake_fd))

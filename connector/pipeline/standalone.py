@@ -8,10 +8,11 @@ bot detector on, the web process keeps 0.92-0.98 of its detector-off throughput,
 0.64-0.78 inline (bench/README.md). What remains shared is the database's write lock: the
 worker routes inside write transactions, and the web process waits while it holds one.
 
-It polls the inbox every `[worker] poll_seconds` (no channel to the web process is
-needed, so a worker can also run alone, e.g. in its own container on the same volume),
-writes its metrics beside the database for the web process's `/metrics`, and exits when
-told to (SIGTERM/SIGINT) or when the `connector serve` that started it is gone.
+Started by `connector serve`, it is woken through a pipe (`wakeup.py`) each time the web
+process stores events; it also polls the inbox every `[worker] poll_seconds`, so a worker
+can run alone too (e.g. in its own container on the same volume). It writes its metrics
+where the web process's `/metrics` reads them, and exits when told to (SIGTERM/SIGINT) or
+when the `connector serve` that started it is gone.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from connector.delivery.client import make_client
 from connector.gc import settle_gc
 from connector.metrics import Metrics, WorkerMetricsFile
 from connector.pipeline.build import build_pipeline
+from connector.pipeline.wakeup import listen
 from connector.settings import Settings
 from connector.storage.factory import open_store
 
@@ -41,7 +43,9 @@ ROUTE_BATCH = 20
 WORKER_SYNCHRONOUS = "NORMAL"
 
 
-async def run_worker(settings: Settings, parent_pid: int | None = None) -> None:
+async def run_worker(
+    settings: Settings, parent_pid: int | None = None, wake_fd: int | None = None
+) -> None:
     """Run the loops until stopped; claimed deliveries left unfinished keep their lease."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -62,6 +66,8 @@ async def run_worker(settings: Settings, parent_pid: int | None = None) -> None:
     )
     settle_gc()
     pipeline.start()
+    if wake_fd is not None:
+        listen(wake_fd, pipeline.wake)
     log.info("worker.started", pid=os.getpid(), parent_pid=parent_pid)
     try:
         while not stop.is_set():

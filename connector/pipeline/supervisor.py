@@ -17,6 +17,8 @@ from pathlib import Path
 
 import structlog
 
+from connector.pipeline.wakeup import WakePipe
+
 log = structlog.get_logger("connector.supervisor")
 STOP_TIMEOUT_SECONDS = 30.0
 MAX_PAUSE_SECONDS = 30.0
@@ -24,6 +26,7 @@ MAX_PAUSE_SECONDS = 30.0
 
 class WorkerSupervisor:
     def __init__(self, config_path: Path, nice: int = 0) -> None:
+        self.pipe = WakePipe()
         self.command = [
             sys.executable,
             "-m",
@@ -35,9 +38,15 @@ class WorkerSupervisor:
             str(os.getpid()),
             "--nice",
             str(nice),
+            "--wake-fd",
+            str(self.pipe.read_fd),
         ]
         self.process: subprocess.Popen[bytes] | None = None
         self._watch: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """New events are stored: the worker routes them now instead of at its next poll."""
+        self.pipe.wake()
 
     def start(self) -> None:
         self.process = self._spawn()
@@ -63,7 +72,9 @@ class WorkerSupervisor:
             log.warning("worker.killed", pid=process.pid)
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(self.command, start_new_session=True)  # noqa: S603 (our argv)
+        process = subprocess.Popen(  # noqa: S603 (our argv)
+            self.command, start_new_session=True, pass_fds=(self.pipe.read_fd,)
+        )
         log.info("worker.spawned", pid=process.pid)
         return process
 

@@ -142,3 +142,22 @@ def _worker_pid(serve_pid: int, timeout: float = 15.0) -> int:
             return int(found[0])
         time.sleep(0.05)
     raise AssertionError("no worker process")
+
+
+def test_the_web_process_wakes_its_worker_instead_of_waiting_for_a_poll(tmp_path: Path) -> None:
+    """With a 10 s poll, a click still reaches downstream within seconds: the pipe woke it."""
+    with downstream() as app:
+        config = write_config(
+            tmp_path, app.url, extra='\n[worker]\nmode = "process"\npoll_seconds = 10\n'
+        )
+        service = ServiceProcess(config, free_port()).start()
+        try:
+            time.sleep(3.0)  # the worker has started and made its first poll
+            sent = time.monotonic()
+            httpx.post(f"{service.url}/webhooks/cio", content=CLICK, headers=cio_headers(CLICK))
+            received = app.wait_for(1, timeout=8)
+            took = time.monotonic() - sent
+        finally:
+            service.terminate()
+    assert len(received) == 1
+    assert took < 5  # a poll would have taken up to 10 s

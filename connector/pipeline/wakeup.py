@@ -1,0 +1,46 @@
+"""A pipe from the web process to its worker process: "new events are stored".
+
+Without it the worker finds new events by polling the inbox every `[worker] poll_seconds`,
+which added half a poll interval on average to every click's way downstream. A byte per
+acknowledged webhook wakes the routing loop at once; polling stays as the fallback (a
+worker run on its own, a lost byte). Writes never block the webhook: when the pipe is full
+the worker has wake-ups pending anyway, and the byte is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+
+
+class WakePipe:
+    """Owned by `connector serve`; the read end is inherited by each worker it starts."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.write_fd, False)
+        os.set_inheritable(self.read_fd, True)
+
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, BrokenPipeError):
+            os.write(self.write_fd, b"\0")
+
+    def close(self) -> None:
+        for fd in (self.read_fd, self.write_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def listen(fd: int, wake: Callable[[], None]) -> None:
+    """In the worker: call `wake` whenever bytes arrive on `fd` (drained each time)."""
+    os.set_blocking(fd, False)
+
+    def readable() -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(fd, 4096):
+                pass
+        wake()
+
+    asyncio.get_running_loop().add_reader(fd, readable)
