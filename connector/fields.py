@@ -2,7 +2,8 @@
 
 A path is dotted (`recipient.email`, `bot.reasons.0.code`). Besides the stored fields, the
 clicked URL is exposed in parts so rules never compare raw URL strings: `link.scheme`,
-`link.host`, `link.path`, `link.query.<param>` (first value) and `link.fragment`.
+`link.host`, `link.path`, `link.query.<param>` (first value) and `link.fragment`. A part the
+URL does not have (no `#`, no `?`, no such parameter) is absent, not an empty string.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ _URL_PARTS = frozenset({"scheme", "path", "query", "fragment"})
 
 
 def _url_part(event: dict[str, Any], parts: list[str]) -> Any:
+    """One part of `link.url`; a part the URL does not have is `MISSING`, never "".
+
+    `urlsplit` gives "" both for an absent part and for an empty one (`/a` and `/a#`), so
+    presence is read from the delimiters: absent means absent, so `exists = false` holds.
+    """
     url = _walk(event, ["link", "url"])
     if not isinstance(url, str):
         return MISSING
@@ -51,12 +57,15 @@ def _url_part(event: dict[str, Any], parts: list[str]) -> Any:
     except ValueError:
         return MISSING
     kind = parts[0]
-    if kind == "scheme":
-        return split.scheme.lower() if len(parts) == 1 else MISSING
     if kind == "path":
         return (split.path or "/") if len(parts) == 1 else MISSING
+    if kind == "scheme":
+        return (split.scheme.lower() or MISSING) if len(parts) == 1 else MISSING
+    before_fragment, hash_sign, _ = url.partition("#")
     if kind == "fragment":
-        return split.fragment if len(parts) == 1 else MISSING
+        return split.fragment if len(parts) == 1 and hash_sign else MISSING
+    if "?" not in before_fragment:
+        return MISSING
     parsed = parse_qs(split.query, keep_blank_values=True)
     query = {key: values[0] for key, values in parsed.items()}
     if len(parts) == 1:

@@ -113,7 +113,7 @@ CASES: list[tuple[dict[str, Any], bool]] = [
     (leaf("link.scheme", "eq", "https"), True),
     (leaf("link.path", "eq", "/pricing/plans"), True),
     (leaf("link.query.tag", "eq", "a"), True),
-    (leaf("link.fragment", "eq", ""), True),
+    (leaf("link.fragment", "eq", ""), False),  # no "#" in the URL: absent, not ""
     (leaf("bot.reasons.0.code", "eq", "ua.preview"), True),
     (leaf("bot.reasons.-1.points", "gte", 10), True),
     (leaf("bot.reasons.3.code", "exists", False), True),
@@ -186,6 +186,26 @@ def test_case_insensitive_email_domain_uses_casefold() -> None:
     assert holds(leaf("recipient.email", "ends_with", "@example.org"), event) is False
     assert holds(leaf("recipient.email", "ends_with", "@example.org", **CI), event) is True
     assert holds(leaf("recipient.email", "eq", "dana@example.org", **CI), event) is True
+
+
+@pytest.mark.parametrize(
+    ("url", "field", "exists"),
+    [
+        ("https://shop.example.org/a", "link.fragment", False),
+        ("https://shop.example.org/a#", "link.fragment", True),
+        ("https://shop.example.org/a#top", "link.fragment", True),
+        ("https://shop.example.org/a", "link.query", False),
+        ("https://shop.example.org/a?utm_source=x", "link.query", True),
+        ("https://shop.example.org/a", "link.query.utm_source", False),
+        ("https://shop.example.org/a?utm_source=", "link.query.utm_source", True),
+        ("https://shop.example.org/a?y=1", "link.query.utm_source", False),
+    ],
+)
+def test_exists_on_url_parts_means_present_in_the_url(url: str, field: str, exists: bool) -> None:
+    """`exists = false` on a URL part the URL lacks holds; an empty part that is there exists."""
+    event = click_event(**{"link.url": url})
+    assert holds(leaf(field, "exists", exists), event) is True
+    assert holds(leaf(field, "exists", not exists), event) is False
 
 
 def test_empty_string_is_present() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,6 +25,26 @@ def test_url_parts() -> None:
     assert resolve(EVENT, "link.query.x") == ""
     assert resolve(EVENT, "link.query.nope") is MISSING
     assert resolve(EVENT, "link.fragment") == "top"
+
+
+@pytest.mark.parametrize(
+    ("url", "path", "expected"),
+    [
+        ("https://shop.example.org/a", "link.fragment", MISSING),
+        ("https://shop.example.org/a#", "link.fragment", ""),
+        ("https://shop.example.org/a#top", "link.fragment", "top"),
+        ("https://shop.example.org/a", "link.query", MISSING),
+        ("https://shop.example.org/a?", "link.query", {}),
+        ("https://shop.example.org/a", "link.query.x", MISSING),
+        ("https://shop.example.org/a?x=", "link.query.x", ""),
+        ("https://shop.example.org/a?y=1#x=2", "link.query.x", MISSING),
+        ("//shop.example.org/a", "link.scheme", MISSING),
+        ("https://shop.example.org", "link.path", "/"),
+    ],
+)
+def test_absent_url_parts_are_missing(url: str, path: str, expected: Any) -> None:
+    """A URL part the URL does not have is MISSING; one present but empty is an empty string."""
+    assert resolve({"link": {"url": url}}, path) == expected
 
 
 def test_lists_nulls_and_missing() -> None:
