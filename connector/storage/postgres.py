@@ -1,0 +1,350 @@
+"""The PostgreSQL store: a small connection pool and group-committing writer threads.
+
+The schema is `migrations/postgresql/` (applied by yoyo when the store opens). Writes work
+as in the SQLite store (`sqlite_writer.py`): callers submit functions of a `Tx`; a writer
+thread runs everything waiting (up to `max_batch`) in one transaction on its own pooled
+connection, COMMITs once and answers every caller. If any function raises, the transaction
+is rolled back and the batch replayed one function per transaction, so one caller never
+takes another's writes with it. Several writer threads share the queue: while one waits for
+its COMMIT's fsync another fills the next batch, and PostgreSQL's row locks (`FOR UPDATE
+SKIP LOCKED` in the claims) keep their transactions, and other processes', apart.
+
+The connection URL's password never reaches a log line or an exception we raise: messages
+name the server by `describe(url)`, and any text from the driver is scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
+
+import psycopg
+from psycopg import conninfo as pg_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from connector.errors import StorageUnavailable
+from connector.storage.migrate import migrate
+from connector.storage.postgres_tx import PgTx
+
+T = TypeVar("T")
+_Outcome = tuple[Any, BaseException | None]
+_CONNECTION_PARTS = ("user", "password", "host", "port", "dbname")
+log = logging.getLogger("connector.storage.postgres")
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for messages: `postgresql://user@host:port/db`."""
+    try:
+        parts = pg_conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://(unparseable URL)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
+
+
+def yoyo_url(url: str) -> str:
+    """The same server for yoyo's psycopg 3 backend; other settings become query arguments."""
+    parts = {k: str(v) for k, v in pg_conninfo.conninfo_to_dict(url).items() if v is not None}
+    auth = quote(parts.get("user", ""), safe="")
+    if "password" in parts:
+        auth += ":" + quote(parts["password"], safe="")
+    netloc = (auth + "@" if auth else "") + parts.get("host", "")
+    if "port" in parts:
+        netloc += ":" + parts["port"]
+    extra = urlencode({k: v for k, v in parts.items() if k not in _CONNECTION_PARTS})
+    dbname = quote(parts.get("dbname", ""), safe="")
+    return f"postgresql+psycopg://{netloc}/{dbname}" + (f"?{extra}" if extra else "")
+
+
+@dataclass(slots=True)
+class _Job:
+    fn: Callable[[psycopg.Connection[Any]], Any]
+    future: Future[Any] | asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop | None = None
+    durable: bool = True
+
+
+class PgStore:
+    """`Store` on a PostgreSQL database shared by any number of processes."""
+
+    writers = 2  # writer threads (each holds one pooled connection while it commits)
+    max_batch = 100  # jobs per transaction: shared/PERF.md's group-commit ceiling
+
+    def __init__(
+        self, url: str, *, bot_ttl_seconds: float | None = None, pool_size: int = 8
+    ) -> None:
+        self.url = url
+        self.bot_ttl_seconds = bot_ttl_seconds
+        self.target = describe(url)
+        self._password = str(pg_conninfo.conninfo_to_dict(url).get("password") or "")
+        self._pool = ConnectionPool(
+            url,
+            min_size=min(2, pool_size),
+            max_size=max(pool_size, 2),
+            kwargs={"autocommit": False},
+            open=False,
+            name="connector",
+            timeout=10.0,
+        )
+        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
+        self._waiting: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        self._threads: list[threading.Thread] = []
+
+    # lifecycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        await asyncio.to_thread(self.open_sync)
+
+    def open_sync(self) -> None:
+        if self._threads:
+            return
+        try:
+            migrate("postgresql", yoyo_url(self.url))
+            self._pool.open(wait=True, timeout=10.0)
+        except StorageUnavailable:
+            raise
+        except Exception as error:  # the driver's and yoyo's errors, scrubbed
+            self._pool.close()
+            raise self.unavailable("cannot open database", error) from None
+        count = max(1, min(self.writers, self._pool.max_size - 1))
+        self._threads = [
+            threading.Thread(target=self._run, name=f"pg-writer-{n}", daemon=True)
+            for n in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.close_sync)
+
+    def close_sync(self) -> None:
+        if not self._threads:
+            return
+        for loop in list(self._waiting):  # submitted this turn: still run before stopping
+            self._hand_over(loop)
+        for _ in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+        with contextlib.suppress(queue.Empty):  # submitted while stopping: nobody will run it
+            while (jobs := self._jobs.get_nowait()) is not None:
+                _answer(jobs, [(None, StorageUnavailable("storage is not open"))] * len(jobs))
+        self._pool.close()
+
+    # transactions ------------------------------------------------------------------------
+    async def transaction(self, fn: Callable[[PgTx], T], *, durable: bool = True) -> T:
+        """Run `fn` in the next group commit. `durable=False`: a commit made only of such
+        jobs does not wait for its WAL flush (`synchronous_commit = off`); a power loss may
+        undo it, never half of it, and the background loops redo or retry that work."""
+        if not self._threads:
+            raise StorageUnavailable("storage is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        waiting = self._waiting.get(loop)
+        if waiting is None:
+            waiting = self._waiting[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        waiting.append(_Job(self._bind(fn), future, loop, durable))
+        return await future
+
+    def transaction_sync(self, fn: Callable[[PgTx], T]) -> T:
+        future: Future[T] = Future()
+        if not self._threads:
+            raise StorageUnavailable("storage is not open")
+        self._jobs.put([_Job(self._bind(fn), future)])
+        return future.result()
+
+    async def ping(self) -> bool:
+        return await asyncio.to_thread(self._ping)
+
+    def _ping(self) -> bool:
+        try:
+            with self._pool.connection(timeout=2.0) as conn:
+                row = conn.execute("SELECT 1").fetchone()
+                conn.rollback()
+                return row is not None and row[0] == 1
+        except Exception:
+            return False
+
+    def _bind(self, fn: Callable[[PgTx], T]) -> Callable[[psycopg.Connection[Any]], T]:
+        ttl = self.bot_ttl_seconds
+        return lambda conn: fn(PgTx(conn, ttl))
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Everything this loop submitted in one turn goes to the writers as one item."""
+        jobs = self._waiting.pop(loop, None)
+        if not jobs:
+            return
+        if not self._threads:
+            _answer(jobs, [(None, StorageUnavailable("storage is not open"))] * len(jobs))
+        else:
+            self._jobs.put(jobs)
+
+    # the writer threads ------------------------------------------------------------------
+    def _run(self) -> None:
+        while (first := self._jobs.get()) is not None:
+            batch = list(first)
+            stopping = self._drain_into(batch)
+            _answer(batch, self._commit(batch))
+            if stopping:
+                return
+
+    def _drain_into(self, batch: list[_Job]) -> bool:
+        while len(batch) < self.max_batch:
+            try:
+                jobs = self._jobs.get_nowait()
+            except queue.Empty:
+                return False
+            if jobs is None:
+                return True
+            batch.extend(jobs)
+        return False
+
+    def _commit(self, batch: list[_Job]) -> list[_Outcome]:
+        """One transaction for the batch; on a failure, each job in a transaction of its own.
+
+        A connection lost before COMMIT was sent is retried once on a fresh one (nothing
+        was committed); lost during COMMIT, the outcome is unknown and callers are told the
+        storage is unavailable (the ESP retries; ingest de-duplicates by event id).
+        """
+        for attempt in range(2):
+            try:
+                conn = self._pool.getconn()
+            except (PoolTimeout, psycopg.OperationalError) as error:
+                return [(None, self.unavailable("database unreachable", error))] * len(batch)
+            try:
+                return _Batch(self, conn, batch).run()
+            except _Lost as lost:
+                if lost.committing or attempt:
+                    return [(None, lost.error)] * len(batch)
+                self._pool.check()  # a server restart breaks every idle connection at once
+            finally:
+                self._pool.putconn(conn)  # a broken one is replaced
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def unavailable(self, what: str, error: BaseException) -> StorageUnavailable:
+        """`StorageUnavailable` naming the server, never its password."""
+        text = f"{type(error).__name__}: {error}".strip()
+        if self._password:
+            text = text.replace(self._password, "***")
+        return StorageUnavailable(f"{what} ({self.target}): {text}"[:500])
+
+
+class _Lost(Exception):
+    """The connection broke mid-batch; `committing`: while COMMIT was on its way."""
+
+    def __init__(self, error: StorageUnavailable, committing: bool) -> None:
+        self.error = error
+        self.committing = committing
+
+
+class _Batch:
+    """One batch on one connection: together first, then one by one if anything fails."""
+
+    retries = 3  # a job alone that lost a deadlock or a serialization race runs again
+
+    def __init__(self, store: PgStore, conn: psycopg.Connection[Any], jobs: list[_Job]) -> None:
+        self.store = store
+        self.conn = conn
+        self.jobs = jobs
+
+    def run(self) -> list[_Outcome]:
+        try:
+            values = self._transaction(self.jobs)
+            return [(value, None) for value in values]
+        except _Lost:
+            raise
+        except psycopg.Error as error:
+            self._rollback(error)
+            if len(self.jobs) == 1 and not isinstance(error, psycopg.errors.TransactionRollback):
+                return [(None, self.store.unavailable("database error", error))]
+        except Exception as error:
+            self._rollback(error)
+            if len(self.jobs) == 1:
+                return [(None, error)]
+        return [self._alone(job) for job in self.jobs]
+
+    def _alone(self, job: _Job) -> _Outcome:
+        for attempt in range(1, self.retries + 1):
+            try:
+                return self._once(job)
+            except psycopg.errors.TransactionRollback as error:
+                if attempt == self.retries:
+                    return None, self.store.unavailable("database conflict", error)
+            except _Lost as lost:  # and every job after this one fails the same way
+                return None, lost.error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(self, job: _Job) -> _Outcome:
+        """The job alone; raises only a lost connection or a race worth running again."""
+        try:
+            return self._transaction([job])[0], None
+        except _Lost:
+            raise
+        except psycopg.Error as error:
+            self._rollback(error)
+            if isinstance(error, psycopg.errors.TransactionRollback):
+                raise
+            return None, self.store.unavailable("database error", error)
+        except Exception as error:
+            self._rollback(error)
+            return None, error
+
+    def _transaction(self, jobs: list[_Job]) -> list[Any]:
+        conn = self.conn
+        if not any(job.durable for job in jobs):
+            conn.execute("SET LOCAL synchronous_commit = off")
+        values = [job.fn(conn) for job in jobs]
+        try:
+            conn.commit()
+        except psycopg.OperationalError as error:
+            if conn.broken or conn.closed:
+                raise _Lost(self.store.unavailable("commit outcome unknown", error), True) from None
+            raise
+        return values
+
+    def _rollback(self, error: BaseException) -> None:
+        """Roll back, or give up on a connection that is gone (the pool replaces it)."""
+        if self.conn.broken or self.conn.closed:
+            raise _Lost(self.store.unavailable("connection lost", error), False) from None
+        try:
+            self.conn.rollback()
+        except psycopg.OperationalError as lost:
+            raise _Lost(self.store.unavailable("connection lost", lost), False) from None
+
+
+def _answer(batch: list[_Job], outcomes: list[_Outcome]) -> None:
+    """Resolve every caller: concurrent futures directly, asyncio ones in one hop per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, _Outcome]]] = {}
+    for job, outcome in zip(batch, outcomes, strict=True):
+        if job.loop is None:
+            _settle(job.future, outcome)
+        else:
+            by_loop.setdefault(job.loop, []).append((job, outcome))
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle_all, pairs)
+
+
+def _settle_all(pairs: list[tuple[_Job, _Outcome]]) -> None:
+    for job, outcome in pairs:
+        _settle(job.future, outcome)
+
+
+def _settle(future: Future[Any] | asyncio.Future[Any], outcome: _Outcome) -> None:
+    if future.done():  # an asyncio caller may have been cancelled meanwhile
+        return
+    value, error = outcome
+    if error is None:
+        future.set_result(value)
+    else:
+        future.set_exception(error)

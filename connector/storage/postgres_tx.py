@@ -1,0 +1,423 @@
+"""SQL for one PostgreSQL transaction: the `Tx` operations, as `sqlite_tx.py` defines them.
+
+The differences are PostgreSQL's, not the contract's. Claims (`pending_events`,
+`due_settlements`, `claim_deliveries`, `claim_tasks`) lock what they return with `FOR UPDATE
+SKIP LOCKED`, because here writers run side by side (several writer threads, several
+processes): two workers never route, settle or send the same row, and a claim never waits
+behind another's. Writes of many rows are one `executemany` (pipelined: one round trip).
+"""
+
+# Only module constants (column lists, per-send filters, table names) are formatted into SQL.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import psycopg
+
+from connector.storage.base import (
+    AttemptRecord,
+    ClaimedDelivery,
+    ClaimedTask,
+    DeliveryRow,
+    EventRecord,
+    IngestBatch,
+    IngestOutcome,
+    NewDelivery,
+    Routed,
+    StoredEvent,
+)
+from connector.storage.postgres_bots import PgBotState
+from connector.storage.postgres_scenarios import PgScenarioSql
+
+_EVENT_FIELDS = "id, type, source, provider, occurred_at, received_at, payload, raw"
+_INSERT_EVENT = (
+    f"INSERT INTO events ({_EVENT_FIELDS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+# One statement (so one prepared plan) for any number of events; rows keep their order.
+_INSERT_EVENTS = (
+    f"INSERT INTO events ({_EVENT_FIELDS}) SELECT * FROM unnest(%s::text[], %s::text[],"
+    " %s::text[], %s::text[], %s::float8[], %s::float8[], %s::bytea[], %s::bytea[])"
+    " ON CONFLICT (id) DO NOTHING RETURNING id"
+)
+_EVENT_COLUMNS = "payload, raw, decision, processed, settled, bot, seq"
+_CLAIM_DELIVERIES = (
+    "WITH due AS (SELECT id, next_attempt_at AS due_at FROM deliveries"
+    " WHERE status = 'pending' AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s"
+    " FOR UPDATE SKIP LOCKED)"
+    " UPDATE deliveries d SET lease_until = %s, next_attempt_at = %s FROM due"
+    " WHERE d.id = due.id"
+    " RETURNING d.id, d.event_id, d.action_id, d.body, d.attempts, d.first_attempt_at, due.due_at"
+)
+_CLAIM_TASKS = (
+    "WITH due AS (SELECT id, next_attempt_at AS due_at FROM tasks"
+    " WHERE status = 'pending' AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s"
+    " FOR UPDATE SKIP LOCKED)"
+    " UPDATE tasks t SET next_attempt_at = %s FROM due WHERE t.id = due.id"
+    " RETURNING t.id, t.kind, t.data, t.attempts, due.due_at"
+)
+
+
+class PgTx(PgScenarioSql):
+    def __init__(self, conn: psycopg.Connection[Any], bot_ttl_seconds: float | None = None) -> None:
+        self.conn = conn
+        self.cur = conn.cursor(binary=True)  # bytea and floats arrive without text parsing
+        self.bot_ttl_seconds = bot_ttl_seconds
+
+    # inbox -------------------------------------------------------------------------------
+    def ingest(self, batch: IngestBatch) -> IngestOutcome:
+        if batch.nonce is not None and not self._fresh_nonce(batch):
+            return IngestOutcome(new=[], duplicates=[], replayed_nonce=True)
+        inserted = self._insert_events(batch.events)
+        new: list[str] = []
+        duplicates: list[str] = []
+        for event in batch.events:  # an id twice in one batch: the second is a duplicate
+            if event.id in inserted:
+                inserted.discard(event.id)
+                new.append(event.id)
+            else:
+                duplicates.append(event.id)
+        if batch.rejected or batch.tasks:
+            with self.conn.pipeline():
+                self.cur.executemany(
+                    "INSERT INTO rejections (source, received_at, item_index, reason, raw)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    [
+                        (batch.source, batch.received_at, r.index, r.reason, r.raw)
+                        for r in batch.rejected
+                    ],
+                )
+                self.cur.executemany(
+                    "INSERT INTO tasks (kind, data, next_attempt_at) VALUES (%s, %s, %s)",
+                    [(task.kind, task.data, batch.received_at) for task in batch.tasks],
+                )
+        return IngestOutcome(new=new, duplicates=duplicates)
+
+    def _insert_events(self, events: list[EventRecord]) -> set[str]:
+        """The ids actually inserted (the others were stored already)."""
+        if not events:
+            return set()
+        if len(events) == 1:
+            e = events[0]
+            row = (
+                e.id,
+                e.type,
+                e.source,
+                e.provider,
+                e.occurred_at,
+                e.received_at,
+                e.payload,
+                e.raw,
+            )
+            return {r[0] for r in self.cur.execute(_INSERT_EVENT, row).fetchall()}
+        columns = [
+            list(c)
+            for c in zip(
+                *(
+                    (
+                        e.id,
+                        e.type,
+                        e.source,
+                        e.provider,
+                        float(e.occurred_at),
+                        float(e.received_at),
+                        e.payload,
+                        e.raw,
+                    )
+                    for e in events
+                ),
+                strict=True,
+            )
+        ]
+        return {r[0] for r in self.cur.execute(_INSERT_EVENTS, columns).fetchall()}
+
+    def _fresh_nonce(self, batch: IngestBatch) -> bool:
+        """Record the nonce; False when it was already used with another body.
+
+        The INSERT waits for a concurrent transaction holding the same nonce, so of two
+        requests racing with one nonce and different bodies, exactly one is fresh.
+        """
+        digest = batch.body_digest or ""
+        added = self.cur.execute(
+            "INSERT INTO nonces (source, nonce, body_digest, seen_at) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING 1",
+            (batch.source, batch.nonce, digest, batch.received_at),
+        ).fetchone()
+        if added is not None:
+            return True
+        row = self.cur.execute(
+            "SELECT body_digest FROM nonces WHERE source = %s AND nonce = %s",
+            (batch.source, batch.nonce),
+        ).fetchone()
+        return row is None or bool(row[0] == digest)
+
+    def pending_events(self, limit: int) -> list[StoredEvent]:
+        rows = self.cur.execute(
+            "SELECT id, type, payload FROM events WHERE NOT processed ORDER BY seq LIMIT %s"
+            " FOR UPDATE SKIP LOCKED",
+            (limit,),
+        ).fetchall()
+        return [StoredEvent(id=r[0], type=r[1], payload=r[2]) for r in rows]
+
+    def complete_events(self, routed: list[Routed]) -> None:
+        """Record immediate passes: the verdict (its own column), decision, settle time."""
+        self.cur.executemany(
+            "UPDATE events SET processed = TRUE, bot = %s, decision = %s, settle_at = %s,"
+            " settled = %s WHERE id = %s",
+            [
+                (
+                    r.bot,
+                    _json({"immediate": r.decision}),
+                    r.settle_at,
+                    r.settle_at is None,
+                    r.event_id,
+                )
+                for r in routed
+            ],
+        )
+
+    def due_settlements(self, now: float, limit: int) -> list[StoredEvent]:
+        rows = self.cur.execute(
+            "SELECT id, type, payload FROM events WHERE NOT settled AND settle_at IS NOT NULL"
+            " AND processed AND settle_at <= %s ORDER BY settle_at LIMIT %s"
+            " FOR UPDATE SKIP LOCKED",
+            (now, limit),
+        ).fetchall()
+        return [StoredEvent(id=r[0], type=r[1], payload=r[2]) for r in rows]
+
+    def complete_settlements(self, routed: list[Routed]) -> None:
+        """Record settled passes beside the immediate decision (`decision.settled`); the
+        decision is rewritten in Python so its keys keep their order (SQLite's json_set)."""
+        if not routed:
+            return
+        stored = dict(
+            self.cur.execute(
+                "SELECT id, decision FROM events WHERE id = ANY(%s) FOR UPDATE",
+                ([r.event_id for r in routed],),
+            ).fetchall()
+        )
+        rows = []
+        for r in routed:
+            decision = orjson.loads(stored.get(r.event_id) or "{}")
+            decision["settled"] = r.decision
+            rows.append((r.bot, _json(decision), r.event_id))
+        self.cur.executemany(
+            "UPDATE events SET settled = TRUE, bot = COALESCE(%s, bot), decision = %s"
+            " WHERE id = %s",
+            rows,
+        )
+
+    def event(self, event_id: str) -> dict[str, Any] | None:
+        row = self.cur.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = %s", (event_id,)
+        ).fetchone()
+        return None if row is None else _stored_event(row)
+
+    def list_events(
+        self,
+        *,
+        type: str | None = None,
+        source: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Newest first, with verdicts and decisions; `before` pages by `seq`."""
+        query = f"SELECT {_EVENT_COLUMNS} FROM events WHERE TRUE"
+        params: tuple[Any, ...] = ()
+        for column, value in (("type", type), ("source", source)):
+            if value is not None:
+                query += f" AND {column} = %s"
+                params += (value,)
+        if before is not None:
+            query += " AND seq < %s"
+            params += (before,)
+        rows = self.cur.execute(query + " ORDER BY seq DESC LIMIT %s", (*params, limit))
+        return [_stored_event(row) for row in rows.fetchall()]
+
+    # outbox ------------------------------------------------------------------------------
+    def add_deliveries(self, deliveries: list[NewDelivery]) -> int:
+        if not deliveries:
+            return 0
+        self.cur.executemany(
+            "INSERT INTO deliveries (id, event_id, action_id, rule_ids, body, next_attempt_at,"
+            " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO NOTHING",
+            [
+                (
+                    d.id,
+                    d.event_id,
+                    d.action_id,
+                    _json(d.rule_ids),
+                    d.body,
+                    d.not_before,
+                    d.not_before,
+                    d.not_before,
+                )
+                for d in deliveries
+            ],
+        )
+        return max(self.cur.rowcount, 0)
+
+    def claim_deliveries(self, now: float, limit: int, lease: float) -> list[ClaimedDelivery]:
+        """The oldest due deliveries, leased: their next attempt moves to the lease's end,
+        so an attempt in flight is not due (a crash mid-attempt makes it due again)."""
+        until = now + lease
+        rows = self.cur.execute(_CLAIM_DELIVERIES, (now, limit, until, until)).fetchall()
+        rows.sort(key=lambda r: r[6])  # RETURNING has no order: the claim's, by due time
+        return [
+            ClaimedDelivery(
+                id=r[0],
+                event_id=r[1],
+                action_id=r[2],
+                body=r[3],
+                attempt=r[4] + 1,
+                first_attempt_at=r[5],
+            )
+            for r in rows
+        ]
+
+    def record_attempts(self, attempts: list[AttemptRecord]) -> None:
+        if not attempts:
+            return
+        with self.conn.pipeline():
+            self.cur.executemany(
+                "INSERT INTO attempts (delivery_id, attempt, at, outcome, status_code, error,"
+                " duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        a.delivery_id,
+                        a.attempt,
+                        a.at,
+                        a.outcome,
+                        a.status_code,
+                        a.error,
+                        a.duration_ms,
+                    )
+                    for a in attempts
+                ],
+            )
+            self.cur.executemany(
+                "UPDATE deliveries SET status = %s, attempts = %s, next_attempt_at = %s,"
+                " lease_until = NULL, first_attempt_at = COALESCE(first_attempt_at, %s),"
+                " last_status = %s, last_error = %s, updated_at = %s WHERE id = %s",
+                [
+                    (
+                        "pending" if a.outcome == "retry" else a.outcome,
+                        a.attempt,
+                        a.next_attempt_at,
+                        a.at,
+                        a.status_code,
+                        a.error,
+                        a.at,
+                        a.delivery_id,
+                    )
+                    for a in attempts
+                ],
+            )
+
+    def list_deliveries(self, status: str | None, limit: int) -> list[DeliveryRow]:
+        query = (
+            "SELECT id, event_id, action_id, rule_ids, status, attempts, next_attempt_at,"
+            " last_status, last_error, created_at, updated_at FROM deliveries"
+        )
+        params: tuple[Any, ...] = ()
+        if status:
+            query += " WHERE status = %s"
+            params = (status,)
+        rows = self.cur.execute(query + " ORDER BY updated_at DESC LIMIT %s", (*params, limit))
+        return [DeliveryRow(r[0], r[1], r[2], orjson.loads(r[3]), *r[4:]) for r in rows.fetchall()]
+
+    def replay(self, delivery_ids: list[str] | None, now: float) -> int:
+        """Queue dead (or given) deliveries again with a fresh retry budget."""
+        reset = (
+            "UPDATE deliveries SET status = 'pending', next_attempt_at = %s, lease_until = NULL,"
+            " first_attempt_at = NULL, updated_at = %s"
+        )
+        if delivery_ids is None:
+            return self.cur.execute(reset + " WHERE status = 'dead'", (now, now)).rowcount
+        where = " WHERE id = ANY(%s) AND status != 'pending'"
+        return self.cur.execute(reset + where, (now, now, delivery_ids)).rowcount
+
+    # control tasks -----------------------------------------------------------------------
+    def claim_tasks(self, now: float, limit: int, lease: float) -> list[ClaimedTask]:
+        rows = self.cur.execute(_CLAIM_TASKS, (now, limit, now + lease)).fetchall()
+        rows.sort(key=lambda r: r[4])
+        return [ClaimedTask(id=r[0], kind=r[1], data=r[2], attempts=r[3]) for r in rows]
+
+    def finish_task(self, task_id: int, error: str | None, now: float, retry_at: float) -> None:
+        if error is None:
+            self.cur.execute(
+                "UPDATE tasks SET status = 'done', last_error = NULL WHERE id = %s", (task_id,)
+            )
+            return
+        self.cur.execute(
+            "UPDATE tasks SET attempts = attempts + 1, last_error = %s, next_attempt_at = %s,"
+            " status = CASE WHEN attempts + 1 >= 20 THEN 'failed' ELSE 'pending' END"
+            " WHERE id = %s",
+            (error, retry_at, task_id),
+        )
+
+    # housekeeping ------------------------------------------------------------------------
+    def prune(self, now: float, retention_seconds: float) -> int:
+        """Forget what is older than retention, never an event that still has work pending."""
+        cutoff = now - retention_seconds
+        removed = self.cur.execute(
+            "DELETE FROM events WHERE received_at < %s AND processed AND settled"
+            " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id"
+            " AND d.status = 'pending')",
+            (cutoff,),
+        ).rowcount
+        for statement, params in (
+            ("DELETE FROM nonces WHERE seen_at < %s", (cutoff,)),
+            ("DELETE FROM rejections WHERE received_at < %s", (cutoff,)),
+            (
+                "DELETE FROM attempts WHERE at < %s AND delivery_id IN (SELECT id FROM deliveries"
+                " WHERE status != 'pending' AND updated_at < %s)",
+                (cutoff, cutoff),
+            ),
+            ("DELETE FROM deliveries WHERE status = 'delivered' AND updated_at < %s", (cutoff,)),
+            ("DELETE FROM tasks WHERE status != 'pending' AND next_attempt_at < %s", (cutoff,)),
+        ):
+            self.cur.execute(statement, params)
+        self.prune_scenarios(cutoff)
+        self.bot_state().prune(now)  # the detector's evidence has its own, shorter TTL
+        return removed
+
+    def bot_state(self) -> PgBotState:
+        if self.bot_ttl_seconds is None:
+            return PgBotState(self.cur)
+        return PgBotState(self.cur, ttl_seconds=self.bot_ttl_seconds)
+
+    def counts(self) -> dict[str, int]:
+        rows = self.cur.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+        return {status: int(count) for status, count in rows.fetchall()}
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _stored_event(row: Any) -> dict[str, Any]:
+    """An event as stored: its payload with the verdict in place, the decision, progress."""
+    event = _json_or_text(row[0])
+    if row[5] is not None and isinstance(event, dict):
+        event["bot"] = orjson.loads(row[5])
+    return {
+        "seq": row[6],
+        "event": event,
+        "raw": _json_or_text(row[1]),
+        "decision": orjson.loads(row[2]) if row[2] else None,
+        "processed": bool(row[3]),
+        "settled": bool(row[4]),
+    }
+
+
+def _json_or_text(data: bytes) -> Any:
+    """Stored JSON, or its text where it is not JSON (so a poison event can be inspected)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return bytes(data).decode("utf-8", errors="replace")
