@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parseaddr
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -80,6 +81,18 @@ def text(value: Any) -> str | None:
         return None
     result = str(value).strip() if not isinstance(value, bool) else str(value).lower()
     return result or None
+
+
+def bare_address(value: Any) -> str | None:
+    """`dana@example.org` from `"Dana" <dana@example.org>`: recipients are stored bare.
+
+    Text without an address in it is kept as sent (trimmed), so nothing is silently lost.
+    """
+    found = text(value)
+    if found is None:
+        return None
+    address = parseaddr(found)[1]
+    return address if "@" in address else found
 
 
 def link_fields(url: str, *, id: Any = None, position: int | None = None) -> dict[str, Any]:

@@ -31,8 +31,10 @@ Postal source never produces `email.sent`. `MessageSent` counts for outgoing mai
 fires it for incoming mail routed to endpoints too, which is not a delivery to a recipient and
 is ignored.
 
-Event id: `uuid`. Metadata: `tag` and `message_id` (the RFC Message-ID that Postal's send API
-returns); `message.id` is Postal's per-recipient id.
+Recipient: `payload.message.to`, stored as the bare address when it carries a display name
+(`"Dana" <dana@example.org>`), as every other provider stores it. Event id: `uuid`. Metadata:
+`tag` and `message_id` (the RFC Message-ID that Postal's send API returns); `message.id` is
+Postal's per-recipient id.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from connector.errors import MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
-from providers.normalize import dig, link_fields, load_json, origin, text, to_utc
+from providers.normalize import bare_address, dig, link_fields, load_json, origin, text, to_utc
 from providers.signing import check_freshness, check_ip, decode_base64
 from schemas.compiled import CompiledEvent, build_event
 
@@ -216,7 +218,7 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
     assert isinstance(message, dict)
     common: dict[str, Any] = {
         **origin(name, request, provider_event_id, to_utc(item.get("timestamp"))),
-        "recipient": {"email": text(message.get("to"))},
+        "recipient": {"email": bare_address(message.get("to"))},  # "Name <addr>" -> addr
         "message": {"id": text(message.get("id")), "subject": text(message.get("subject"))},
         "metadata": {key: message[key] for key in ("tag", "message_id") if text(message.get(key))},
     }

@@ -67,6 +67,29 @@ def _key_forms() -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize(
+    ("to", "expected"),
+    [
+        ("dana@example.org", "dana@example.org"),
+        ('"Dana Example" <dana@example.org>', "dana@example.org"),
+        ("Dana Example <dana@example.org>", "dana@example.org"),
+        ("<dana@example.org>", "dana@example.org"),
+        ("  dana@example.org  ", "dana@example.org"),
+        ("not an address", "not an address"),
+        ("", None),
+    ],
+)
+@pytest.mark.parametrize("event", ["MessageLinkClicked", "MessageSent"])
+def test_recipient_is_the_bare_address(event: str, to: str, expected: str | None) -> None:
+    """`payload.message.to` with a display name is stored as the bare address, for every event."""
+    payload = json.loads(CASES["click-display-name"].body)
+    payload["event"] = event
+    payload["payload"]["message"]["to"] = to
+    body = json.dumps(payload).encode()
+    events = postal.parse(CLICK.request(body=body), CLICK.source()).events
+    assert [parsed.event.recipient.email for parsed in events] == [expected]
+
+
 @pytest.mark.parametrize(("name", "deliveries"), [("delivered", 1), ("incoming-sent", 0)])
 def test_message_sent_is_the_delivery_report_not_email_sent(name: str, deliveries: int) -> None:
     """`MessageSent` (delivered to the recipient's server) is email.delivered, never email.sent."""
