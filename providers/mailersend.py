@@ -27,10 +27,16 @@ from the receiving servers" (the available events table of the webhooks page abo
 delivered carry the same email and recipient objects, so they are read alike.
 
 Clicks: `activity.clicked` fires for every click, `activity.clicked_unique` for the first click
-on a link only; both describe the same click (v2 sends `data.type: "clicked"` for both), so a
-source subscribed to both would turn one click into two events. Exactly one of them becomes
-`email.clicked`, chosen by `options.click_event` (default `activity.clicked`, which keeps repeat
-clicks for bot scoring); the other is acknowledged as ignored. Event id: `data.id`.
+on a link only (v2 sends `data.type: "clicked"` for both). By default (`options.click_event =
+"both"`) both become `email.clicked`, and an event from `activity.clicked_unique` carries
+`metadata["unique_click"] = true`, so a webhook subscribed to unique clicks only is not
+silently dropped and rules can tell first clicks apart. `options.click_event =
+"activity.clicked"` turns unique clicks off (acknowledged as ignored, as before: keeps only
+every-click events for bot scoring); `"activity.clicked_unique"` keeps only first clicks. A
+webhook subscribed to both sends one click twice; both carry the same activity `data.id` in the
+samples we have, so the second is an acknowledged duplicate (which one is stored, and so whether
+it is marked unique, depends on arrival order). MailerSend does not document that the ids
+match, so choose one of the two where it matters. Event id: `data.id`.
 """
 
 from __future__ import annotations
@@ -48,8 +54,10 @@ from schemas.compiled import CompiledEvent, build_event
 name = "mailersend"
 title = "MailerSend"
 CLICK_EVENTS = ("activity.clicked", "activity.clicked_unique")
+UNIQUE_CLICK = "activity.clicked_unique"
+CLICK_CHOICES = ("both", *CLICK_EVENTS)  # options.click_event; "both" is the default
 
-# MailerSend `type` -> ours (the chosen click event is added per source);
+# MailerSend `type` -> ours (the chosen click events are added per source);
 # https://developers.mailersend.com/api/v1/webhooks.html#available-events
 # (`activity.sent`: left MailerSend's servers, no reply from the receiver yet: `email.sent`)
 EVENT_TYPES: dict[str, str] = {
@@ -62,8 +70,8 @@ def check_source(source: Source) -> list[str]:
     problems: list[str] = []
     if not source.signing_keys:
         problems.append("signing_keys: MailerSend needs the webhook's signing secret")
-    if source.options.get("click_event", CLICK_EVENTS[0]) not in CLICK_EVENTS:
-        problems.append(f"options.click_event: must be one of {', '.join(CLICK_EVENTS)}")
+    if source.options.get("click_event", CLICK_CHOICES[0]) not in CLICK_CHOICES:
+        problems.append(f"options.click_event: must be one of {', '.join(CLICK_CHOICES)}")
     return problems
 
 
@@ -97,7 +105,7 @@ def parse(request: WebhookRequest, source: Source) -> ParseResult:
     payload = load_json(request.body)
     if not isinstance(payload, dict):
         raise MalformedPayload("expected a MailerSend event object")
-    types = {**EVENT_TYPES, _click_event(source): "email.clicked"}
+    types = {**EVENT_TYPES, **dict.fromkeys(_click_events(source), "email.clicked")}
     return collect([payload], partial(_kind, types), partial(_event, request=request))
 
 
@@ -106,9 +114,9 @@ def _kind(types: dict[str, str], item: dict[str, Any]) -> tuple[str | None, str]
     return types.get(kind_name), kind_name or "None"
 
 
-def _click_event(source: Source) -> str:
+def _click_events(source: Source) -> tuple[str, ...]:
     chosen = source.options.get("click_event")
-    return chosen if chosen in CLICK_EVENTS else CLICK_EVENTS[0]
+    return (chosen,) if chosen in CLICK_EVENTS else CLICK_EVENTS
 
 
 def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> CompiledEvent:
@@ -130,6 +138,8 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
         return build_event(kind, common)
     if fields["url"] is None:
         raise MalformedPayload("clicked event has no URL (data.morph.url / data.meta.url)")
+    if item.get("type") == UNIQUE_CLICK:
+        common["metadata"]["unique_click"] = True  # the first click on this link
     common["link"] = link_fields(fields["url"])
     common["client"] = {"user_agent": fields["user_agent"], "ip": fields["ip"]}
     return build_event(kind, common)

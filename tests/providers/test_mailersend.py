@@ -69,22 +69,40 @@ def test_escaped_slashes_are_unescaped_in_the_url() -> None:
     assert event.link.url == "https://shop.example.org/spring?utm_source=ms"
 
 
-def test_click_event_option_selects_clicked_unique_instead() -> None:
-    """With options.click_event = activity.clicked_unique, only unique clicks become events."""
-    source = replace(UNIQUE.source(), options={"click_event": "activity.clicked_unique"})
-    unique = mailersend.parse(UNIQUE.request(), source)
-    every = mailersend.parse(CLICK_V2.request(), source)
-    assert [parsed.event.type for parsed in unique.events] == ["email.clicked"]
-    assert every.events == []
-    assert every.ignored == ["activity.clicked"]
+@pytest.mark.parametrize(
+    ("option", "name", "clicks", "unique"),
+    [
+        (None, "click-v2", 1, None),
+        (None, "clicked-unique", 1, True),
+        ("both", "click-v2", 1, None),
+        ("both", "clicked-unique", 1, True),
+        ("activity.clicked", "click-v2", 1, None),
+        ("activity.clicked", "clicked-unique", 0, None),
+        ("activity.clicked_unique", "click-v2", 0, None),
+        ("activity.clicked_unique", "clicked-unique", 1, True),
+    ],
+)
+def test_clicked_unique_is_a_marked_click_unless_turned_off(
+    option: str | None, name: str, clicks: int, unique: bool | None
+) -> None:
+    """By default activity.clicked_unique is a click marked metadata.unique_click; click_event
+    = activity.clicked turns it off (acknowledged as ignored), clicked_unique keeps only it."""
+    case = CASES[name]
+    options = {} if option is None else {"click_event": option}
+    result = mailersend.parse(case.request(), replace(case.source(), options=options))
+    assert [parsed.event.type for parsed in result.events] == ["email.clicked"] * clicks
+    assert len(result.ignored) == 1 - clicks
+    for parsed in result.events:
+        assert parsed.event.metadata.get("unique_click") is unique
 
 
-def test_one_click_never_yields_two_events() -> None:
-    """Whatever the option, the clicked and clicked_unique webhooks of one click give one event."""
-    for choice in mailersend.CLICK_EVENTS:
-        source = replace(CLICK_V2.source(), options={"click_event": choice})
-        both = [mailersend.parse(c.request(), source) for c in (CLICK_V2, UNIQUE)]
-        assert sum(len(result.events) for result in both) == 1
+@pytest.mark.parametrize("option", [None, "both", *mailersend.CLICK_EVENTS])
+def test_one_click_never_stores_two_events(option: str | None) -> None:
+    """The clicked and clicked_unique webhooks of one click share data.id: one event id."""
+    options = {} if option is None else {"click_event": option}
+    source = replace(CLICK_V2.source(), options=options)
+    both = [mailersend.parse(c.request(), source) for c in (CLICK_V2, UNIQUE)]
+    assert len({parsed.event.id for result in both for parsed in result.events}) == 1
 
 
 def test_check_source_validates_the_click_event_option() -> None:
@@ -95,6 +113,10 @@ def test_check_source_validates_the_click_event_option() -> None:
         "signing_keys"
     )
     assert mailersend.check_source(CLICK.source()) == []
+    for choice in ("both", *mailersend.CLICK_EVENTS):
+        assert (
+            mailersend.check_source(replace(CLICK.source(), options={"click_event": choice})) == []
+        )
 
 
 def test_no_replay_window_unless_a_tolerance_is_set() -> None:
