@@ -86,20 +86,24 @@ class PgStore:
         self.bot_ttl_seconds = bot_ttl_seconds
         self.target = describe(url)
         self._password = str(pg_conninfo.conninfo_to_dict(url).get("password") or "")
-        self._pool = ConnectionPool(
-            url,
-            min_size=min(2, pool_size),
-            max_size=max(pool_size, 2),
-            kwargs={"autocommit": False},
-            open=False,
-            name="connector",
-            timeout=10.0,
-        )
+        self.pool_size = max(pool_size, 2)
+        self._pool = self._new_pool()
         self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._waiting: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         self._threads: list[threading.Thread] = []
 
     # lifecycle ---------------------------------------------------------------------------
+    def _new_pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
+        return ConnectionPool(
+            self.url,
+            min_size=2,
+            max_size=self.pool_size,
+            kwargs={"autocommit": False},
+            open=False,
+            name="connector",
+            timeout=10.0,
+        )
+
     async def open(self) -> None:
         await asyncio.to_thread(self.open_sync)
 
@@ -108,6 +112,7 @@ class PgStore:
             return
         try:
             migrate("postgresql", yoyo_url(self.url))
+            self._pool = self._new_pool()  # a closed pool cannot be opened again
             self._pool.open(wait=True, timeout=10.0)
         except StorageUnavailable:
             raise
