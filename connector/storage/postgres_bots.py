@@ -60,6 +60,8 @@ class PgBotState:
     def message_clicks(
         self, message_key: str, start: float, end: float, received_by: float
     ) -> list[ClickRecord]:
+        if not message_key:  # "" is "no message": such clicks belong to no message's rows
+            return []
         rows = self.cur.execute(
             f"SELECT {_COLUMNS} FROM bot_clicks WHERE message_key = %s AND occurred >= %s"
             " AND occurred <= %s AND received <= %s ORDER BY occurred, event_id",
@@ -68,6 +70,8 @@ class PgBotState:
         return [_click(row) for row in rows]
 
     def ip_recipients(self, ip: str, start: float, end: float, received_by: float) -> int:
+        if not ip:  # "" is "address unknown", not one address all such clicks share
+            return 0
         row = self.cur.execute(
             "SELECT COUNT(DISTINCT recipient_key) FROM bot_clicks WHERE ip = %s"
             " AND occurred >= %s AND occurred <= %s AND received <= %s",
