@@ -4,6 +4,8 @@
     ├── WebhookError (400)                 the request cannot be accepted as sent
     │   ├── MalformedPayload (400)         body is not what the provider sends
     │   ├── SignatureError (401)           missing, wrong or stale signature / credentials
+    │   │   └── CredentialsRequired (401)  basic auth missing or wrong; the 401 carries a
+    │   │                                  `WWW-Authenticate` challenge (SNS needs one)
     │   ├── ForbiddenSource (403)          caller's IP or topic is not allowed
     │   ├── UnknownSource (404)            no source with that id
     │   ├── MethodNotAllowed (405)
@@ -52,6 +54,16 @@ class MalformedPayload(WebhookError):
 class SignatureError(WebhookError):
     status_code = 401
     reason = "signature"
+
+
+class CredentialsRequired(SignatureError):
+    """Configured basic-auth credentials are missing or wrong.
+
+    Answered with `WWW-Authenticate: <challenge>`: Amazon SNS sends the credentials of a
+    subscription URL only after a 401 that carries one (RFC 7235 asks it of every 401).
+    """
+
+    challenge: str = 'Basic realm="webhooks", charset="UTF-8"'
 
 
 class ForbiddenSource(WebhookError):

@@ -1,7 +1,8 @@
 """`POST /webhooks/{source_id}`: read the raw bytes once, ingest, answer after the commit.
 
 Statuses come from the error tree (connector/errors.py): 404 unknown source, 413 too large,
-401 bad signature, 403 address not allowed, 400 unreadable body, 503 storage unavailable.
+401 bad signature (with a `WWW-Authenticate` challenge where basic auth is asked for), 403
+address not allowed, 400 unreadable body, 503 storage unavailable.
 Authentic deliveries we do not route are still acknowledged with 200, because ESPs such as
 Customer.io stall their whole stream behind a non-2xx answer.
 """
@@ -24,7 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from connector.capture import save_capture, source_secrets
 from connector.certificates import CertificateCache
-from connector.errors import ConnectorError, PayloadTooLarge, UnknownSource
+from connector.errors import ConnectorError, CredentialsRequired, PayloadTooLarge, UnknownSource
 from connector.metrics import Metrics
 from connector.pipeline.ingest import ingest
 from connector.settings import ServerSettings, SourceSettings
@@ -88,7 +89,7 @@ async def receive_webhook(
         status = status_for(provider, error)
         secrets = source_secrets(entry[1]) if entry is not None else []
         refusal = _refuse(context, error, source_id, webhook, started, request_id, secrets)
-        await _answer(send, status, refusal, request_id)
+        await _answer(send, status, refusal, request_id, _challenge(error))
         return
     if receipt.accepted:
         context.wake()
@@ -136,12 +137,19 @@ class WebhookEndpoint:
         await receive_webhook(context, scope, receive, send)
 
 
-async def _answer(send: Send, status: int, content: dict[str, object], request_id: str) -> None:
+async def _answer(
+    send: Send,
+    status: int,
+    content: dict[str, object],
+    request_id: str,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     body = orjson.dumps(content)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
         (b"x-request-id", request_id.encode("latin-1", "replace")),
+        *(extra or ()),
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
@@ -221,6 +229,13 @@ def client_ip(peer: str | None, headers: dict[str, str], trusted_proxies: list[s
         if not trusted(hop):
             return hop
     return peer
+
+
+def _challenge(error: ConnectorError) -> list[tuple[bytes, bytes]] | None:
+    """`WWW-Authenticate` for a refusal that asks for credentials (SNS sends none without)."""
+    if isinstance(error, CredentialsRequired):
+        return [(b"www-authenticate", error.challenge.encode("latin-1"))]
+    return None
 
 
 def status_for(provider: Provider | None, error: ConnectorError) -> int:

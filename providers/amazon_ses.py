@@ -15,6 +15,10 @@ userinfo/port/query, one path segment ending `.pem`) and puts the PEM into
 `source.options["certificates"]` (url -> PEM; connector/certificates.py) first. AWS signs
 *every* topic's messages, so `TopicArn` must be in `topic_arns` (403). `x-amz-sns-*` headers
 must agree with the body when present. Raw message delivery (unsigned) is not supported.
+Optional `basic_auth` (credentials in the subscription URL, `https://user:pass@host/...`) is
+enforced on top of the signature, fail closed and in constant time: SNS sends the credentials
+only after a 401 carrying a `WWW-Authenticate` challenge, so a missing or wrong pair raises
+`CredentialsRequired`, whose answer carries one.
 
 Replay window: the signed `Timestamp` is the publish time; retries resend the same message
 and SNS gives up within an hour, so the default tolerance is 3,600 s + 15 min. Replays inside
@@ -49,10 +53,16 @@ import orjson
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
+from connector.errors import CredentialsRequired, ForbiddenSource, MalformedPayload, SignatureError
 from providers.base import ControlTask, ParseResult, Source, Verified, WebhookRequest
 from providers.normalize import dig, link_fields, load_json, origin, text, to_utc
-from providers.signing import check_freshness
+from providers.signing import (
+    basic_auth_problems,
+    basic_auth_user_pass,
+    basic_authorization,
+    check_freshness,
+    check_secret,
+)
 from providers.sns import HASHES as HASHES  # re-exported: tests sign with it
 from providers.sns import HEADER_FIELDS, check_signature, string_field
 from providers.sns import signing_cert_url as signing_cert_url  # re-exported for connector/
@@ -77,7 +87,7 @@ VALIDATION_NOTICE = "Successfully validated SNS topic"  # "... for Amazon SES ev
 
 
 def check_source(source: Source) -> list[str]:
-    problems: list[str] = []
+    problems = basic_auth_problems(source.basic_auth)
     if not source.topic_arns:
         problems.append("topic_arns: Amazon SES needs the SNS topic ARNs it may receive from")
     certificates = source.options.get("certificates", {})
@@ -99,6 +109,7 @@ def certificate_url(request: WebhookRequest) -> str | None:
 
 
 def verify(request: WebhookRequest, source: Source) -> Verified:
+    authorized = _basic_auth(request, source)
     envelope = _envelope(request.body)
     check_signature(envelope, request, source.options.get("certificates"))
     index = _topic_index(envelope, source)
@@ -107,7 +118,19 @@ def verify(request: WebhookRequest, source: Source) -> Verified:
     except MalformedPayload:
         raise SignatureError("Timestamp is not ISO-8601") from None
     check_freshness(signed_at, request.received_at, source.timestamp_tolerance or DEFAULT_TOLERANCE)
-    return Verified(credential=f"topic_arns[{index}]")
+    label = f"topic_arns[{index}]"
+    return Verified(credential=label if authorized is None else f"{label}, {authorized}")
+
+
+def _basic_auth(request: WebhookRequest, source: Source) -> str | None:
+    """The matching `basic_auth` label; None when none is configured (the signature decides)."""
+    if not source.basic_auth:
+        return None
+    try:
+        pair = basic_auth_user_pass(request.header("authorization"))
+        return f"basic_auth[{check_secret(pair, source.basic_auth, 'basic auth credentials')}]"
+    except SignatureError as error:  # SNS needs the challenge before it sends credentials
+        raise CredentialsRequired(error.message) from None
 
 
 def _topic_index(envelope: dict[str, Any], source: Source) -> int:
@@ -118,12 +141,15 @@ def _topic_index(envelope: dict[str, Any], source: Source) -> int:
 
 
 def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
-    """The headers SNS sends with `body`; the signature itself is inside the body."""
+    """The headers SNS sends with `body` (and the credentials of its URL, once challenged);
+    the signature itself is inside the body."""
     envelope = _envelope(body)
     headers = {"Content-Type": "text/plain; charset=UTF-8"}
     for header, field in HEADER_FIELDS:
         if isinstance(envelope.get(field), str):
             headers[header] = envelope[field]
+    if source.basic_auth:
+        headers["Authorization"] = basic_authorization(source.basic_auth[0])
     return headers
 
 

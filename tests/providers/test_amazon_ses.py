@@ -16,9 +16,10 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
+from connector.errors import CredentialsRequired, ForbiddenSource, MalformedPayload, SignatureError
 from providers import amazon_ses
 from providers.base import Source, WebhookRequest
+from providers.signing import basic_authorization
 from tests.providers.sent import Sent, sent_events
 from tests.support.fixtures import Case, cases
 from tests.support.strategies import json_values
@@ -309,6 +310,80 @@ def test_sign_returns_the_sns_headers_of_the_body() -> None:
     assert headers["x-amz-sns-message-id"] == _envelope()["MessageId"]
     assert headers["x-amz-sns-message-type"] == "Notification"
     assert headers["Content-Type"].startswith("text/plain")
+
+
+PAIR = "sns:correct-horse"
+WITH_AUTH = replace(SOURCE, basic_auth=("old:retired-pass", PAIR))
+
+
+@pytest.mark.parametrize(
+    ("authorization", "credential"),
+    [
+        (None, None),
+        ("", None),
+        (basic_authorization("sns:wrong-pass"), None),
+        (basic_authorization("other:correct-horse"), None),
+        (basic_authorization("sns:correct-horse "), None),
+        (basic_authorization("sns"), None),
+        ("Basic !!!not base64", None),
+        ("Bearer correct-horse", None),
+        (basic_authorization(PAIR), "topic_arns[0], basic_auth[1]"),
+        (basic_authorization("old:retired-pass"), "topic_arns[0], basic_auth[0]"),
+        ("basic " + basic_authorization(PAIR)[6:], "topic_arns[0], basic_auth[1]"),
+    ],
+)
+def test_configured_basic_auth_is_enforced(
+    authorization: str | None, credential: str | None
+) -> None:
+    """With basic_auth set, a missing or wrong Authorization is refused with a challenge (SNS
+    sends credentials only after a 401 carrying WWW-Authenticate); the right pair verifies."""
+    headers = {k.lower(): v for k, v in CLICK.headers.items()}
+    if authorization is not None:
+        headers["authorization"] = authorization
+    request = CLICK.request(headers=headers)
+    if credential is None:
+        with pytest.raises(CredentialsRequired) as refused:
+            amazon_ses.verify(request, WITH_AUTH)
+        assert refused.value.status_code == 401
+        assert refused.value.challenge.startswith("Basic realm=")
+        assert "correct-horse" not in refused.value.message
+    else:
+        assert amazon_ses.verify(request, WITH_AUTH).credential == credential
+
+
+def test_basic_auth_does_not_replace_the_sns_signature() -> None:
+    """The right credentials on a message SNS did not sign (as sent) are still refused."""
+    tampered = _envelope()
+    tampered["Message"] = tampered["Message"].replace("shop.example.org", "evil.example")
+    forged = _signed(_envelope(), key_pem=_other_key_pem())
+    for envelope in (tampered, forged):
+        with pytest.raises(SignatureError) as refused:
+            amazon_ses.verify(
+                _request(envelope, authorization=basic_authorization(PAIR)), WITH_AUTH
+            )
+        assert not isinstance(refused.value, CredentialsRequired)
+
+
+def _other_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem.decode()
+
+
+def test_sign_sends_the_configured_basic_auth() -> None:
+    """`sign` adds the first basic_auth pair, so `send-sample` passes an enforcing source."""
+    headers = amazon_ses.sign(CLICK.body, WITH_AUTH, CLICK.request().received_at)
+    assert headers["Authorization"] == basic_authorization("old:retired-pass")
+    assert "Authorization" not in amazon_ses.sign(CLICK.body, SOURCE, CLICK.request().received_at)
+
+
+def test_check_source_refuses_a_basic_auth_entry_without_a_colon() -> None:
+    """A basic_auth entry that cannot be user:password fails closed at start-up."""
+    problems = amazon_ses.check_source(replace(SOURCE, basic_auth=("no-colon",)))
+    assert [problem.split(":")[0] for problem in problems] == ["basic_auth"]
+    assert amazon_ses.check_source(WITH_AUTH) == []
 
 
 def test_check_source_requires_topics() -> None:
