@@ -31,7 +31,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from connector.errors import StorageUnavailable
-from connector.storage.migrate import migrate
+from connector.storage.migrate import NewerSchema, migrate
 from connector.storage.postgres_tx import PgTx
 
 T = TypeVar("T")
@@ -114,8 +114,10 @@ class PgStore:
             migrate("postgresql", yoyo_url(self.url))
             self._pool = self._new_pool()  # a closed pool cannot be opened again
             self._pool.open(wait=True, timeout=10.0)
-        except StorageUnavailable:
+        except NewerSchema:
             raise
+        except StorageUnavailable as error:  # migrate names only the error's kind
+            raise StorageUnavailable(f"{error.message}: {self.target}") from None
         except Exception as error:  # the driver's and yoyo's errors, scrubbed
             self._pool.close()
             raise self.unavailable("cannot open database", error) from None

@@ -58,7 +58,7 @@ class PgScenarioSql:
             " status = excluded.status, at = excluded.at, data = excluded.data"
             f" WHERE ({_RANK.format('excluded.status')}) > ({_RANK.format('recipients.status')})",
             [
-                (r.campaign_id, r.message_id, r.recipient, r.status, r.at, r.test, r.data)
+                (r.campaign_id, r.message_id, r.recipient, r.status, r.at, int(r.test), r.data)
                 for r in rows
             ],
         )
@@ -106,11 +106,11 @@ class PgScenarioSql:
                     c.message_id,
                     c.campaign_id,
                     c.canonical,
-                    c.system,
-                    c.test,
+                    int(c.system),
+                    int(c.test),
                     c.occurred_at,
-                    c.suspected,
-                    c.settled,
+                    int(c.suspected),
+                    int(c.settled),
                     c.settle_at,
                 )
                 for c in rows
@@ -122,8 +122,8 @@ class PgScenarioSql:
         if not verdicts:
             return
         self.cur.executemany(
-            "UPDATE clicks SET suspected = %s, settled = TRUE WHERE event_id = %s",
-            [(suspected, event_id) for event_id, suspected in verdicts],
+            "UPDATE clicks SET suspected = %s, settled = 1 WHERE event_id = %s",
+            [(int(suspected), event_id) for event_id, suspected in verdicts],
         )
 
     def send_clicks(
@@ -136,7 +136,7 @@ class PgScenarioSql:
             " ORDER BY recipient, occurred_at",
             (*_send_params(send), first, last, before),
         ).fetchall()
-        return [IndexedClick(*row) for row in rows]
+        return [_click(row) for row in rows]
 
     def clicked_recipients(self, send: SendKey, after: str, limit: int, before: float) -> list[str]:
         rows = self.cur.execute(
@@ -151,7 +151,7 @@ class PgScenarioSql:
         is still waiting for its settled verdict."""
         query = (
             f"SELECT MAX(settle_at) FROM clicks WHERE {_SEND_FILTER[send.kind]}"
-            " AND NOT settled AND occurred_at < %s"
+            " AND settled = 0 AND occurred_at < %s"
         )
         params: tuple[Any, ...] = (*_send_params(send), before)
         if recipient is not None:
@@ -322,9 +322,17 @@ class PgScenarioSql:
 def _recipient(row: Any) -> RecipientRecord:
     """From `campaign_id, message_id, recipient, status, at, test, data`."""
     campaign_id, message_id, recipient, status, at, test, data = row
-    return RecipientRecord(recipient, message_id, campaign_id, status, at, test, data)
+    return RecipientRecord(recipient, message_id, campaign_id, status, at, bool(test), data)
 
 
 def _timer(row: Any) -> TimerRow:
     id_, rule_id, kind, send_kind, send_id, *rest = row
     return TimerRow(id_, rule_id, kind, SendKey(send_kind, send_id), *rest)
+
+
+def _click(row: Any) -> IndexedClick:
+    event_id, recipient, canonical, system, test, occurred_at, suspected, settled, settle_at = row
+    return IndexedClick(
+        event_id, recipient, canonical, bool(system), bool(test), occurred_at, bool(suspected),
+        bool(settled), settle_at,
+    )  # fmt: skip

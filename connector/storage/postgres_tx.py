@@ -156,7 +156,7 @@ class PgTx(PgScenarioSql):
 
     def pending_events(self, limit: int) -> list[StoredEvent]:
         rows = self.cur.execute(
-            "SELECT id, type, payload FROM events WHERE NOT processed ORDER BY seq LIMIT %s"
+            "SELECT id, type, payload FROM events WHERE processed = 0 ORDER BY seq LIMIT %s"
             " FOR UPDATE SKIP LOCKED",
             (limit,),
         ).fetchall()
@@ -165,14 +165,14 @@ class PgTx(PgScenarioSql):
     def complete_events(self, routed: list[Routed]) -> None:
         """Record immediate passes: the verdict (its own column), decision, settle time."""
         self.cur.executemany(
-            "UPDATE events SET processed = TRUE, bot = %s, decision = %s, settle_at = %s,"
+            "UPDATE events SET processed = 1, bot = %s, decision = %s, settle_at = %s,"
             " settled = %s WHERE id = %s",
             [
                 (
                     r.bot,
                     _json({"immediate": r.decision}),
                     r.settle_at,
-                    r.settle_at is None,
+                    int(r.settle_at is None),
                     r.event_id,
                 )
                 for r in routed
@@ -181,8 +181,8 @@ class PgTx(PgScenarioSql):
 
     def due_settlements(self, now: float, limit: int) -> list[StoredEvent]:
         rows = self.cur.execute(
-            "SELECT id, type, payload FROM events WHERE NOT settled AND settle_at IS NOT NULL"
-            " AND processed AND settle_at <= %s ORDER BY settle_at LIMIT %s"
+            "SELECT id, type, payload FROM events WHERE settled = 0 AND settle_at IS NOT NULL"
+            " AND processed = 1 AND settle_at <= %s ORDER BY settle_at LIMIT %s"
             " FOR UPDATE SKIP LOCKED",
             (now, limit),
         ).fetchall()
@@ -205,8 +205,7 @@ class PgTx(PgScenarioSql):
             decision["settled"] = r.decision
             rows.append((r.bot, _json(decision), r.event_id))
         self.cur.executemany(
-            "UPDATE events SET settled = TRUE, bot = COALESCE(%s, bot), decision = %s"
-            " WHERE id = %s",
+            "UPDATE events SET settled = 1, bot = COALESCE(%s, bot), decision = %s WHERE id = %s",
             rows,
         )
 
@@ -365,7 +364,7 @@ class PgTx(PgScenarioSql):
         """Forget what is older than retention, never an event that still has work pending."""
         cutoff = now - retention_seconds
         removed = self.cur.execute(
-            "DELETE FROM events WHERE received_at < %s AND processed AND settled"
+            "DELETE FROM events WHERE received_at < %s AND processed = 1 AND settled = 1"
             " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id"
             " AND d.status = 'pending')",
             (cutoff,),

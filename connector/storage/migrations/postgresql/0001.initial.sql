@@ -4,8 +4,10 @@
 --
 -- Text compared with < and > or sorted (recipient keys paged in order, click ids breaking
 -- ties) is COLLATE "C": byte order, as SQLite and Python compare, whatever the database's
--- locale. Flags are BOOLEAN, times DOUBLE PRECISION (Unix seconds), JSON documents that the
--- Tx returns as stored (decision, rule_ids) are TEXT so their key order stays as written.
+-- locale. Times are DOUBLE PRECISION (Unix seconds). JSON documents that the Tx returns as
+-- stored (decision, rule_ids) are TEXT, so their key order stays as written. Flags are
+-- INTEGER 0/1 as in SQLite: `connector copy-data` copies rows column for column, and SQL
+-- written against one backend reads the same on the other.
 
 CREATE TABLE events (
     seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -17,15 +19,15 @@ CREATE TABLE events (
     received_at DOUBLE PRECISION NOT NULL,
     payload BYTEA NOT NULL,
     raw BYTEA NOT NULL,
-    processed BOOLEAN NOT NULL DEFAULT FALSE,
+    processed INTEGER NOT NULL DEFAULT 0,
     decision TEXT,
     bot BYTEA,
     settle_at DOUBLE PRECISION,
-    settled BOOLEAN NOT NULL DEFAULT FALSE
+    settled INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX events_pending ON events (seq) WHERE NOT processed;
+CREATE INDEX events_pending ON events (seq) WHERE processed = 0;
 CREATE INDEX events_unsettled ON events (settle_at)
-    WHERE NOT settled AND settle_at IS NOT NULL;
+    WHERE settled = 0 AND settle_at IS NOT NULL;
 CREATE INDEX events_received ON events (received_at);
 
 CREATE TABLE rejections (
@@ -98,7 +100,7 @@ CREATE TABLE recipients (
     recipient TEXT COLLATE "C" NOT NULL,
     status TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL,
-    test BOOLEAN NOT NULL DEFAULT FALSE,
+    test INTEGER NOT NULL DEFAULT 0,
     data BYTEA NOT NULL,
     PRIMARY KEY (campaign_id, message_id, recipient)
 );
@@ -114,11 +116,11 @@ CREATE TABLE clicks (
     message_id TEXT COLLATE "C" NOT NULL,
     campaign_id TEXT COLLATE "C" NOT NULL,
     canonical TEXT NOT NULL,
-    system BOOLEAN NOT NULL,
-    test BOOLEAN NOT NULL,
+    system INTEGER NOT NULL,
+    test INTEGER NOT NULL,
     occurred_at DOUBLE PRECISION NOT NULL,
-    suspected BOOLEAN NOT NULL,
-    settled BOOLEAN NOT NULL,
+    suspected INTEGER NOT NULL,
+    settled INTEGER NOT NULL,
     settle_at DOUBLE PRECISION
 );
 CREATE INDEX clicks_campaign ON clicks (campaign_id, recipient);
