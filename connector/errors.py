@@ -20,8 +20,9 @@
     └── ConfigError                        bad configuration, found at start-up (never HTTP)
 
 4xx tells the ESP not to bother retrying the same bytes; 5xx only where a retry can succeed.
-A provider whose ESP treats one of these codes badly declares a module-level
-`STATUS_OVERRIDES = {ours: theirs}` (Brevo discards on any 5xx, so its 503 becomes 429).
+A provider whose ESP treats one of these codes badly maps it in its `STATUS_OVERRIDES`
+(`{ours: theirs}`, a member of the `Provider` protocol; Brevo discards on any 5xx, so its 503
+becomes 429).
 Messages never echo secrets, expected signatures or payloads.
 """
 

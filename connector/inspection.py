@@ -220,11 +220,8 @@ def _with_certificates(
 
     The service fetches a missing SNS certificate once; inspect never touches the network.
     """
-    certificate_url = getattr(provider, "certificate_url", None)
-    if certificate_url is None:
-        return source, []
     try:
-        url = certificate_url(request)
+        url = provider.certificate_url(request)
     except ConnectorError:
         return source, []  # verify reports the bad URL itself
     if url is None:

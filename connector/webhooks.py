@@ -244,8 +244,9 @@ def status_for(provider: Provider | None, error: ConnectorError) -> int:
     Example: Brevo discards a webhook on any 5xx, so its adapter maps our 503 (retry
     later) to 429, the one code Brevo retries.
     """
-    overrides: dict[int, int] = getattr(provider, "STATUS_OVERRIDES", {})
-    return overrides.get(error.status_code, error.status_code)
+    if provider is None:
+        return error.status_code
+    return provider.STATUS_OVERRIDES.get(error.status_code, error.status_code)
 
 
 def _refuse(

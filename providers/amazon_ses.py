@@ -45,6 +45,7 @@ message) and its recipients are `mail.destination`, as for clicks.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any, NoReturn
@@ -72,6 +73,7 @@ from schemas.compiled import CompiledEvent, build_event
 
 name = "amazon_ses"
 title = "Amazon SES (via SNS)"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # none needed (retry behaviour: module docstring)
 DEFAULT_TOLERANCE = 3600 + 900
 
 # SES eventType (or notificationType) -> ours;

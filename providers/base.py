@@ -176,10 +176,18 @@ def _first_problem(error: ValidationError) -> str:
 
 
 class Provider(Protocol):
-    """The surface of one provider module (see `providers/customerio.py`)."""
+    """The surface of one provider module (see `providers/customerio.py`).
+
+    Every member is required, the hooks most providers answer trivially too
+    (`STATUS_OVERRIDES = {}`, `certificate_url` -> None, `sign_body` -> the body unchanged):
+    the registry is typed `dict[str, Provider]`, so mypy refuses a module that lacks or
+    misspells one, and the app calls them directly instead of looking them up by name.
+    """
 
     name: str  # registry key and `provider` field of events
     title: str  # human name for docs and CLI output
+    # our status -> the one this ESP must get instead (Brevo discards on 5xx: 503 -> 429)
+    STATUS_OVERRIDES: Mapping[int, int]
 
     def check_source(self, source: Source) -> list[str]:
         """Problems with a source's configuration (fail closed: missing secrets)."""
@@ -193,8 +201,21 @@ class Provider(Protocol):
         """Normalise a verified request; raise `MalformedPayload` for an unusable body."""
         ...
 
+    def certificate_url(self, request: WebhookRequest) -> str | None:
+        """The validated URL of a certificate `verify` needs in `source.options["certificates"]`
+        (the app fetches and caches it first: SNS), or None where no fetch is needed."""
+        ...
+
     def sign(self, body: bytes, source: Source, now: datetime) -> dict[str, str]:
         """Headers that make `body` verify for `source` (for `send-sample` and tests).
+
+        Raise `NotImplementedError` where only the ESP holds the private key.
+        """
+        ...
+
+    def sign_body(self, body: bytes, source: Source, now: datetime) -> bytes:
+        """`body` as the ESP would send it at `now`: re-signed where the signature lives in the
+        body (Mailgun, SNS), unchanged elsewhere. `send-sample` calls it before `sign`.
 
         Raise `NotImplementedError` where only the ESP holds the private key.
         """

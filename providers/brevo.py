@@ -40,6 +40,7 @@ Two clicks on the same link in the same millisecond merge; that is the documente
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any, NoReturn
@@ -65,7 +66,7 @@ title = "Brevo"
 # Brevo stops retrying and discards the webhook on any 5xx (and any 4xx but 429), so when
 # our storage is unavailable we answer 429, the one code it retries.
 # https://developers.brevo.com/docs/how-to-use-webhooks (retry policy)
-STATUS_OVERRIDES = {503: 429}
+STATUS_OVERRIDES: Mapping[int, int] = {503: 429}
 DEFAULT_DATE_TIMEZONE = "Europe/Paris"  # "date : CET/CEST Timezone" in Brevo's webhook docs
 
 # Brevo `event` -> ours; https://developers.brevo.com/docs/transactional-webhooks and
@@ -100,6 +101,11 @@ def check_source(source: Source) -> list[str]:
     return problems
 
 
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
+
+
 def verify(request: WebhookRequest, source: Source) -> Verified:
     check_ip(request.client_ip, source.allowed_ips)
     header = request.header("authorization")
@@ -113,6 +119,11 @@ def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
     if source.bearer_tokens:
         return {"Authorization": f"Bearer {source.bearer_tokens[0]}"}
     raise ConfigError(["basic_auth: Brevo needs basic_auth or bearer_tokens to sign with"])
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """The body as it is: the signature travels in headers (`sign`)."""
+    return body
 
 
 def parse(request: WebhookRequest, source: Source) -> ParseResult:

@@ -26,6 +26,7 @@ once you have seen your account's retries carry fresh timestamps.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -38,6 +39,7 @@ from schemas.compiled import CompiledEvent, build_event
 
 name = "customerio"
 title = "Customer.io"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # none needed (retry behaviour: module docstring)
 DEFAULT_TOLERANCE = 7 * 24 * 3600
 
 # (object_type, metric) -> our event type; https://docs.customer.io/api/webhooks/ and, for
@@ -59,6 +61,11 @@ def _signed_message(timestamp: str, body: bytes) -> bytes:
     return b"v0:" + timestamp.encode("ascii", "replace") + b":" + body
 
 
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
+
+
 def verify(request: WebhookRequest, source: Source) -> Verified:
     signature = decode_hex(request.header("x-cio-signature"), "X-CIO-Signature header")
     timestamp = request.header("x-cio-timestamp")
@@ -76,6 +83,11 @@ def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
     timestamp = str(int(now.timestamp()))
     digest = hmac_digest(source.signing_keys[0], _signed_message(timestamp, body)).hex()
     return {"X-CIO-Timestamp": timestamp, "X-CIO-Signature": digest}
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """The body as it is: the signature travels in headers (`sign`)."""
+    return body
 
 
 def parse(request: WebhookRequest, source: Source) -> ParseResult:

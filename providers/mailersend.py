@@ -41,6 +41,7 @@ match, so choose one of the two where it matters. Event id: `data.id`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -53,6 +54,7 @@ from schemas.compiled import CompiledEvent, build_event
 
 name = "mailersend"
 title = "MailerSend"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # none needed (retry behaviour: module docstring)
 CLICK_EVENTS = ("activity.clicked", "activity.clicked_unique")
 UNIQUE_CLICK = "activity.clicked_unique"
 CLICK_CHOICES = ("both", *CLICK_EVENTS)  # options.click_event; "both" is the default
@@ -73,6 +75,11 @@ def check_source(source: Source) -> list[str]:
     if source.options.get("click_event", CLICK_CHOICES[0]) not in CLICK_CHOICES:
         problems.append(f"options.click_event: must be one of {', '.join(CLICK_CHOICES)}")
     return problems
+
+
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
 
 
 def verify(request: WebhookRequest, source: Source) -> Verified:
@@ -99,6 +106,11 @@ def _signed_time(body: bytes) -> float:
 
 def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
     return {"Signature": hmac_digest(source.signing_keys[0], body).hex()}
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """The body as it is: the signature travels in headers (`sign`)."""
+    return body
 
 
 def parse(request: WebhookRequest, source: Source) -> ParseResult:

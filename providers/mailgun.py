@@ -74,6 +74,7 @@ from schemas.compiled import CompiledEvent, build_event
 
 name = "mailgun"
 title = "Mailgun"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # none needed (retry behaviour: module docstring)
 DEFAULT_TOLERANCE = 9 * 3600
 
 # `event-data.event` (and legacy `event`) -> our type;
@@ -128,6 +129,11 @@ def _exact(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value if isinstance(value, str) and value else None
+
+
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
 
 
 def verify(request: WebhookRequest, source: Source) -> Verified:

@@ -31,6 +31,7 @@ string as sent) and `customcampaign` (the `X-Mailjet-Campaign` value).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -46,6 +47,7 @@ from schemas.compiled import CompiledEvent, build_event
 
 name = "mailjet"
 title = "Mailjet"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # none needed (retry behaviour: module docstring)
 
 # Mailjet `event` -> ours; https://dev.mailjet.com/email/guides/webhooks/#event-types
 # "sent" fires when the recipient's SMTP server accepted the message, i.e. a delivery (it is
@@ -66,6 +68,11 @@ def check_source(source: Source) -> list[str]:
     ]
 
 
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
+
+
 def verify(request: WebhookRequest, source: Source) -> Verified:
     check_ip(request.client_ip, source.allowed_ips)
     label = check_authorization(request.header("authorization"), source.basic_auth, ())
@@ -74,6 +81,11 @@ def verify(request: WebhookRequest, source: Source) -> Verified:
 
 def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
     return {"Authorization": basic_authorization(source.basic_auth[0])}
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """The body as it is: the signature travels in headers (`sign`)."""
+    return body
 
 
 def parse(request: WebhookRequest, source: Source) -> ParseResult:

@@ -36,6 +36,7 @@ batch Mandrill's "send test" posts (`_id` "exampleaaaa...") are marked `test`.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -59,6 +60,7 @@ from schemas.compiled import CompiledEvent, build_event
 
 name = "mandrill"
 title = "Mandrill (Mailchimp Transactional)"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # none needed (retry behaviour: module docstring)
 VALIDATION_KEY = "test-webhook"  # Mandrill's published key for the URL check (see above)
 _EXAMPLE_ID = "exampleaaaaaaaaaaaaaaaaaaaaaaaaa"
 
@@ -82,6 +84,11 @@ def _signed_message(url: str, fields: list[tuple[str, str]]) -> bytes:
     params = dict(fields)  # a repeated name keeps its last value, as PHP and Django do
     signed = url + "".join(key + params[key] for key in sorted(params))
     return signed.encode("utf-8", "replace")
+
+
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
 
 
 def verify(request: WebhookRequest, source: Source) -> Verified:
@@ -119,6 +126,11 @@ def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
         source.signing_keys[0], _signed_message(source.url, load_form(body)), "sha1"
     )
     return {"X-Mandrill-Signature": base64.b64encode(digest).decode("ascii")}
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """The body as it is: the signature travels in headers (`sign`)."""
+    return body
 
 
 def parse(request: WebhookRequest, source: Source) -> ParseResult:

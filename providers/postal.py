@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any
@@ -58,6 +59,7 @@ from schemas.compiled import CompiledEvent, build_event
 
 name = "postal"
 title = "Postal"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # none needed (retry behaviour: module docstring)
 
 # Postal `event` -> ours; https://docs.postalserver.io/developer/webhooks (`MessageSent` is the
 # delivery report, so `email.delivered`; there is no earlier "accepted" event)
@@ -84,6 +86,11 @@ def check_source(source: Source) -> list[str]:
     if key is not None and not isinstance(key, str):
         problems.append("options.test_private_key: expected a PEM string")
     return problems
+
+
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
 
 
 def verify(request: WebhookRequest, source: Source) -> Verified:
@@ -189,6 +196,11 @@ def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
         "X-Postal-Signature-256": base64.b64encode(sha256).decode("ascii"),
         "X-Postal-Signature": base64.b64encode(sha1).decode("ascii"),
     }
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """The body as it is: the signature travels in headers (`sign`)."""
+    return body
 
 
 def parse(request: WebhookRequest, source: Source) -> ParseResult:

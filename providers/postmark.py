@@ -33,6 +33,7 @@ retry-stable `X-PM-Webhook-Trace-Id` header; the content key does not depend on 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -53,6 +54,7 @@ from schemas.compiled import CompiledEvent, build_event
 
 name = "postmark"
 title = "Postmark"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # none needed (retry behaviour: module docstring)
 
 # `RecordType` -> our type; https://postmarkapp.com/developer/webhooks/webhooks-overview
 # (no record type for "accepted, not yet delivered", so nothing maps to `email.sent`)
@@ -74,6 +76,11 @@ def check_source(source: Source) -> list[str]:
     return problems + allowed_ips_problems(source.allowed_ips)
 
 
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
+
+
 def verify(request: WebhookRequest, source: Source) -> Verified:
     check_ip(request.client_ip, source.allowed_ips)
     header = source.options.get("token_header")
@@ -93,6 +100,11 @@ def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
     if isinstance(header, str):
         return {header: source.bearer_tokens[0]}
     return {"Authorization": f"Bearer {source.bearer_tokens[0]}"}
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """The body as it is: the signature travels in headers (`sign`)."""
+    return body
 
 
 def parse(request: WebhookRequest, source: Source) -> ParseResult:

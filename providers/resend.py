@@ -41,6 +41,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parseaddr
 from functools import partial
@@ -56,6 +57,7 @@ from schemas.compiled import CompiledEvent, build_event
 
 name = "resend"
 title = "Resend"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # none needed (retry behaviour: module docstring)
 DEFAULT_TOLERANCE = 300
 
 # Resend `type` -> ours; https://resend.com/docs/dashboard/webhooks/event-types
@@ -89,6 +91,11 @@ def _webhook(secret: str) -> Webhook | None:
 
 def _header(request: WebhookRequest, field: str) -> str | None:
     return request.header(f"svix-{field}") or request.header(f"webhook-{field}")
+
+
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
 
 
 def verify(request: WebhookRequest, source: Source) -> Verified:
@@ -155,6 +162,11 @@ def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
         "svix-timestamp": str(int(now.timestamp())),
         "svix-signature": signature,
     }
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """The body as it is: the signature travels in headers (`sign`)."""
+    return body
 
 
 def parse(request: WebhookRequest, source: Source) -> ParseResult:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any
@@ -50,6 +51,7 @@ from schemas.compiled import CompiledEvent, build_event
 
 name = "sendgrid"
 title = "SendGrid"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # none needed (retry behaviour: module docstring)
 DEFAULT_TOLERANCE = 25 * 3600
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -122,6 +124,11 @@ def _matching_public_key(keys: tuple[str, ...], signature: bytes, message: bytes
     return found
 
 
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
+
+
 def verify(request: WebhookRequest, source: Source) -> Verified:
     labels: list[str] = []
     if source.public_keys:
@@ -159,6 +166,11 @@ def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
     if source.bearer_tokens:
         headers["Authorization"] = f"Bearer {source.bearer_tokens[0]}"
     return headers
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """The body as it is: the signature travels in headers (`sign`)."""
+    return body
 
 
 def _private_key(pem: Any) -> ec.EllipticCurvePrivateKey:

@@ -30,6 +30,7 @@ Metadata keeps SparkPost's names: `rcpt_meta` (object), `rcpt_tags` (array), plu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any, NoReturn
@@ -48,6 +49,7 @@ from schemas.compiled import CompiledEvent, build_event
 
 name = "sparkpost"
 title = "SparkPost / Bird"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # none needed (retry behaviour: module docstring)
 
 # SparkPost `type` -> our event type; https://developers.sparkpost.com/api/events/ (track_event
 # click/amp_click, message_event delivery and injection: accepted by SparkPost, so
@@ -71,6 +73,11 @@ def check_source(source: Source) -> list[str]:
     return problems + basic_auth_problems(source.basic_auth)
 
 
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
+
+
 def verify(request: WebhookRequest, source: Source) -> Verified:
     check_ip(request.client_ip, source.allowed_ips)
     legacy = request.header(_LEGACY_HEADER)
@@ -91,6 +98,11 @@ def sign(body: bytes, source: Source, now: datetime) -> dict[str, str]:
     if source.bearer_tokens:
         return {"Authorization": f"Bearer {source.bearer_tokens[0]}"}
     raise ConfigError(["basic_auth: SparkPost needs basic_auth or bearer_tokens to sign with"])
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """The body as it is: the signature travels in headers (`sign`)."""
+    return body
 
 
 def parse(request: WebhookRequest, source: Source) -> ParseResult:

@@ -53,9 +53,8 @@ async def verify(
     certificates: CertificateCache | None,
 ) -> Verified:
     """Run the provider's check, first fetching a signing certificate if it needs one."""
-    certificate_url = vars(provider).get("certificate_url")  # getattr's miss raised inside
-    if certificate_url is not None and certificates is not None:
-        url = certificate_url(request)
+    if certificates is not None:
+        url = provider.certificate_url(request)
         if url is not None and url not in source.options.get("certificates", {}):
             pems = await certificates.certificates_for(url)
             merged = {**source.options.get("certificates", {}), **pems}

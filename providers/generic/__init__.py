@@ -27,6 +27,10 @@ Layout: `spec.py` validates and compiles the options (with `paths.py` for where 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+
+from providers.base import Source, WebhookRequest
 from providers.generic.auth import DEFAULT_TOLERANCE, sign, verify
 from providers.generic.mapping import name, parse
 from providers.generic.spec import FIELDS, _spec, check_source
@@ -34,13 +38,27 @@ from providers.generic.spec import FIELDS, _spec, check_source
 __all__ = [
     "DEFAULT_TOLERANCE",
     "FIELDS",
+    "STATUS_OVERRIDES",
     "_spec",
+    "certificate_url",
     "check_source",
     "name",
     "parse",
     "sign",
+    "sign_body",
     "title",
     "verify",
 ]
 
 title = "Generic JSON webhook"
+STATUS_OVERRIDES: Mapping[int, int] = {}  # senders vary; our statuses say what we mean
+
+
+def certificate_url(request: WebhookRequest) -> str | None:
+    """None: nothing to fetch before `verify`, every credential is in the config."""
+    return None
+
+
+def sign_body(body: bytes, source: Source, now: datetime) -> bytes:
+    """The body as it is: the generic signatures travel in headers (`sign`)."""
+    return body

@@ -6,12 +6,16 @@ these for it with no new test code.
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
+from providers.base import Provider
 from providers.registry import PROVIDERS
 from schemas import EVENT_MODELS
 from schemas.events import SCHEDULED_TYPES
@@ -34,6 +38,58 @@ def _ids(cases: list[Case]) -> list[str]:
 def test_every_registered_provider_has_fixtures() -> None:
     """Each registry entry ships a fixture folder, so the contract runs on it."""
     assert set(PROVIDERS) <= set(provider_folders())
+
+
+def _protocol_members() -> dict[str, Any]:
+    """The `Provider` protocol's members: data attributes (annotations) and methods."""
+    methods = {
+        name: value
+        for name, value in vars(Provider).items()
+        if inspect.isfunction(value) and not name.startswith("_")
+    }
+    return {**dict.fromkeys(Provider.__annotations__), **methods}
+
+
+PROTOCOL_MEMBERS = _protocol_members()
+
+
+def test_the_protocol_names_the_hooks_looked_up_at_run_time() -> None:
+    """STATUS_OVERRIDES, certificate_url and sign_body are protocol members, not name look-ups."""
+    assert {"STATUS_OVERRIDES", "certificate_url", "sign_body"} <= set(PROTOCOL_MEMBERS)
+
+
+@pytest.mark.parametrize("provider_name", sorted(PROVIDERS))
+@pytest.mark.parametrize("member", sorted(PROTOCOL_MEMBERS))
+def test_every_provider_has_every_protocol_member(provider_name: str, member: str) -> None:
+    """Each registered provider defines each member, methods with the protocol's parameters."""
+    provider = PROVIDERS[provider_name]
+    assert hasattr(provider, member), f"{provider_name} lacks {member}"
+    wanted = PROTOCOL_MEMBERS[member]
+    value = getattr(provider, member)
+    if wanted is None:
+        return
+    assert callable(value)
+    expected = list(inspect.signature(wanted).parameters)[1:]  # without self
+    assert list(inspect.signature(value).parameters) == expected
+
+
+@pytest.mark.parametrize("provider_name", sorted(PROVIDERS))
+def test_hooks_hold_values_of_the_protocol_types(provider_name: str) -> None:
+    """STATUS_OVERRIDES maps statuses to statuses; hooks answer with the declared types."""
+    provider = PROVIDERS[provider_name]
+    assert isinstance(provider.STATUS_OVERRIDES, Mapping)
+    assert all(
+        isinstance(ours, int) and isinstance(theirs, int) and 100 <= theirs < 600
+        for ours, theirs in provider.STATUS_OVERRIDES.items()
+    )
+    case = next(c for c in CASES if c.provider == provider_name)
+    url = provider.certificate_url(case.request())
+    assert url is None or url.startswith("https://")
+    try:
+        body = provider.sign_body(case.body, case.source(), datetime(2025, 1, 1, tzinfo=UTC))
+    except NotImplementedError:  # only the ESP holds the key (SNS without a test key)
+        return
+    assert isinstance(body, bytes)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
