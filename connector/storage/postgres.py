@@ -193,8 +193,9 @@ class PgStore:
             return
         if not self._threads:
             _answer(jobs, [(None, StorageUnavailable("storage is not open"))] * len(jobs))
-        else:
-            self._jobs.put(jobs)
+            return
+        for start in range(0, len(jobs), self.max_batch):  # a burst is shared by the writers
+            self._jobs.put(jobs[start : start + self.max_batch])
 
     # the writer threads ------------------------------------------------------------------
     def _run(self) -> None:

@@ -92,6 +92,21 @@ def test_a_failing_caller_does_not_take_others_writes_with_it(store: Store) -> N
     assert stored == {f"ok{i}" for i in range(20)}
 
 
+def test_a_write_the_database_rejects_fails_only_its_caller(store: Store) -> None:
+    """A caller whose write breaks a constraint gets StorageUnavailable; the others commit."""
+    broken = AttemptRecord("d", 1, 1.0, None, None, None, 1.0, None)  # type: ignore[arg-type]
+
+    async def together() -> list[Any]:
+        calls = [store.transaction(lambda tx, i=i: tx.ingest(batch(f"ok{i}"))) for i in range(5)]
+        calls.insert(2, store.transaction(lambda tx: tx.record_attempts([broken])))
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(together())
+    assert isinstance(results[2], StorageUnavailable)
+    assert [r.new for i, r in enumerate(results) if i != 2] == [[f"ok{i}"] for i in range(5)]
+    assert run(store, lambda tx: tx.counts()) == {}
+
+
 def test_background_transactions_commit_too(store: Store) -> None:
     """durable=False work is committed and visible like any other."""
 
