@@ -12,6 +12,7 @@ win. Recipient keys are `COLLATE "C"` columns, so paging by key sorts as SQLite 
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 import psycopg
@@ -38,6 +39,24 @@ _SEND_FILTER = {"campaign": "campaign_id = %s", "message": "message_id = %s", "a
 _RANK = "CASE {0} WHEN 'delivered' THEN 3 WHEN 'registered' THEN 2 ELSE 1 END"
 
 
+_RECIPIENT = attrgetter("campaign_id", "message_id", "recipient", "status", "at")
+_CLICK = attrgetter("event_id", "recipient", "message_id", "campaign_id", "canonical")
+_FLAGS = attrgetter("system", "test", "suspected", "settled")
+_TIMER = attrgetter(
+    "id",
+    "rule_id",
+    "kind",
+    "send.kind",
+    "send.id",
+    "recipient",
+    "due_at",
+    "origin",
+    "created_at",
+    "data",
+    "started_at",
+)
+
+
 def _send_params(send: SendKey) -> tuple[str, ...]:
     return () if send.kind == "all" else (send.id,)
 
@@ -57,10 +76,7 @@ class PgScenarioSql:
             " ON CONFLICT (campaign_id, message_id, recipient) DO UPDATE SET"
             " status = excluded.status, at = excluded.at, data = excluded.data"
             f" WHERE ({_RANK.format('excluded.status')}) > ({_RANK.format('recipients.status')})",
-            [
-                (r.campaign_id, r.message_id, r.recipient, r.status, r.at, int(r.test), r.data)
-                for r in rows
-            ],
+            [(*_RECIPIENT(r), int(r.test), r.data) for r in rows],
         )
 
     def send_recipients(
@@ -97,24 +113,9 @@ class PgScenarioSql:
             return
         self.cur.executemany(
             "INSERT INTO clicks (event_id, recipient, message_id, campaign_id, canonical, system,"
-            " test, occurred_at, suspected, settled, settle_at)"
+            " test, suspected, settled, occurred_at, settle_at)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            [
-                (
-                    c.event_id,
-                    c.recipient,
-                    c.message_id,
-                    c.campaign_id,
-                    c.canonical,
-                    int(c.system),
-                    int(c.test),
-                    c.occurred_at,
-                    int(c.suspected),
-                    int(c.settled),
-                    c.settle_at,
-                )
-                for c in rows
-            ],
+            [(*_CLICK(c), *map(int, _FLAGS(c)), c.occurred_at, c.settle_at) for c in rows],
         )
 
     def settle_clicks(self, verdicts: list[tuple[str, bool]]) -> None:
@@ -175,22 +176,7 @@ class PgScenarioSql:
             "INSERT INTO timers (id, rule_id, kind, send_kind, send_id, recipient, due_at,"
             " origin, created_at, data, started_at)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-            [
-                (
-                    t.id,
-                    t.rule_id,
-                    t.kind,
-                    t.send.kind,
-                    t.send.id,
-                    t.recipient,
-                    t.due_at,
-                    t.origin,
-                    t.created_at,
-                    t.data,
-                    t.started_at,
-                )
-                for t in timers
-            ],
+            [_TIMER(t) for t in timers],
         )
         return max(self.cur.rowcount, 0)
 

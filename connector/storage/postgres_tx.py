@@ -12,6 +12,7 @@ behind another's. Writes of many rows are one `executemany` (pipelined: one roun
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -61,6 +62,18 @@ _CLAIM_TASKS = (
 )
 
 
+_EVENT = attrgetter(
+    "id", "type", "source", "provider", "occurred_at", "received_at", "payload", "raw"
+)
+_DELIVERY = attrgetter("id", "event_id", "action_id")
+_ATTEMPT = attrgetter(
+    "delivery_id", "attempt", "at", "outcome", "status_code", "error", "duration_ms"
+)
+_OUTCOME = attrgetter(
+    "attempt", "next_attempt_at", "at", "status_code", "error", "at", "delivery_id"
+)
+
+
 class PgTx(PgScenarioSql):
     def __init__(self, conn: psycopg.Connection[Any], bot_ttl_seconds: float | None = None) -> None:
         self.conn = conn
@@ -101,37 +114,11 @@ class PgTx(PgScenarioSql):
         if not events:
             return set()
         if len(events) == 1:
-            e = events[0]
-            row = (
-                e.id,
-                e.type,
-                e.source,
-                e.provider,
-                e.occurred_at,
-                e.received_at,
-                e.payload,
-                e.raw,
-            )
-            return {r[0] for r in self.cur.execute(_INSERT_EVENT, row).fetchall()}
-        columns = [
-            list(c)
-            for c in zip(
-                *(
-                    (
-                        e.id,
-                        e.type,
-                        e.source,
-                        e.provider,
-                        float(e.occurred_at),
-                        float(e.received_at),
-                        e.payload,
-                        e.raw,
-                    )
-                    for e in events
-                ),
-                strict=True,
-            )
-        ]
+            rows = self.cur.execute(_INSERT_EVENT, _EVENT(events[0])).fetchall()
+            return {r[0] for r in rows}
+        columns = [list(column) for column in zip(*map(_EVENT, events), strict=True)]
+        for times in columns[4:6]:  # one type per array: an int among floats would not dump
+            times[:] = map(float, times)
         return {r[0] for r in self.cur.execute(_INSERT_EVENTS, columns).fetchall()}
 
     def _fresh_nonce(self, batch: IngestBatch) -> bool:
@@ -244,19 +231,7 @@ class PgTx(PgScenarioSql):
             "INSERT INTO deliveries (id, event_id, action_id, rule_ids, body, next_attempt_at,"
             " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (id) DO NOTHING",
-            [
-                (
-                    d.id,
-                    d.event_id,
-                    d.action_id,
-                    _json(d.rule_ids),
-                    d.body,
-                    d.not_before,
-                    d.not_before,
-                    d.not_before,
-                )
-                for d in deliveries
-            ],
+            [(*_DELIVERY(d), _json(d.rule_ids), d.body, *[d.not_before] * 3) for d in deliveries],
         )
         return max(self.cur.rowcount, 0)
 
@@ -266,17 +241,7 @@ class PgTx(PgScenarioSql):
         until = now + lease
         rows = self.cur.execute(_CLAIM_DELIVERIES, (now, limit, until, until)).fetchall()
         rows.sort(key=lambda r: r[6])  # RETURNING has no order: the claim's, by due time
-        return [
-            ClaimedDelivery(
-                id=r[0],
-                event_id=r[1],
-                action_id=r[2],
-                body=r[3],
-                attempt=r[4] + 1,
-                first_attempt_at=r[5],
-            )
-            for r in rows
-        ]
+        return [ClaimedDelivery(r[0], r[1], r[2], r[3], r[4] + 1, r[5]) for r in rows]
 
     def record_attempts(self, attempts: list[AttemptRecord]) -> None:
         if not attempts:
@@ -285,34 +250,14 @@ class PgTx(PgScenarioSql):
             self.cur.executemany(
                 "INSERT INTO attempts (delivery_id, attempt, at, outcome, status_code, error,"
                 " duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        a.delivery_id,
-                        a.attempt,
-                        a.at,
-                        a.outcome,
-                        a.status_code,
-                        a.error,
-                        a.duration_ms,
-                    )
-                    for a in attempts
-                ],
+                [_ATTEMPT(a) for a in attempts],
             )
             self.cur.executemany(
                 "UPDATE deliveries SET status = %s, attempts = %s, next_attempt_at = %s,"
                 " lease_until = NULL, first_attempt_at = COALESCE(first_attempt_at, %s),"
                 " last_status = %s, last_error = %s, updated_at = %s WHERE id = %s",
                 [
-                    (
-                        "pending" if a.outcome == "retry" else a.outcome,
-                        a.attempt,
-                        a.next_attempt_at,
-                        a.at,
-                        a.status_code,
-                        a.error,
-                        a.at,
-                        a.delivery_id,
-                    )
+                    ("pending" if a.outcome == "retry" else a.outcome, *_OUTCOME(a))
                     for a in attempts
                 ],
             )
