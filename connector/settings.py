@@ -8,26 +8,20 @@ duplicate id.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
-import tomllib
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connector.bots.settings import BotSettings
 from connector.delivery.settings import Action, DeliverySettings
-from connector.errors import ConfigError
 from connector.rules.model import RuleSettings
 from providers.base import Source
 from providers.registry import PROVIDERS
-
-CONFIG_ENV = "CONNECTOR_CONFIG"
-_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class _Section(BaseModel):
@@ -80,6 +74,11 @@ class StorageSettings(_Section):
     @property
     def sqlite_path(self) -> Path:
         return Path(self.url.removeprefix("sqlite:///"))
+
+    def anchor(self, folder: Path) -> None:
+        """Resolve a relative SQLite path against `folder` (the config file's)."""
+        if self.backend == "sqlite" and not self.sqlite_path.is_absolute():
+            self.url = f"sqlite:///{(folder / self.sqlite_path).resolve()}"
 
     @property
     def redacted_url(self) -> str:
@@ -288,51 +287,7 @@ def _duplicates(section: str, ids: list[str]) -> list[str]:
     return [f"{section}: duplicate id {item!r}" for item, n in sorted(counts.items()) if n > 1]
 
 
-def substitute_env(value: Any, env: dict[str, str], path: str = "") -> Any:
-    """Replace `${VAR}` / `${VAR:-default}` in every string; a missing VAR is a config error."""
-    if isinstance(value, str):
-
-        def replace(match: re.Match[str]) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in env:
-                return env[name]
-            if default is not None:
-                return default
-            raise ConfigError([f"{path or 'config'}: environment variable {name} is not set"])
-
-        return _ENV_REFERENCE.sub(replace, value)
-    if isinstance(value, dict):
-        return {k: substitute_env(v, env, f"{path}.{k}" if path else k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute_env(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
-    return value
-
-
-def parse_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> Settings:
-    """Validate a config mapping; raise `ConfigError` listing every problem by key."""
-    resolved = substitute_env(data, dict(os.environ) if env is None else env)
-    try:
-        settings = Settings.model_validate(resolved, context=_link_context(resolved))
-    except ValidationError as error:
-        raise ConfigError([_describe(problem) for problem in error.errors()]) from None
-    problems = settings.problems()
-    if problems:
-        raise ConfigError(problems)
-    return settings
-
-
-def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:
-    """Read and validate a TOML config file."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError([f"config file {path} does not exist"]) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError([f"{path}: invalid TOML: {error}"]) from None
-    return parse_settings(data, env)
-
-
-def _link_context(data: Any) -> dict[str, frozenset[str]]:
+def link_context(data: Any) -> dict[str, frozenset[str]]:
     """`[links] ignore_params` for the rules' link patterns, which are canonicalised with it
     (a malformed list is reported by its own validator; patterns then use the default)."""
     links = data.get("links") if isinstance(data, dict) else None
@@ -342,7 +297,7 @@ def _link_context(data: Any) -> dict[str, frozenset[str]]:
     return {"ignore_params": frozenset(n.strip().lower() for n in names)}
 
 
-def _describe(problem: Any) -> str:
+def describe_problem(problem: Any) -> str:
     where = ""
     for part in problem["loc"]:
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))

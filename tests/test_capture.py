@@ -12,7 +12,8 @@ from starlette.testclient import TestClient
 
 from connector.app import create_app
 from connector.cli import main
-from connector.settings import Settings, load_settings
+from connector.config import load_settings
+from connector.settings import Settings
 from tests.support.fixtures import FIXTURES
 from tests.support.signing import cio_headers
 

@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 
 def _with_store(config_path: Path | None, fn: Callable[[Tx], T]) -> T:
-    settings = load_or_exit(resolve_config_path(config_path))
+    settings = load_or_exit(resolve_config_path(config_path), secrets=False)
     store = open_store(settings)
     store.open_sync()
     try:

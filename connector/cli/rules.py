@@ -14,11 +14,11 @@ from typing import Any, BinaryIO, NoReturn
 import click
 from pydantic import ValidationError
 
+from connector.config import load_settings
 from connector.errors import ConfigError
 from connector.rules.decision import Decision
 from connector.rules.engine import RuleSet
 from connector.scenarios.explain import scenario_notes
-from connector.settings import load_settings
 from schemas import EVENT_MODELS
 
 EXIT_INVALID = 2
@@ -41,7 +41,7 @@ def rules() -> None:
 def test(config_path: Path, event_file: BinaryIO) -> None:
     """Route the event in EVENT.json ('-' for stdin) through the rules; send nothing."""
     try:
-        settings = load_settings(config_path)
+        settings = load_settings(config_path, secrets=False)
     except ConfigError as error:
         _fail(f"{config_path}: configuration is not valid:", error.problems)
     event = _read_event(event_file)

@@ -15,22 +15,19 @@ from pathlib import Path
 import click
 import httpx
 
-from connector.cli.common import DEMO_CONFIG, config_option, load_or_exit, resolve_config_path
+from connector.cli.common import config_option, load_or_exit, resolve_config_path
 from connector.errors import ConnectorError
 from providers.registry import PROVIDERS
 
 
 @click.command("send-sample")
 @config_option
-@click.option("--demo", is_flag=True, help="Use the bundled demo config.")
 @click.option("--url", required=True, help="Service base URL, or the full webhook URL.")
 @click.option("--source", "source_id", required=True, help="The configured source id.")
 @click.argument("fixture", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def send_sample(
-    config_path: Path | None, demo: bool, url: str, source_id: str, fixture: Path
-) -> None:
+def send_sample(config_path: Path | None, url: str, source_id: str, fixture: Path) -> None:
     """Sign FIXTURE (a .raw body) for SOURCE and POST it to the service."""
-    settings = load_or_exit(DEMO_CONFIG if demo else resolve_config_path(config_path))
+    settings = load_or_exit(resolve_config_path(config_path))
     configured = settings.source(source_id)
     if configured is None:
         raise click.UsageError(f"no source {source_id!r} in the config")

@@ -19,10 +19,9 @@ from connector.cli.common import DEMO_CONFIG, config_option, load_or_exit, resol
 
 @click.command()
 @config_option
-@click.option("--demo", is_flag=True, help="Run the bundled demo config (SQLite, log action).")
 @click.option("--host", default=None, help="Override server.host.")
 @click.option("--port", type=int, default=None, help="Override server.port.")
-def serve(config_path: Path | None, demo: bool, host: str | None, port: int | None) -> None:
+def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     """Receive webhooks and deliver events until stopped (Ctrl-C or SIGTERM)."""
     import uvicorn
 
@@ -31,7 +30,8 @@ def serve(config_path: Path | None, demo: bool, host: str | None, port: int | No
     from connector.metrics import WorkerMetricsFile
     from connector.pipeline.supervisor import WorkerSupervisor
 
-    path = DEMO_CONFIG if demo else resolve_config_path(config_path)
+    path = resolve_config_path(config_path)
+    demo = path == DEMO_CONFIG
     settings = load_or_exit(path)
     configure_logging(settings.server.log_level)
     bind_host = host or settings.server.host

@@ -21,7 +21,7 @@ def migrate(config_path: Path | None, check: bool) -> None:
     from connector.storage.migrate import migrations_for
     from connector.storage.pg_url import yoyo_url
 
-    storage = load_or_exit(resolve_config_path(config_path)).storage
+    storage = load_or_exit(resolve_config_path(config_path), secrets=False).storage
     url = (
         f"sqlite:///{storage.sqlite_path.resolve()}"
         if storage.backend == "sqlite"
@@ -52,7 +52,7 @@ def copy_data(config_path: Path | None, target: str) -> None:
     service first; then point storage.url at the new database."""
     from connector.storage.copy import TargetNotEmpty, copy_sqlite_to_postgres
 
-    storage = load_or_exit(resolve_config_path(config_path)).storage
+    storage = load_or_exit(resolve_config_path(config_path), secrets=False).storage
     if storage.backend != "sqlite":
         raise click.ClickException("copy-data copies from a sqlite:/// storage.url")
     if not target.startswith(("postgresql://", "postgres://")):

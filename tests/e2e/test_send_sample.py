@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
-from connector.settings import load_settings
+from connector.config import load_settings
 from providers.registry import PROVIDERS
 from tests.support.fixtures import FIXTURES, manifest, provider_folders
 from tests.support.servers import downstream, service_in_thread

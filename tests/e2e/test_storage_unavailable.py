@@ -9,8 +9,8 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from connector.app import create_app
+from connector.config import parse_settings
 from connector.errors import StorageUnavailable
-from connector.settings import parse_settings
 from connector.storage.sqlite import SqliteStore
 from tests.support.fixtures import FIXTURES, cases, parse_time
 from tests.support.signing import cio_headers

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connector.config import parse_settings
 from connector.errors import ConfigError, ConnectorError, ForbiddenSource, SignatureError
-from connector.settings import parse_settings
 from providers import generic
 from providers.base import Source, WebhookRequest
 from schemas import EmailClicked

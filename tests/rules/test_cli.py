@@ -31,7 +31,7 @@ def fake_settings(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         actions=[SimpleNamespace(id="crm"), SimpleNamespace(id="slack")],
     )
 
-    def load(path: Path) -> Any:
+    def load(path: Path, **_: Any) -> Any:
         asked.append(path)
         return settings
 
@@ -109,7 +109,7 @@ def test_schema_errors_name_the_field(tmp_path: Path, fake_settings: list[Path])
 def test_config_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Config problems are listed one per line, exit status 2."""
 
-    def broken(path: Path) -> Any:
+    def broken(path: Path, **_: Any) -> Any:
         raise ConfigError(["rules[0].when.eqq: rule 'x': unknown key 'eqq'"])
 
     monkeypatch.setattr("connector.cli.rules.load_settings", broken)

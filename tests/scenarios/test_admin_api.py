@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from connector.app import create_app
-from connector.settings import parse_settings
+from connector.config import parse_settings
 
 TOKEN = "unit-admin-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}

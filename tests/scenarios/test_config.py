@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from connector.config import parse_settings
 from connector.errors import ConfigError
 from connector.rules.scenario_model import parse_duration, parse_links
-from connector.settings import parse_settings
 
 ACTIONS = [{"id": "crm", "type": "log"}]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from connector.app import create_app
+from connector.config import parse_settings
 from connector.rules.engine import RuleSet
-from connector.settings import parse_settings
 from tests.support.config import CIO_KEY
 from tests.support.customerio import cio_event
 from tests.support.signing import cio_headers

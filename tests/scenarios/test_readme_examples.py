@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.settings import parse_settings
+from connector.config import parse_settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

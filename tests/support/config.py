@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connector.settings import Settings, load_settings
+from connector.config import load_settings
+from connector.settings import Settings
 
 CIO_KEY = "cio_test_signing_key"
 WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

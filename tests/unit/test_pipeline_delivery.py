@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 
+from connector.config import parse_settings
 from connector.metrics import Metrics
 from connector.pipeline.build import build_pipeline
-from connector.settings import parse_settings
 from connector.storage.base import NewDelivery
 from connector.storage.sqlite import SqliteStore
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from connector.settings import load_settings
+from connector.config import load_settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "replicas"
 

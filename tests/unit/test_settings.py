@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
+from connector.config import load_settings, parse_settings
 from connector.errors import ConfigError
-from connector.settings import load_settings, parse_settings
 
 BASE = {
     "sources": [{"id": "cio", "provider": "customerio", "signing_keys": ["${CIO_KEY}"]}],
