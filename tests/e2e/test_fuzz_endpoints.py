@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 
 from connector.app import create_app
 from connector.errors import ConnectorError
-from connector.settings import parse_settings
+from connector.config import parse_settings
 from providers.registry import PROVIDERS
 from tests.support.fixtures import Case, cases, parse_time, provider_folders
 from tests.support.strategies import json_values as shared_json_values

@@ -10,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from connector.app import _webhook_source, create_app
-from connector.settings import parse_settings
+from connector.config import parse_settings
 from providers import customerio
 from providers.base import Source
 from providers.signing import basic_authorization
