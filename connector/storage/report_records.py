@@ -1,0 +1,64 @@
+"""Click reports as storage keeps them: aggregates updated as clicks are indexed and
+settled, so a report page reads a few rows instead of scanning the clicks.
+
+A report is about one *subject*: a link by its canonical URL (`link`), a trigger link by
+slug (`trigger`), a campaign (`campaign`) or a message (`message`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Subject = Literal["link", "trigger", "campaign", "message"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTotals:
+    subject: Subject
+    key: str
+    clicks: int
+    contacts: int  # unique recipients (anonymous clicks are not contacts)
+    human_immediate: int  # clicks whose immediate verdict says human
+    human_settled: int  # clicks whose settled verdict says human (settled so far)
+    suspected_immediate: int
+    suspected_settled: int
+    first_at: float | None
+    last_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactClicks:
+    recipient: str
+    clicks: int
+    human_clicks: int  # by the latest verdict
+    first_at: float
+    last_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBucket:
+    start: float  # bucket start, Unix seconds (hour buckets)
+    clicks: int
+    human: int
+
+
+class ReportOps(Protocol):
+    """Report operations every backend's transaction offers (part of `Tx`)."""
+
+    def report_totals(self, subject: Subject, key: str) -> ReportTotals | None: ...
+    def report_subjects(
+        self, subject: Subject, limit: int = 50, after: str | None = None
+    ) -> list[ReportTotals]:
+        """The subjects of a kind with their totals, by key, paged after `after`."""
+        ...
+
+    def report_contacts(
+        self, subject: Subject, key: str, limit: int = 50, after: str | None = None
+    ) -> list[ContactClicks]:
+        """Per-contact clicks of one subject, by recipient key, paged after `after`."""
+        ...
+
+    def report_timeline(
+        self, subject: Subject, key: str, since: float, until: float
+    ) -> list[TimeBucket]: ...
