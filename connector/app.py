@@ -98,7 +98,7 @@ def create_app(
             certificates=certificates,
             wake=_waker(pipeline, worker),
             clock=clock or _utcnow,
-            ignore_params=settings.links.ignored,
+            ignore_params=settings.canonical.ignored,
         )
         settle_gc()
         if pipeline is not None:

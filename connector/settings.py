@@ -128,7 +128,7 @@ class WorkerSettings(_Section):
     )
 
 
-class LinkSettings(_Section):
+class CanonicalSettings(_Section):
     """How clicked links are compared (`link.canonical`, rules' `links`, reports)."""
 
     ignore_params: list[str] = Field(
@@ -232,7 +232,7 @@ class Settings(_Section):
     bots: BotSettings = Field(default_factory=BotSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
-    links: LinkSettings = Field(default_factory=LinkSettings)
+    canonical: CanonicalSettings = Field(default_factory=CanonicalSettings)
     sources: list[SourceSettings] = Field(default_factory=list)
     rules: list[RuleSettings] = Field(default_factory=list)
     actions: list[Action] = Field(default_factory=list)
@@ -288,10 +288,10 @@ def _duplicates(section: str, ids: list[str]) -> list[str]:
 
 
 def link_context(data: Any) -> dict[str, frozenset[str]]:
-    """`[links] ignore_params` for the rules' link patterns, which are canonicalised with it
+    """`[canonical] ignore_params` for the rules' link patterns, which are canonicalised with it
     (a malformed list is reported by its own validator; patterns then use the default)."""
-    links = data.get("links") if isinstance(data, dict) else None
-    names = links.get("ignore_params") if isinstance(links, dict) else None
+    section = data.get("canonical") if isinstance(data, dict) else None
+    names = section.get("ignore_params") if isinstance(section, dict) else None
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return {}
     return {"ignore_params": frozenset(n.strip().lower() for n in names)}

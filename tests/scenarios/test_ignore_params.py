@@ -1,4 +1,4 @@
-"""`[links] ignore_params`: extra tracking parameters dropped from link.canonical at ingest
+"""`[canonical] ignore_params`: extra tracking parameters dropped from link.canonical at ingest
 and from the rules' link patterns alike."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def _settings(tmp_path: Path):  # type: ignore[no-untyped-def]
     return parse_settings(
         {
             "storage": {"url": f"sqlite:///{tmp_path / 'l.db'}"},
-            "links": {"ignore_params": ["Ref", "src"]},
+            "canonical": {"ignore_params": ["Ref", "src"]},
             "sources": [{"id": "cio", "provider": "customerio", "signing_keys": [CIO_KEY]}],
             "rules": [
                 {
