@@ -82,6 +82,8 @@ def _copy_table(
 ) -> Copied:
     cursor = reader.execute(f"SELECT * FROM {table}")  # noqa: S608 (our table names)
     columns = [d[0] for d in cursor.description]
+    text = _text_columns(writer, table)
+    as_text = [column in text for column in columns]
     overriding = " OVERRIDING SYSTEM VALUE" if table in IDENTITY else ""
     insert = (
         f"INSERT INTO {table} ({', '.join(columns)}){overriding}"  # noqa: S608
@@ -90,7 +92,7 @@ def _copy_table(
     total = 0
     for rows in _batches(cursor):
         with writer.cursor() as out:
-            out.executemany(insert, [_adapt(row) for row in rows])
+            out.executemany(insert, [_adapt(row, as_text) for row in rows])
         total += len(rows)
         if progress is not None:
             progress(table, len(rows))
@@ -102,6 +104,22 @@ def _batches(cursor: sqlite3.Cursor) -> Iterator[list[Any]]:
         yield rows
 
 
-def _adapt(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    """SQLite's loose types as PostgreSQL wants them: memoryview and str blobs as bytes."""
-    return tuple(bytes(value) if isinstance(value, memoryview) else value for value in row)
+def _text_columns(writer: psycopg.Connection[Any], table: str) -> set[str]:
+    rows = writer.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = %s"
+        " AND data_type = 'text'",
+        (table,),
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _adapt(row: tuple[Any, ...], as_text: list[bool]) -> tuple[Any, ...]:
+    """SQLite's loose types as PostgreSQL wants them: blobs as bytes, except in TEXT columns,
+    where SQLite kept JSON written as bytes (`decision`, `rule_ids`) that must stay text."""
+    return tuple(_value(value, text) for value, text in zip(row, as_text, strict=True))
+
+
+def _value(value: Any, text: bool) -> Any:
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).decode("utf-8") if text else bytes(value)
+    return value

@@ -60,11 +60,15 @@ def test_copy_data_moves_everything_and_the_copy_works(tmp_path: Path, pg_url: s
         new = store.transaction_sync(lambda tx: tx.ingest(IngestBatch("esp", T0, [fresh])))
         claimed = store.transaction_sync(lambda tx: tx.claim_deliveries(T0 + 200, 10, 60))
         listed = store.transaction_sync(lambda tx: tx.list_events(limit=1))
+        routed = store.transaction_sync(lambda tx: tx.event(copied.id))
+        outbox = store.transaction_sync(lambda tx: tx.list_deliveries(None, 10))
     finally:
         store.close_sync()
     assert again.duplicates == [copied.id]  # dedup ids came along
     assert new.new == [fresh.id]
     assert len(claimed) == 2  # the pending deliveries came along
     assert listed[0]["event"]["id"] == fresh.id  # its seq continues after the copied ones
+    assert routed is not None and routed["decision"]["immediate"]["matched"][0]["rule"] == "all"
+    assert {tuple(d.rule_ids) for d in outbox} == {("all",)}
     second = CliRunner().invoke(main, ["copy-data", "--config", str(config), "--to", pg_url])
     assert second.exit_code != 0 and "empty database" in second.output
