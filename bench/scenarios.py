@@ -298,6 +298,7 @@ actions = ["sink"]
 id = "sink"
 type = "http"
 url = "http://127.0.0.1:{sink_port}/sink"
+allow_networks = ["127.0.0.0/8"]
 """
 RECEIVER_APP = """
 import time

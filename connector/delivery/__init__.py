@@ -1,9 +1,15 @@
 """Delivering events to downstream actions, one attempt at a time.
 
-settings.py  `[[actions]]` (http, log) and `[delivery]` config models
-body.py      the JSON body: the whole event or a no-code mapping
-signing.py   Standard Webhooks headers
-policy.py    retry classification and the persisted retry schedule (tenacity)
-client.py    the one shared httpx client, made by the app's lifespan
-sender.py    `Sender.attempt(job) -> AttemptResult`, called by the outbox worker
+settings.py       `[[actions]]` (http, log) and `[delivery]` config models
+body.py           the JSON body: the whole event or a no-code mapping
+template.py       body mappings, their paths checked against the event schema
+cloud_events.py   `format = "cloudevents"`: CloudEvents 1.0 over HTTP, binary or structured
+signing.py        Standard Webhooks headers
+policy.py         retry classification and the persisted retry schedule (tenacity)
+addresses.py      the SSRF guard's policy: refused address classes, `allow_networks`
+resolver.py       host name resolution with a short TTL cache
+guard.py          the SSRF guard at connect time: resolve once, check, dial the checked IP
+guard_aiohttp.py  the same guard for `transport = "aiohttp"`
+client.py         the one shared httpx client, made by the app's lifespan
+sender.py         `Sender.attempt(job) -> AttemptResult`, called by the outbox worker
 """

@@ -4,7 +4,8 @@ Sized per /work/shared/PERF.md (G7): httpx's pool degrades well before 50 connec
 the pool is as large as the worker's concurrency and never above 10 connections. Redirects
 are not followed (see policy.py), cookies are never kept, and the environment is not
 consulted for proxies or CA bundles (`trust_env=False`): outbound behaviour comes from our
-settings only.
+settings only. Every connection goes through the SSRF guard (guard.py): `[delivery]
+allow_networks` is the policy of requests that do not name their own.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 import httpx
 
 from connector import __version__
+from connector.delivery.addresses import DestinationPolicy
+from connector.delivery.guard import GuardedTransport, InnerFactory, httpx_factory
+from connector.delivery.resolver import CachingResolver, Resolver
 from connector.delivery.settings import DeliverySettings
 from connector.errors import ConfigError
 
@@ -24,11 +28,21 @@ MAX_CONNECTIONS = 10
 DEFAULT_TIMEOUT = httpx.Timeout(10.0)
 
 
-def make_client(settings: DeliverySettings) -> httpx.AsyncClient:
-    """A client for `Sender`; use as `async with make_client(settings) as client:`."""
+def make_client(settings: DeliverySettings, resolver: Resolver | None = None) -> httpx.AsyncClient:
+    """A client for `Sender`; use as `async with make_client(settings) as client:`.
+
+    `resolver` is for tests (a stub that maps test names to 127.0.0.1); the default is the
+    system resolver behind a short TTL cache, shared by every pool of this client.
+    """
     connections = min(settings.concurrency, MAX_CONNECTIONS)  # settings cap it too
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    transport = _aiohttp_transport(limits) if settings.transport == "aiohttp" else None
+    resolver = resolver if resolver is not None else CachingResolver()
+    factory = (
+        _aiohttp_factory(resolver, limits)
+        if settings.transport == "aiohttp"
+        else httpx_factory(resolver, limits)
+    )
+    transport = GuardedTransport(factory, DestinationPolicy.of(settings.allow_networks))
     return httpx.AsyncClient(
         timeout=DEFAULT_TIMEOUT,
         limits=limits,
@@ -52,12 +66,12 @@ class _NoCookies(CookieJar):
         return None
 
 
-def _aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+def _aiohttp_factory(resolver: Resolver, limits: httpx.Limits) -> InnerFactory:
     """aiohttp under httpx's API: several times the deliveries per core (PERF.md G7)."""
     try:
-        from httpx_aiohttp import AiohttpTransport
+        from connector.delivery.guard_aiohttp import aiohttp_factory
     except ImportError:
         raise ConfigError(
             ["delivery.transport: 'aiohttp' needs the httpx-aiohttp package installed"]
         ) from None
-    return AiohttpTransport(limits=limits, trust_env=False)
+    return aiohttp_factory(resolver, limits)

@@ -22,6 +22,8 @@ Classification:
                              redirect is a configuration fact a retry cannot change; the error
                              tells the operator to configure the final URL.
   other 4xx, 1xx, >= 600     dead at once
+  refused destination        dead at once: the SSRF guard (guard.py) refused the address; no
+                             retry makes it allowed, only a configuration change does
   other exceptions           retry: an unexpected fault of ours (e.g. a client closed during
                              shutdown) must not lose a delivery; the budget still bounds it.
 """
@@ -45,6 +47,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from connector.delivery.addresses import RefusedDestination
 from connector.delivery.settings import DeliverySettings
 
 Outcome = Literal["delivered", "retry", "dead"]
@@ -81,6 +84,8 @@ class RetryPolicy:
     @staticmethod
     def classify(result: int | BaseException) -> Outcome:
         """A status code or the exception an attempt raised, mapped to an outcome."""
+        if isinstance(result, RefusedDestination):
+            return "dead"
         if isinstance(result, BaseException):
             return "retry"
         if 200 <= result < 300:

@@ -8,7 +8,13 @@ attempt number and first-attempt time (see policy.py).
 Request headers: `content-type: application/json`, `user-agent`, `idempotency-key` (the
 delivery id, for receivers that de-duplicate without verifying signatures; IETF draft
 https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/), the Standard
-Webhooks headers when the action has a secret, and the action's configured headers.
+Webhooks headers when the action has a secret, and the action's configured headers. Actions
+with `format = "cloudevents"` send CloudEvents 1.0 instead (cloud_events.py), signed the same.
+
+Each request names its action's destination policy (`[delivery]` plus the action's own
+`allow_networks`) in a request extension; the client's transport refuses any other address
+at connect time (guard.py). A refused destination is a dead letter at once: no retry can
+make a private address public.
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ from typing import Any, Literal
 import httpx
 import structlog
 
+from connector.delivery import cloud_events
+from connector.delivery.addresses import DestinationPolicy, RefusedDestination
 from connector.delivery.body import encode, render
 from connector.delivery.client import USER_AGENT
+from connector.delivery.guard import POLICY_EXTENSION
 from connector.delivery.policy import Decision, RetryPolicy
-from connector.delivery.settings import HttpAction, LogAction
+from connector.delivery.settings import DeliverySettings, HttpAction, LogAction
 from connector.delivery.signing import Signer
 
 ERROR_CHARS = 200
@@ -67,9 +76,12 @@ class _Done:
 class _HttpTarget:
     """An HTTP action with its secrets unwrapped once, at construction."""
 
-    def __init__(self, action: HttpAction) -> None:
+    def __init__(self, action: HttpAction, delivery: DeliverySettings) -> None:
         self.action = action
         self.timeout = httpx.Timeout(action.timeout)
+        self.extensions = {
+            POLICY_EXTENSION: DestinationPolicy.of(delivery.allow_networks, action.allow_networks)
+        }
         self.signer = Signer(action.secret) if action.secret is not None else None
         self.headers = {
             "content-type": "application/json",
@@ -77,8 +89,18 @@ class _HttpTarget:
             **{name: value.get_secret_value() for name, value in action.headers.items()},
         }
 
-    def request_headers(self, delivery_id: str, now: datetime, payload: bytes) -> dict[str, str]:
-        headers = {**self.headers, "idempotency-key": delivery_id}
+    def envelope(
+        self, value: Any, payload: bytes, job: DeliveryJob
+    ) -> tuple[bytes, dict[str, str]]:
+        """The exact body to sign and send, and the headers its format adds."""
+        if self.action.format == "cloudevents":
+            return cloud_events.encode(value, payload, job.event, job.delivery_id, self.action.mode)
+        return payload, {}
+
+    def request_headers(
+        self, delivery_id: str, now: datetime, payload: bytes, extra: dict[str, str]
+    ) -> dict[str, str]:
+        headers = {**self.headers, **extra, "idempotency-key": delivery_id}
         if self.signer is not None:
             headers.update(self.signer.headers(delivery_id, now, payload))
         return headers
@@ -97,7 +119,7 @@ class Sender:
         self._actions = dict(actions)
         self._policy = policy
         self._targets = {
-            action_id: _HttpTarget(action)
+            action_id: _HttpTarget(action, policy.settings)
             for action_id, action in actions.items()
             if isinstance(action, HttpAction)
         }
@@ -145,18 +167,31 @@ class Sender:
             # orjson's messages name types and limits, never values
             error = f"body could not be encoded as JSON: {str(exc)[:ERROR_CHARS]}"
             return _Done(Decision("dead"), error=error, failure="body")
-        if isinstance(action, LogAction):
+        target = self._targets.get(job.action_id)
+        if target is None:  # a log action
             return _Done(Decision("delivered"), logged_body=value)
-        return await self._send(self._targets[job.action_id], job, payload)
+        try:
+            payload, extra = target.envelope(value, payload, job)
+        except (TypeError, ValueError) as exc:  # the SDK's messages name attributes, not values
+            error = f"CloudEvent could not be built: {str(exc)[:ERROR_CHARS]}"
+            return _Done(Decision("dead"), error=error, failure="cloudevents")
+        return await self._send(target, job, payload, extra)
 
-    async def _send(self, target: _HttpTarget, job: DeliveryJob, payload: bytes) -> _Done:
+    async def _send(
+        self, target: _HttpTarget, job: DeliveryJob, payload: bytes, extra: dict[str, str]
+    ) -> _Done:
         action = target.action
         # httpx timeouts apply per phase; this bounds the whole exchange (slow-loris safe).
         deadline = asyncio.get_running_loop().time() + action.timeout
         try:
-            headers = target.request_headers(job.delivery_id, job.now, payload)
+            headers = target.request_headers(job.delivery_id, job.now, payload, extra)
             request = self._client.build_request(
-                action.method, action.url, content=payload, headers=headers, timeout=target.timeout
+                action.method,
+                action.url,
+                content=payload,
+                headers=headers,
+                timeout=target.timeout,
+                extensions=target.extensions,
             )
             async with asyncio.timeout_at(deadline):
                 response = await self._client.send(request, stream=True)
@@ -226,6 +261,8 @@ def _describe(exc: Exception, target: _HttpTarget) -> tuple[str, str]:
     """A short message and a log code for an exception, without URLs or secrets."""
     if isinstance(exc, TimeoutError):
         return f"timed out after {target.action.timeout:g}s", "timeout"
+    if isinstance(exc, RefusedDestination):
+        return str(exc), f"refused:{exc.code}"
     name = type(exc).__name__
     # Exception texts may quote the URL (aiohttp's do), whose path or query can be a credential.
     detail = _URL_IN_TEXT.sub("<url>", str(exc))[:ERROR_CHARS]

@@ -1,8 +1,12 @@
 """Configuration of downstream actions (`[[actions]]`) and of the delivery worker (`[delivery]`).
 
 Everything is checked at load so that a typo fails start-up instead of dead-lettering events
-later: URLs, header names, the Standard Webhooks secret format, body-mapping paths and JSON
-defaults. Errors must never echo inputs, because header values, secrets and some URLs (e.g.
+later: URLs, header names, the Standard Webhooks secret format, body-mapping paths (against
+the event schema) and JSON defaults. An action URL whose host is a literal address or
+`localhost` that the SSRF guard would refuse (addresses.py) fails here too, naming the
+action; host names are checked after resolution, at connect time (guard.py).
+
+Errors must never echo inputs, because header values, secrets and some URLs (e.g.
 catch-hook URLs whose path is the credential) are secrets: these models set
 `hide_input_in_errors`, and so must any root model that embeds them (see `ACTIONS_ADAPTER`).
 
@@ -10,6 +14,7 @@ Example::
 
     [delivery]
     budget_seconds = 259200          # 72 h, then dead-letter
+    allow_networks = ["10.20.0.0/16"]  # internal receivers every action may reach
 
     [[actions]]
     id = "crm"
@@ -17,6 +22,14 @@ Example::
     url = "https://crm.example.com/hooks/click"
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
     headers = { authorization = "Bearer ..." }
+
+    [[actions]]
+    id = "bus"
+    type = "http"
+    url = "http://127.0.0.1:8081/events"
+    allow_networks = ["127.0.0.0/8"]  # this action only
+    format = "cloudevents"           # CloudEvents 1.0 over HTTP (cloud_events.py)
+    mode = "structured"              # or "binary"
 
     [actions.body]                   # omit for the whole normalised event
     email = "recipient.email"
@@ -37,13 +50,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     SecretStr,
     TypeAdapter,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from connector.delivery.template import BodySpec, validate_body
+from connector.delivery.addresses import DestinationPolicy, host_addresses
+from connector.delivery.template import BodySpec, path_problems, validate_body
 
 # Standard Webhooks: "whsec_" + base64 key; the key SHOULD be 24 to 64 bytes.
 # https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
@@ -69,6 +85,15 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # no CR/LF/NUL; httpx encodes as ASCII
 _HOST = re.compile(r"[A-Za-z0-9_.-]+|[0-9A-Fa-f:.]+")  # DNS name (IDNs arrive as punycode), IPs
 _ACTION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# Where `[delivery] allow_networks` waits for the actions' checks during one settings load:
+# pydantic validates fields in declaration order, and the root model declares `delivery`
+# before `actions`. Without a context (an action validated on its own) only the action's own
+# list applies, which can only be stricter.
+ALLOW_CONTEXT = "delivery.allow_networks"
+_ALLOW_DESCRIPTION = (
+    "Networks deliveries may reach although they are not public (loopback, private, "
+    'link-local...), e.g. ["127.0.0.0/8"]; a cloud metadata address needs its own /32 or /128.'
+)
 
 
 class _Strict(BaseModel):
@@ -87,6 +112,11 @@ class LogAction(_Strict):
     def _body(cls, raw: Any) -> Any:
         return validate_body(raw)
 
+    @model_validator(mode="after")
+    def _body_paths(self) -> LogAction:
+        _raise_for(self.id, path_problems(self.body))
+        return self
+
 
 class HttpAction(_Strict):
     """POSTs (or PUTs/PATCHes) the event as JSON to one downstream URL."""
@@ -103,6 +133,15 @@ class HttpAction(_Strict):
         None, description="Standard Webhooks secret (`whsec_` + base64) to sign requests."
     )
     body: BodySpec = "event"
+    allow_networks: tuple[IPvAnyNetwork, ...] = Field((), description=_ALLOW_DESCRIPTION)
+    format: Literal["json", "cloudevents"] = Field(
+        "json", description='"cloudevents": CloudEvents 1.0 over HTTP, the body as `data`.'
+    )
+    mode: Literal["structured", "binary"] = Field(
+        "structured",
+        description="CloudEvents content mode; structured puts the attributes in the signed "
+        "body, binary puts them in `ce-*` headers, which the signature does not cover.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -148,6 +187,34 @@ class HttpAction(_Strict):
     @classmethod
     def _body(cls, raw: Any) -> Any:
         return validate_body(raw)
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> HttpAction:
+        problems = path_problems(self.body)
+        if self.format != "cloudevents":
+            if "mode" in self.model_fields_set:
+                problems.append('mode applies to format = "cloudevents" only')
+        else:
+            problems += [
+                f"header {name!r}: ce-* headers carry CloudEvents attributes we set"
+                for name in self.headers
+                if name.lower().startswith("ce-")
+            ]
+        context = info.context if isinstance(info.context, dict) else {}
+        policy = DestinationPolicy.of(self.allow_networks, context.get(ALLOW_CONTEXT, ()))
+        host = httpx.URL(self.url).host
+        refused = [r for r in map(policy.refusal, host_addresses(host)) if r is not None]
+        if refused:
+            reasons = "; ".join(r.reason for r in refused)
+            problems.append(f"url host {host!r} is refused: {reasons}; {refused[0].advice}")
+        _raise_for(self.id, problems)
+        return self
+
+
+def _raise_for(action_id: str, problems: list[str]) -> None:
+    """One error naming the action, so `check-config` says which `[[actions]]` entry."""
+    if problems:
+        raise ValueError(f"action {action_id!r}: " + "; ".join(problems))
 
 
 def secret_key(secret: SecretStr) -> bytes:
@@ -211,9 +278,14 @@ class DeliverySettings(_Strict):
     transport: Literal["httpx", "aiohttp"] = Field(
         "httpx", description="HTTP transport; `aiohttp` needs the httpx-aiohttp package."
     )
+    allow_networks: tuple[IPvAnyNetwork, ...] = Field(
+        (), description=f"{_ALLOW_DESCRIPTION} Applies to every action."
+    )
 
     @model_validator(mode="after")
-    def _backoff_order(self) -> DeliverySettings:
+    def _backoff_order(self, info: ValidationInfo) -> DeliverySettings:
         if self.max_backoff_seconds < self.initial_backoff_seconds:
             raise ValueError("max_backoff_seconds must be >= initial_backoff_seconds")
+        if isinstance(info.context, dict):
+            info.context[ALLOW_CONTEXT] = self.allow_networks
         return self

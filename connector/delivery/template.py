@@ -3,6 +3,10 @@
 A template maps output keys to event field paths (`connector.fields` syntax), to
 `{ path = "...", default = ... }`, or to a nested table for a nested output object. Parsed
 once at config load into `FieldRef` leaves, so rendering (body.py) does no validation.
+Every path is checked against the public event schema with the rules' own check
+(`connector.rules.paths.path_problem`), so a typo fails `check-config` instead of sending
+null for ever. A path is accepted when it exists in any public event type: an action may be
+started by `email.clicked`, `email.not_clicked`, `email.click_timeout` and the others.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from typing_extensions import TypeAliasType
+
+from connector.rules.paths import path_problem
+from schemas import EVENT_MODELS
 
 _PATH_SEGMENT = re.compile(r"[^.\s]+")
 
@@ -96,3 +103,22 @@ def validate_body(raw: Any) -> Any:
     if not template:
         raise ValueError("body mapping is empty; omit it to send the whole event")
     return template
+
+
+def path_problems(body: BodySpec) -> list[str]:
+    """Each template path that names no field of any public event type, by output key."""
+    if body == "event":
+        return []
+    return list(_walk_problems(body, "body"))
+
+
+def _walk_problems(template: Template, where: str) -> list[str]:
+    found: list[str] = []
+    for key, node in template.items():
+        if isinstance(node, FieldRef):
+            problem = path_problem(node.path, EVENT_MODELS)
+            if problem is not None:
+                found.append(f"{where}.{key}: {problem}")
+        else:
+            found += _walk_problems(node, f"{where}.{key}")
+    return found

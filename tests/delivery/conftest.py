@@ -14,6 +14,7 @@ from schemas.events import Bot, BotReason, Client, EmailClicked, Link, Message, 
 # 32 random bytes, base64: the shape Standard Webhooks libraries generate.
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo="
 URL = "http://127.0.0.1:9/hooks/click"
+LOOPBACK = "127.0.0.0/8"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -61,6 +62,12 @@ def policy(settings: DeliverySettings) -> RetryPolicy:
 
 
 def http_action(**overrides: Any) -> HttpAction:
-    data: dict[str, Any] = {"id": "crm", "type": "http", "url": URL}
+    """An http action to `URL`; tests only ever talk to 127.0.0.1, so it is allow-listed."""
+    data: dict[str, Any] = {
+        "id": "crm",
+        "type": "http",
+        "url": URL,
+        "allow_networks": [LOOPBACK],
+    }
     data.update(overrides)
     return HttpAction.model_validate(data)

@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 
 from connector import __version__
 from connector.delivery.client import make_client
+from connector.delivery.guard import GuardedBackend, GuardedTransport
 from connector.delivery.policy import RetryPolicy
 from connector.delivery.sender import AttemptResult, DeliveryJob, Sender
 from connector.delivery.settings import DeliverySettings, HttpAction, LogAction
@@ -307,8 +308,11 @@ def test_make_client_is_bounded_and_does_not_follow_redirects() -> None:
     and ignores proxy variables in the environment."""
     client = make_client(DeliverySettings(concurrency=4))
     try:
-        pool = client._transport._pool  # type: ignore[attr-defined]
+        transport = client._transport
+        assert isinstance(transport, GuardedTransport)
+        pool = transport.inner(transport.default)._pool  # type: ignore[attr-defined]
         assert pool._max_connections == 4
+        assert isinstance(pool._network_backend, GuardedBackend)
         assert client.follow_redirects is False
         assert client._trust_env is False
     finally:
@@ -320,7 +324,9 @@ def test_aiohttp_transport_is_selectable_and_mockable() -> None:
     httpx_aiohttp = pytest.importorskip("httpx_aiohttp")
     settings = DeliverySettings(transport="aiohttp")
     client = make_client(settings)
-    assert isinstance(client._transport, httpx_aiohttp.AiohttpTransport)
+    transport = client._transport
+    assert isinstance(transport, GuardedTransport)
+    assert isinstance(transport.inner(transport.default), httpx_aiohttp.AiohttpTransport)
     asyncio.run(client.aclose())
     with respx.mock(using="httpx") as router:
         route = router.post(URL).mock(return_value=httpx.Response(200))

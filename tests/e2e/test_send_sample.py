@@ -40,6 +40,7 @@ def write_config(folder: Path, provider: str, downstream_url: str) -> tuple[Path
         + "\n".join(lines)
         + f'\n\n[[rules]]\nid = "all"\nactions = ["down"]\n\n'
         f'[[actions]]\nid = "down"\ntype = "http"\nurl = "{downstream_url}"\n'
+        'allow_networks = ["127.0.0.0/8"]\n'
     )
     return path, str(source["id"])
 

@@ -32,6 +32,7 @@ port = 0
 url = "sqlite:///{folder / "connector.db"}"
 
 [delivery]
+allow_networks = ["127.0.0.0/8"]
 initial_backoff_seconds = 0.05
 max_backoff_seconds = 0.2
 jitter_seconds = 0.01
