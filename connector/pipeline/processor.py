@@ -75,7 +75,8 @@ class Processor:
         routed: list[Routed] = []
         for row in stored:
             try:
-                outcome, deliveries = self._process_one(tx, row, state, now)
+                with tx.isolated():
+                    outcome, deliveries = self._process_one(tx, row, state, now)
             except Exception as error:  # a poison event must not block the inbox
                 log.exception("processor.event_failed", event_id=row.id)
                 routed.append(Routed(row.id, None, {"error": _describe(error)}))
@@ -130,29 +131,36 @@ class Processor:
         stored = tx.due_settlements(now, self.batch_size)
         if not stored or self.detector is None:
             return Processed(0, 0)
-        detector = self.detector
         state = tx.bot_state()
         outbox: list[NewDelivery] = []
         settled: list[Routed] = []
         for row in stored:
             try:
-                verdict = detector.settle_by_id(row.id, state)  # the inbox never rewrites
-                if verdict is None:
-                    click = cast(ClickView, decode("email.clicked", row.payload))
-                    verdict = detector.settle(click, state)
-                self._count_bot(verdict)
-                bot = verdict_data(verdict)
-                self.scenarios.settled(tx, row.id, verdict.suspected)
-                decision, deliveries = self._route_settled(tx, row, bot, now)
+                with tx.isolated():
+                    verdict, decision, deliveries = self._settle_one(tx, row, state, now)
             except Exception as error:  # a poison event must not block settlement
                 log.exception("processor.settle_failed", event_id=row.id)
                 settled.append(Routed(row.id, None, {"error": _describe(error)}))
                 continue
             outbox += deliveries
-            settled.append(Routed(row.id, orjson.dumps(bot), decision.as_dict()))
+            settled.append(Routed(row.id, orjson.dumps(verdict_data(verdict)), decision.as_dict()))
         tx.complete_settlements(settled)
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
+
+    def _settle_one(
+        self, tx: Tx, row: StoredEvent, state: Any, now: float
+    ) -> tuple[Bot, Decision, list[NewDelivery]]:
+        """The settled verdict of one click, and the waiting rules' decision on it."""
+        assert self.detector is not None
+        verdict = self.detector.settle_by_id(row.id, state)  # the inbox never rewrites
+        if verdict is None:
+            click = cast(ClickView, decode("email.clicked", row.payload))
+            verdict = self.detector.settle(click, state)
+        self._count_bot(verdict)
+        self.scenarios.settled(tx, row.id, verdict.suspected)
+        decision, deliveries = self._route_settled(tx, row, verdict_data(verdict), now)
+        return verdict, decision, deliveries
 
     def _route_settled(
         self, tx: Tx, row: StoredEvent, bot: dict[str, Any], now: float

@@ -10,6 +10,7 @@ embedded implementation; a PostgreSQL one implements the same two protocols.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -168,6 +169,12 @@ class Tx(ScenarioOps, Protocol):
     def prune(self, now: float, retention_seconds: float) -> int: ...
     def counts(self) -> dict[str, int]: ...
     def bot_state(self) -> BotState: ...
+    def isolated(self) -> AbstractContextManager[object]:
+        """A scope whose failure leaves the transaction usable (the caller goes on with the
+        next event). PostgreSQL needs a savepoint for that, since any failed statement
+        aborts its whole transaction; SQLite's statements are atomic already, and rolling
+        back to a savepoint would put its in-process bot-evidence mirror out of step."""
+        ...
 
 
 class Store(Protocol):

@@ -12,6 +12,7 @@ behind another's. Writes of many rows are one `executemany` (pipelined: one roun
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from operator import attrgetter
 from typing import Any
 
@@ -329,6 +330,10 @@ class PgTx(PgScenarioSql):
         self.prune_scenarios(cutoff)
         self.bot_state().prune(now)  # the detector's evidence has its own, shorter TTL
         return removed
+
+    def isolated(self) -> AbstractContextManager[object]:
+        """A savepoint: a failed statement inside undoes only this scope (Tx.isolated)."""
+        return self.conn.transaction()
 
     def bot_state(self) -> PgBotState:
         if self.bot_ttl_seconds is None:

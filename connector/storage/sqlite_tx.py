@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from contextlib import AbstractContextManager
 from typing import Any
 
 import orjson
@@ -322,6 +324,9 @@ class SqliteTx(ScenarioSql):
         self.prune_scenarios(cutoff)
         self.bot_state().prune(now)  # the detector's evidence has its own, shorter TTL
         return removed
+
+    def isolated(self) -> AbstractContextManager[object]:
+        return contextlib.nullcontext()  # see Tx.isolated: no savepoint on SQLite
 
     def bot_state(self) -> SqliteState:
         if self.bot_ttl_seconds is None:

@@ -1,0 +1,43 @@
+"""A poison event whose routing fails inside the database is set aside on both backends,
+and the rest of its batch is routed (PostgreSQL would otherwise abort the whole batch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from connector.pipeline.processor import Processor
+from connector.rules.engine import RuleSet
+from connector.rules.model import RuleSettings
+from connector.scenarios.engine import ScenarioEngine
+from connector.storage.base import IngestBatch, Tx
+from connector.storage.scenario_records import RecipientRecord
+from tests.scenarios.support import T0, event
+
+
+def test_a_failing_statement_sets_one_event_aside(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = [RuleSettings.model_validate({"id": "all", "actions": ["crm"]})]
+    engine = ScenarioEngine(rules)
+    processor = Processor(RuleSet.from_settings(rules), None, scenarios=engine)
+    clicks = [event("email.clicked", p, T0) for p in ("ann", "bob", "cat")]
+    store.transaction_sync(lambda tx: tx.ingest(IngestBatch("esp", T0, clicks)))
+    poison = clicks[1].id
+    real = engine.observe
+
+    def observe(tx: Tx, data: dict[str, Any], *args: Any) -> None:
+        if data["id"] == poison:  # a statement the database refuses, mid-event
+            row = RecipientRecord(None, "m", "c", "delivered", 1.0, False, b"{}")  # type: ignore[arg-type]
+            tx.record_recipients([row])  # NOT NULL recipient
+        real(tx, data, *args)
+
+    monkeypatch.setattr(engine, "observe", observe)
+    done = store.transaction_sync(lambda tx: processor.process(tx, T0 + 1))
+    assert done.events == 3 and done.deliveries == 2
+    decisions = {
+        c.id: store.transaction_sync(lambda tx, c=c: tx.event(c.id))["decision"] for c in clicks
+    }
+    assert "error" in decisions[poison]["immediate"]
+    assert all("matched" in d["immediate"] for i, d in decisions.items() if i != poison)
