@@ -19,7 +19,7 @@ def migrate(config_path: Path | None, check: bool) -> None:
     from connector.errors import StorageUnavailable
     from connector.storage.migrate import migrate as run
     from connector.storage.migrate import migrations_for
-    from connector.storage.pg_url import yoyo_url
+    from connector.storage.postgres import yoyo_url
 
     storage = load_or_exit(resolve_config_path(config_path), secrets=False).storage
     url = (

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from connector.storage.migrate import migrate
-from connector.storage.pg_url import pg_conninfo, yoyo_url
+from connector.storage.postgres import yoyo_url
 
 # Parents before children is not needed (no foreign keys), but inbox first reads well.
 TABLES = (
@@ -60,7 +60,7 @@ def copy_sqlite_to_postgres(
     migrate("postgresql", yoyo_url(target_url))
     reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
-        with psycopg.connect(pg_conninfo(target_url)) as writer:
+        with psycopg.connect(target_url) as writer:
             if writer.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchone() == (True,):
                 raise TargetNotEmpty("the PostgreSQL database already holds events")
             copied = [_copy_table(reader, writer, table, progress) for table in TABLES]
