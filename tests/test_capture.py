@@ -73,6 +73,7 @@ actions = ["downstream"]
 id = "downstream"
 type = "http"
 url = "http://127.0.0.1:9/unused"
+allow_networks = ["127.0.0.0/8"]
 secret = "{ACTION_SECRET}"
 """
     )

@@ -145,7 +145,13 @@ def test_a_delivery_lease_outlasts_its_whole_batch() -> None:
     settings = parse_settings(
         {
             "actions": [
-                {"id": "slow", "type": "http", "url": "http://127.0.0.1:9/", "timeout": 30},
+                {
+                    "id": "slow",
+                    "type": "http",
+                    "url": "http://127.0.0.1:9/",
+                    "timeout": 30,
+                    "allow_networks": ["127.0.0.0/8"],
+                },
                 {"id": "log", "type": "log"},
             ],
             "delivery": {"batch_size": 50, "concurrency": 10},
