@@ -34,13 +34,24 @@ class WakePipe:
 
 
 def listen(fd: int, wake: Callable[[], None]) -> None:
-    """In the worker: call `wake` whenever bytes arrive on `fd` (drained each time)."""
+    """In the worker: call `wake` whenever bytes arrive on `fd` (drained each time).
+
+    When the web process is gone the pipe reads as closed (empty reads, readable forever):
+    the reader is removed then, or the loop would spin on it; polling carries on, and the
+    worker notices its parent is gone at its next tick.
+    """
     os.set_blocking(fd, False)
+    loop = asyncio.get_running_loop()
 
     def readable() -> None:
-        with contextlib.suppress(BlockingIOError):
-            while os.read(fd, 4096):
-                pass
+        try:
+            while chunk := os.read(fd, 4096):
+                del chunk
+        except BlockingIOError:  # drained: the pipe is still open
+            wake()
+            return
+        loop.remove_reader(fd)  # an empty read: the writer closed its end
+        os.close(fd)
         wake()
 
-    asyncio.get_running_loop().add_reader(fd, readable)
+    loop.add_reader(fd, readable)

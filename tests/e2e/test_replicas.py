@@ -17,7 +17,13 @@ import pytest
 from tests.support.config import write_config
 from tests.support.customerio import cio_event
 from tests.support.postgres import fresh_database, running_server
-from tests.support.servers import Downstream, ServiceProcess, downstream, free_port
+from tests.support.servers import (
+    Downstream,
+    ServiceProcess,
+    child_pids,
+    downstream,
+    free_port,
+)
 from tests.support.signing import cio_headers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -30,24 +36,10 @@ def pg_database() -> Iterator[str]:
         yield url
 
 
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is `pid` (the replica's worker process)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
 def _kill_replica(replica: ServiceProcess) -> None:
     """`kill -9` the web process and its worker at once, as a lost machine would."""
     assert replica.process is not None
-    for child in _children(replica.process.pid):
+    for child in child_pids(replica.process.pid):
         os.kill(child, signal.SIGKILL)
     replica.kill9()
 

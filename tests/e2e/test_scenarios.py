@@ -218,8 +218,12 @@ actions = ["downstream"]
         ]:
             assert post(service.url, body).status_code == 200
             time.sleep(0.2)
-        time.sleep(2)
-        events = httpx.get(f"{service.url}/api/v1/events?limit=50", headers=AUTH).json()
+
+        def routed() -> dict[str, list[dict[str, object]]]:
+            return httpx.get(f"{service.url}/api/v1/events?limit=50", headers=AUTH).json()
+
+        _wait_until(lambda: all(e["processed"] for e in routed()["events"]), 20)
+        events = routed()
     fired: dict[str, int] = {}
     for stored in events["events"]:
         for match in (stored["decision"] or {}).get("immediate", {}).get("matched", []):

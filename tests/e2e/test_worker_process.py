@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.config import write_config
 from tests.support.fixtures import FIXTURES
-from tests.support.servers import ServiceProcess, downstream, free_port
+from tests.support.servers import ServiceProcess, alive, child_pids, downstream, free_port
 from tests.support.signing import cio_headers
 
 pytestmark = pytest.mark.e2e
@@ -161,3 +161,25 @@ def test_the_web_process_wakes_its_worker_instead_of_waiting_for_a_poll(tmp_path
             service.terminate()
     assert len(received) == 1
     assert took < 5  # a poll would have taken up to 10 s
+
+
+def test_a_worker_whose_serve_was_killed_exits(tmp_path: Path) -> None:
+    """kill -9 of `connector serve`: its worker sees the wake pipe close and its parent gone,
+    and exits within seconds instead of running on (or spinning on the closed pipe)."""
+    with downstream() as app:
+        config = write_config(tmp_path, app.url, extra='\n[worker]\nmode = "process"\n')
+        service = ServiceProcess(config, free_port()).start()
+        try:
+            assert service.process is not None
+            deadline = time.monotonic() + 10
+            while not (workers := child_pids(service.process.pid)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            service.kill9()
+            deadline = time.monotonic() + 8
+            while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            left = [pid for pid in workers if alive(pid)]
+        finally:
+            service.terminate()
+    assert workers
+    assert not left
