@@ -17,9 +17,15 @@
     │   ├── Conflict (409)                 the resource is not in a state that allows it
     │   └── Unprocessable (422)            the request is well-formed JSON but not valid
     ├── StorageUnavailable (503)           our fault and transient: the ESP should retry
+    ├── InternalError (500)                a bug on the request path (a provider's verify
+    │                                      raised): logged with its stack; a retry may pass
+    ├── ClientDisconnected (499)           the caller left before its body arrived: counted
+    │                                      and logged, never answered (nobody is listening)
     └── ConfigError                        bad configuration, found at start-up (never HTTP)
 
 4xx tells the ESP not to bother retrying the same bytes; 5xx only where a retry can succeed.
+Every webhook request ends in this tree (connector/webhooks.py maps anything else to
+`InternalError`), so no request reaches the server's bare 500.
 A provider whose ESP treats one of these codes badly maps it in its `STATUS_OVERRIDES`
 (`{ours: theirs}`, a member of the `Provider` protocol; Brevo discards on any 5xx, so its 503
 becomes 429).
@@ -126,6 +132,24 @@ class Unprocessable(ApiError):
 class StorageUnavailable(ConnectorError):
     status_code = 503
     reason = "storage_unavailable"
+
+
+class InternalError(ConnectorError):
+    """A bug of ours; the message names where and the exception type, never its text."""
+
+    status_code = 500
+    reason = "internal"
+
+
+class ClientDisconnected(ConnectorError):
+    """499 as nginx logs it ("client closed request"): an outcome for logs and metrics only."""
+
+    status_code = 499
+    reason = "client_disconnected"
+
+    def __init__(self, received_bytes: int) -> None:
+        super().__init__(f"client disconnected after {received_bytes} bytes of the body")
+        self.received_bytes = received_bytes
 
 
 class ConfigError(ConnectorError):

@@ -2,7 +2,11 @@
 
 Statuses come from the error tree (connector/errors.py): 404 unknown source, 413 too large,
 401 bad signature (with a `WWW-Authenticate` challenge where basic auth is asked for), 403
-address not allowed, 400 unreadable body, 503 storage unavailable.
+address not allowed, 400 unreadable body, 503 storage unavailable, 500 a bug (a provider's
+`verify` raised, or anything else on the path: logged with its stack, so the ESP retries). A
+client that leaves mid-body is counted and logged at info and gets no answer. Each path ends
+in this one mapping with a JSON body, a log line and a metric, never in the server's bare
+500, and the store commits a request's batch whole or not at all.
 Authentic deliveries we do not route are still acknowledged with 200, because ESPs such as
 Customer.io stall their whole stream behind a non-2xx answer.
 """
@@ -19,13 +23,20 @@ from datetime import datetime
 
 import orjson
 import structlog
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from connector.capture import save_capture, source_secrets
 from connector.certificates import CertificateCache
-from connector.errors import ConnectorError, CredentialsRequired, PayloadTooLarge, UnknownSource
+from connector.errors import (
+    ClientDisconnected,
+    ConnectorError,
+    CredentialsRequired,
+    InternalError,
+    PayloadTooLarge,
+    UnknownSource,
+)
 from connector.metrics import Metrics
 from connector.pipeline.ingest import ingest
 from connector.settings import ServerSettings, SourceSettings
@@ -56,7 +67,7 @@ class WebhookContext:
     certificates: CertificateCache | None
     wake: Callable[[], None]
     clock: Callable[[], datetime]
-    ignore_params: frozenset[str] = frozenset()  # [links]: dropped from link.canonical
+    ignore_params: frozenset[str] = frozenset()  # [canonical]: dropped from link.canonical
 
 
 async def receive_webhook(
@@ -85,7 +96,11 @@ async def receive_webhook(
             context.certificates,
             context.ignore_params,
         )
-    except ConnectorError as error:
+    except ClientDisconnected as gone:
+        _disconnected(context, gone, source_id, started, request_id)
+        return
+    except Exception as caught:  # every path ends in the one mapping below
+        error = caught if isinstance(caught, ConnectorError) else _internal(caught)
         status = status_for(provider, error)
         secrets = source_secrets(entry[1]) if entry is not None else []
         refusal = _refuse(context, error, source_id, webhook, started, request_id, secrets)
@@ -172,7 +187,7 @@ async def _read_body(receive: Receive, headers: dict[str, str], limit: int) -> b
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
+            raise ClientDisconnected(size)
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -249,6 +264,11 @@ def status_for(provider: Provider | None, error: ConnectorError) -> int:
     return provider.STATUS_OVERRIDES.get(error.status_code, error.status_code)
 
 
+def _internal(bug: Exception) -> InternalError:
+    """A bug outside the provider hooks (ingest wraps those): its type only, never its text."""
+    return InternalError(f"internal error ({type(bug).__name__})")
+
+
 def _refuse(
     context: WebhookContext,
     error: ConnectorError,
@@ -258,14 +278,19 @@ def _refuse(
     request_id: str,
     secrets: list[str],
 ) -> dict[str, object]:
-    """Count, log and (if configured) capture a refusal; returns the answer's body."""
+    """Count, log and (if configured) capture a refusal; returns the answer's body.
+
+    Called while the exception is being handled: a bug (`InternalError`) is logged at error
+    level with its stack (`log.exception`, the provider's own exception chained as cause).
+    """
+    bug = isinstance(error, InternalError)
     context.metrics.rejected.labels(source_id, error.reason).inc()
-    context.metrics.requests.labels(source_id, "rejected").inc()
+    context.metrics.requests.labels(source_id, "error" if bug else "rejected").inc()
     if webhook is not None and context.server.capture_rejected_dir:
-        save_capture(context.server.capture_rejected_dir, webhook, error.message, secrets)
-    log.info(
+        _capture(context.server.capture_rejected_dir, webhook, error.message, secrets)
+    (log.exception if bug else log.info)(
         "webhook",
-        outcome="rejected",
+        outcome="error" if bug else "rejected",
         request_id=request_id,
         source=source_id,
         status=error.status_code,
@@ -274,6 +299,35 @@ def _refuse(
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
     )
     return {"ok": False, "error": error.reason, "message": error.message}
+
+
+def _capture(folder: str, webhook: WebhookRequest, reason: str, secrets: list[str]) -> None:
+    """Save a refused request for `connector inspect`; a full disk must not fail the answer."""
+    try:
+        save_capture(folder, webhook, reason, secrets)
+    except OSError as error:
+        log.warning("capture.failed", source=webhook.source_id, error=type(error).__name__)
+
+
+def _disconnected(
+    context: WebhookContext,
+    gone: ClientDisconnected,
+    source_id: str,
+    started: float,
+    request_id: str,
+) -> None:
+    """A caller that left mid-body: counted and logged, nothing stored, nobody to answer."""
+    context.metrics.requests.labels(source_id, "disconnected").inc()
+    log.info(
+        "webhook",
+        outcome="disconnected",
+        request_id=request_id,
+        source=source_id,
+        status=gone.status_code,
+        reason=gone.reason,
+        received_bytes=gone.received_bytes,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
 
 
 def _count(metrics: Metrics, source: str, accepted: int, dup: int, ignored: int, rej: int) -> None:

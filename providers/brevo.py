@@ -6,9 +6,9 @@ Delivery behaviour: one JSON event object per POST, or, for webhooks created wit
 are accepted). Retries (https://developers.brevo.com/docs/retry-mechanism): 4 retries after
 10 min, 1 h, 2 h and 8 h; an unresponsive server pauses delivery for 10 minutes. **Any 4xx
 except 429, and any 5xx, stops all retries and discards the webhook**: only 429, timeouts and
-connection errors are retried. So our 503 for a storage outage would lose Brevo events:
-`STATUS_OVERRIDES` below makes the app answer 429 instead. 400/401/403 answers are final
-too, which is right for forged calls.
+connection errors are retried. So our 503 for a storage outage, or our 500 for a bug on the
+request path, would lose Brevo events: `STATUS_OVERRIDES` below makes the app answer 429
+instead. 400/401/403 answers are final too, which is right for forged calls.
 
 Authenticity: Brevo signs nothing (https://developers.brevo.com/docs/secured-webhooks).
 Configure `basic_auth` (credentials in the notify URL, sent as `Authorization: Basic`) and/or
@@ -64,9 +64,9 @@ name = "brevo"
 title = "Brevo"
 
 # Brevo stops retrying and discards the webhook on any 5xx (and any 4xx but 429), so when
-# our storage is unavailable we answer 429, the one code it retries.
+# our storage is unavailable, or a bug made us fail, we answer 429, the one code it retries.
 # https://developers.brevo.com/docs/how-to-use-webhooks (retry policy)
-STATUS_OVERRIDES: Mapping[int, int] = {503: 429}
+STATUS_OVERRIDES: Mapping[int, int] = {500: 429, 503: 429}
 DEFAULT_DATE_TIMEZONE = "Europe/Paris"  # "date : CET/CEST Timezone" in Brevo's webhook docs
 
 # Brevo `event` -> ours; https://developers.brevo.com/docs/transactional-webhooks and

@@ -6,14 +6,15 @@ once per certificate) and answers only after the store has committed the events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import msgspec
 import orjson
 
 from connector.certificates import CertificateCache
-from connector.errors import MalformedPayload, SignatureError
+from connector.errors import ConnectorError, InternalError, MalformedPayload, SignatureError
 from connector.storage.base import (
     EventRecord,
     IngestBatch,
@@ -32,6 +33,8 @@ from providers.base import (
 )
 from providers.canonical import canonical_url
 from schemas.compiled import CompiledEvent, encode
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +55,28 @@ async def verify(
     source: Source,
     certificates: CertificateCache | None,
 ) -> Verified:
-    """Run the provider's check, first fetching a signing certificate if it needs one."""
+    """Run the provider's check, first fetching a signing certificate if it needs one.
+
+    Anything but our own errors raised by the provider is a bug: `InternalError` (500, so the
+    ESP retries; the endpoint logs the stack, chained as `__cause__`).
+    """
     if certificates is not None:
-        url = provider.certificate_url(request)
+        url = _guarded(provider, provider.certificate_url, request)
         if url is not None and url not in source.options.get("certificates", {}):
             pems = await certificates.certificates_for(url)
             merged = {**source.options.get("certificates", {}), **pems}
             source = _with_options(source, certificates=merged)
-    return provider.verify(request, source)
+    return _guarded(provider, provider.verify, request, source)
+
+
+def _guarded(provider: Provider, hook: Callable[..., _T], *args: Any) -> _T:
+    try:
+        return hook(*args)
+    except ConnectorError:
+        raise
+    except Exception as error:  # a provider bug: never a bare 500, never a silent pass
+        message = f"internal error in {provider.name} verify ({type(error).__name__})"
+        raise InternalError(message, reason="verify_crash") from error
 
 
 def _with_options(source: Source, **options: object) -> Source:
@@ -119,7 +136,7 @@ def _event_record(parsed: ParsedEvent, received: float, ignore: frozenset[str]) 
 
 
 def with_canonical(event: CompiledEvent, ignore: frozenset[str]) -> CompiledEvent:
-    """A click whose `link.canonical` also drops the config's `[links] ignore_params`."""
+    """A click whose `link.canonical` also drops the config's `[canonical] ignore_params`."""
     link: Any = getattr(event, "link")  # noqa: B009 (a click has one; the view does not say)
     canonical = canonical_url(link.url, ignore)
     updated = msgspec.structs.replace(link, canonical=canonical)

@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.errors import ForbiddenSource, MalformedPayload, SignatureError
+from connector.errors import (
+    ConnectorError,
+    ForbiddenSource,
+    InternalError,
+    MalformedPayload,
+    SignatureError,
+    StorageUnavailable,
+)
+from connector.webhooks import status_for
 from providers import brevo
 from providers.base import Source
 from tests.providers.sent import Sent, sent_events
@@ -225,3 +233,18 @@ def test_arbitrary_headers_only_raise_signature_or_forbidden(headers: dict[str, 
     except (SignatureError, ForbiddenSource):
         return
     assert verified.credential in {"basic_auth[0]", "bearer_tokens[0]"}
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (StorageUnavailable("down"), 429),
+        (InternalError("bug", reason="verify_crash"), 429),
+        (SignatureError("bad"), 401),
+        (MalformedPayload("bad"), 400),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, Exception) else str(value),
+)
+def test_our_5xx_become_429_the_one_code_brevo_retries(error: ConnectorError, status: int) -> None:
+    """Brevo discards a webhook on any 5xx: storage outages and bugs are answered 429."""
+    assert status_for(brevo, error) == status
