@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from connector.bots.state import BotState
+from connector.storage.link_records import LinkOps
 from connector.storage.scenario_records import ScenarioOps
 
 T = TypeVar("T")
@@ -142,7 +143,7 @@ class ClaimedTask:
     attempts: int
 
 
-class Tx(ScenarioOps, Protocol):
+class Tx(ScenarioOps, LinkOps, Protocol):
     """Operations inside one transaction (the scenario engine's are in `ScenarioOps`)."""
 
     def ingest(self, batch: IngestBatch) -> IngestOutcome: ...

@@ -36,6 +36,7 @@ TABLES = (
     "entries",
     "bot_deliveries",
     "bot_clicks",
+    "links",
 )
 # Identity columns whose sequence must continue after the copied values.
 IDENTITY = {"events": "seq", "rejections": "id", "attempts": "id", "tasks": "id"}

@@ -17,6 +17,7 @@ class TriggerLink:
     enabled: bool = True
     fallback_url: str | None = None  # where a disabled link sends people (else 410)
     origin: str = "api"  # config | api
+    config_digest: str = ""  # digest of the config entry last written (config links only)
     created_at: float = 0.0
     updated_at: float = 0.0
 

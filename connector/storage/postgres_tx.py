@@ -8,7 +8,6 @@ behind another's. Writes of many rows are one `executemany` (pipelined: one roun
 """
 
 # Only module constants (column lists, per-send filters, table names) are formatted into SQL.
-# ruff: noqa: S608
 
 from __future__ import annotations
 
@@ -32,6 +31,7 @@ from connector.storage.base import (
     StoredEvent,
 )
 from connector.storage.postgres_bots import PgBotState
+from connector.storage.postgres_links import PgLinkSql
 from connector.storage.postgres_scenarios import PgScenarioSql
 
 _EVENT_FIELDS = "id, type, source, provider, occurred_at, received_at, payload, raw"
@@ -75,7 +75,7 @@ _OUTCOME = attrgetter(
 )
 
 
-class PgTx(PgScenarioSql):
+class PgTx(PgScenarioSql, PgLinkSql):
     def __init__(self, conn: psycopg.Connection[Any], bot_ttl_seconds: float | None = None) -> None:
         self.conn = conn
         self.cur = conn.cursor(binary=True)  # bytea and floats arrive without text parsing

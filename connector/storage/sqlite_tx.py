@@ -21,10 +21,11 @@ from connector.storage.base import (
     StoredEvent,
 )
 from connector.storage.sqlite_bots import SqliteState
+from connector.storage.sqlite_links import LinkSql
 from connector.storage.sqlite_scenarios import ScenarioSql
 
 
-class SqliteTx(ScenarioSql):
+class SqliteTx(ScenarioSql, LinkSql):
     def __init__(self, conn: sqlite3.Connection, bot_ttl_seconds: float | None = None) -> None:
         self.conn = conn
         self.bot_ttl_seconds = bot_ttl_seconds
