@@ -31,8 +31,8 @@ class _Section(BaseModel):
 
 
 class ServerSettings(_Section):
-    host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535)
+    host: str = Field("127.0.0.1", description="Address to listen on; 0.0.0.0 inside a container.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port.")
     max_body_bytes: int = Field(1024 * 1024, gt=0, description="Larger bodies get 413.")
     trusted_proxies: list[str] = Field(
         default_factory=list,
@@ -41,7 +41,9 @@ class ServerSettings(_Section):
     capture_rejected_dir: str | None = Field(
         None, description="Debug switch: save rejected requests here (secrets redacted)."
     )
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level written to the JSON log on stderr."
+    )
 
 
 class StorageSettings(_Section):
@@ -52,7 +54,13 @@ class StorageSettings(_Section):
             " postgresql://user:${PGPASSWORD}@host:5432/db (several replicas)"
         ),
     )
-    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL",
+        description=(
+            "SQLite only: FULL fsyncs every group commit; NORMAL trades power-loss safety"
+            " for speed."
+        ),
+    )
     retention_days: int = Field(
         30, ge=8, description="Events (and so dedup ids) are kept this long; at least 8 days."
     )
@@ -174,18 +182,44 @@ class AdminSettings(_Section):
 
 
 class SourceSettings(_Section):
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    provider: str
-    signing_keys: list[SecretStr] = Field(default_factory=list)
-    public_keys: list[str] = Field(default_factory=list)
-    basic_auth: list[SecretStr] = Field(default_factory=list)
-    bearer_tokens: list[SecretStr] = Field(default_factory=list)
-    allowed_ips: list[str] = Field(default_factory=list)
-    topic_arns: list[str] = Field(default_factory=list)
-    timestamp_tolerance: int | None = Field(None, gt=0)
-    url: str | None = None
-    insecure: bool = False
-    options: dict[str, Any] = Field(default_factory=dict)
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="The source's name; its URL is /webhooks/<id>.",
+    )
+    provider: str = Field(
+        description="Which ESP adapter parses it (see the README's provider table)."
+    )
+    signing_keys: list[SecretStr] = Field(
+        default_factory=list, description="Shared HMAC secrets (rotate by listing old and new)."
+    )
+    public_keys: list[str] = Field(
+        default_factory=list,
+        description="Public keys (base64 DER or PEM) for ESPs that sign with a key pair.",
+    )
+    basic_auth: list[SecretStr] = Field(
+        default_factory=list, description='"user:password" pairs the ESP sends.'
+    )
+    bearer_tokens: list[SecretStr] = Field(
+        default_factory=list,
+        description="Tokens sent as Authorization: Bearer (or a named header).",
+    )
+    allowed_ips: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDR networks allowed to post; others get 403.",
+    )
+    topic_arns: list[str] = Field(
+        default_factory=list, description="Amazon SES: the SNS topics allowed to post."
+    )
+    timestamp_tolerance: int | None = Field(
+        None, gt=0, description="Replay window in seconds (each provider has a default)."
+    )
+    url: str | None = Field(
+        None, description="The exact URL registered with the ESP (Mandrill signs it)."
+    )
+    insecure: bool = Field(False, description='Generic adapter: allow auth type "none".')
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Provider-specific settings ([sources.options])."
+    )
 
     @field_validator("provider")
     @classmethod

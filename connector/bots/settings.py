@@ -17,7 +17,9 @@ from connector.bots.reasons import REASONS
 class BotSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
+    enabled: bool = Field(
+        True, description="Score every click for bots and security scanners (bot.* in events)."
+    )
     settle_seconds: float = Field(
         120.0,
         gt=0,
@@ -38,13 +40,27 @@ class BotSettings(BaseModel):
     state_ttl_seconds: float = Field(
         6 * 3600.0, ge=60, description="How long deliveries and clicks are kept as evidence."
     )
-    burst_window_seconds: float = Field(2.0, gt=0, le=30)
-    pair_window_seconds: float = Field(30.0, gt=0, le=600)
-    all_links_window_seconds: float = Field(60.0, gt=0, le=3600)
+    burst_window_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="Clicks on distinct links of one message within this many seconds are a burst.",
+    )
+    pair_window_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="A scanner click then a person's on the same link within this long: a pair.",
+    )
+    all_links_window_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Window for 'clicked (nearly) every link of the message'."
+    )
     at_delivery_seconds: float = Field(
         300.0, gt=0, le=3600, description="A multi-link visit this soon after delivery is a scan."
     )
-    fanout_window_seconds: float = Field(120.0, gt=0, le=3600)
+    fanout_window_seconds: float = Field(
+        120.0, gt=0, le=3600, description="Window for one address clicking for many recipients."
+    )
     fanout_recipients: int = Field(5, ge=2, description="Distinct recipients per IP to flag.")
     esp_hint_key: str = Field("esp_bot_hint", description="event.metadata key providers fill.")
     points: dict[str, int] = Field(

@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "serve": "connector.cli.serve:serve",
     "worker": "connector.cli.worker:worker",
     "check-config": "connector.cli.config:check_config",
+    "config-reference": "connector.cli.config:config_reference",
     "schema": "connector.cli.schema:schema",
     "rules": "connector.cli.rules:rules",
     "deliveries": "connector.cli.deliveries:deliveries",

@@ -28,3 +28,11 @@ def check_config(path: Path) -> None:
     for source in settings.sources:
         click.echo(f"  source {source.id}: {source.provider} at /webhooks/{source.id}")
     click.echo(f"  worker: {settings.worker.mode}")
+
+
+@click.command("config-reference")
+def config_reference() -> None:
+    """Print every configuration key with its type, default and meaning (Markdown)."""
+    from connector.reference import reference
+
+    click.echo(reference(), nl=False)

@@ -103,9 +103,11 @@ class _Strict(BaseModel):
 class LogAction(_Strict):
     """Writes the (optionally mapped) event to the structured log: for demos and dry runs."""
 
-    id: str = Field(pattern=_ACTION_ID)
-    type: Literal["log"] = "log"
-    body: BodySpec = "event"
+    id: str = Field(pattern=_ACTION_ID, description="The action's name, used by rules.")
+    type: Literal["log"] = Field("log", description="Write each event to the service's log.")
+    body: BodySpec = Field(
+        "event", description='"event" (the whole event) or a body template table.'
+    )
 
     @field_validator("body", mode="before")
     @classmethod
@@ -121,10 +123,12 @@ class LogAction(_Strict):
 class HttpAction(_Strict):
     """POSTs (or PUTs/PATCHes) the event as JSON to one downstream URL."""
 
-    id: str = Field(pattern=_ACTION_ID)
-    type: Literal["http"] = "http"
+    id: str = Field(pattern=_ACTION_ID, description="The action's name, used by rules.")
+    type: Literal["http"] = Field(
+        "http", description="POST (or PUT/PATCH) the event as JSON to url."
+    )
     url: str = Field(description="http:// or https:// endpoint; redirects are not followed.")
-    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    method: Literal["POST", "PUT", "PATCH"] = Field("POST", description="HTTP method.")
     headers: dict[str, SecretStr] = Field(
         default_factory=dict, description="Extra request headers; values are kept secret."
     )
@@ -132,7 +136,10 @@ class HttpAction(_Strict):
     secret: SecretStr | None = Field(
         None, description="Standard Webhooks secret (`whsec_` + base64) to sign requests."
     )
-    body: BodySpec = "event"
+    body: BodySpec = Field(
+        "event",
+        description='"event" (the whole event) or a body template table: output key = field path.',
+    )
     allow_networks: tuple[IPvAnyNetwork, ...] = Field((), description=_ALLOW_DESCRIPTION)
     format: Literal["json", "cloudevents"] = Field(
         "json", description='"cloudevents": CloudEvents 1.0 over HTTP, the body as `data`.'

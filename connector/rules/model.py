@@ -110,8 +110,10 @@ class SendSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    message_id: StrictStr | None = None
-    campaign_id: StrictStr | None = None
+    message_id: StrictStr | None = Field(None, description="One message.")
+    campaign_id: StrictStr | None = Field(
+        None, description="A campaign (broadcast, newsletter) with all its messages."
+    )
 
     @model_validator(mode="after")
     def _one(self) -> SendSettings:
@@ -127,28 +129,89 @@ class RuleSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: StrictStr
-    description: StrictStr | None = None
-    event: list[str] = Field(default_factory=lambda: ["email.clicked"])
-    when: When = None
-    actions: list[StrictStr] = Field(default_factory=list)
-    wait_for_settled: StrictBool = False
-    include_test_sends: StrictBool = False
-    include_system_links: StrictBool = False
+    id: StrictStr = Field(description="The rule's name in decisions and deliveries.")
+    description: StrictStr | None = Field(None, description="Free text for people.")
+    event: list[str] = Field(
+        default_factory=lambda: ["email.clicked"],
+        description="Event types the rule's conditions are tested on (default by trigger).",
+    )
+    when: When = Field(
+        None,
+        description=(
+            "Conditions on any field: all / any / not of { field, operator = value }"
+            " (README: Rules)."
+        ),
+    )
+    actions: list[StrictStr] = Field(
+        default_factory=list, description="Action ids that receive the matching event."
+    )
+    wait_for_settled: StrictBool = Field(
+        False, description="Act on the settled bot verdict (bots.settle_seconds after the click)."
+    )
+    include_test_sends: StrictBool = Field(False, description="Also match the ESP's test sends.")
+    include_system_links: StrictBool = Field(
+        False, description="Also match unsubscribe, preference and view-in-browser links."
+    )
     # scenarios (README "Scenarios"; connector/scenarios/)
-    trigger: Trigger = "click"
-    links: Links = None
-    at: Moment | None = None
-    after: Duration | None = None
-    timeout: Duration | None = None
-    send: SendSettings | None = None
-    on_click: list[StrictStr] = Field(default_factory=list)
-    on_timeout: list[StrictStr] = Field(default_factory=list)
-    include_bot_clicks: StrictBool = False
-    audience: Literal["delivered", "sent"] = "delivered"
-    group: StrictStr | None = None
-    once_per: Literal["event", "recipient", "message", "campaign"] = "event"
-    reenter_after: Duration | None = None
+    trigger: Trigger = Field(
+        "click",
+        description=(
+            "click: as clicks arrive; clicked_by / not_clicked: at a check's time; wait: a click "
+            "within timeout of a delivery (README: Scenarios)."
+        ),
+    )
+    links: Links = Field(
+        None,
+        description=(
+            '"any" or link patterns (exact URL, glob with *, { prefix = URL }) matched on'
+            " link.canonical."
+        ),
+    )
+    at: Moment | None = Field(
+        None, description="A check's verification time (ISO 8601; naive is UTC)."
+    )
+    after: Duration | None = Field(
+        None,
+        description=(
+            'not_clicked: check this long after each delivery ("48h", "2d", "PT48H", seconds).'
+        ),
+    )
+    timeout: Duration | None = Field(
+        None, description="wait: how long to wait for a click after each delivery."
+    )
+    send: SendSettings | None = Field(
+        None, description="What a check covers: { campaign_id = ... } or { message_id = ... }."
+    )
+    on_click: list[StrictStr] = Field(
+        default_factory=list, description="wait: actions that get the click."
+    )
+    on_timeout: list[StrictStr] = Field(
+        default_factory=list, description="wait: actions that get the email.click_timeout event."
+    )
+    include_bot_clicks: StrictBool = Field(
+        False, description="Checks: count clicks whose verdict says bot too."
+    )
+    audience: Literal["delivered", "sent"] = Field(
+        "delivered",
+        description=(
+            "not_clicked: recipients reported delivered (default), or also those only"
+            " reported sent."
+        ),
+    )
+    group: StrictStr | None = Field(
+        None,
+        description="Rules sharing a group: only the first to match fires per recipient and send.",
+    )
+    once_per: Literal["event", "recipient", "message", "campaign"] = Field(
+        "event",
+        description=(
+            "event (default), recipient, message or campaign: how often the rule may fire for one "
+            "contact."
+        ),
+    )
+    reenter_after: Duration | None = Field(
+        None, description="With once_per: the contact may enter again after this long."
+    )
 
     @field_validator("id")
     @classmethod

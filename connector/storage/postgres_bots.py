@@ -12,7 +12,6 @@ rows that had arrived by `received_by` count.
 """
 
 # Only module constants (column lists, per-send filters, table names) are formatted into SQL.
-# ruff: noqa: S608
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ win. Recipient keys are `COLLATE "C"` columns, so paging by key sorts as SQLite 
 """
 
 # Only module constants (column lists, per-send filters, table names) are formatted into SQL.
-# ruff: noqa: S608
 
 from __future__ import annotations
 
