@@ -7,10 +7,12 @@ rows and are retried after their lease), closes the HTTP client and finally the 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -122,6 +124,20 @@ def create_app(
     app = ConnectorApp(webhook_endpoint, routes=routes, lifespan=lifespan)
     app.state.services = services
     return app
+
+
+def serve_app(settings: Settings, config_path: Path) -> Starlette:
+    """The app as `connector serve` (and `connector.asgi:app`) runs it: the background work
+    where `[worker] mode` says, a supervised worker process by default."""
+    mode = settings.worker.mode
+    worker = WorkerSupervisor(config_path, settings.worker.nice) if mode == "process" else None
+    metrics = WorkerMetricsFile(settings.storage.worker_metrics_path(os.getpid()))
+    return create_app(
+        settings,
+        run_background=mode == "inline",
+        worker=worker,
+        worker_metrics=None if mode == "inline" else metrics,
+    )
 
 
 class ConnectorApp(Starlette):

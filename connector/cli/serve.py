@@ -7,7 +7,6 @@ With `mode = "inline"` the background loops run in the web process itself.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -25,10 +24,8 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     """Receive webhooks and deliver events until stopped (Ctrl-C or SIGTERM)."""
     import uvicorn
 
-    from connector.app import create_app
+    from connector.app import serve_app
     from connector.logging import configure_logging
-    from connector.metrics import WorkerMetricsFile
-    from connector.pipeline.supervisor import WorkerSupervisor
 
     path = resolve_config_path(config_path)
     demo = path == DEMO_CONFIG
@@ -37,15 +34,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     bind_host = host or settings.server.host
     bind_port = settings.server.port if port is None else port
     _banner(settings, path, bind_host, bind_port, demo)
-    mode = settings.worker.mode
-    worker = WorkerSupervisor(path, settings.worker.nice) if mode == "process" else None
-    metrics_file = WorkerMetricsFile(settings.storage.worker_metrics_path(os.getpid()))
-    app = create_app(
-        settings,
-        run_background=mode == "inline",
-        worker=worker,
-        worker_metrics=None if mode == "inline" else metrics_file,
-    )
+    app = serve_app(settings, path)
     uvicorn.run(
         app,
         host=bind_host,
