@@ -16,7 +16,9 @@ from typing import Any, Protocol, TypeVar
 
 from connector.bots.state import BotState
 from connector.storage.link_records import LinkOps
+from connector.storage.report_records import ReportOps
 from connector.storage.scenario_records import ScenarioOps
+from connector.storage.view_records import ViewOps
 
 T = TypeVar("T")
 
@@ -143,7 +145,7 @@ class ClaimedTask:
     attempts: int
 
 
-class Tx(ScenarioOps, LinkOps, Protocol):
+class Tx(ScenarioOps, LinkOps, ReportOps, ViewOps, Protocol):
     """Operations inside one transaction (the scenario engine's are in `ScenarioOps`)."""
 
     def ingest(self, batch: IngestBatch) -> IngestOutcome: ...

@@ -32,7 +32,9 @@ from connector.storage.base import (
 )
 from connector.storage.postgres_bots import PgBotState
 from connector.storage.postgres_links import PgLinkSql
+from connector.storage.postgres_reports import PgReportSql
 from connector.storage.postgres_scenarios import PgScenarioSql
+from connector.storage.postgres_views import PgViewSql
 
 _EVENT_FIELDS = "id, type, source, provider, occurred_at, received_at, payload, raw"
 _INSERT_EVENT = (
@@ -75,7 +77,7 @@ _OUTCOME = attrgetter(
 )
 
 
-class PgTx(PgScenarioSql, PgLinkSql):
+class PgTx(PgScenarioSql, PgLinkSql, PgReportSql, PgViewSql):
     def __init__(self, conn: psycopg.Connection[Any], bot_ttl_seconds: float | None = None) -> None:
         self.conn = conn
         self.cur = conn.cursor(binary=True)  # bytea and floats arrive without text parsing

@@ -1,0 +1,71 @@
+"""PostgreSQL SQL for the dashboard's `ViewOps` (see view_records.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from connector.storage.view_records import EventQuery, SourceView
+
+# The verdict and the decision are JSON stored as bytes / text (kept as written, see
+# migration 0001); filtering walks `seq` newest first until a page is full.
+_SUSPECTED = "COALESCE((convert_from(bot, 'UTF8')::jsonb ->> 'suspected')::boolean, FALSE) = %s"
+# The decision is {"immediate": {...}, "settled": {...}}: a rule matched in either phase.
+_RULE = (
+    "jsonb_path_exists(decision::jsonb, '$.*.matched[*] ? (@.rule == $r)',"
+    " jsonb_build_object('r', %s::text))"
+)
+
+
+class PgViewSql:
+    cur: psycopg.Cursor[Any]
+
+    def event_page(self, query: EventQuery) -> list[dict[str, Any]]:
+        from connector.storage.postgres_tx import _EVENT_COLUMNS, _stored_event  # circular
+
+        where, params = ["TRUE"], []  # type: list[str], list[Any]
+        for clause, value in (
+            ("source = %s", query.source),
+            ("type = %s", query.type),
+            ("seq < %s", query.before),
+            (_RULE, query.rule),
+            (_SUSPECTED, query.suspected),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        rows = self.cur.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)}"
+            " ORDER BY seq DESC LIMIT %s",
+            (*params, query.limit),
+        )
+        return [_stored_event(row) for row in rows.fetchall()]
+
+    def source_view(self, source: str, since: float) -> SourceView:
+        last, accepted = self.cur.execute(
+            "SELECT MAX(received_at), COUNT(*) FILTER (WHERE received_at >= %s)"
+            " FROM events WHERE source = %s",
+            (since, source),
+        ).fetchone() or (None, 0)
+        rejected = self._one(
+            "SELECT COUNT(*) FROM rejections WHERE source = %s AND received_at >= %s",
+            (source, since),
+        )
+        row = self.cur.execute(
+            "SELECT received_at, reason FROM rejections WHERE source = %s"
+            " ORDER BY received_at DESC LIMIT 1",
+            (source,),
+        ).fetchone()
+        return SourceView(
+            source=source,
+            last_event_at=last,
+            accepted=accepted,
+            rejected=rejected,
+            last_rejected_at=row[0] if row else None,
+            last_rejection=row[1] if row else None,
+        )
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        row = self.cur.execute(sql, params).fetchone()
+        return row[0] if row else None

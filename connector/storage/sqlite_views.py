@@ -1,0 +1,69 @@
+"""SQLite SQL for the dashboard's `ViewOps` (see view_records.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from connector.storage.view_records import EventQuery, SourceView
+
+# A verdict's flag and a matched rule, read from the JSON stored with the event (bytes in
+# the column, hence the casts). Filtering walks `seq` newest first until a page is full.
+_SUSPECTED = "COALESCE(json_extract(CAST(bot AS TEXT), '$.suspected'), 0) = ?"
+# The decision is {"immediate": {...}, "settled": {...}}: a rule matched in either phase.
+_RULE = (
+    "EXISTS (SELECT 1 FROM json_each(CAST(decision AS TEXT)) AS phase,"
+    " json_each(phase.value, '$.matched') AS m WHERE json_extract(m.value, '$.rule') = ?)"
+)
+
+
+class ViewSql:
+    conn: sqlite3.Connection
+
+    def event_page(self, query: EventQuery) -> list[dict[str, Any]]:
+        from connector.storage.sqlite_tx import _EVENT_COLUMNS, _stored_event  # circular
+
+        where, params = ["1 = 1"], []  # type: list[str], list[Any]
+        for clause, value in (
+            ("source = ?", query.source),
+            ("type = ?", query.type),
+            ("seq < ?", query.before),
+            (_RULE, query.rule),
+        ):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        if query.suspected is not None:
+            where.append(_SUSPECTED)
+            params.append(int(query.suspected))
+        rows = self.conn.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE {' AND '.join(where)}"
+            " ORDER BY seq DESC LIMIT ?",
+            (*params, query.limit),
+        )
+        return [_stored_event(row) for row in rows.fetchall()]
+
+    def source_view(self, source: str, since: float) -> SourceView:
+        last = self.conn.execute(
+            "SELECT MAX(received_at) FROM events WHERE source = ?", (source,)
+        ).fetchone()[0]
+        accepted = self.conn.execute(
+            "SELECT COUNT(*) FROM events WHERE source = ? AND received_at >= ?", (source, since)
+        ).fetchone()[0]
+        rejected = self.conn.execute(
+            "SELECT COUNT(*) FROM rejections WHERE source = ? AND received_at >= ?",
+            (source, since),
+        ).fetchone()[0]
+        row = self.conn.execute(
+            "SELECT received_at, reason FROM rejections WHERE source = ?"
+            " ORDER BY received_at DESC LIMIT 1",
+            (source,),
+        ).fetchone()
+        return SourceView(
+            source=source,
+            last_event_at=last,
+            accepted=accepted,
+            rejected=rejected,
+            last_rejected_at=row[0] if row else None,
+            last_rejection=row[1] if row else None,
+        )

@@ -1,0 +1,45 @@
+"""Read-only views for the dashboard (`/ui`): filtered event pages and per-source health.
+
+Both backends implement `ViewOps` (sqlite_views.py, postgres_views.py) with cheap, indexed
+queries (migration 0004.views): a page is at most `limit` rows, newest first, and a source's
+health reads one index range per source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Filters of the events page; `suspected` None means any verdict, `before` pages by seq."""
+
+    source: str | None = None
+    type: str | None = None
+    suspected: bool | None = None
+    rule: str | None = None
+    before: int | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    """One source's health since a moment: what was stored, what was refused and why."""
+
+    source: str
+    last_event_at: float | None
+    accepted: int
+    rejected: int
+    last_rejected_at: float | None
+    last_rejection: str | None
+
+
+class ViewOps(Protocol):
+    def event_page(self, query: EventQuery) -> list[dict[str, Any]]:
+        """Events as `list_events` returns them, newest first, filtered by `query`."""
+        ...
+
+    def source_view(self, source: str, since: float) -> SourceView:
+        """Last event ever seen; events stored and items rejected since `since`."""
+        ...
