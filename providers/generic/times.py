@@ -70,7 +70,7 @@ def _parse_time(value: Any, spec: _Time, where: str) -> datetime:
         if spec.format == "strftime":
             assert spec.pattern is not None
             parsed = datetime.strptime(value.strip(), spec.pattern)
-        else:  # ISO-8601; also Iterable's "2017-05-15 23:59:47 +00:00" (PROVIDERS.md 14.3)
+        else:  # ISO-8601; also Iterable's documented "2017-05-15 23:59:47 +00:00"
             parsed = datetime.fromisoformat(value.strip().replace(" +", "+").replace(" -", "-"))
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=spec.zone)).astimezone(UTC)
     except (MalformedPayload, ValueError, OverflowError, OSError):
