@@ -22,6 +22,7 @@ import structlog
 from connector.bots.detector import Detector
 from connector.bots.verdict import verdict_data
 from connector.metrics import Metrics
+from connector.reports.recorder import record_click, record_settlement
 from connector.rules.decision import Decision
 from connector.rules.engine import RuleSet
 from connector.scenarios.engine import ScenarioEngine
@@ -123,6 +124,7 @@ class Processor:
             settled_phase=False,
         )
         self.scenarios.observe(tx, data, suspected, settle_at, now)
+        record_click(tx, data, suspected, settle_at, now)
         routed = Routed(row.id, bot, decision.as_dict(), settle_at)
         return routed, self._deliveries(row.id, data, decision.matched, now, settling, False)
 
@@ -159,6 +161,7 @@ class Processor:
             verdict = self.detector.settle(click, state)
         self._count_bot(verdict)
         self.scenarios.settled(tx, row.id, verdict.suspected)
+        record_settlement(tx, orjson.loads(row.payload), verdict.suspected, now)
         decision, deliveries = self._route_settled(tx, row, verdict_data(verdict), now)
         return verdict, decision, deliveries
 

@@ -37,6 +37,10 @@ TABLES = (
     "bot_deliveries",
     "bot_clicks",
     "links",
+    "report_totals",
+    "report_contacts",
+    "report_hours",
+    "report_unsettled",
 )
 # Identity columns whose sequence must continue after the copied values.
 IDENTITY = {"events": "seq", "rejections": "id", "attempts": "id", "tasks": "id"}

@@ -43,8 +43,29 @@ class TimeBucket:
     human: int
 
 
+@dataclass(frozen=True, slots=True)
+class CountedClick:
+    """One click as the report aggregates count it (`connector/reports/recorder.py`)."""
+
+    event_id: str
+    subjects: tuple[tuple[Subject, str], ...]  # every (subject, key) the click counts under
+    recipient: str | None  # None: an anonymous click (counted, but not a contact)
+    at: float  # when it was made (its hour bucket)
+    suspected: bool  # the verdict being counted: immediate, or settled in `count_settlement`
+    final: bool = False  # no settling phase follows: the immediate verdict is also settled
+
+
 class ReportOps(Protocol):
     """Report operations every backend's transaction offers (part of `Tx`)."""
+
+    def count_click(self, click: CountedClick) -> None:
+        """Add a click to its subjects' totals, contact rows and hour buckets."""
+        ...
+
+    def count_settlement(self, click: CountedClick) -> None:
+        """Count the settled verdict of a click counted before with `final=False` (once:
+        a second settlement, or one of a click never counted, changes nothing)."""
+        ...
 
     def report_totals(self, subject: Subject, key: str) -> ReportTotals | None: ...
     def report_subjects(

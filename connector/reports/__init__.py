@@ -1,0 +1,1 @@
+"""Click reports: counting clicks into aggregates as they are processed, and reading them."""

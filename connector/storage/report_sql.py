@@ -1,0 +1,158 @@
+"""The report aggregates' SQL, shared by both backends (`sqlite_reports.py`,
+`postgres_reports.py` only say how to run a statement and spell the placeholders).
+
+Tables (migration 0003): `report_totals` (one row per subject and key), `report_contacts`
+(one per subject, key and recipient), `report_hours` (one per subject, key and hour) and
+`report_unsettled` (a click's immediate verdict until its settled one is counted). A click
+costs three upserts per subject it counts under, all by primary key; a report page reads
+one primary-key range. Nothing here scans the clicks.
+"""
+
+# ruff: noqa: S608 (only table names and backend function names are formatted into SQL)
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from connector.storage.report_records import (
+    ContactClicks,
+    CountedClick,
+    ReportTotals,
+    Subject,
+    TimeBucket,
+)
+
+HOUR = 3600
+_TOTALS = (
+    "subject, key, clicks, contacts, human_immediate, human_settled, suspected_immediate,"
+    " suspected_settled, first_at, last_at"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportStatements:
+    contact: str
+    totals: str
+    hour: str
+    unsettled: str
+    settle_take: str
+    settle_totals: str
+    settle_contact: str
+    settle_hour: str
+    read_totals: str
+    read_subjects: str
+    read_contacts: str
+    read_timeline: str
+
+
+def statements(mark: str, least: str, greatest: str) -> ReportStatements:
+    """The statements with a backend's placeholder and two-argument min/max functions."""
+    t, c, h = "report_totals", "report_contacts", "report_hours"
+    sql = ReportStatements(
+        contact=f"INSERT INTO {c} (subject, key, recipient, clicks, human_clicks, first_at,"
+        " last_at) VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT (subject, key, recipient)"
+        f" DO UPDATE SET clicks = {c}.clicks + 1,"
+        f" human_clicks = {c}.human_clicks + excluded.human_clicks,"
+        f" first_at = {least}({c}.first_at, excluded.first_at),"
+        f" last_at = {greatest}({c}.last_at, excluded.last_at) RETURNING clicks",
+        totals=f"INSERT INTO {t} ({_TOTALS}) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)"
+        f" ON CONFLICT (subject, key) DO UPDATE SET clicks = {t}.clicks + 1,"
+        f" contacts = {t}.contacts + excluded.contacts,"
+        f" human_immediate = {t}.human_immediate + excluded.human_immediate,"
+        f" human_settled = {t}.human_settled + excluded.human_settled,"
+        f" suspected_immediate = {t}.suspected_immediate + excluded.suspected_immediate,"
+        f" suspected_settled = {t}.suspected_settled + excluded.suspected_settled,"
+        f" first_at = {least}({t}.first_at, excluded.first_at),"
+        f" last_at = {greatest}({t}.last_at, excluded.last_at)",
+        hour=f"INSERT INTO {h} (subject, key, start, clicks, human) VALUES (?, ?, ?, 1, ?)"
+        f" ON CONFLICT (subject, key, start) DO UPDATE SET clicks = {h}.clicks + 1,"
+        f" human = {h}.human + excluded.human",
+        unsettled="INSERT INTO report_unsettled (event_id, suspected, at) VALUES (?, ?, ?)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        settle_take="DELETE FROM report_unsettled WHERE event_id = ? RETURNING suspected, at",
+        settle_totals=f"UPDATE {t} SET human_settled = human_settled + ?,"
+        " suspected_settled = suspected_settled + ? WHERE subject = ? AND key = ?",
+        settle_contact=f"UPDATE {c} SET human_clicks = human_clicks + ?"
+        " WHERE subject = ? AND key = ? AND recipient = ?",
+        settle_hour=f"UPDATE {h} SET human = human + ? WHERE subject = ? AND key = ? AND start = ?",
+        read_totals=f"SELECT {_TOTALS} FROM {t} WHERE subject = ? AND key = ?",
+        read_subjects=f"SELECT {_TOTALS} FROM {t} WHERE subject = ? AND key > ?"
+        " ORDER BY key LIMIT ?",
+        read_contacts=f"SELECT recipient, clicks, human_clicks, first_at, last_at FROM {c}"
+        " WHERE subject = ? AND key = ? AND recipient > ? ORDER BY recipient LIMIT ?",
+        read_timeline=f"SELECT start, clicks, human FROM {h} WHERE subject = ? AND key = ?"
+        " AND start >= ? AND start < ? ORDER BY start",
+    )
+    if mark == "?":
+        return sql
+    return ReportStatements(*(getattr(sql, f).replace("?", mark) for f in sql.__slots__))
+
+
+class ReportSqlBase:
+    """The `ReportOps` of `Tx`, over `_rows`, which each backend's mixin defines."""
+
+    _SQL: ReportStatements
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def count_click(self, click: CountedClick) -> None:
+        sql = self._SQL
+        human = 0 if click.suspected else 1
+        settled = (human, 1 - human) if click.final else (0, 0)
+        hour = int(click.at // HOUR * HOUR)
+        for subject, key in click.subjects:
+            new = 0
+            if click.recipient is not None:
+                params = (subject, key, click.recipient, human, click.at, click.at)
+                new = int(self._rows(sql.contact, params)[0][0] == 1)
+            counts = (new, human, settled[0], 1 - human, settled[1])
+            self._rows(sql.totals, (subject, key, *counts, click.at, click.at))
+            self._rows(sql.hour, (subject, key, hour, human))
+        if not click.final:
+            self._rows(sql.unsettled, (click.event_id, 1 - human, click.at))
+
+    def count_settlement(self, click: CountedClick) -> None:
+        sql = self._SQL
+        taken = self._rows(sql.settle_take, (click.event_id,))
+        if not taken:
+            return
+        was_human = 1 - int(taken[0][0])
+        human = 0 if click.suspected else 1
+        hour = int(float(taken[0][1]) // HOUR * HOUR)
+        for subject, key in click.subjects:
+            self._rows(sql.settle_totals, (human, 1 - human, subject, key))
+            if human == was_human:
+                continue
+            delta = human - was_human
+            if click.recipient is not None:
+                self._rows(sql.settle_contact, (delta, subject, key, click.recipient))
+            self._rows(sql.settle_hour, (delta, subject, key, hour))
+
+    def report_totals(self, subject: Subject, key: str) -> ReportTotals | None:
+        rows = self._rows(self._SQL.read_totals, (subject, key))
+        return _totals(rows[0]) if rows else None
+
+    def report_subjects(
+        self, subject: Subject, limit: int = 50, after: str | None = None
+    ) -> list[ReportTotals]:
+        rows = self._rows(self._SQL.read_subjects, (subject, after or "", limit))
+        return [_totals(row) for row in rows]
+
+    def report_contacts(
+        self, subject: Subject, key: str, limit: int = 50, after: str | None = None
+    ) -> list[ContactClicks]:
+        rows = self._rows(self._SQL.read_contacts, (subject, key, after or "", limit))
+        return [ContactClicks(r[0], r[1], r[2], float(r[3]), float(r[4])) for r in rows]
+
+    def report_timeline(
+        self, subject: Subject, key: str, since: float, until: float
+    ) -> list[TimeBucket]:
+        first = int(since // HOUR * HOUR)
+        rows = self._rows(self._SQL.read_timeline, (subject, key, first, until))
+        return [TimeBucket(float(r[0]), r[1], r[2]) for r in rows]
+
+
+def _totals(row: tuple[Any, ...]) -> ReportTotals:
+    return ReportTotals(*row)

@@ -1,0 +1,19 @@
+"""The report aggregates on SQLite: the shared statements (`report_sql.py`) run on the
+transaction's connection. RETURNING needs SQLite 3.35 or newer."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from connector.storage.report_sql import ReportSqlBase, statements
+
+
+class ReportSql(ReportSqlBase):
+    """Mixed into `SqliteTx`: the report operations of the `Tx` protocol."""
+
+    conn: sqlite3.Connection
+    _SQL = statements("?", "min", "max")
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, params).fetchall()
