@@ -18,7 +18,7 @@ block is dropped: the verdict is what we compute. `strict=False` sets bad lines 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -126,8 +126,14 @@ def _known_fields(
     return kept
 
 
-def run(replay: Replay, detector: Detector, state: BotState | None = None) -> Replay:
-    """Observe every event in arrival order and settle every click; fills the verdicts."""
+def run(
+    replay: Replay,
+    detector: Detector,
+    state: BotState | None = None,
+    advance: Callable[[int], None] | None = None,
+) -> Replay:
+    """Observe every event in arrival order and settle every click; fills the verdicts.
+    `advance(n)` is told as events are observed (a progress bar)."""
     state = state if state is not None else MemoryState(detector.settings.state_ttl_seconds)
     order = sorted(
         range(len(replay.events)),
@@ -139,6 +145,8 @@ def run(replay: Replay, detector: Detector, state: BotState | None = None) -> Re
     )
     pending: list[tuple[float, int, ClickView]] = []
     for count, index in enumerate(order, start=1):
+        if advance is not None and count % 1000 == 0:
+            advance(1000)
         event = replay.events[index]
         now = epoch_seconds(event.received_at)
         while pending and pending[0][0] <= now:

@@ -25,6 +25,7 @@ from connector.bots.ipindex import CATEGORIES
 from connector.bots.ipranges import load_index
 from connector.bots.rangefiles import RangeSource, parse_official
 from connector.bots.settings import BotSettings
+from connector.cli.progress import progress
 from connector.errors import ConnectorError
 
 
@@ -78,7 +79,8 @@ def evaluate(
         replay = read_events(events, strict=strict)
         if replay.invalid and not replay.events:
             raise click.ClickException(f"no valid event; {replay.invalid[0]}")
-        run(replay, Detector.from_settings(settings))
+        with progress(len(replay.events), "scoring") as advance:
+            run(replay, Detector.from_settings(settings), advance=advance)
     except (OSError, EOFError) as error:
         raise click.ClickException(f"cannot read {events.name}: {error}") from None
     except ConnectorError as error:

@@ -14,6 +14,7 @@ from typing import TypeVar
 import click
 
 from connector.cli.common import config_option, load_or_exit, resolve_config_path
+from connector.cli.progress import progress
 from connector.storage.base import Tx
 from connector.storage.factory import open_store
 
@@ -61,7 +62,36 @@ def replay_command(config_path: Path | None, delivery_ids: tuple[str, ...], all_
     """Queue DELIVERY_IDS (or --all-dead) for delivery again, with a fresh retry budget."""
     if bool(delivery_ids) == all_dead:
         raise click.UsageError("give delivery ids or --all-dead (not both)")
-    ids = None if all_dead else list(delivery_ids)
     now = time.time()
-    count = _with_store(config_path, lambda tx: tx.replay(ids, now))
+    if all_dead:
+        count = _replay_all_dead(config_path, now)
+    else:
+        count = _with_store(config_path, lambda tx: tx.replay(list(delivery_ids), now))
     click.echo(f"queued {count} deliver{'y' if count == 1 else 'ies'} for replay")
+
+
+REPLAY_BATCH = 500
+
+
+def _replay_all_dead(config_path: Path | None, now: float) -> int:
+    """Every dead letter, a batch per transaction (a long replay never holds the write lock
+    for long), with a progress bar on a terminal."""
+    settings = load_or_exit(resolve_config_path(config_path), secrets=False)
+    store = open_store(settings)
+    store.open_sync()
+    count = 0
+    try:
+        total = store.transaction_sync(lambda tx: tx.counts()).get("dead", 0)
+        with progress(total, "replaying") as advance:
+            while True:
+                batch = store.transaction_sync(
+                    lambda tx: tx.replay(
+                        [row.id for row in tx.list_deliveries("dead", REPLAY_BATCH)], now
+                    )
+                )
+                if not batch:
+                    return count
+                count += batch
+                advance(batch)
+    finally:
+        store.close_sync()

@@ -50,7 +50,8 @@ def copy_data(config_path: Path | None, target: str) -> None:
     """Copy the configured SQLite database into an empty PostgreSQL database: events and
     dedup ids, pending and dead deliveries, checks and waits, bot evidence. Stop the
     service first; then point storage.url at the new database."""
-    from connector.storage.copy import TargetNotEmpty, copy_sqlite_to_postgres
+    from connector.cli.progress import progress
+    from connector.storage.copy import TargetNotEmpty, copy_sqlite_to_postgres, count_rows
 
     storage = load_or_exit(resolve_config_path(config_path), secrets=False).storage
     if storage.backend != "sqlite":
@@ -60,18 +61,11 @@ def copy_data(config_path: Path | None, target: str) -> None:
     path = storage.sqlite_path
     if not path.exists():
         raise click.ClickException(f"{path} does not exist")
-    show = sys.stderr.isatty()
-
-    def progress(table: str, rows: int) -> None:
-        if show:
-            click.echo(f"\r  {table}: +{rows} rows", nl=False, err=True)
-
     try:
-        copied = copy_sqlite_to_postgres(path, target, progress)
+        with progress(count_rows(path), "copying") as advance:
+            copied = copy_sqlite_to_postgres(path, target, lambda table, rows: advance(rows))
     except TargetNotEmpty as error:
         raise click.ClickException(f"{error}: copy into an empty database") from None
-    if show:
-        click.echo("", err=True)
     for item in copied:
         click.echo(f"  {item.table}: {item.rows} row(s)")
     click.echo(f"copied {sum(c.rows for c in copied)} row(s) from {path}")

@@ -79,6 +79,21 @@ def copy_sqlite_to_postgres(
         reader.close()
 
 
+def count_rows(source: Path) -> int:
+    """How many rows a copy will move (for a progress bar); 0 for tables not there yet."""
+    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        total = 0
+        for table in TABLES:
+            try:
+                total += reader.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608
+            except sqlite3.OperationalError:
+                continue
+        return total
+    finally:
+        reader.close()
+
+
 def _copy_table(
     reader: sqlite3.Connection,
     writer: psycopg.Connection[Any],
