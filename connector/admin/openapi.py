@@ -24,6 +24,7 @@ from connector.admin.models import (
     StoredEvent,
     WaitRequest,
 )
+from connector.admin.report_models import REPORT_MODELS, REPORT_PATHS
 
 _REF = "#/components/schemas/{model}"
 _MODELS: list[type[BaseModel]] = [
@@ -97,10 +98,10 @@ _PATHS: list[
 @cache
 def openapi_document() -> dict[str, Any]:
     _, definitions = models_json_schema(
-        [(model, "validation") for model in _MODELS], ref_template=_REF
+        [(model, "validation") for model in _MODELS + REPORT_MODELS], ref_template=_REF
     )
     paths: dict[str, dict[str, Any]] = {}
-    for method, path, summary, request, responses, query in _PATHS:
+    for method, path, summary, request, responses, query in _PATHS + REPORT_PATHS:
         operation: dict[str, Any] = {
             "summary": summary,
             "security": [{"bearer": []}],

@@ -34,6 +34,7 @@ from connector.admin.models import (
     WaitRequest,
 )
 from connector.admin.openapi import openapi_document
+from connector.admin.reports_api import ReportsApi
 from connector.errors import ApiError, Conflict, NotFound, Unauthorized, Unprocessable
 from connector.rules.model import RuleSettings
 from connector.scenarios.engine import ScenarioEngine, new_check
@@ -64,6 +65,7 @@ class AdminApi:
             Route("/waits", guarded(self.start_wait), methods=["POST"]),
             Route("/events", guarded(self.list_events), methods=["GET"]),
             Route("/events/{event_id}", guarded(self.get_event), methods=["GET"]),
+            *ReportsApi(self.store).routes(guarded),
         ]
 
     def _guarded(self, handler: Handler) -> Handler:

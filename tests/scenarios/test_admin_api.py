@@ -154,6 +154,9 @@ def test_the_openapi_document_describes_every_route(client: TestClient) -> None:
         "/waits",
         "/events",
         "/events/{event_id}",
+        "/reports/{subject}",
+        "/reports/{subject}/{key}",
+        "/reports/{subject}/{key}/contacts",
     }
     post = document["paths"]["/checks"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(

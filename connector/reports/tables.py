@@ -1,0 +1,92 @@
+"""Reports as rows of text: the columns the CSV export and `connector report` share, so the
+terminal table and the spreadsheet say the same thing in the same order."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import get_args
+
+from connector.storage.report_records import ContactClicks, ReportTotals, Subject, TimeBucket
+
+SUBJECTS: tuple[str, ...] = get_args(Subject)
+TOTALS_COLUMNS = (
+    "subject",
+    "key",
+    "clicks",
+    "contacts",
+    "human_immediate",
+    "suspected_immediate",
+    "human_settled",
+    "suspected_settled",
+    "first_at",
+    "last_at",
+)
+CONTACT_COLUMNS = ("recipient", "clicks", "human_clicks", "first_at", "last_at")
+TIMELINE_COLUMNS = ("hour", "clicks", "human")
+Row = Sequence[str | int]
+
+
+def iso(value: float | None) -> str:
+    if value is None:
+        return ""
+    return datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def totals_row(t: ReportTotals) -> Row:
+    return (
+        t.subject,
+        t.key,
+        t.clicks,
+        t.contacts,
+        t.human_immediate,
+        t.suspected_immediate,
+        t.human_settled,
+        t.suspected_settled,
+        iso(t.first_at),
+        iso(t.last_at),
+    )
+
+
+def contact_row(c: ContactClicks) -> Row:
+    return (c.recipient, c.clicks, c.human_clicks, iso(c.first_at), iso(c.last_at))
+
+
+def bucket_row(b: TimeBucket) -> Row:
+    return (iso(b.start), b.clicks, b.human)
+
+
+def csv_text(columns: Sequence[str], rows: Iterable[Row], *, header: bool = True) -> str:
+    """RFC 4180 text; a cell a spreadsheet would run as a formula gets a leading quote."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    if header:
+        writer.writerow(columns)
+    writer.writerows([_safe(cell) for cell in row] for row in rows)
+    return out.getvalue()
+
+
+def _safe(cell: str | int) -> str | int:
+    # recipients and URLs come from outside: "=cmd()" must stay text (CSV injection)
+    if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + cell
+    return cell
+
+
+def text_table(columns: Sequence[str], rows: Iterable[Row]) -> str:
+    """A plain aligned table for a terminal: numbers right-aligned, text left."""
+    cells = [list(columns)] + [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    numeric = [
+        all(r[i].isdigit() for r in cells[1:]) and len(cells) > 1 for i in range(len(columns))
+    ]
+    lines = [
+        "  ".join(
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(row, widths, numeric, strict=True)
+        ).rstrip()
+        for row in cells
+    ]
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])

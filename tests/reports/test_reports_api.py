@@ -1,0 +1,132 @@
+"""`/api/v1/reports`: JSON pages, CSV export, 404 for unknown subjects, 422 for bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from connector.app import create_app
+from connector.config import parse_settings
+from connector.storage.report_records import CountedClick
+from connector.storage.sqlite import SqliteStore
+
+TOKEN = "unit-admin-token-0123456789"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+URL = "https://shop.example/sale?x=1"
+H = 1_700_000_000 // 3600 * 3600
+
+
+def _seed(path: Path) -> None:
+    store = SqliteStore(path)
+    store.open_sync()
+    clicks = [
+        CountedClick("e1", (("link", URL), ("campaign", "spring")), "a@x.io", H + 1, False),
+        CountedClick("e2", (("link", URL),), "=b@x.io", H + 3601, True, final=True),
+        CountedClick("e3", (("link", "https://other.example/report.csv"),), None, H, False),
+    ]
+    for click in clicks:
+        store.transaction_sync(lambda tx, click=click: tx.count_click(click))
+    store.close_sync()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    _seed(tmp_path / "api.db")
+    data: dict[str, Any] = {
+        "storage": {"url": f"sqlite:///{tmp_path / 'api.db'}"},
+        "worker": {"mode": "inline"},
+        "actions": [{"id": "log", "type": "log"}],
+        "rules": [{"id": "live", "actions": ["log"]}],
+        "admin": {"token": TOKEN},
+    }
+    app = create_app(parse_settings(data, env={}), run_background=False)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def get(client: TestClient, path: str, **params: str) -> Any:
+    return client.get(f"/api/v1/reports/{path}", params=params, headers=AUTH)
+
+
+def test_subjects_are_listed_with_totals_and_paged(client: TestClient) -> None:
+    """The link list gives each link's totals, in key order, with a cursor for the next page."""
+    first = get(client, "link", limit="1").json()
+    assert [r["key"] for r in first["reports"]] == ["https://other.example/report.csv"]
+    rest = get(client, "link", after=first["next_after"]).json()
+    assert rest["reports"][0] | {"first_at": None, "last_at": None} == {
+        "subject": "link",
+        "key": URL,
+        "clicks": 2,
+        "contacts": 2,
+        "human_immediate": 1,
+        "suspected_immediate": 1,
+        "human_settled": 0,
+        "suspected_settled": 1,
+        "first_at": None,
+        "last_at": None,
+    }
+    assert rest["next_after"] is None
+
+
+def test_one_link_by_its_url_has_totals_and_a_timeline(client: TestClient) -> None:
+    """A URL key (slashes, an encoded `?`) reads its totals and clicks per hour."""
+    body = get(client, "link/" + URL.replace("?", "%3F"), since=str(H), until=str(H + 7200)).json()
+    assert body["totals"]["clicks"] == 2
+    assert [(b["clicks"], b["human"]) for b in body["timeline"]] == [(1, 1), (1, 0)]
+
+
+def test_contacts_are_paged_and_a_key_ending_in_csv_is_found_as_it_is(client: TestClient) -> None:
+    """`/contacts` lists who clicked; a key that ends in `.csv` is a key first."""
+    body = get(client, "campaign/spring/contacts").json()
+    assert [c["recipient"] for c in body["contacts"]] == ["a@x.io"]
+    assert get(client, "link/https://other.example/report.csv").json()["totals"]["clicks"] == 1
+
+
+def test_csv_export_by_suffix_or_format_defuses_formulas(client: TestClient) -> None:
+    """CSV of the subject list and of contacts; a recipient starting with `=` stays text."""
+    listed = get(client, "link.csv")
+    assert listed.headers["content-type"].startswith("text/csv")
+    assert [row[1] for row in csv.reader(io.StringIO(listed.text))][1:] == [
+        "https://other.example/report.csv",
+        URL,
+    ]
+    contacts = get(client, "link/" + URL.replace("?", "%3F") + "/contacts", format="csv")
+    rows = list(csv.reader(io.StringIO(contacts.text)))
+    assert rows[0] == ["recipient", "clicks", "human_clicks", "first_at", "last_at"]
+    assert [row[0] for row in rows[1:]] == ["'=b@x.io", "a@x.io"]
+
+
+@pytest.mark.parametrize("path", ["nope", "link/https://unknown.example/", "campaign/x/contacts"])
+def test_unknown_subjects_and_keys_are_404(client: TestClient, path: str) -> None:
+    """An unknown kind or a key nobody clicked is a JSON 404."""
+    response = get(client, path)
+    assert response.status_code == 404
+    assert response.json()["error"] in ("unknown_subject", "unknown_key")
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("link", {"limit": "0"}),
+        ("link", {"format": "xml"}),
+        ("campaign/spring", {"since": "yesterday"}),
+        ("campaign/spring", {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}),
+        ("campaign/spring", {"since": "0", "until": "99999999"}),
+    ],
+)
+def test_bad_parameters_are_422(client: TestClient, path: str, params: dict[str, str]) -> None:
+    """A bad limit, format or time range is a 422 naming the parameter."""
+    assert get(client, path, **params).status_code == 422
+
+
+def test_reports_need_the_token_and_are_in_the_openapi_document(client: TestClient) -> None:
+    """Without the bearer token a report is 401; the document lists the report paths."""
+    assert client.get("/api/v1/reports/link").status_code == 401
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert {"/reports/{subject}", "/reports/{subject}/{key}/contacts"} <= set(paths)
