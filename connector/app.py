@@ -26,6 +26,9 @@ from connector.admin.routes import AdminApi, api_off
 from connector.certificates import CertificateCache
 from connector.delivery.client import make_client
 from connector.gc import settle_gc
+from connector.links.cache import LinkCache
+from connector.links.config import sync_config_links
+from connector.links.redirect import LinkContext, RedirectEndpoint
 from connector.metrics import Metrics, WorkerMetricsFile
 from connector.pipeline.build import build_pipeline
 from connector.pipeline.supervisor import WorkerSupervisor
@@ -76,6 +79,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.store.open()
+        await services.store.transaction(
+            lambda tx: sync_config_links(tx, settings.links, (clock or _utcnow)().timestamp())
+        )
         client = make_client(settings.delivery)
         services.client = client
         cert_client = (
@@ -102,6 +108,16 @@ def create_app(
             clock=clock or _utcnow,
             ignore_params=settings.canonical.ignored,
         )
+        app.state.links = redirect_endpoint.context = LinkContext(
+            store=services.store,
+            cache=link_cache,
+            wake=app.state.webhooks.wake,
+            clock=clock or _utcnow,
+            secret=settings.trigger_links.key(),
+            trusted_proxies=settings.server.trusted_proxies,
+            metrics=services.metrics,
+            ignore_params=settings.canonical.ignored,
+        )
         settle_gc()
         if pipeline is not None:
             pipeline.start()
@@ -120,7 +136,13 @@ def create_app(
             await services.store.close()
 
     webhook_endpoint = WebhookEndpoint()  # holds the context: no `app.state` lookup per call
-    routes: list[BaseRoute] = [*_routes(webhook_endpoint), _admin_mount(settings, services.store)]
+    redirect_endpoint = RedirectEndpoint()  # GET /t/{slug}: trigger links
+    link_cache = LinkCache(settings.trigger_links.cache_seconds)
+    routes: list[BaseRoute] = [
+        *_routes(webhook_endpoint),
+        Route("/t/{slug}", redirect_endpoint, methods=["GET", "HEAD"]),
+        _admin_mount(settings, services.store, link_cache),
+    ]
     app = ConnectorApp(webhook_endpoint, routes=routes, lifespan=lifespan)
     app.state.services = services
     return app
@@ -193,12 +215,12 @@ def _nobody_to_wake() -> None:
     """An external worker polls the inbox; nothing in this process needs waking."""
 
 
-def _admin_mount(settings: Settings, store: Store) -> Mount:
+def _admin_mount(settings: Settings, store: Store, link_cache: LinkCache) -> Mount:
     """`/api/v1`: the admin API when a token is set, else a JSON 404 saying it is off."""
     token = settings.admin.token
     if token is None:
         return Mount("/api/v1", routes=[Route("/{rest:path}", api_off, methods=_ALL_METHODS)])
-    api = AdminApi(token.get_secret_value(), store, settings.rules)
+    api = AdminApi(token.get_secret_value(), store, settings.rules, link_cache)
     return Mount("/api/v1", routes=api.routes())
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from connector.bots.settings import BotSettings
 from connector.delivery.settings import Action, DeliverySettings
+from connector.links.settings import TriggerLinkSettings, TriggerLinksSettings
 from connector.rules.model import RuleSettings
 from providers.base import Source
 from providers.registry import PROVIDERS
@@ -270,6 +271,8 @@ class Settings(_Section):
     sources: list[SourceSettings] = Field(default_factory=list)
     rules: list[RuleSettings] = Field(default_factory=list)
     actions: list[Action] = Field(default_factory=list)
+    trigger_links: TriggerLinksSettings = Field(default_factory=TriggerLinksSettings)
+    links: list[TriggerLinkSettings] = Field(default_factory=list)
 
     def source(self, source_id: str) -> SourceSettings | None:
         return next((source for source in self.sources if source.id == source_id), None)
@@ -279,6 +282,7 @@ class Settings(_Section):
         found = _duplicates("sources", [s.id for s in self.sources])
         found += _duplicates("rules", [r.id for r in self.rules])
         found += _duplicates("actions", [a.id for a in self.actions])
+        found += _duplicates("links", [link.slug for link in self.links])
         for index, source in enumerate(self.sources):
             provider = PROVIDERS[source.provider]
             for problem in provider.check_source(source.to_source()):

@@ -2,6 +2,7 @@
 
 from schemas.events import (
     BOT_HINT_KEY,
+    CLICK_TYPES,
     EVENT_MODELS,
     SCHEMA_VERSION,
     Bot,
@@ -14,15 +15,18 @@ from schemas.events import (
     EmailSent,
     Event,
     Link,
+    LinkClicked,
     Message,
     Recipient,
     Scenario,
     Send,
+    Trigger,
 )
 from schemas.ids import composite_key, event_id
 
 __all__ = [
     "BOT_HINT_KEY",
+    "CLICK_TYPES",
     "EVENT_MODELS",
     "SCHEMA_VERSION",
     "Bot",
@@ -35,10 +39,12 @@ __all__ = [
     "EmailSent",
     "Event",
     "Link",
+    "LinkClicked",
     "Message",
     "Recipient",
     "Scenario",
     "Send",
+    "Trigger",
     "composite_key",
     "event_id",
 ]

@@ -18,12 +18,16 @@ SCHEMA_VERSION = "1.0"
 # `metadata[BOT_HINT_KEY]` carries an ESP's own bot/robot classification of a click
 # (Mailgun client-type, Mandrill user_agent_parsed.type, ...); the detector reads it.
 BOT_HINT_KEY = "esp_bot_hint"
+# `metadata[PURPOSE_KEY]` = "prefetch" on a trigger-link click whose request said it was a
+# prefetch (`Purpose: prefetch` / `Sec-Purpose: prefetch`): a browser guessing, not a person.
+PURPOSE_KEY = "request_purpose"
 
 ClickType = Literal["email.clicked"]
 DeliveredType = Literal["email.delivered"]
 SentType = Literal["email.sent"]
 NotClickedType = Literal["email.not_clicked"]
 ClickTimeoutType = Literal["email.click_timeout"]
+LinkClickType = Literal["link.clicked"]
 
 
 class _Model(BaseModel):
@@ -151,13 +155,42 @@ class EmailClickTimeout(_Envelope):
     scenario: Scenario
 
 
-Event = EmailClicked | EmailDelivered | EmailSent | EmailNotClicked | EmailClickTimeout
+class Trigger(_Model):
+    """Which trigger link was followed, and whether its contact token checked out."""
+
+    slug: str = Field(description="The link's slug: its URL is /t/<slug>.")
+    name: str = Field(description="The link's name as configured.")
+    contact_verified: bool = Field(
+        False,
+        description=(
+            "True when the URL carried a valid signed contact token; the click is then"
+            " `recipient.id`'s. False: an anonymous click (no, unknown or tampered token)."
+        ),
+    )
+
+
+class LinkClicked(_Envelope):
+    """Someone followed one of our own trigger links (`GET /t/<slug>`): provider `trigger`,
+    `link.id` the slug, `link.url` the destination they were sent to, `recipient.id` the
+    contact of a verified token (else none)."""
+
+    type: LinkClickType = "link.clicked"
+    link: Link
+    client: Client = Field(default_factory=Client)
+    bot: Bot = Field(default_factory=Bot)
+    trigger: Trigger
+
+
+Event = (
+    EmailClicked | EmailDelivered | EmailSent | EmailNotClicked | EmailClickTimeout | LinkClicked
+)
 EventModel = (
     type[EmailClicked]
     | type[EmailDelivered]
     | type[EmailSent]
     | type[EmailNotClicked]
     | type[EmailClickTimeout]
+    | type[LinkClicked]
 )
 
 EVENT_MODELS: dict[str, EventModel] = {
@@ -166,6 +199,9 @@ EVENT_MODELS: dict[str, EventModel] = {
     "email.sent": EmailSent,
     "email.not_clicked": EmailNotClicked,
     "email.click_timeout": EmailClickTimeout,
+    "link.clicked": LinkClicked,
 }
+# Click events: the bot detector scores them, reports count them.
+CLICK_TYPES = frozenset({"email.clicked", "link.clicked"})
 # Events the scenario engine makes: never observed by the bot detector, routed by their rule.
 SCHEDULED_TYPES = frozenset({"email.not_clicked", "email.click_timeout"})

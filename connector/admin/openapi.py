@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from connector.admin.link_models import LINK_MODELS, LINK_PATHS
 from connector.admin.models import (
     Check,
     CheckList,
@@ -37,6 +38,7 @@ _MODELS: list[type[BaseModel]] = [
     Registered,
     StoredEvent,
     WaitRequest,
+    *LINK_MODELS,
 ]
 # (method, path, summary, request model, {status: response model}, query parameters)
 _PATHS: list[
@@ -92,6 +94,7 @@ _PATHS: list[
         ["type", "source", "before", "limit"],
     ),
     ("get", "/events/{event_id}", "One stored event", None, {200: StoredEvent, 404: Problem}, []),
+    *LINK_PATHS,
 ]
 
 

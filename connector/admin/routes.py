@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connector.admin.links_api import LinksApi
 from connector.admin.models import (
     Check,
     CheckList,
@@ -36,6 +37,7 @@ from connector.admin.models import (
 from connector.admin.openapi import openapi_document
 from connector.admin.reports_api import ReportsApi
 from connector.errors import ApiError, Conflict, NotFound, Unauthorized, Unprocessable
+from connector.links.cache import LinkCache
 from connector.rules.model import RuleSettings
 from connector.scenarios.engine import ScenarioEngine, new_check
 from connector.storage.base import Store, Tx
@@ -48,10 +50,17 @@ Handler = Callable[[Request], Awaitable[Response]]
 class AdminApi:
     """The API's state: the token, the store and the configured scenario rules."""
 
-    def __init__(self, token: str, store: Store, rules: list[RuleSettings]) -> None:
+    def __init__(
+        self,
+        token: str,
+        store: Store,
+        rules: list[RuleSettings],
+        link_cache: LinkCache | None = None,
+    ) -> None:
         self.token = token.encode()
         self.store = store
         self.engine = ScenarioEngine(rules)
+        self.link_cache = link_cache  # the redirect's cache, dropped on link edits
 
     def routes(self) -> list[Route]:
         guarded = self._guarded
@@ -65,6 +74,7 @@ class AdminApi:
             Route("/waits", guarded(self.start_wait), methods=["POST"]),
             Route("/events", guarded(self.list_events), methods=["GET"]),
             Route("/events/{event_id}", guarded(self.get_event), methods=["GET"]),
+            *LinksApi(self.store, self.link_cache).routes(guarded),
             *ReportsApi(self.store).routes(guarded),
         ]
 

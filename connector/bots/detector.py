@@ -25,7 +25,7 @@ from connector.bots.settings import BotSettings
 from connector.bots.state import BotState
 from connector.bots.timing import timing_hit
 from connector.bots.verdict import Phase, build_verdict
-from schemas.events import Bot
+from schemas.events import CLICK_TYPES, Bot
 from schemas.views import ClickView, EventView
 
 DETECTOR_VERSION = "bots-1"
@@ -69,7 +69,7 @@ class Detector:
 
         `event` is a model or its compiled twin (schemas/views.py): only read, never changed.
         """
-        if event.type != "email.clicked":
+        if event.type not in CLICK_TYPES:  # email.clicked, and link.clicked (trigger links)
             key = message_key(event)
             if key and self.settings.enabled:
                 state.record_delivery(

@@ -16,6 +16,7 @@ from connector.bots.ipindex import IpIndex, parse_ip
 from connector.bots.keys import epoch_seconds, link_key, message_key, recipient_key
 from connector.bots.records import ClickRecord
 from connector.bots.settings import BotSettings
+from schemas.events import PURPOSE_KEY
 from schemas.views import ClickView
 
 Hit = tuple[str, str]
@@ -60,7 +61,7 @@ class FactReader:
             link.hidden
             or self.honeypots
             or (method and method != "GET")
-            or (metadata and metadata.get(self.hint_key) is not None)
+            or (metadata and (metadata.get(self.hint_key) is not None or PURPOSE_KEY in metadata))
         ):
             own += self._direct(click)
         record = _new_tuple(  # ClickRecord(...) without the Python-level __new__
@@ -133,4 +134,6 @@ class FactReader:
             or (isinstance(hint, str | int) and str(hint).strip().lower() in _BOT_HINTS)
         ):
             hits.append(("esp.bot_hint", f"metadata[{self.hint_key!r}] = {str(hint)[:40]!r}"))
+        if click.metadata and click.metadata.get(PURPOSE_KEY) == "prefetch":
+            hits.append(("http.prefetch", "prefetch request (Purpose/Sec-Purpose: prefetch)"))
         return tuple(hits)

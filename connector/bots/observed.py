@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from connector.bots.facts import Facts
 from connector.bots.records import Snapshot
+from schemas.events import PURPOSE_KEY
 from schemas.views import ClickView
 
 Hit = tuple[str, str]
@@ -59,6 +60,7 @@ def fingerprint(click: ClickView, hint_key: str) -> tuple[object, ...]:
         client.http_method,
         type(hint),
         hint,
+        click.metadata.get(PURPOSE_KEY) if click.metadata else None,
     )
 
 

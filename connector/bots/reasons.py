@@ -56,6 +56,7 @@ REASONS: dict[str, ReasonSpec] = {
     # Direct evidence
     "link.honeypot": ReasonSpec(70, "hidden or honeypot link"),
     "http.head": ReasonSpec(80, "HEAD request: browsers navigate with GET"),
+    "http.prefetch": ReasonSpec(60, "a browser prefetch of a trigger link, not a navigation"),
     "http.method": ReasonSpec(60, "request method a browser does not use to follow a link"),
     "esp.bot_hint": ReasonSpec(60, "the ESP marked the click as automated"),
 }

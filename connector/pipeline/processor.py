@@ -34,7 +34,7 @@ from schemas.views import ClickView
 
 log = structlog.get_logger("connector.processor")
 # The types the bot detector reads: clicks, and deliveries for timing.
-_OBSERVED = frozenset({"email.clicked", "email.delivered"})
+_OBSERVED = frozenset({"email.clicked", "link.clicked", "email.delivered"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +157,7 @@ class Processor:
         assert self.detector is not None
         verdict = self.detector.settle_by_id(row.id, state)  # the inbox never rewrites
         if verdict is None:
-            click = cast(ClickView, decode("email.clicked", row.payload))
+            click = cast(ClickView, decode(row.type, row.payload))
             verdict = self.detector.settle(click, state)
         self._count_bot(verdict)
         self.scenarios.settled(tx, row.id, verdict.suspected)

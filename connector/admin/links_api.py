@@ -1,0 +1,164 @@
+"""`/api/v1/links`: create, list, read and edit trigger links, turn them on and off.
+
+Mounted by `AdminApi.routes()` behind the same bearer token. Every change goes through the
+store in one transaction and drops the link from this process's redirect cache, so the next
+click here uses it (other processes within `[trigger_links] cache_seconds`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from connector.admin.link_models import LinkEdit, LinkList, LinkOut
+from connector.errors import Conflict, NotFound, Unprocessable
+from connector.links.cache import LinkCache
+from connector.links.settings import TriggerLinkSettings
+from connector.storage.base import Store, Tx
+from connector.storage.link_records import TriggerLink
+
+Handler = Callable[[Request], Awaitable[Response]]
+B = TypeVar("B", bound=BaseModel)
+
+
+class LinksApi:
+    def __init__(self, store: Store, cache: LinkCache | None) -> None:
+        self.store = store
+        self.cache = cache
+
+    def routes(self, guarded: Callable[[Handler], Handler]) -> list[Route]:
+        return [
+            Route("/links", guarded(self.create), methods=["POST"]),
+            Route("/links", guarded(self.list), methods=["GET"]),
+            Route("/links/{slug}", guarded(self.get), methods=["GET"]),
+            Route("/links/{slug}", guarded(self.edit), methods=["PATCH"]),
+            Route("/links/{slug}/enable", guarded(self.enable), methods=["POST"]),
+            Route("/links/{slug}/disable", guarded(self.disable), methods=["POST"]),
+        ]
+
+    async def create(self, request: Request) -> Response:
+        body = _parsed(TriggerLinkSettings, await _data(request))
+        link = replace(body.to_link(time.time()), origin="api", config_digest="")
+
+        def add(tx: Tx) -> bool:
+            if tx.link(link.slug) is not None:
+                return False
+            tx.save_link(link)
+            return True
+
+        if not await self.store.transaction(add):
+            raise Conflict(f"a link with slug {link.slug!r} exists", reason="duplicate")
+        self._forget(link.slug)
+        return _json(_out(link), 201)
+
+    async def list(self, request: Request) -> Response:
+        limit = _limit(request.query_params.get("limit"))
+        found = await self.store.transaction(lambda tx: tx.links(limit), durable=False)
+        return _json(LinkList(links=[_out(link) for link in found]))
+
+    async def get(self, request: Request) -> Response:
+        slug = request.path_params["slug"]
+        found = await self.store.transaction(lambda tx: tx.link(slug), durable=False)
+        if found is None:
+            raise NotFound(f"no link {slug!r}")
+        return _json(_out(found))
+
+    async def edit(self, request: Request) -> Response:
+        changes = _parsed(LinkEdit, await _data(request)).model_dump(exclude_unset=True)
+        return await self._change(request.path_params["slug"], changes)
+
+    async def enable(self, request: Request) -> Response:
+        return await self._change(request.path_params["slug"], {"enabled": True})
+
+    async def disable(self, request: Request) -> Response:
+        return await self._change(request.path_params["slug"], {"enabled": False})
+
+    async def _change(self, slug: str, changes: dict[str, Any]) -> Response:
+        """Merge, validate as a whole link, save; raised errors roll the transaction back."""
+
+        def apply(tx: Tx) -> TriggerLink:
+            current = tx.link(slug)
+            if current is None:
+                raise NotFound(f"no link {slug!r}")
+            merged = {**_fields(current), **changes}
+            checked = _parsed(TriggerLinkSettings, merged)
+            edited = replace(
+                current,
+                name=checked.name or slug,
+                destination=checked.destination,
+                values=dict(checked.values),
+                enabled=checked.enabled,
+                fallback_url=checked.fallback_url,
+                updated_at=time.time(),
+            )
+            tx.save_link(edited)
+            return edited
+
+        edited = await self.store.transaction(apply)
+        self._forget(slug)
+        return _json(_out(edited))
+
+    def _forget(self, slug: str) -> None:
+        if self.cache is not None:
+            self.cache.invalidate(slug)
+
+
+def _fields(link: TriggerLink) -> dict[str, Any]:
+    return {
+        "slug": link.slug,
+        "name": link.name,
+        "destination": link.destination,
+        "values": link.values,
+        "enabled": link.enabled,
+        "fallback_url": link.fallback_url,
+    }
+
+
+def _out(link: TriggerLink) -> LinkOut:
+    return LinkOut(
+        **_fields(link),
+        origin=link.origin,
+        created_at=datetime.fromtimestamp(link.created_at, UTC),
+        updated_at=datetime.fromtimestamp(link.updated_at, UTC),
+    )
+
+
+async def _data(request: Request) -> Any:
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise Unprocessable(["body: not valid JSON"], reason="malformed") from None
+
+
+def _parsed(model: type[B], data: Any) -> B:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}".replace(
+                "Value error, ", ""
+            )
+            for e in error.errors()
+        ]
+        raise Unprocessable(problems) from None
+
+
+def _limit(value: str | None) -> int:
+    if value is None:
+        return 1000
+    if not value.isdigit() or not 1 <= int(value) <= 1000:
+        raise Unprocessable(["limit: must be a whole number from 1 to 1000"])
+    return int(value)
+
+
+def _json(model: BaseModel, status: int = 200) -> Response:
+    return Response(model.model_dump_json(), status_code=status, media_type="application/json")

@@ -1,0 +1,1 @@
+"""Trigger links: `GET /t/{slug}` redirects a person and records a `link.clicked` event."""

@@ -1,0 +1,153 @@
+"""`GET|HEAD /t/{slug}`: record a `link.clicked` event durably, then answer the redirect.
+
+The click is committed to the inbox before the 302 goes out, like a webhook before its 2xx,
+and the worker is woken to score, route and deliver it. Answers: 302 to the destination
+(`Cache-Control: no-store`, so every click reaches us); 404 for an unknown slug; 410 for a
+disabled link, or a 302 to its `fallback_url` (a disabled link records nothing). The
+destination comes only from the link's configuration (template.py), never from the request.
+
+When storage is down, the person is still redirected: they came from an SMS or a chat
+and an error page would strand them, while the lost click is logged at error level and
+counted (`connector_webhooks{source="trigger_links",outcome="not_stored"}`). Only the lookup
+of the link itself needs the database: if it is down and the link is not cached, 503.
+Nothing answers 500: any other failure is logged with its stack and answered as the
+not-stored case, or 503 before a destination is known.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import parse_qsl, quote
+
+import structlog
+from starlette.types import Receive, Scope, Send
+
+from connector.links.cache import LinkCache
+from connector.links.event import Click, click_record
+from connector.links.template import SLUG, fill
+from connector.links.tokens import verify
+from connector.metrics import Metrics
+from connector.storage.base import IngestBatch, Store
+from connector.storage.link_records import TriggerLink
+from connector.webhooks import client_ip
+
+log = structlog.get_logger("connector.links")
+CONTACT_PARAM = "c"
+_SAFE = ":/?#[]@!$&'()*+,;=%~"  # what `Location` keeps as is; the rest is percent-encoded
+
+
+@dataclass
+class LinkContext:
+    """What the endpoint needs, built once in the app's lifespan."""
+
+    store: Store
+    cache: LinkCache
+    wake: Callable[[], None]
+    clock: Callable[[], datetime]
+    secret: bytes | None
+    trusted_proxies: list[str]
+    metrics: Metrics | None = None
+    ignore_params: frozenset[str] = frozenset()
+
+
+class RedirectEndpoint:
+    """A raw ASGI endpoint (Starlette runs an instance without Request/Response wrapping)."""
+
+    def __init__(self) -> None:
+        self.context: LinkContext | None = None  # set by the app's lifespan
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        context = self.context or scope["app"].state.links
+        await redirect(context, scope, send)
+
+
+async def redirect(context: LinkContext, scope: Scope, send: Send) -> None:
+    started = time.perf_counter()
+    slug: str = scope["path_params"]["slug"]
+    if not SLUG.match(slug):
+        await _answer(send, 404, [], b"unknown link\n")
+        return
+    try:
+        link = await context.cache.get(context.store, slug)
+    except Exception:
+        log.exception("link.click", slug=slug, outcome="lookup_failed", status=503)
+        await _answer(send, 503, [(b"retry-after", b"5")], b"temporarily unavailable\n")
+        return
+    if link is None:
+        await _answer(send, 404, [], b"unknown link\n")
+        return
+    if not link.enabled:
+        await _disabled(send, link)
+        return
+    stored = await _click(context, scope, link, started)
+    await _answer(send, 302, [(b"location", stored.encode("latin-1"))], b"")
+
+
+async def _click(context: LinkContext, scope: Scope, link: TriggerLink, started: float) -> str:
+    """Store the click; the URL to send the person to (quoted for a `Location` header)."""
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    contact = verify(context.secret, link.slug, query.pop(CONTACT_PARAM, None))
+    filled = fill(link.destination, link.values, contact, query)
+    if filled.missing:
+        log.warning("link.fallback", slug=link.slug, missing=list(filled.missing), url=filled.url)
+    peer = scope.get("client")
+    click = Click(
+        link=link,
+        url=filled.url,
+        contact=contact,
+        user_agent=headers.get("user-agent"),
+        ip=client_ip(peer[0] if peer else None, headers, context.trusted_proxies),
+        method=scope["method"],
+        prefetch=_prefetch(headers),
+        at=context.clock(),
+    )
+    outcome = "stored"
+    try:
+        record = click_record(click, context.ignore_params)
+        batch = IngestBatch(source="links", received_at=record.received_at, events=[record])
+        await context.store.transaction(lambda tx: tx.ingest(batch))
+    except Exception:  # the person is redirected anyway (see the module docstring)
+        outcome = "not_stored"
+        log.exception("link.click", slug=link.slug, outcome=outcome, status=302)
+    else:
+        context.wake()
+    if context.metrics is not None:
+        context.metrics.requests.labels("trigger_links", outcome).inc()
+    log.info(
+        "link.click",
+        slug=link.slug,
+        outcome=outcome,
+        verified=contact is not None,
+        method=click.method,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return quote(filled.url, safe=_SAFE)
+
+
+def _prefetch(headers: dict[str, str]) -> bool:
+    """`Purpose: prefetch` (older Chrome/Safari), `Sec-Purpose: prefetch` (current Chrome)."""
+    purpose = headers.get("sec-purpose") or headers.get("purpose") or headers.get("x-moz") or ""
+    return "prefetch" in purpose.lower()
+
+
+async def _disabled(send: Send, link: TriggerLink) -> None:
+    if link.fallback_url:
+        location = quote(link.fallback_url, safe=_SAFE).encode("latin-1")
+        await _answer(send, 302, [(b"location", location)], b"")
+    else:
+        await _answer(send, 410, [], b"this link is no longer active\n")
+
+
+async def _answer(send: Send, status: int, extra: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers = [
+        (b"cache-control", b"no-store"),
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,123 @@
+"""Destination templates of trigger links: checking them, filling them, and their fallback.
+
+A destination is an absolute http(s) URL that may hold `{placeholders}` after its host:
+
+- `{contact}`: the contact id of a verified token (`?c=`);
+- `{query.NAME}`: the value of the click URL's query parameter NAME;
+- `{values.NAME}`: the link's named value NAME (editable later through the admin API).
+
+Every filled value is percent-encoded (nothing kept: `/`, `?`, `&` and `#` too), and no
+placeholder may sit in the scheme or host, so a click can never send anyone to another
+site than the one configured (no open redirect). A template that cannot be filled (an
+anonymous click on a `{contact}` link, a missing query parameter, a value deleted since) falls
+back to its base destination: the URL cut before its query, fragment or first placeholder,
+whichever comes first (cut back to the last `/` when the placeholder is in the path).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_NAME = r"[A-Za-z0-9_.~-]{1,64}"
+_VALID = re.compile(rf"contact|query\.{_NAME}|values\.{_NAME}")
+SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Filled:
+    url: str
+    missing: tuple[str, ...] = ()  # placeholders that could not be filled (then `url` is base)
+
+
+def slug_problem(slug: str) -> str | None:
+    if SLUG.match(slug):
+        return None
+    return "slug: 1-64 letters, digits, '-' or '_', starting with a letter or digit"
+
+
+def url_problem(field: str, url: str) -> str | None:
+    """Why `url` is not an absolute http(s) URL with a host, or None."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return f"{field}: not a URL"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"{field}: must be an absolute http:// or https:// URL"
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return f"{field}: must not hold spaces or control characters"
+    return None
+
+
+def template_problems(destination: str, values: Mapping[str, str]) -> list[str]:
+    """What is wrong with a destination template and the named values it would use."""
+    problem = url_problem("destination", PLACEHOLDER.sub("x", destination))
+    if problem:
+        return [problem]
+    problems: list[str] = []
+    if "{" in _origin(destination) or "}" in _origin(destination):
+        problems.append("destination: placeholders may not appear in the scheme or host")
+    for name in PLACEHOLDER.findall(destination):
+        if not _VALID.fullmatch(name):
+            problems.append(
+                f"destination: unknown placeholder {{{name}}}"
+                " (use {contact}, {query.NAME} or {values.NAME})"
+            )
+        elif name.startswith("values.") and name[7:] not in values:
+            problems.append(f"destination: {{{name}}} names no entry of `values`")
+    if PLACEHOLDER.sub("", destination).count("{") or PLACEHOLDER.sub("", destination).count("}"):
+        problems.append("destination: unbalanced { or }")
+    return problems
+
+
+def fill(
+    destination: str,
+    values: Mapping[str, str],
+    contact: str | None,
+    query: Mapping[str, str],
+) -> Filled:
+    """The destination for one click, or its base destination if a placeholder is empty."""
+    if "{" not in destination:
+        return Filled(destination)
+    missing: list[str] = []
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "contact":
+            found = contact
+        elif name.startswith("query."):
+            found = query.get(name[6:])
+        elif name.startswith("values."):
+            found = values.get(name[7:])
+        else:
+            found = None
+        if found is None:
+            missing.append(name)
+            return ""
+        return quote(found, safe="")
+
+    url = PLACEHOLDER.sub(one, destination)
+    if missing:
+        return Filled(base_destination(destination), tuple(missing))
+    return Filled(url)
+
+
+def base_destination(destination: str) -> str:
+    """The template cut before its query, fragment or first placeholder (see the module)."""
+    cut = min((i for i in map(destination.find, "?#{") if i >= 0), default=len(destination))
+    base = destination[:cut]
+    if cut < len(destination) and destination[cut] == "{":
+        base = base[: base.rfind("/") + 1]
+    return base
+
+
+def _origin(destination: str) -> str:
+    """`scheme://host[:port]` as written (text before the path, query or fragment)."""
+    scheme, sep, rest = destination.partition("://")
+    if not sep:
+        return destination
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    return scheme + sep + rest[:end]

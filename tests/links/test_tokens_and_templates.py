@@ -1,0 +1,99 @@
+"""Contact tokens and destination templates: signing, tampering, filling, falling back."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connector.links.template import base_destination, fill, template_problems
+from connector.links.tokens import sign, verify
+
+KEY = b"0123456789abcdef-secret"
+
+
+def test_a_token_verifies_for_its_slug_only() -> None:
+    """The signed contact comes back on its own slug, and on no other."""
+    token = sign(KEY, "spring", "u_42")
+    assert verify(KEY, "spring", token) == "u_42"
+    assert verify(KEY, "autumn", token) is None
+    assert verify(b"another-key-0123456", "spring", token) is None
+
+
+def test_a_tampered_token_is_anonymous() -> None:
+    """Changing the contact or the MAC, or sending garbage, gives None (never raises)."""
+    token = sign(KEY, "spring", "u_42")
+    contact, _, mac = token.partition(".")
+    forged = sign(KEY, "spring", "u_43").partition(".")[0] + "." + mac
+    for bad in (forged, contact + "." + mac[::-1], contact, "", "..", "%%%.%%%", "x" * 600):
+        assert verify(KEY, "spring", bad) is None
+    assert verify(None, "spring", token) is None  # no secret configured: all anonymous
+
+
+@given(st.text(max_size=80), st.text(max_size=80))
+def test_verify_never_raises(slug: str, token: str) -> None:
+    """Any string is either our token or None."""
+    result = verify(KEY, slug, token)
+    assert result is None or isinstance(result, str)
+
+
+@given(st.text(min_size=1, max_size=40))
+def test_every_contact_round_trips(contact: str) -> None:
+    """Any non-empty contact id (unicode, dots, spaces) survives sign then verify."""
+    assert verify(KEY, "s", sign(KEY, "s", contact)) == contact
+
+
+def test_placeholders_are_filled_and_url_encoded() -> None:
+    """contact, query and values are percent-encoded, so they cannot add parameters."""
+    filled = fill(
+        "https://x.example/p/{values.page}?who={contact}&ref={query.ref}",
+        {"page": "a/b"},
+        "u&1=2",
+        {"ref": "sms #1"},
+    )
+    assert filled.url == "https://x.example/p/a%2Fb?who=u%261%3D2&ref=sms%20%231"
+    assert filled.missing == ()
+
+
+@pytest.mark.parametrize(
+    ("template", "base"),
+    [
+        ("https://x.example/sale?c={contact}", "https://x.example/sale"),
+        ("https://x.example/u/{contact}/cart?a=1", "https://x.example/u/"),
+        ("https://x.example/a#{query.frag}", "https://x.example/a"),
+        ("https://x.example/{query.p}", "https://x.example/"),
+    ],
+)
+def test_an_unfillable_template_falls_back_to_its_base(template: str, base: str) -> None:
+    """An anonymous click or a missing query value goes to the base destination."""
+    filled = fill(template, {}, None, {})
+    assert filled.url == base == base_destination(template)
+    assert filled.missing
+
+
+@pytest.mark.parametrize(
+    ("destination", "values", "problem"),
+    [
+        ("ftp://x.example/", {}, "http"),
+        ("/relative", {}, "absolute"),
+        ("javascript:alert(1)", {}, "absolute"),
+        ("https://{query.host}/", {}, "scheme or host"),
+        ("https://x.example{contact}/", {}, "scheme or host"),
+        ("https://x.example/{nope}", {}, "unknown placeholder"),
+        ("https://x.example/{values.v}", {}, "names no entry"),
+        ("https://x.example/{contact", {}, "unbalanced"),
+        ("https://x.example/a b", {}, "spaces"),
+    ],
+)
+def test_bad_destinations_are_refused(
+    destination: str, values: dict[str, str], problem: str
+) -> None:
+    """Only absolute http(s) URLs, placeholders only after the host and only known ones."""
+    problems = template_problems(destination, values)
+    assert problems and problem in " ".join(problems)
+
+
+def test_a_good_template_has_no_problems() -> None:
+    """All three kinds of placeholder in path and query are accepted."""
+    good = "https://x.example:8443/{values.v}/?c={contact}&q={query.utm_source}"
+    assert template_problems(good, {"v": "1"}) == []
