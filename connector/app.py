@@ -7,7 +7,6 @@ rows and are retried after their lease), closes the HTTP client and finally the 
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from connector.gc import settle_gc
 from connector.links.cache import LinkCache
 from connector.links.config import sync_config_links
 from connector.links.redirect import LinkContext, RedirectEndpoint
-from connector.metrics import Metrics, WorkerMetricsFile
+from connector.metrics import Metrics
 from connector.pipeline.build import build_pipeline
 from connector.pipeline.supervisor import WorkerSupervisor
 from connector.pipeline.worker import Pipeline
@@ -48,7 +47,6 @@ class Services:
     pipeline: Pipeline | None = None
     client: httpx.AsyncClient | None = None
     worker: WorkerSupervisor | None = None
-    worker_metrics: WorkerMetricsFile | None = None
 
 
 def create_app(
@@ -59,21 +57,19 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     certificate_transport: httpx.AsyncBaseTransport | None = None,
     worker: WorkerSupervisor | None = None,
-    worker_metrics: WorkerMetricsFile | None = None,
 ) -> Starlette:
     """Build the app.
 
     `run_background=False` serves webhooks without the background loops (a worker process
-    runs them: `worker` starts and supervises one, `worker_metrics` is where its metrics
-    are read for `/metrics`); `clock` and `certificate_transport` let tests pin the time
-    and keep certificate fetches off the network.
+    runs them: `worker` starts and supervises one; its metrics reach `/metrics` through
+    prometheus-client's multiprocess mode); `clock` and `certificate_transport` let tests
+    pin the time and keep certificate fetches off the network.
     """
     services = Services(
         settings=settings,
         store=store or open_store(settings),
         metrics=Metrics(),
         worker=worker,
-        worker_metrics=worker_metrics,
     )
 
     @asynccontextmanager
@@ -153,13 +149,7 @@ def serve_app(settings: Settings, config_path: Path) -> Starlette:
     where `[worker] mode` says, a supervised worker process by default."""
     mode = settings.worker.mode
     worker = WorkerSupervisor(config_path, settings.worker.nice) if mode == "process" else None
-    metrics = WorkerMetricsFile(settings.storage.worker_metrics_path(os.getpid()))
-    return create_app(
-        settings,
-        run_background=mode == "inline",
-        worker=worker,
-        worker_metrics=None if mode == "inline" else metrics,
-    )
+    return create_app(settings, run_background=mode == "inline", worker=worker)
 
 
 class ConnectorApp(Starlette):
@@ -253,8 +243,7 @@ async def readyz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     services: Services = request.app.state.services
-    reported = services.worker_metrics.read() if services.worker_metrics else None
-    return Response(services.metrics.render(reported), media_type="text/plain; version=0.0.4")
+    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 async def schema(request: Request) -> Response:

@@ -14,6 +14,11 @@ import os
 import sys
 from pathlib import Path
 
+from connector.multiprocess_metrics import use_multiprocess_dir
+
+use_multiprocess_dir()  # before prometheus-client is imported (connector.app imports it)
+
+# ruff: noqa: E402 (the imports below must follow that call)
 from starlette.applications import Starlette
 
 from connector.app import serve_app

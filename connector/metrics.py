@@ -1,19 +1,23 @@
 """Prometheus metrics, own registries per app so tests and several apps in a process never clash.
 
 Two registries: what the web process measures (requests, ack latency) and what the worker
-measures (routing, deliveries, bot verdicts). A worker process writes its part to a file
-beside the database (`WorkerMetricsFile`), which the web process's `/metrics` appends, so
-one scrape shows both.
+measures (routing, deliveries, bot verdicts). With a worker process, both processes run in
+prometheus-client's multiprocess mode: each writes its values to files in
+`PROMETHEUS_MULTIPROC_DIR` (which `connector serve` creates for the pair, or which you set
+for a web process and an external worker sharing a folder), and `/metrics` aggregates
+them, so one scrape shows both. The variable must be set before prometheus-client is
+imported (`use_multiprocess_dir`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from connector.multiprocess_metrics import MULTIPROCESS_ENV
 
 _ACK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 4.0)
 
@@ -110,7 +114,10 @@ class Metrics:
             registry=r,
         )
         self.outbox_pending = Gauge(
-            "connector_outbox_pending", "Deliveries waiting in the outbox", registry=w
+            "connector_outbox_pending",
+            "Deliveries waiting in the outbox",
+            registry=w,
+            multiprocess_mode="livemax",
         )
 
     def for_source(self, source: str) -> SourceCounters:
@@ -144,29 +151,10 @@ class Metrics:
             counter = self._attempts[key] = family[outcome].labels(action)
         return counter
 
-    def render(self, worker: bytes | None = None) -> bytes:
-        """Both parts; `worker` replaces ours with what a worker process reported."""
-        own = generate_latest(self.registry)
-        return own + (generate_latest(self.worker_registry) if worker is None else worker)
-
-
-@dataclass(frozen=True)
-class WorkerMetricsFile:
-    """The worker process's metrics, handed to the web process through a file.
-
-    Where: `StorageSettings.worker_metrics_path` (beside a SQLite file, whose filesystem a
-    worker shares anyway; per web process otherwise).
-    Replaced atomically (write, then rename), so a reader never sees half a file.
-    """
-
-    path: Path
-
-    def write(self, metrics: Metrics) -> None:
-        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        partial.write_bytes(generate_latest(metrics.worker_registry))
-        partial.replace(self.path)
-
-    def read(self) -> bytes:
-        with contextlib.suppress(FileNotFoundError):
-            return self.path.read_bytes()
-        return b""
+    def render(self) -> bytes:
+        """Every process's metrics in multiprocess mode, else both of ours."""
+        if os.environ.get(MULTIPROCESS_ENV):
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
+        return generate_latest(self.registry) + generate_latest(self.worker_registry)

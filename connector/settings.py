@@ -9,7 +9,6 @@ duplicate id.
 from __future__ import annotations
 
 import re
-import tempfile
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -94,14 +93,6 @@ class StorageSettings(_Section):
         """The URL without its password, for banners and logs."""
         return re.sub(r"(://[^:/@]+):.*@", r"\1:***@", self.url)
 
-    def worker_metrics_path(self, parent_pid: int | None) -> Path:
-        """Where a worker process leaves its metrics for its web process: beside a SQLite
-        file, or per web process in the temp folder when the database is a server."""
-        if self.backend == "sqlite":
-            path = self.sqlite_path
-            return path.with_name(path.name + ".worker-metrics")
-        owner = parent_pid if parent_pid is not None else "external"
-        return Path(tempfile.gettempdir()) / f"click-connector-{owner}.worker-metrics"
 
 
 class WorkerSettings(_Section):

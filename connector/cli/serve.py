@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from connector.cli.common import DEMO_CONFIG, config_option, load_or_exit, resolve_config_path
+from connector.multiprocess_metrics import use_multiprocess_dir
 
 
 @click.command()
@@ -22,14 +23,16 @@ from connector.cli.common import DEMO_CONFIG, config_option, load_or_exit, resol
 @click.option("--port", type=int, default=None, help="Override server.port.")
 def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
     """Receive webhooks and deliver events until stopped (Ctrl-C or SIGTERM)."""
+    path = resolve_config_path(config_path)
+    demo = path == DEMO_CONFIG
+    settings = load_or_exit(path)
+    if settings.worker.mode == "process":
+        use_multiprocess_dir()  # before prometheus-client is imported: the worker shares it
     import uvicorn
 
     from connector.app import serve_app
     from connector.logging import configure_logging
 
-    path = resolve_config_path(config_path)
-    demo = path == DEMO_CONFIG
-    settings = load_or_exit(path)
     configure_logging(settings.server.log_level)
     bind_host = host or settings.server.host
     bind_port = settings.server.port if port is None else port

@@ -10,9 +10,10 @@ worker routes inside write transactions, and the web process waits while it hold
 
 Started by `connector serve`, it is woken through a pipe (`wakeup.py`) each time the web
 process stores events; it also polls the inbox every `[worker] poll_seconds`, so a worker
-can run alone too (e.g. in its own container on the same volume). It writes its metrics
-where the web process's `/metrics` reads them, and exits when told to (SIGTERM/SIGINT) or
-when the `connector serve` that started it is gone.
+can run alone too (e.g. in its own container on the same volume). Its metrics reach the
+web process's `/metrics` through prometheus-client's multiprocess folder (inherited from
+`connector serve`), and it exits when told to (SIGTERM/SIGINT) or when the
+`connector serve` that started it is gone.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import structlog
 
 from connector.delivery.client import make_client
 from connector.gc import settle_gc
-from connector.metrics import Metrics, WorkerMetricsFile
+from connector.metrics import Metrics
 from connector.pipeline.build import build_pipeline
 from connector.pipeline.wakeup import listen
 from connector.settings import Settings
@@ -54,7 +55,6 @@ async def run_worker(
     store = open_store(settings, synchronous=WORKER_SYNCHRONOUS)
     await store.open()
     metrics = Metrics()
-    metrics_file = WorkerMetricsFile(settings.storage.worker_metrics_path(parent_pid))
     client = make_client(settings.delivery)
     pipeline = build_pipeline(
         settings,
@@ -71,7 +71,6 @@ async def run_worker(
     log.info("worker.started", pid=os.getpid(), parent_pid=parent_pid)
     try:
         while not stop.is_set():
-            metrics_file.write(metrics)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), TICK_SECONDS)
             if parent_pid is not None and os.getppid() != parent_pid:
@@ -79,7 +78,6 @@ async def run_worker(
                 break
     finally:
         await pipeline.stop()
-        metrics_file.write(metrics)
         await client.aclose()
         await store.close()
         log.info("worker.stopped", pid=os.getpid())
