@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "connector.cli.inspect:inspect",
     "migrate": "connector.cli.storage:migrate",
     "copy-data": "connector.cli.storage:copy_data",
+    "report": "connector.cli.report:report",
 }
 
 

@@ -1,0 +1,67 @@
+"""`connector report`: a terminal table or CSV of the report aggregates, without secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from connector.cli import main
+from connector.storage.report_records import CountedClick
+from connector.storage.sqlite import SqliteStore
+
+H = 1_700_000_000 // 3600 * 3600
+CONFIG = """
+[storage]
+url = "sqlite:///{db}"
+
+[[sources]]
+id = "esp"
+provider = "customerio"
+signing_keys = ["${{NOT_SET_HERE}}"]
+
+[[rules]]
+id = "live"
+actions = ["log"]
+
+[[actions]]
+id = "log"
+type = "log"
+"""
+
+
+def _config(tmp_path: Path) -> Path:
+    db = tmp_path / "r.db"
+    store = SqliteStore(db)
+    store.open_sync()
+    for n, who in enumerate(["ann@x.io", "bob@x.io", "ann@x.io"]):
+        click = CountedClick(f"e{n}", (("campaign", "spring"),), who, H + n, n == 1, final=True)
+        store.transaction_sync(lambda tx, click=click: tx.count_click(click))
+    store.close_sync()
+    path = tmp_path / "connector.toml"
+    path.write_text(CONFIG.format(db=db))
+    return path
+
+
+def test_report_prints_totals_timeline_and_contacts(tmp_path: Path) -> None:
+    """One campaign: its totals row, its hour, and one row per contact (secrets not needed)."""
+    result = CliRunner().invoke(
+        main, ["report", "campaign", "spring", "--config", str(_config(tmp_path))]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:4] == ["subject", "key", "clicks", "contacts"]
+    assert lines[2].split()[:8] == ["campaign", "spring", "3", "2", "2", "1", "2", "1"]
+    assert any(line.split()[:3] == ["ann@x.io", "2", "2"] for line in lines)
+    assert any(line.split()[:3] == ["bob@x.io", "1", "0"] for line in lines)
+
+
+def test_report_lists_subjects_as_csv_and_refuses_unknown_keys(tmp_path: Path) -> None:
+    """Without a key: every subject of the kind; `--csv` prints CSV; an unknown key fails."""
+    config = str(_config(tmp_path))
+    listed = CliRunner().invoke(main, ["report", "campaign", "--csv", "--config", config])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines()[1].startswith("campaign,spring,3,2,")
+    missing = CliRunner().invoke(main, ["report", "message", "nope", "--config", config])
+    assert missing.exit_code == 1
+    assert "no clicks for message 'nope'" in missing.output
