@@ -157,6 +157,10 @@ def test_the_openapi_document_describes_every_route(client: TestClient) -> None:
         "/reports/{subject}",
         "/reports/{subject}/{key}",
         "/reports/{subject}/{key}/contacts",
+        "/links",
+        "/links/{slug}",
+        "/links/{slug}/enable",
+        "/links/{slug}/disable",
     }
     post = document["paths"]["/checks"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
