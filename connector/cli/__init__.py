@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "migrate": "connector.cli.storage:migrate",
     "copy-data": "connector.cli.storage:copy_data",
     "report": "connector.cli.report:report",
+    "links": "connector.cli.links:links",
 }
 
 
