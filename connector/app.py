@@ -35,6 +35,7 @@ from connector.pipeline.worker import Pipeline
 from connector.settings import Settings
 from connector.storage.base import Store
 from connector.storage.factory import open_store
+from connector.ui.routes import ui_mount
 from connector.webhooks import WebhookContext, WebhookEndpoint, probe_webhook
 from schemas import EVENT_MODELS
 
@@ -139,6 +140,7 @@ def create_app(
         Route("/t/{slug}", redirect_endpoint, methods=["GET", "HEAD"]),
         _admin_mount(settings, services.store, link_cache),
     ]
+    routes.append(ui_mount(settings, services.store))  # /ui: the dashboard
     app = ConnectorApp(webhook_endpoint, routes=routes, lifespan=lifespan)
     app.state.services = services
     return app

@@ -1,0 +1,31 @@
+"""Reads the dashboard's small url-encoded forms without a multipart parser.
+
+Every form here is a few short fields, so a body over `MAX_BODY` bytes or one that is not
+`application/x-www-form-urlencoded` reads as empty (and fails its CSRF or password check).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+MAX_BODY = 8 * 1024
+_CACHE = "ui_form"
+
+
+async def form(request: Request) -> dict[str, str]:
+    """The first value of each field; read once per request and kept on its state."""
+    cached: dict[str, str] | None = getattr(request.state, _CACHE, None)
+    if cached is not None:
+        return cached
+    fields: dict[str, str] = {}
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    length = request.headers.get("content-length", "")
+    small = length.isdigit() and int(length) <= MAX_BODY
+    if content_type == "application/x-www-form-urlencoded" and small:
+        body = await request.body()
+        for key, value in parse_qsl(body[:MAX_BODY].decode("utf-8", errors="replace")):
+            fields.setdefault(key, value)
+    setattr(request.state, _CACHE, fields)
+    return fields

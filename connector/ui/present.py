@@ -1,0 +1,103 @@
+"""What the templates show: times, verdicts and rule decisions in a few words each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jinja2
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One line of the events page, from a stored event as `event_page` returns it."""
+
+    seq: int
+    id: str
+    type: str
+    source: str
+    received_at: str
+    contact: str
+    url: str
+    verdict: str
+    suspected: bool | None
+    reasons: list[str]
+    matched: list[str]
+    unmatched: list[str]
+    processed: bool
+
+
+def event_row(stored: dict[str, Any]) -> EventRow:
+    event = stored["event"] if isinstance(stored["event"], dict) else {}
+    bot = event.get("bot") if isinstance(event.get("bot"), dict) else None
+    matched, unmatched = decision_summary(stored.get("decision"))
+    return EventRow(
+        seq=stored["seq"],
+        id=str(event.get("id", "")),
+        type=str(event.get("type", "")),
+        source=str(event.get("source", "")),
+        received_at=when(event.get("received_at")),
+        contact=_contact(event.get("recipient")),
+        url=str((event.get("link") or {}).get("url") or ""),
+        verdict=verdict(bot),
+        suspected=None if bot is None else bool(bot.get("suspected")),
+        reasons=[str(r.get("code")) for r in (bot or {}).get("reasons", [])],
+        matched=matched,
+        unmatched=unmatched,
+        processed=bool(stored.get("processed")),
+    )
+
+
+def verdict(bot: dict[str, Any] | None) -> str:
+    if bot is None:
+        return "not scored"
+    label = "suspected bot" if bot.get("suspected") else "human"
+    score, band, phase = bot.get("score", 0), bot.get("band", "?"), bot.get("phase", "?")
+    return f"{label} · score {score} ({band}, {phase})"
+
+
+def decision_summary(decision: Any) -> tuple[list[str], list[str]]:
+    """Matched rules with their actions, and unmatched rules with the reason, both phases."""
+    matched: list[str] = []
+    unmatched: list[str] = []
+    for phase, part in (decision or {}).items() if isinstance(decision, dict) else ():
+        if not isinstance(part, dict):
+            continue
+        suffix = " (settled)" if phase == "settled" else ""
+        for m in part.get("matched", []):
+            matched.append(f"{m.get('rule')} → {', '.join(m.get('actions', []))}{suffix}")
+        for u in part.get("unmatched", []):
+            unmatched.append(f"{u.get('rule')}: {u.get('reason')}{suffix}")
+    return matched, unmatched
+
+
+def _contact(recipient: Any) -> str:
+    if not isinstance(recipient, dict):
+        return ""
+    return str(recipient.get("email") or recipient.get("id") or "")
+
+
+def when(value: Any) -> str:
+    """Unix seconds or an ISO string as `YYYY-MM-DD HH:MM:SS` UTC; '' for nothing."""
+    if value is None or value == "":
+        return ""
+    try:
+        moment = (
+            datetime.fromtimestamp(float(value), UTC)
+            if isinstance(value, int | float)
+            else datetime.fromisoformat(str(value)).astimezone(UTC)
+        )
+    except (ValueError, OverflowError, OSError):
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def pretty(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+
+
+def install_filters(env: jinja2.Environment) -> None:
+    env.filters["when"] = when
+    env.filters["pretty"] = pretty

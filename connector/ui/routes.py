@@ -1,0 +1,147 @@
+"""`/ui`: the login flow, the session guard and the mount that holds the pages.
+
+With no `[admin] token` the dashboard is off: every `/ui` path answers 404. Otherwise a page
+without a valid session redirects to the login form, and every POST that changes something
+must carry the session's CSRF token (a missing or forged one is 403). Responses carry a
+strict Content-Security-Policy (no scripts at all), `X-Frame-Options: DENY` and
+`Cache-Control: no-store`; the password and cookies are never logged or rendered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from connector.settings import Settings
+from connector.storage.base import Store
+from connector.ui.forms import form
+from connector.ui.present import install_filters
+from connector.ui.session import Session, Sessions
+from connector.ui.views import Pages
+
+_HERE = Path(__file__).parent
+Page = Callable[[Request, Session], Awaitable[Response]]
+_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self';"
+        " frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def ui_mount(settings: Settings, store: Store) -> Mount:
+    """`/ui`: the dashboard when an admin token is set, else 404 everywhere."""
+    token = settings.admin.token
+    if token is None:
+        return Mount("/ui", routes=[Route("/{rest:path}", _off, methods=["GET", "POST"])])
+    return Mount("/ui", routes=Dashboard(token.get_secret_value(), settings, store).routes())
+
+
+async def _off(request: Request) -> Response:
+    return PlainTextResponse("the dashboard is off: set [admin] token", status_code=404)
+
+
+class Dashboard:
+    def __init__(self, token: str, settings: Settings, store: Store) -> None:
+        self.sessions = Sessions(token)
+        self.templates = Jinja2Templates(directory=_HERE / "templates")
+        install_filters(self.templates.env)
+        self.pages = Pages(settings, store, self.render)
+
+    def routes(self) -> list[BaseRoute]:
+        page, action, p = self._page, self._action, self.pages
+        return [
+            Route("/", page(p.home), methods=["GET"]),
+            Route("/login", self.login_form, methods=["GET"]),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/logout", action(self.logout), methods=["POST"]),
+            Route("/events", page(p.events), methods=["GET"]),
+            Route("/events/{event_id}", page(p.event), methods=["GET"]),
+            Route("/deliveries", page(p.deliveries), methods=["GET"]),
+            Route("/deliveries/replay", action(p.replay), methods=["POST"]),
+            Route("/sources", page(p.sources), methods=["GET"]),
+            Route("/scenarios", page(p.scenarios), methods=["GET"]),
+            Mount("/static", app=StaticFiles(directory=_HERE / "static"), name="static"),
+        ]
+
+    def render(
+        self, request: Request, session: Session | None, name: str, context: Mapping[str, object]
+    ) -> Response:
+        csrf = self.sessions.csrf_token(session) if session else ""
+        response = self.templates.TemplateResponse(
+            request, name, {**context, "csrf": csrf, "signed_in": session is not None}
+        )
+        response.headers.update(_HEADERS)
+        return response
+
+    def _page(self, handler: Page) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            session = self.sessions.read(request)
+            if session is None:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return _redirect(f"/ui/login?next={quote(target, safe='')}")
+            return await handler(request, session)
+
+        return endpoint
+
+    def _action(self, handler: Page) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            session = self.sessions.read(request)
+            if session is None:
+                return _forbidden("sign in first")
+            given = (await form(request)).get("csrf", "")
+            if not self.sessions.csrf_ok(session, given):
+                return _forbidden("missing or invalid CSRF token")
+            return await handler(request, session)
+
+        return endpoint
+
+    async def login_form(self, request: Request) -> Response:
+        return self.render(request, None, "login.html", {"next": _safe_next(request), "error": ""})
+
+    async def login(self, request: Request) -> Response:
+        fields = await form(request)
+        target = _safe_next(request, fields.get("next"))
+        if not self.sessions.password_ok(fields.get("password", "")):
+            context = {"next": target, "error": "Wrong admin token."}
+            response = self.render(request, None, "login.html", context)
+            response.status_code = 401
+            return response
+        response = _redirect(target)
+        self.sessions.start(request, response)
+        return response
+
+    async def logout(self, request: Request, session: Session) -> Response:
+        response = _redirect("/ui/login")
+        self.sessions.end(request, response)
+        return response
+
+
+def _safe_next(request: Request, given: object = None) -> str:
+    """Where to go after login: only a path under /ui (never an open redirect)."""
+    value = given if isinstance(given, str) else request.query_params.get("next", "")
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/ui/") or "\\" in value:
+        return "/ui/events"
+    return value
+
+
+def _redirect(url: str) -> Response:
+    response = RedirectResponse(url, status_code=303)
+    response.headers.update(_HEADERS)
+    return response
+
+
+def _forbidden(message: str) -> Response:
+    return PlainTextResponse(f"403 Forbidden: {message}", status_code=403, headers=_HEADERS)

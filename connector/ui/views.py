@@ -1,0 +1,149 @@
+"""The dashboard's pages: events, one event, deliveries (with replay), sources, scenarios.
+
+Each handler reads through one store transaction (`Tx` and its `ViewOps`), at most a page
+of rows, and renders a template; replay is the one write and needs a CSRF-checked POST
+(routes.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from connector.settings import Settings
+from connector.storage.base import Store, Tx
+from connector.storage.view_records import EventQuery
+from connector.ui.forms import form
+from connector.ui.present import event_row, verdict
+from connector.ui.refusals import refusals
+from connector.ui.session import Session
+from schemas import EVENT_MODELS
+
+Render = Callable[[Request, Session | None, str, Mapping[str, Any]], Response]
+PAGE = 50
+DAY = 24 * 3600.0
+_STATUSES = ("pending", "dead", "delivered")
+_TIMER_STATUSES = ("pending", "done", "clicked", "timed_out", "cancelled", "failed")
+
+
+class Pages:
+    def __init__(self, settings: Settings, store: Store, render: Render) -> None:
+        self.store = store
+        self.render = render
+        self.configured = [(s.id, s.provider) for s in settings.sources]
+        self.rules = [r.id for r in settings.rules]
+
+    async def home(self, request: Request, session: Session) -> Response:
+        return RedirectResponse("/ui/events", status_code=303)
+
+    async def events(self, request: Request, session: Session) -> Response:
+        params = request.query_params
+        suspected = {"yes": True, "no": False}.get(params.get("bot", ""))
+        query = EventQuery(
+            source=params.get("source") or None,
+            type=params.get("type") or None,
+            suspected=suspected,
+            rule=params.get("rule") or None,
+            before=_int(params.get("before")),
+            limit=PAGE,
+        )
+        stored = await self.store.transaction(lambda tx: tx.event_page(query), durable=False)
+        rows = [event_row(s) for s in stored]
+        filters = {k: params.get(k, "") for k in ("source", "type", "bot", "rule")}
+        more = {**filters, "before": rows[-1].seq} if len(rows) == PAGE else None
+        context = {
+            "page": "events",
+            "rows": rows,
+            "filters": filters,
+            "sources": [s for s, _ in self.configured],
+            "types": sorted(EVENT_MODELS),
+            "rules": self.rules,
+            "more": more,
+        }
+        return self.render(request, session, "events.html", context)
+
+    async def event(self, request: Request, session: Session) -> Response:
+        event_id = request.path_params["event_id"]
+        stored = await self.store.transaction(lambda tx: tx.event(event_id), durable=False)
+        if stored is None:
+            response = self.render(request, session, "missing.html", {"page": "events"})
+            response.status_code = 404
+            return response
+        event = stored["event"] if isinstance(stored["event"], dict) else {}
+        bot = event.get("bot") if isinstance(event.get("bot"), dict) else None
+        context = {
+            "page": "events",
+            "row": event_row(stored),
+            "verdict": verdict(bot),
+            "reasons": (bot or {}).get("reasons", []),
+            "stored": stored,
+        }
+        return self.render(request, session, "event.html", context)
+
+    async def deliveries(self, request: Request, session: Session) -> Response:
+        given = request.query_params.get("status", "")
+        status = given if given in _STATUSES else None
+
+        def read(tx: Tx) -> tuple[dict[str, int], list[Any]]:
+            return tx.counts(), tx.list_deliveries(status, 100)
+
+        counts, rows = await self.store.transaction(read, durable=False)
+        context = {
+            "page": "deliveries",
+            "counts": counts,
+            "rows": rows,
+            "status": status or "",
+            "statuses": _STATUSES,
+            "replayed": _int(request.query_params.get("replayed")),
+        }
+        return self.render(request, session, "deliveries.html", context)
+
+    async def replay(self, request: Request, session: Session) -> Response:
+        target = (await form(request)).get("id", "")
+        ids = None if target == "all-dead" else [target] if target else []
+        now = time.time()
+        count = await self.store.transaction(lambda tx: tx.replay(ids, now)) if ids != [] else 0
+        return RedirectResponse(f"/ui/deliveries?replayed={count}", status_code=303)
+
+    async def sources(self, request: Request, session: Session) -> Response:
+        since = time.time() - DAY
+
+        def read(tx: Tx) -> list[Any]:
+            return [tx.source_view(source, since) for source, _ in self.configured]
+
+        views = await self.store.transaction(read, durable=False)
+        refused = refusals(request)
+        context = {
+            "page": "sources",
+            "rows": [
+                (view, provider) for view, (_, provider) in zip(views, self.configured, strict=True)
+            ],
+            "refused": refused,
+        }
+        return self.render(request, session, "sources.html", context)
+
+    async def scenarios(self, request: Request, session: Session) -> Response:
+        given = request.query_params.get("status", "pending")
+        status = given if given in _TIMER_STATUSES else "pending"
+        timers = await self.store.transaction(
+            lambda tx: tx.timers(status=status, limit=200), durable=False
+        )
+        context = {
+            "page": "scenarios",
+            "checks": [t for t in timers if t.kind != "wait"],
+            "waits": [t for t in timers if t.kind == "wait"],
+            "status": status,
+            "statuses": _TIMER_STATUSES,
+        }
+        return self.render(request, session, "scenarios.html", context)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None

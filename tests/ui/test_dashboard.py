@@ -1,0 +1,204 @@
+"""The dashboard in-process (Starlette's TestClient): auth, CSRF, pages and replay."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.testclient import TestClient
+
+from connector.app import create_app
+from connector.ui.session import COOKIE, Sessions
+from tests.support.config import settings_for
+from tests.support.customerio import cio_event
+from tests.support.servers import Downstream, downstream
+from tests.support.signing import cio_headers
+
+TOKEN = "ui-admin-token-0123456789"
+ADMIN = f'\n[admin]\ntoken = "{TOKEN}"\n'
+
+
+@pytest.fixture
+def sink() -> Iterator[Downstream]:
+    with downstream([400]) as server:
+        yield server
+
+
+@pytest.fixture
+def client(tmp_path: Path, sink: Downstream) -> Iterator[TestClient]:
+    settings = settings_for(tmp_path, sink.url, extra=ADMIN)
+    with TestClient(create_app(settings), base_url="https://testserver") as test_client:
+        yield test_client
+
+
+def login(client: TestClient) -> str:
+    """Sign in and return the CSRF token the pages carry."""
+    response = client.post("/ui/login", data={"password": TOKEN}, follow_redirects=False)
+    assert response.status_code == 303
+    page = client.get("/ui/events")
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+def click(client: TestClient, person: str = "ana") -> None:
+    body = cio_event("clicked", person, time.time(), href="https://shop.example/spring")
+    assert client.post("/webhooks/cio", content=body, headers=cio_headers(body)).status_code == 200
+
+
+def wait_for(client: TestClient, path: str, text: str, timeout: float = 10.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        page = client.get(path).text
+        if text in page or time.monotonic() > deadline:
+            return page
+        time.sleep(0.05)
+
+
+def test_the_dashboard_is_off_without_an_admin_token(tmp_path: Path) -> None:
+    """No `[admin] token`: every /ui path is a 404."""
+    with TestClient(create_app(settings_for(tmp_path, "http://127.0.0.1:9/x"))) as off:
+        assert off.get("/ui/events").status_code == 404
+        assert off.post("/ui/login", data={"password": ""}).status_code == 404
+
+
+def test_pages_redirect_to_login_without_a_session(client: TestClient) -> None:
+    """A page without a session redirects to the login form, keeping where it was going."""
+    response = client.get("/ui/deliveries?status=dead", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/ui/login?next=%2Fui%2Fdeliveries%3Fstatus%3Ddead"
+
+
+def test_a_wrong_token_stays_on_the_login_page(client: TestClient) -> None:
+    """A wrong password answers the form again (401) and sets no cookie."""
+    response = client.post("/ui/login", data={"password": "nope"}, follow_redirects=False)
+    assert response.status_code == 401
+    assert "Wrong admin token" in response.text
+    assert COOKIE not in response.cookies
+    assert TOKEN not in response.text
+
+
+def test_login_sets_a_secure_http_only_expiring_cookie(client: TestClient) -> None:
+    """The session cookie is HttpOnly, SameSite=Lax, Secure, scoped to /ui and expiring."""
+    response = client.post(
+        "/ui/login", data={"password": TOKEN, "next": "/ui/sources"}, follow_redirects=False
+    )
+    assert response.headers["location"] == "/ui/sources"
+    cookie = response.headers["set-cookie"].lower()
+    for part in ("httponly", "samesite=lax", "secure", "path=/ui", "max-age=28800"):
+        assert part in cookie
+    assert TOKEN.lower() not in cookie
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/ui/", "/api/v1/x"])
+def test_login_never_redirects_off_the_dashboard(client: TestClient, target: str) -> None:
+    """`next` outside /ui falls back to the events page (no open redirect)."""
+    response = client.post(
+        "/ui/login", data={"password": TOKEN, "next": target}, follow_redirects=False
+    )
+    assert response.headers["location"] == "/ui/events"
+
+
+def test_plain_http_on_loopback_gets_a_cookie_without_secure() -> None:
+    """Only a plain-http request to 127.0.0.1 drops the Secure flag (local runs)."""
+    sessions = Sessions(TOKEN)
+    flags = []
+    for scheme, host in (("http", "127.0.0.1"), ("http", "10.0.0.7"), ("https", "127.0.0.1")):
+        scope = {"type": "http", "scheme": scheme, "client": (host, 5), "headers": []}
+        scope |= {"server": ("127.0.0.1", 80), "path": "/", "query_string": b""}
+        response = Response()
+        sessions.start(Request(scope), response)
+        flags.append("secure" in response.headers["set-cookie"].lower())
+    assert flags == [False, True, True]
+
+
+def test_a_tampered_or_foreign_cookie_is_no_session(client: TestClient) -> None:
+    """A cookie not signed with this token's key is ignored."""
+    other = TestClient(client.app, base_url="https://testserver")
+    forged = Sessions("another-token").start
+    response = Response()
+    forged(Request({"type": "http", "scheme": "https", "headers": [], "path": "/"}), response)
+    value = response.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    other.cookies.set(COOKIE, value, path="/ui")
+    assert other.get("/ui/events", follow_redirects=False).status_code == 303
+    other.cookies.set(COOKIE, value + "x", path="/ui")
+    assert other.get("/ui/events", follow_redirects=False).status_code == 303
+
+
+def test_a_click_shows_on_the_events_page_and_its_detail(client: TestClient) -> None:
+    """A signed click is listed with its verdict and rule decision, and has a detail page."""
+    login(client)
+    click(client)
+    page = wait_for(client, "/ui/events", "all-clicks →")
+    assert "ana@example.org" in page
+    assert "https://shop.example/spring" in page
+    event_id = re.search(r'data-event="([^"]+)"', page)
+    assert event_id
+    detail = client.get(f"/ui/events/{event_id.group(1)}")
+    assert detail.status_code == 200
+    assert "Bot reasons" in detail.text
+    assert client.get("/ui/events/nope").status_code == 404
+
+
+def test_filters_narrow_the_events_page(client: TestClient) -> None:
+    """Filtering by source, type, verdict and rule keeps only matching events."""
+    login(client)
+    click(client)
+    wait_for(client, "/ui/events", "all-clicks →")
+    assert "data-event" in client.get("/ui/events?source=cio&rule=all-clicks&bot=no").text
+    assert "data-event" not in client.get("/ui/events?type=email.opened").text
+    assert "data-event" not in client.get("/ui/events?bot=yes").text
+    assert "No events match" in client.get("/ui/events?bot=yes&before=x").text
+
+
+def test_replay_needs_the_sessions_csrf_token(client: TestClient) -> None:
+    """Replay with a missing or forged CSRF token, or no session, is 403."""
+    csrf = login(client)
+    for data in ({"id": "all-dead"}, {"id": "all-dead", "csrf": "0" * len(csrf)}):
+        assert client.post("/ui/deliveries/replay", data=data).status_code == 403
+    assert client.post("/ui/logout", data={"csrf": "forged"}).status_code == 403
+    anonymous = TestClient(client.app, base_url="https://testserver")
+    data = {"id": "all-dead", "csrf": csrf}
+    assert anonymous.post("/ui/deliveries/replay", data=data).status_code == 403
+
+
+def test_a_dead_letter_is_replayed_and_delivered(client: TestClient, sink: Downstream) -> None:
+    """A delivery refused with 400 is dead; replaying it from the page delivers it."""
+    csrf = login(client)
+    click(client)
+    page = wait_for(client, "/ui/deliveries?status=dead", "HTTP 400")
+    delivery = re.search(r'data-delivery="([^"]+)"', page)
+    assert delivery
+    response = client.post("/ui/deliveries/replay", data={"id": delivery.group(1), "csrf": csrf})
+    assert "1 delivery queued again" in response.text
+    assert len(sink.wait_for(2)) == 2
+    assert "data-delivery" in wait_for(client, "/ui/deliveries?status=delivered", "data-delivery")
+    replayed = client.post("/ui/deliveries/replay", data={"id": "all-dead", "csrf": csrf})
+    assert "0 deliveries queued again" in replayed.text
+
+
+def test_sources_show_refused_requests_and_counts(client: TestClient) -> None:
+    """A wrongly signed webhook shows as a refused request on the sources page."""
+    login(client)
+    click(client)
+    body = cio_event("clicked", "bob", time.time(), href="https://shop.example/")
+    wrong = cio_headers(body, key="wrong-secret")
+    assert client.post("/webhooks/cio", content=body, headers=wrong).status_code == 401
+    page = client.get("/ui/sources").text
+    assert re.search(r"Accepted</dt><dd>1<", page)
+    assert "signature" in page
+
+
+def test_scenarios_page_and_logout(client: TestClient) -> None:
+    """The scenarios page renders; logging out ends the session."""
+    csrf = login(client)
+    assert "Scheduled checks" in client.get("/ui/scenarios?status=bogus").text
+    assert client.get("/ui/", follow_redirects=False).headers["location"] == "/ui/events"
+    response = client.post("/ui/logout", data={"csrf": csrf}, follow_redirects=False)
+    assert response.headers["location"] == "/ui/login"
+    assert client.get("/ui/events", follow_redirects=False).status_code == 303
