@@ -141,7 +141,7 @@ def create_app(
         _admin_mount(settings, services.store, link_cache),
     ]
     routes.append(ui_mount(settings, services.store))  # /ui: the dashboard
-    app = ConnectorApp(webhook_endpoint, routes=routes, lifespan=lifespan)
+    app = ConnectorApp(webhook_endpoint, redirect_endpoint, routes=routes, lifespan=lifespan)
     app.state.services = services
     return app
 
@@ -162,9 +162,15 @@ class ConnectorApp(Starlette):
     anything it does not match (other methods, nested paths) takes the normal way.
     """
 
-    def __init__(self, webhook_endpoint: WebhookEndpoint, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        webhook_endpoint: WebhookEndpoint,
+        redirect_endpoint: RedirectEndpoint | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self._webhook_endpoint = webhook_endpoint
+        self._redirect_endpoint = redirect_endpoint  # GET|HEAD /t/{slug} the same way
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -174,7 +180,29 @@ class ConnectorApp(Starlette):
                 scope["path_params"] = {"source_id": source_id}
                 await self._webhook_endpoint(scope, receive, send)
                 return
+        elif scope["type"] == "http" and scope["method"] in _REDIRECT_METHODS:
+            slug = _link_slug(scope)
+            if slug is not None and self._redirect_endpoint is not None:
+                scope["app"] = self
+                scope["path_params"] = {"slug": slug}
+                await self._redirect_endpoint(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
+
+
+_REDIRECT_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _link_slug(scope: Scope) -> str | None:
+    """`slug` of a `/t/{slug}` path (below any root path), else None."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    if not path.startswith("/t/"):
+        return None
+    slug = path[3:]
+    return slug if slug and "/" not in slug else None
 
 
 def _webhook_source(scope: Scope) -> str | None:

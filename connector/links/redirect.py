@@ -65,25 +65,39 @@ class RedirectEndpoint:
 
 
 async def redirect(context: LinkContext, scope: Scope, send: Send) -> None:
+    """Answer one click; a bug anywhere on the way is logged and answered 503, never 500."""
+    try:
+        status, extra, body = await _respond(context, scope)
+    except Exception:
+        log.exception("link.click", outcome="error", status=503)
+        status, extra, body = _UNAVAILABLE
+    await _answer(send, status, extra, body)
+
+
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+_NOT_FOUND: Answer = (404, [], b"unknown link\n")
+_GONE: Answer = (410, [], b"this link is no longer active\n")
+_UNAVAILABLE: Answer = (503, [(b"retry-after", b"5")], b"temporarily unavailable\n")
+
+
+async def _respond(context: LinkContext, scope: Scope) -> Answer:
     started = time.perf_counter()
     slug: str = scope["path_params"]["slug"]
     if not SLUG.match(slug):
-        await _answer(send, 404, [], b"unknown link\n")
-        return
+        return _NOT_FOUND
     try:
         link = await context.cache.get(context.store, slug)
     except Exception:
         log.exception("link.click", slug=slug, outcome="lookup_failed", status=503)
-        await _answer(send, 503, [(b"retry-after", b"5")], b"temporarily unavailable\n")
-        return
+        return _UNAVAILABLE
     if link is None:
-        await _answer(send, 404, [], b"unknown link\n")
-        return
+        return _NOT_FOUND
     if not link.enabled:
-        await _disabled(send, link)
-        return
-    stored = await _click(context, scope, link, started)
-    await _answer(send, 302, [(b"location", stored.encode("latin-1"))], b"")
+        if link.fallback_url:
+            return 302, [(b"location", quote(link.fallback_url, safe=_SAFE).encode())], b""
+        return _GONE
+    location = await _click(context, scope, link, started)
+    return 302, [(b"location", location.encode("latin-1"))], b""
 
 
 async def _click(context: LinkContext, scope: Scope, link: TriggerLink, started: float) -> str:
@@ -132,14 +146,6 @@ def _prefetch(headers: dict[str, str]) -> bool:
     """`Purpose: prefetch` (older Chrome/Safari), `Sec-Purpose: prefetch` (current Chrome)."""
     purpose = headers.get("sec-purpose") or headers.get("purpose") or headers.get("x-moz") or ""
     return "prefetch" in purpose.lower()
-
-
-async def _disabled(send: Send, link: TriggerLink) -> None:
-    if link.fallback_url:
-        location = quote(link.fallback_url, safe=_SAFE).encode("latin-1")
-        await _answer(send, 302, [(b"location", location)], b"")
-    else:
-        await _answer(send, 410, [], b"this link is no longer active\n")
 
 
 async def _answer(send: Send, status: int, extra: list[tuple[bytes, bytes]], body: bytes) -> None:
