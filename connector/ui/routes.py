@@ -23,6 +23,7 @@ from connector.settings import Settings
 from connector.storage.base import Store
 from connector.ui.forms import form
 from connector.ui.present import install_filters
+from connector.ui.reports import ReportPages
 from connector.ui.session import Session, Sessions
 from connector.ui.views import Pages
 
@@ -58,6 +59,7 @@ class Dashboard:
         self.templates = Jinja2Templates(directory=_HERE / "templates")
         install_filters(self.templates.env)
         self.pages = Pages(settings, store, self.render)
+        self.reports = ReportPages(store, self.render)
 
     def routes(self) -> list[BaseRoute]:
         page, action, p = self._page, self._action, self.pages
@@ -72,6 +74,8 @@ class Dashboard:
             Route("/deliveries/replay", action(p.replay), methods=["POST"]),
             Route("/sources", page(p.sources), methods=["GET"]),
             Route("/scenarios", page(p.scenarios), methods=["GET"]),
+            Route("/reports", page(self.reports.index), methods=["GET"]),
+            Route("/report", page(self.reports.report), methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=_HERE / "static"), name="static"),
         ]
 

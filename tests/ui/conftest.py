@@ -17,6 +17,21 @@ from tests.support.config import write_config
 from tests.support.servers import Downstream, ServiceProcess, downstream, free_port
 
 TOKEN = "browser-admin-token-42"
+ADMIN_AND_LINK = f"""
+[admin]
+token = "{TOKEN}"
+
+[[links]]
+slug = "spring"
+name = "Spring sale"
+destination = "https://shop.example/spring"
+
+[[rules]]
+id = "nudge"
+trigger = "not_clicked"
+links = ["https://shop.example/pricing"]
+actions = ["downstream"]
+"""
 _CHROMIUM = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 
 
@@ -39,7 +54,7 @@ def sink() -> Iterator[Downstream]:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, sink: Downstream) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("ui")
-    config = write_config(folder, sink.url, extra=f'\n[admin]\ntoken = "{TOKEN}"\n')
+    config = write_config(folder, sink.url, extra=ADMIN_AND_LINK)
     process = ServiceProcess(config, free_port()).start()
     try:
         yield process.url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -114,23 +115,53 @@ def test_a_forged_csrf_token_is_refused(page: Page, service: str) -> None:
     expect(page).to_have_url(f"{service}/ui/sources")  # still signed in
 
 
+def test_open_a_link_report(page: Page, service: str) -> None:
+    """A trigger-link click and an ESP click show in their reports, with chart and contacts."""
+    assert httpx.get(f"{service}/t/spring", follow_redirects=False).status_code == 302
+    post_click(service, "fay")
+    log_in(page, service)
+    reload_until(page, f"{service}/ui/reports", "Spring sale", "1 clicks")
+    page.get_by_role("link", name="Spring sale").click()
+    expect(page.get_by_role("heading", name="Spring sale")).to_be_visible()
+    expect(page.locator("svg rect.all")).to_have_count(1)
+    page.goto(f"{service}/ui/reports")
+    page.get_by_role("link", name="Campaigns").click()
+    page.locator("li.card", has_text="42").get_by_role("link").click()
+    expect(page.get_by_text("unique contacts")).to_be_visible()
+    expect(page.locator("ul.contacts li", has_text="fay")).to_be_visible()
+
+
 @pytest.mark.parametrize("device", list(VIEWPORTS))
-def test_every_page_fits_phone_and_desktop(browser: Browser, service: str, device: str) -> None:
+def test_every_page_fits_phone_and_desktop(
+    browser: Browser, service: str, sink: Downstream, device: str
+) -> None:
     """Each page renders without sideways scrolling at 390x844 and 1280x800 (screenshots)."""
     width, height = VIEWPORTS[device]
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
+    with sink._lock:
+        sink.statuses[:] = [400]  # a dead letter to show
     post_click(service, "eve")
+    body = cio_event("clicked", "mallory", time.time(), href="https://shop.example/")
+    wrong = cio_headers(body, key="not-the-signing-key")  # a refused request to show
+    assert httpx.post(f"{service}/webhooks/cio", content=body, headers=wrong).status_code == 401
+    due = datetime.fromtimestamp(time.time() + 86400, UTC).isoformat()
+    check = {"rule": "nudge", "send": {"campaign_id": "42"}, "at": due}
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    assert httpx.post(f"{service}/api/v1/checks", json=check, headers=auth).status_code == 201
     page.goto(f"{service}/ui/login")
     shoot(page, "login", device)
     log_in(page, service)
+    reload_until(page, f"{service}/ui/deliveries?status=dead", "HTTP 400")
     reload_until(page, f"{service}/ui/events", "eve@example.org", "all-clicks →")
-    for name in ("events", "deliveries", "sources", "scenarios"):
+    for name in ("events", "deliveries", "sources", "scenarios", "reports"):
         page.goto(f"{service}/ui/{name}")
         shoot(page, name, device)
     page.goto(f"{service}/ui/events")
     page.locator("li.card a.id").first.click()
     shoot(page, "event", device)
+    page.goto(f"{service}/ui/report?subject=campaign&key=42")
+    shoot(page, "report", device)
     context.close()
 
 

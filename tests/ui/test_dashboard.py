@@ -202,3 +202,18 @@ def test_scenarios_page_and_logout(client: TestClient) -> None:
     response = client.post("/ui/logout", data={"csrf": csrf}, follow_redirects=False)
     assert response.headers["location"] == "/ui/login"
     assert client.get("/ui/events", follow_redirects=False).status_code == 303
+
+
+def test_campaign_report_with_chart_and_contacts(client: TestClient) -> None:
+    """A click counts in its campaign's report: totals, an hourly bar and the contact."""
+    login(client)
+    click(client, "rae")
+    page = wait_for(client, "/ui/reports?subject=campaign", 'data-key="42"')
+    assert 'data-key="42"' in page
+    report = client.get("/ui/report?subject=campaign&key=42")
+    assert "rae@example.org" in report.text or "rae" in report.text
+    assert '<rect class="all"' in report.text
+    assert "unique contacts" in report.text
+    missing = client.get("/ui/report?subject=link&key=https://nowhere.example/")
+    assert missing.status_code == 404
+    assert "No trigger links with clicks yet" in client.get("/ui/reports").text

@@ -1,0 +1,143 @@
+"""The dashboard's report pages: trigger links, links, campaigns and messages.
+
+They read the aggregates the report recorder keeps (`ReportOps`: totals, hour buckets,
+per-contact rows) and the trigger links (`LinkOps`), a page of rows at a time, so a large
+store costs no scan. The clicks-over-time chart is an inline SVG drawn from hour buckets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from connector.storage.base import Store, Tx
+from connector.storage.report_records import ReportTotals, Subject, TimeBucket
+from connector.ui.present import when
+from connector.ui.session import Session
+from connector.ui.views import Render
+
+HOUR = 3600.0
+CHART_HOURS = 14 * 24  # the chart shows at most the last two weeks of a subject's clicks
+SUBJECTS: dict[str, str] = {
+    "trigger": "Trigger links",
+    "link": "Links",
+    "campaign": "Campaigns",
+    "message": "Messages",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    x: float
+    width: float
+    clicks: float  # bar heights, in chart units (0-100)
+    human: float
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    bars: list[Bar]
+    peak: int
+    since: float
+    until: float
+
+
+class ReportPages:
+    def __init__(self, store: Store, render: Render) -> None:
+        self.store = store
+        self.render = render
+
+    async def index(self, request: Request, session: Session) -> Response:
+        given = request.query_params.get("subject", "trigger")
+        subject = cast(Subject, given if given in SUBJECTS else "trigger")
+        after = request.query_params.get("after") or None
+
+        def read(tx: Tx) -> tuple[list[ReportTotals], dict[str, Any]]:
+            if subject != "trigger":
+                return tx.report_subjects(subject, 50, after), {}
+            links = {link.slug: link for link in tx.links(limit=200)}
+            totals = [tx.report_totals("trigger", slug) or _empty(slug) for slug in links]
+            return totals, links
+
+        rows, links = await self.store.transaction(read, durable=False)
+        more = rows[-1].key if subject != "trigger" and len(rows) == 50 else None
+        context = {
+            "page": "reports",
+            "subject": subject,
+            "subjects": SUBJECTS,
+            "rows": rows,
+            "links": links,
+            "more": more,
+        }
+        return self.render(request, session, "reports.html", context)
+
+    async def report(self, request: Request, session: Session) -> Response:
+        params = request.query_params
+        given, key = params.get("subject", ""), params.get("key", "")
+        subject = cast(Subject, given if given in SUBJECTS else "trigger")
+        after = params.get("after") or None
+
+        def read(tx: Tx) -> tuple[ReportTotals | None, list[TimeBucket], list[Any], Any]:
+            totals = tx.report_totals(subject, key)
+            if totals is None or totals.last_at is None:
+                return totals, [], [], None
+            until = _hour(totals.last_at) + HOUR
+            since = max(_hour(totals.first_at or totals.last_at), until - CHART_HOURS * HOUR)
+            timeline = tx.report_timeline(subject, key, since, until)
+            contacts = tx.report_contacts(subject, key, 50, after)
+            link = tx.link(key) if subject == "trigger" else None
+            return totals, timeline, contacts, (since, until, link)
+
+        totals, timeline, contacts, extra = await self.store.transaction(read, durable=False)
+        context: dict[str, Any] = {
+            "page": "reports",
+            "subject": subject,
+            "subjects": SUBJECTS,
+            "key": key,
+            "totals": totals,
+            "contacts": contacts,
+            "chart": chart(timeline, extra[0], extra[1]) if extra else None,
+            "link": extra[2] if extra else None,
+            "more": contacts[-1].recipient if len(contacts) == 50 else None,
+        }
+        response = self.render(request, session, "report.html", context)
+        if totals is None:
+            response.status_code = 404
+        return response
+
+
+def chart(buckets: list[TimeBucket], since: float, until: float) -> Chart:
+    """One bar per hour from `since` to `until` (empty hours included), scaled to 0-100."""
+    hours = max(1, round((until - since) / HOUR))
+    by_start = {_hour(b.start): b for b in buckets}
+    peak = max((b.clicks for b in buckets), default=0) or 1
+    width = 100.0 / hours
+    bars = []
+    for index in range(hours):
+        start = since + index * HOUR
+        bucket = by_start.get(start)
+        if bucket is None:
+            continue
+        title = f"{when(start)} UTC: {bucket.clicks} clicks, {bucket.human} human"
+        bars.append(
+            Bar(
+                x=index * width,
+                width=width,
+                clicks=100.0 * bucket.clicks / peak,
+                human=100.0 * bucket.human / peak,
+                title=title,
+            )
+        )
+    return Chart(bars=bars, peak=peak, since=since, until=until)
+
+
+def _hour(moment: float) -> float:
+    return moment - moment % HOUR
+
+
+def _empty(slug: str) -> ReportTotals:
+    return ReportTotals("trigger", slug, 0, 0, 0, 0, 0, 0, None, None)
