@@ -21,6 +21,7 @@ from connector.ui.views import Render
 
 HOUR = 3600.0
 CHART_HOURS = 14 * 24  # the chart shows at most the last two weeks of a subject's clicks
+MIN_HOURS = 24  # and at least a day, so one busy hour is not one full-width bar
 SUBJECTS: dict[str, str] = {
     "trigger": "Trigger links",
     "link": "Links",
@@ -86,7 +87,8 @@ class ReportPages:
             if totals is None or totals.last_at is None:
                 return totals, [], [], None
             until = _hour(totals.last_at) + HOUR
-            since = max(_hour(totals.first_at or totals.last_at), until - CHART_HOURS * HOUR)
+            first = min(_hour(totals.first_at or totals.last_at), until - MIN_HOURS * HOUR)
+            since = max(first, until - CHART_HOURS * HOUR)
             timeline = tx.report_timeline(subject, key, since, until)
             contacts = tx.report_contacts(subject, key, 50, after)
             link = tx.link(key) if subject == "trigger" else None
