@@ -26,7 +26,7 @@ from connector.certificates import CertificateCache
 from connector.delivery.client import make_client
 from connector.gc import settle_gc
 from connector.links.cache import LinkCache
-from connector.links.config import sync_config_links
+from connector.links.config import write_config_links
 from connector.links.redirect import LinkContext, RedirectEndpoint
 from connector.metrics import Metrics
 from connector.pipeline.build import build_pipeline
@@ -76,9 +76,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.store.open()
-        await services.store.transaction(
-            lambda tx: sync_config_links(tx, settings.links, (clock or _utcnow)().timestamp())
-        )
+        await write_config_links(services.store, settings.links, (clock or _utcnow)().timestamp())
         client = make_client(settings.delivery)
         services.client = client
         cert_client = (

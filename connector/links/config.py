@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import structlog
+
 from connector.links.settings import TriggerLinkSettings
-from connector.storage.base import Tx
+from connector.storage.base import Store, Tx
+
+log = structlog.get_logger("connector.links")
 
 
 def sync_config_links(tx: Tx, entries: list[TriggerLinkSettings], now: float) -> list[str]:
@@ -26,3 +30,16 @@ def sync_config_links(tx: Tx, entries: list[TriggerLinkSettings], now: float) ->
         tx.save_link(link)
         written.append(entry.slug)
     return written
+
+
+async def write_config_links(store: Store, entries: list[TriggerLinkSettings], now: float) -> None:
+    """At start-up: a store that fails now must not stop webhooks being served (they answer
+    503 themselves), so the failure is logged and the links already stored keep working."""
+    if not entries:
+        return
+    try:
+        written = await store.transaction(lambda tx: sync_config_links(tx, entries, now))
+    except Exception as error:
+        log.error("links.config_not_written", error=type(error).__name__, links=len(entries))
+    else:
+        log.info("links.config_written", written=written, links=len(entries))
