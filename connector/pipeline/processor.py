@@ -22,7 +22,7 @@ import structlog
 from connector.bots.detector import Detector
 from connector.bots.verdict import verdict_data
 from connector.metrics import Metrics
-from connector.reports.recorder import record_click, record_settlement
+from connector.reports.recorder import ReportCounts
 from connector.rules.decision import Decision
 from connector.rules.engine import RuleSet
 from connector.scenarios.engine import ScenarioEngine
@@ -74,23 +74,25 @@ class Processor:
         state = tx.bot_state() if self.detector else None
         outbox: list[NewDelivery] = []
         routed: list[Routed] = []
+        counts = ReportCounts(now)
         for row in stored:
             try:
                 with tx.isolated():
-                    outcome, deliveries = self._process_one(tx, row, state, now)
+                    outcome, deliveries = self._process_one(tx, row, state, now, counts)
             except Exception as error:  # a poison event must not block the inbox
                 log.exception("processor.event_failed", event_id=row.id)
                 routed.append(Routed(row.id, None, {"error": _describe(error)}))
                 continue
             routed.append(outcome)
             outbox += deliveries
+        counts.flush(tx)
         if routed:
             tx.complete_events(routed)
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
 
     def _process_one(
-        self, tx: Tx, row: StoredEvent, state: Any, now: float
+        self, tx: Tx, row: StoredEvent, state: Any, now: float, counts: ReportCounts
     ) -> tuple[Routed, list[NewDelivery]]:
         """Immediate verdict and real-time routing for one event, and its deliveries.
 
@@ -124,9 +126,10 @@ class Processor:
             settled_phase=False,
         )
         self.scenarios.observe(tx, data, suspected, settle_at, now)
-        record_click(tx, data, suspected, settle_at, now)
         routed = Routed(row.id, bot, decision.as_dict(), settle_at)
-        return routed, self._deliveries(row.id, data, decision.matched, now, settling, False)
+        deliveries = self._deliveries(row.id, data, decision.matched, now, settling, False)
+        counts.click(data, suspected, settle_at)  # last: a click that failed is not counted
+        return routed, deliveries
 
     def settle(self, tx: Tx, now: float) -> Processed:
         """Settled pass for clicks whose window has passed: serves `wait_for_settled` rules."""
@@ -136,22 +139,24 @@ class Processor:
         state = tx.bot_state()
         outbox: list[NewDelivery] = []
         settled: list[Routed] = []
+        counts = ReportCounts(now)
         for row in stored:
             try:
                 with tx.isolated():
-                    verdict, decision, deliveries = self._settle_one(tx, row, state, now)
+                    verdict, decision, deliveries = self._settle_one(tx, row, state, now, counts)
             except Exception as error:  # a poison event must not block settlement
                 log.exception("processor.settle_failed", event_id=row.id)
                 settled.append(Routed(row.id, None, {"error": _describe(error)}))
                 continue
             outbox += deliveries
             settled.append(Routed(row.id, orjson.dumps(verdict_data(verdict)), decision.as_dict()))
+        counts.flush(tx)
         tx.complete_settlements(settled)
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
 
     def _settle_one(
-        self, tx: Tx, row: StoredEvent, state: Any, now: float
+        self, tx: Tx, row: StoredEvent, state: Any, now: float, counts: ReportCounts
     ) -> tuple[Bot, Decision, list[NewDelivery]]:
         """The settled verdict of one click, and the waiting rules' decision on it."""
         assert self.detector is not None
@@ -161,8 +166,8 @@ class Processor:
             verdict = self.detector.settle(click, state)
         self._count_bot(verdict)
         self.scenarios.settled(tx, row.id, verdict.suspected)
-        record_settlement(tx, orjson.loads(row.payload), verdict.suspected, now)
         decision, deliveries = self._route_settled(tx, row, verdict_data(verdict), now)
+        counts.settled(orjson.loads(row.payload), verdict.suspected)
         return verdict, decision, deliveries
 
     def _route_settled(

@@ -1,5 +1,5 @@
-"""What a click adds to the reports, called by the processor in the transaction that routes
-the click (`record_click`) and in the one that settles it (`record_settlement`).
+"""What a click adds to the reports: the processor adds each click it routes, and each it
+settles, to a `ReportCounts`, and flushes it in the same transaction before committing.
 
 A click counts under every subject it names: its link by canonical URL (an ESP click) or
 its trigger link by slug (a `link.clicked`), its campaign and its message. Clicks a
@@ -20,20 +20,33 @@ from connector.storage.report_records import ReportOps as Tx
 CLICK_TYPES = frozenset({"email.clicked", "link.clicked"})
 
 
-def record_click(
-    tx: Tx, data: dict[str, Any], suspected: bool, settle_at: float | None, now: float
-) -> None:
-    """Count a processed click with its immediate verdict."""
-    click = counted(data, suspected, now, final=settle_at is None)
-    if click is not None:
-        tx.count_click(click)
+class ReportCounts:
+    """The clicks one processor transaction routed or settled, counted together when its
+    batch ends (`flush`), so each aggregate row is written once per batch, in key order."""
 
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.clicks: list[CountedClick] = []
+        self.settlements: list[CountedClick] = []
 
-def record_settlement(tx: Tx, data: dict[str, Any], suspected: bool, now: float) -> None:
-    """Count a click's settled verdict (once; the hour is the one it was counted in)."""
-    click = counted(data, suspected, now)
-    if click is not None:
-        tx.count_settlement(click)
+    def click(self, data: dict[str, Any], suspected: bool, settle_at: float | None) -> None:
+        """A processed click with its immediate verdict (final when nothing settles it)."""
+        click = counted(data, suspected, self.now, final=settle_at is None)
+        if click is not None:
+            self.clicks.append(click)
+
+    def settled(self, data: dict[str, Any], suspected: bool) -> None:
+        """A click's settled verdict (counted once; its hour is the one it was counted in)."""
+        click = counted(data, suspected, self.now)
+        if click is not None:
+            self.settlements.append(click)
+
+    def flush(self, tx: Tx) -> None:
+        if self.clicks:
+            tx.count_clicks(self.clicks)
+        if self.settlements:
+            tx.count_settlements(self.settlements)
+        self.clicks, self.settlements = [], []
 
 
 def counted(

@@ -51,20 +51,20 @@ class CountedClick:
     subjects: tuple[tuple[Subject, str], ...]  # every (subject, key) the click counts under
     recipient: str | None  # None: an anonymous click (counted, but not a contact)
     at: float  # when it was made (its hour bucket)
-    suspected: bool  # the verdict being counted: immediate, or settled in `count_settlement`
+    suspected: bool  # the verdict being counted: immediate, or settled in `count_settlements`
     final: bool = False  # no settling phase follows: the immediate verdict is also settled
 
 
 class ReportOps(Protocol):
     """Report operations every backend's transaction offers (part of `Tx`)."""
 
-    def count_click(self, click: CountedClick) -> None:
-        """Add a click to its subjects' totals, contact rows and hour buckets."""
+    def count_clicks(self, clicks: list[CountedClick]) -> None:
+        """Add clicks to their subjects' totals, contact rows and hour buckets."""
         ...
 
-    def count_settlement(self, click: CountedClick) -> None:
-        """Count the settled verdict of a click counted before with `final=False` (once:
-        a second settlement, or one of a click never counted, changes nothing)."""
+    def count_settlements(self, clicks: list[CountedClick]) -> None:
+        """Count the settled verdicts of clicks counted before with `final=False` (each
+        once: a second settlement, or one of a click never counted, changes nothing)."""
         ...
 
     def report_totals(self, subject: Subject, key: str) -> ReportTotals | None: ...

@@ -51,13 +51,13 @@ def statements(mark: str, least: str, greatest: str) -> ReportStatements:
     t, c, h = "report_totals", "report_contacts", "report_hours"
     sql = ReportStatements(
         contact=f"INSERT INTO {c} (subject, key, recipient, clicks, human_clicks, first_at,"
-        " last_at) VALUES (?, ?, ?, 1, ?, ?, ?) ON CONFLICT (subject, key, recipient)"
-        f" DO UPDATE SET clicks = {c}.clicks + 1,"
+        " last_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject, key, recipient)"
+        f" DO UPDATE SET clicks = {c}.clicks + excluded.clicks,"
         f" human_clicks = {c}.human_clicks + excluded.human_clicks,"
         f" first_at = {least}({c}.first_at, excluded.first_at),"
         f" last_at = {greatest}({c}.last_at, excluded.last_at) RETURNING clicks",
-        totals=f"INSERT INTO {t} ({_TOTALS}) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?)"
-        f" ON CONFLICT (subject, key) DO UPDATE SET clicks = {t}.clicks + 1,"
+        totals=f"INSERT INTO {t} ({_TOTALS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        f" ON CONFLICT (subject, key) DO UPDATE SET clicks = {t}.clicks + excluded.clicks,"
         f" contacts = {t}.contacts + excluded.contacts,"
         f" human_immediate = {t}.human_immediate + excluded.human_immediate,"
         f" human_settled = {t}.human_settled + excluded.human_settled,"
@@ -65,8 +65,8 @@ def statements(mark: str, least: str, greatest: str) -> ReportStatements:
         f" suspected_settled = {t}.suspected_settled + excluded.suspected_settled,"
         f" first_at = {least}({t}.first_at, excluded.first_at),"
         f" last_at = {greatest}({t}.last_at, excluded.last_at)",
-        hour=f"INSERT INTO {h} (subject, key, start, clicks, human) VALUES (?, ?, ?, 1, ?)"
-        f" ON CONFLICT (subject, key, start) DO UPDATE SET clicks = {h}.clicks + 1,"
+        hour=f"INSERT INTO {h} (subject, key, start, clicks, human) VALUES (?, ?, ?, ?, ?)"
+        f" ON CONFLICT (subject, key, start) DO UPDATE SET clicks = {h}.clicks + excluded.clicks,"
         f" human = {h}.human + excluded.human",
         unsettled="INSERT INTO report_unsettled (event_id, suspected, at) VALUES (?, ?, ?)"
         " ON CONFLICT (event_id) DO NOTHING",
@@ -97,38 +97,67 @@ class ReportSqlBase:
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
-    def count_click(self, click: CountedClick) -> None:
+    def count_clicks(self, clicks: list[CountedClick]) -> None:
+        """Added up per row first, then written contacts, totals, hours, each in key order:
+        one upsert per row however many of the batch's clicks it counts, and the same lock
+        order in every transaction (two PostgreSQL workers cannot deadlock on them)."""
         sql = self._SQL
-        human = 0 if click.suspected else 1
-        settled = (human, 1 - human) if click.final else (0, 0)
-        hour = int(click.at // HOUR * HOUR)
-        for subject, key in click.subjects:
-            new = 0
-            if click.recipient is not None:
-                params = (subject, key, click.recipient, human, click.at, click.at)
-                new = int(self._rows(sql.contact, params)[0][0] == 1)
-            counts = (new, human, settled[0], 1 - human, settled[1])
-            self._rows(sql.totals, (subject, key, *counts, click.at, click.at))
-            self._rows(sql.hour, (subject, key, hour, human))
-        if not click.final:
-            self._rows(sql.unsettled, (click.event_id, 1 - human, click.at))
+        people: dict[tuple[Subject, str, str], list[Any]] = {}
+        totals: dict[tuple[Subject, str], list[Any]] = {}
+        hours: dict[tuple[Subject, str, int], list[int]] = {}
+        for click in clicks:
+            human = 0 if click.suspected else 1
+            hour = int(click.at // HOUR * HOUR)
+            for subject, key in click.subjects:
+                row = totals.setdefault((subject, key), [0, 0, 0, 0, 0, 0, click.at, click.at])
+                _add(row, 1, 0, human, human * click.final, 1 - human, (1 - human) * click.final)
+                _span(row, click.at)
+                if click.recipient is not None:
+                    one = people.setdefault(
+                        (subject, key, click.recipient), [0, 0, click.at, click.at]
+                    )
+                    _add(one, 1, human)
+                    _span(one, click.at)
+                _add(hours.setdefault((subject, key, hour), [0, 0]), 1, human)
+        for (subject, key, recipient), (n, human, first, last) in sorted(people.items()):
+            after = self._rows(sql.contact, (subject, key, recipient, n, human, first, last))
+            totals[(subject, key)][1] += int(after[0][0] == n)  # a contact new to the subject
+        for (subject, key), row in sorted(totals.items()):
+            self._rows(sql.totals, (subject, key, *row))
+        for (subject, key, start), (n, human) in sorted(hours.items()):
+            self._rows(sql.hour, (subject, key, start, n, human))
+        for click in sorted(clicks, key=lambda c: c.event_id):
+            if not click.final:
+                self._rows(sql.unsettled, (click.event_id, int(click.suspected), click.at))
 
-    def count_settlement(self, click: CountedClick) -> None:
+    def count_settlements(self, clicks: list[CountedClick]) -> None:
+        """The settled verdicts, added up per row and written in `count_clicks`' order."""
         sql = self._SQL
-        taken = self._rows(sql.settle_take, (click.event_id,))
-        if not taken:
-            return
-        was_human = 1 - int(taken[0][0])
-        human = 0 if click.suspected else 1
-        hour = int(float(taken[0][1]) // HOUR * HOUR)
-        for subject, key in click.subjects:
-            self._rows(sql.settle_totals, (human, 1 - human, subject, key))
-            if human == was_human:
+        people: dict[tuple[Subject, str, str], int] = {}
+        totals: dict[tuple[Subject, str], list[int]] = {}
+        hours: dict[tuple[Subject, str, int], int] = {}
+        for click in sorted(clicks, key=lambda c: c.event_id):
+            taken = self._rows(sql.settle_take, (click.event_id,))
+            if not taken:
                 continue
-            delta = human - was_human
-            if click.recipient is not None:
-                self._rows(sql.settle_contact, (delta, subject, key, click.recipient))
-            self._rows(sql.settle_hour, (delta, subject, key, hour))
+            human = 0 if click.suspected else 1
+            delta = human - (1 - int(taken[0][0]))
+            hour = int(float(taken[0][1]) // HOUR * HOUR)
+            for subject, key in click.subjects:
+                _add(totals.setdefault((subject, key), [0, 0]), human, 1 - human)
+                if delta and click.recipient is not None:
+                    where = (subject, key, click.recipient)
+                    people[where] = people.get(where, 0) + delta
+                if delta:
+                    hours[(subject, key, hour)] = hours.get((subject, key, hour), 0) + delta
+        for (subject, key, recipient), change in sorted(people.items()):
+            if change:
+                self._rows(sql.settle_contact, (change, subject, key, recipient))
+        for (subject, key), (human, suspected) in sorted(totals.items()):
+            self._rows(sql.settle_totals, (human, suspected, subject, key))
+        for (subject, key, start), change in sorted(hours.items()):
+            if change:
+                self._rows(sql.settle_hour, (change, subject, key, start))
 
     def report_totals(self, subject: Subject, key: str) -> ReportTotals | None:
         rows = self._rows(self._SQL.read_totals, (subject, key))
@@ -152,6 +181,16 @@ class ReportSqlBase:
         first = int(since // HOUR * HOUR)
         rows = self._rows(self._SQL.read_timeline, (subject, key, first, until))
         return [TimeBucket(float(r[0]), r[1], r[2]) for r in rows]
+
+
+def _add(row: list[Any], *amounts: int) -> None:
+    for index, amount in enumerate(amounts):
+        row[index] += amount
+
+
+def _span(row: list[Any], at: float) -> None:
+    """Widen the (first, last) pair at the end of `row` to include `at`."""
+    row[-2], row[-1] = min(row[-2], at), max(row[-1], at)
 
 
 def _totals(row: tuple[Any, ...]) -> ReportTotals:

@@ -36,7 +36,7 @@ def _config(tmp_path: Path) -> Path:
     store.open_sync()
     for n, who in enumerate(["ann@x.io", "bob@x.io", "ann@x.io"]):
         click = CountedClick(f"e{n}", (("campaign", "spring"),), who, H + n, n == 1, final=True)
-        store.transaction_sync(lambda tx, click=click: tx.count_click(click))
+        store.transaction_sync(lambda tx, click=click: tx.count_clicks([click]))
     store.close_sync()
     path = tmp_path / "connector.toml"
     path.write_text(CONFIG.format(db=db))

@@ -31,7 +31,7 @@ def _seed(path: Path) -> None:
         CountedClick("e3", (("link", "https://other.example/report.csv"),), None, H, False),
     ]
     for click in clicks:
-        store.transaction_sync(lambda tx, click=click: tx.count_click(click))
+        store.transaction_sync(lambda tx, click=click: tx.count_clicks([click]))
     store.close_sync()
 
 

@@ -31,7 +31,7 @@ def click(
 
 def count(store: Store, *clicks: CountedClick) -> None:
     for one in clicks:
-        run(store, lambda tx, one=one: tx.count_click(one))
+        run(store, lambda tx, one=one: tx.count_clicks([one]))
 
 
 def test_totals_count_clicks_contacts_and_verdicts(store: Store) -> None:
@@ -59,9 +59,9 @@ def test_settlement_counts_once_and_moves_human_counts(store: Store) -> None:
     """The settled verdict is counted once; contact and hour human counts follow it."""
     count(store, click("e1", "a@x.io", H + 10), click("e2", "a@x.io", H + 3700))
     settled = click("e1", "a@x.io", H + 99999, suspected=True)  # `at` comes from the count
-    run(store, lambda tx: tx.count_settlement(settled))
-    run(store, lambda tx: tx.count_settlement(settled))
-    run(store, lambda tx: tx.count_settlement(click("never", "a@x.io", H)))
+    run(store, lambda tx: tx.count_settlements([settled]))
+    run(store, lambda tx: tx.count_settlements([settled]))
+    run(store, lambda tx: tx.count_settlements([click("never", "a@x.io", H)]))
     totals = run(store, lambda tx: tx.report_totals(*LINK))
     assert totals is not None
     assert (totals.human_immediate, totals.suspected_immediate) == (2, 0)
@@ -96,3 +96,29 @@ def test_timeline_keeps_the_hours_in_range(store: Store) -> None:
     count(store, *(click(f"e{n}", "a@x.io", H + n * 3600 + 1) for n in range(4)))
     buckets = run(store, lambda tx: tx.report_timeline(*LINK, H + 3601, H + 3 * 3600))
     assert [b.start for b in buckets] == [float(H + 3600), float(H + 7200)]
+
+
+def test_a_batch_adds_up_as_its_clicks_one_by_one(store: Store) -> None:
+    """One batch with repeat contacts, and a settlement batch naming a click twice, count
+    what one click at a time would."""
+    count(store, click("e0", "b@x.io", H))
+    batch = [
+        click("e1", "a@x.io", H + 10),
+        click("e2", "a@x.io", H + 20, suspected=True),
+        click("e3", "b@x.io", H + 4000),
+        click("e4", None, H + 5),
+    ]
+    run(store, lambda tx: tx.count_clicks(batch))
+    settled = [click("e1", "a@x.io", 0, suspected=True), click("e2", "a@x.io", 0)]
+    run(store, lambda tx: tx.count_settlements([*settled, settled[0]]))
+    assert run(store, lambda tx: tx.report_totals(*LINK)) == ReportTotals(
+        "link", LINK[1], 5, 2, 4, 1, 1, 1, float(H), float(H + 4000)
+    )
+    assert run(store, lambda tx: tx.report_contacts(*LINK)) == [
+        ContactClicks("a@x.io", 2, 1, float(H + 10), float(H + 20)),
+        ContactClicks("b@x.io", 2, 2, float(H), float(H + 4000)),
+    ]
+    assert run(store, lambda tx: tx.report_timeline(*LINK, H, H + 7200)) == [
+        TimeBucket(float(H), 4, 3),
+        TimeBucket(float(H + 3600), 1, 1),
+    ]
