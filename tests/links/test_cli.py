@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from click.testing import CliRunner
 
 from connector.cli import main
+from connector.config import parse_settings
 from connector.links.tokens import verify
 
 SECRET = "cli-link-secret-0123456789"
@@ -52,3 +55,15 @@ def test_list_shows_config_links(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["links", "list", "--config", str(_config(tmp_path))])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("spring enabled origin=config")
+
+
+def test_the_readme_example_loads() -> None:
+    """The README's trigger-links config example validates as written (secret from the env)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Trigger links") :]
+    block = re.search(r"```toml\n(.*?)```", section, re.S)
+    assert block is not None
+    data = tomllib.loads(block.group(1))
+    data["actions"] = [{"id": "crm", "type": "log"}]
+    settings = parse_settings(data, env={"LINK_SECRET": "s" * 20})
+    assert [link.slug for link in settings.links] == ["spring"]
