@@ -20,3 +20,17 @@ class PgReportSql(ReportSqlBase):
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         self.cur.execute(sql, params)
         return self.cur.fetchall() if self.cur.description else []
+
+    def _many(self, sql: str, params: list[tuple[Any, ...]]) -> list[tuple[Any, ...] | None]:
+        """One pipelined round trip for the whole batch (psycopg's executemany)."""
+        if not params:
+            return []
+        returning = " RETURNING " in sql
+        self.cur.executemany(sql, params, returning=returning)
+        if not returning:
+            return [None] * len(params)
+        rows: list[tuple[Any, ...] | None] = []
+        while True:
+            rows.append(self.cur.fetchone())
+            if not self.cur.nextset():
+                return rows

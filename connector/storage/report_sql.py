@@ -97,6 +97,11 @@ class ReportSqlBase:
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         raise NotImplementedError
 
+    def _many(self, sql: str, params: list[tuple[Any, ...]]) -> list[tuple[Any, ...] | None]:
+        """Run `sql` once per parameter row, in order (PostgreSQL: one round trip); each
+        run's first returned row, or None."""
+        raise NotImplementedError
+
     def count_clicks(self, clicks: list[CountedClick]) -> None:
         """Added up per row first, then written contacts, totals, hours, each in key order:
         one upsert per row however many of the batch's clicks it counts, and the same lock
@@ -119,16 +124,14 @@ class ReportSqlBase:
                     _add(one, 1, human)
                     _span(one, click.at)
                 _add(hours.setdefault((subject, key, hour), [0, 0]), 1, human)
-        for (subject, key, recipient), (n, human, first, last) in sorted(people.items()):
-            after = self._rows(sql.contact, (subject, key, recipient, n, human, first, last))
-            totals[(subject, key)][1] += int(after[0][0] == n)  # a contact new to the subject
-        for (subject, key), row in sorted(totals.items()):
-            self._rows(sql.totals, (subject, key, *row))
-        for (subject, key, start), (n, human) in sorted(hours.items()):
-            self._rows(sql.hour, (subject, key, start, n, human))
-        for click in sorted(clicks, key=lambda c: c.event_id):
-            if not click.final:
-                self._rows(sql.unsettled, (click.event_id, int(click.suspected), click.at))
+        contacts = sorted(people.items())
+        after = self._many(sql.contact, [(*where, *row) for where, row in contacts])
+        for ((subject, key, _), (n, *_)), now in zip(contacts, after, strict=True):
+            totals[(subject, key)][1] += int(now is not None and now[0] == n)  # a new contact
+        self._many(sql.totals, [(*where, *row) for where, row in sorted(totals.items())])
+        self._many(sql.hour, [(*where, *row) for where, row in sorted(hours.items())])
+        pending = sorted((c for c in clicks if not c.final), key=lambda c: c.event_id)
+        self._many(sql.unsettled, [(c.event_id, int(c.suspected), c.at) for c in pending])
 
     def count_settlements(self, clicks: list[CountedClick]) -> None:
         """The settled verdicts, added up per row and written in `count_clicks`' order."""
@@ -136,13 +139,14 @@ class ReportSqlBase:
         people: dict[tuple[Subject, str, str], int] = {}
         totals: dict[tuple[Subject, str], list[int]] = {}
         hours: dict[tuple[Subject, str, int], int] = {}
-        for click in sorted(clicks, key=lambda c: c.event_id):
-            taken = self._rows(sql.settle_take, (click.event_id,))
-            if not taken:
+        ordered = sorted(clicks, key=lambda c: c.event_id)
+        taken = self._many(sql.settle_take, [(c.event_id,) for c in ordered])
+        for click, was in zip(ordered, taken, strict=True):
+            if was is None:
                 continue
             human = 0 if click.suspected else 1
-            delta = human - (1 - int(taken[0][0]))
-            hour = int(float(taken[0][1]) // HOUR * HOUR)
+            delta = human - (1 - int(was[0]))
+            hour = int(float(was[1]) // HOUR * HOUR)
             for subject, key in click.subjects:
                 _add(totals.setdefault((subject, key), [0, 0]), human, 1 - human)
                 if delta and click.recipient is not None:
@@ -150,14 +154,9 @@ class ReportSqlBase:
                     people[where] = people.get(where, 0) + delta
                 if delta:
                     hours[(subject, key, hour)] = hours.get((subject, key, hour), 0) + delta
-        for (subject, key, recipient), change in sorted(people.items()):
-            if change:
-                self._rows(sql.settle_contact, (change, subject, key, recipient))
-        for (subject, key), (human, suspected) in sorted(totals.items()):
-            self._rows(sql.settle_totals, (human, suspected, subject, key))
-        for (subject, key, start), change in sorted(hours.items()):
-            if change:
-                self._rows(sql.settle_hour, (change, subject, key, start))
+        self._many(sql.settle_contact, [(n, *at) for at, n in sorted(people.items()) if n])
+        self._many(sql.settle_totals, [(*n, *at) for at, n in sorted(totals.items())])
+        self._many(sql.settle_hour, [(n, *at) for at, n in sorted(hours.items()) if n])
 
     def report_totals(self, subject: Subject, key: str) -> ReportTotals | None:
         rows = self._rows(self._SQL.read_totals, (subject, key))

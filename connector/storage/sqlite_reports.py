@@ -17,3 +17,7 @@ class ReportSql(ReportSqlBase):
 
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, params).fetchall()
+
+    def _many(self, sql: str, params: list[tuple[Any, ...]]) -> list[tuple[Any, ...] | None]:
+        # in-process: a statement per row costs microseconds, and RETURNING needs execute
+        return [self.conn.execute(sql, row).fetchone() for row in params]
