@@ -2,9 +2,10 @@
 
 The token is `<contact>.<mac>`, both URL-safe base64 without padding, where mac is the first
 16 bytes (128 bits, plenty against forgery and short enough for an SMS) of
-HMAC-SHA256(secret, slug + NUL + contact). It is bound to its link: a token made for one
-slug does not verify on another. Verification compares in constant time and never raises:
-a missing, malformed or tampered token is an anonymous click.
+HMAC-SHA256(secret, slug + NUL + contact). The contact is signed, not encrypted: anyone
+holding the URL can read it, so contacts should be opaque ids, not email addresses. A token
+is bound to its link: one made for a slug does not verify on another. Verification compares
+in constant time and never raises: a missing, malformed or tampered token is anonymous.
 """
 
 from __future__ import annotations
