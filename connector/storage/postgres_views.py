@@ -43,11 +43,16 @@ class PgViewSql:
         return [_stored_event(row) for row in rows.fetchall()]
 
     def source_view(self, source: str, since: float) -> SourceView:
-        last, accepted = self.cur.execute(
-            "SELECT MAX(received_at), COUNT(*) FILTER (WHERE received_at >= %s)"
-            " FROM events WHERE source = %s",
-            (since, source),
-        ).fetchone() or (None, 0)
+        last = self._one(
+            "SELECT received_at FROM events WHERE source = %s ORDER BY seq DESC LIMIT 1", (source,)
+        )
+        first = self._one(
+            "SELECT seq FROM events WHERE received_at >= %s ORDER BY received_at LIMIT 1", (since,)
+        )
+        accepted = self._one(
+            "SELECT COUNT(*) FROM events WHERE source = %s AND seq >= %s",
+            (source, 2**62 if first is None else first),
+        )
         rejected = self._one(
             "SELECT COUNT(*) FROM rejections WHERE source = %s AND received_at >= %s",
             (source, since),

@@ -45,10 +45,11 @@ class ViewSql:
 
     def source_view(self, source: str, since: float) -> SourceView:
         last = self.conn.execute(
-            "SELECT MAX(received_at) FROM events WHERE source = ?", (source,)
-        ).fetchone()[0]
+            "SELECT received_at FROM events WHERE source = ? ORDER BY seq DESC LIMIT 1", (source,)
+        ).fetchone()
         accepted = self.conn.execute(
-            "SELECT COUNT(*) FROM events WHERE source = ? AND received_at >= ?", (source, since)
+            "SELECT COUNT(*) FROM events WHERE source = ? AND seq >= ?",
+            (source, self._first_seq_since(since)),
         ).fetchone()[0]
         rejected = self.conn.execute(
             "SELECT COUNT(*) FROM rejections WHERE source = ? AND received_at >= ?",
@@ -61,9 +62,16 @@ class ViewSql:
         ).fetchone()
         return SourceView(
             source=source,
-            last_event_at=last,
+            last_event_at=last[0] if last else None,
             accepted=accepted,
             rejected=rejected,
             last_rejected_at=row[0] if row else None,
             last_rejection=row[1] if row else None,
         )
+
+    def _first_seq_since(self, since: float) -> int:
+        """The first event stored at or after `since` (seq follows arrival), by its index."""
+        row = self.conn.execute(
+            "SELECT seq FROM events WHERE received_at >= ? ORDER BY received_at LIMIT 1", (since,)
+        ).fetchone()
+        return int(row[0]) if row else 2**62

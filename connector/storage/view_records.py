@@ -25,7 +25,11 @@ class EventQuery:
 
 @dataclass(frozen=True, slots=True)
 class SourceView:
-    """One source's health since a moment: what was stored, what was refused and why."""
+    """One source's health since a moment: what was stored, what was refused and why.
+
+    `accepted` counts the source's events from the first one that arrived at or after the
+    moment (events are numbered in arrival order, so this reads one index range).
+    """
 
     source: str
     last_event_at: float | None

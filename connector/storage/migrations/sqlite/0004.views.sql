@@ -1,5 +1,6 @@
 -- depends: 0001.initial
--- The dashboard's source health (view_records.py): the last event and the counts of one
--- source since a moment read one index range instead of the whole table.
-CREATE INDEX IF NOT EXISTS events_source_received ON events (source, received_at);
+-- The dashboard's views (view_records.py). events (source, seq): a source's page of events
+-- newest first, its last event and its count since a moment each read one index range;
+-- rejections (source, received_at): a source's recent rejections and the last reason.
+CREATE INDEX IF NOT EXISTS events_source_seq ON events (source, seq);
 CREATE INDEX IF NOT EXISTS rejections_source_received ON rejections (source, received_at);
