@@ -105,7 +105,7 @@ class ReportsApi:
                     return found, view, as_csv
             return None
 
-        resolved = await self._read(read)
+        resolved = None if "\x00" in rest else await self._read(read)
         if resolved is None:
             raise NotFound(f"no clicks for {subject} {rest!r}", reason="unknown_key")
         return resolved
@@ -172,7 +172,10 @@ def _paging(request: Request) -> tuple[int, str | None]:
     raw = request.query_params.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise Unprocessable([f"limit: {raw!r} must be a whole number from 1 to 1000"])
-    return int(raw), request.query_params.get("after") or None
+    after = request.query_params.get("after") or None
+    if after is not None and "\x00" in after:
+        raise Unprocessable(["after: must not hold a NUL character"])
+    return int(raw), after
 
 
 def _span(request: Request, totals: ReportTotals) -> tuple[float, float]:
@@ -197,11 +200,11 @@ def _time(request: Request, name: str) -> float | None:
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    if _NUMBER.match(raw):
-        return float(raw)
     try:
+        if _NUMBER.match(raw):
+            return _utc(float(raw)).timestamp()  # one a datetime can hold (year <= 9999)
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+    except (ValueError, OverflowError, OSError):
         raise Unprocessable([f"{name}: {raw!r} is not an ISO 8601 time or Unix seconds"]) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 

@@ -102,7 +102,9 @@ def test_csv_export_by_suffix_or_format_defuses_formulas(client: TestClient) -> 
     assert [row[0] for row in rows[1:]] == ["'=b@x.io", "a@x.io"]
 
 
-@pytest.mark.parametrize("path", ["nope", "link/https://unknown.example/", "campaign/x/contacts"])
+@pytest.mark.parametrize(
+    "path", ["nope", "link/https://unknown.example/", "campaign/x/contacts", "campaign/sp%00ring"]
+)
 def test_unknown_subjects_and_keys_are_404(client: TestClient, path: str) -> None:
     """An unknown kind or a key nobody clicked is a JSON 404."""
     response = get(client, path)
@@ -118,6 +120,8 @@ def test_unknown_subjects_and_keys_are_404(client: TestClient, path: str) -> Non
         ("campaign/spring", {"since": "yesterday"}),
         ("campaign/spring", {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}),
         ("campaign/spring", {"since": "0", "until": "99999999"}),
+        ("campaign/spring", {"until": "999999999999"}),
+        ("campaign/spring/contacts", {"after": "a\x00"}),
     ],
 )
 def test_bad_parameters_are_422(client: TestClient, path: str, params: dict[str, str]) -> None:
