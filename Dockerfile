@@ -5,7 +5,7 @@
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN python -m pip install --no-cache-dir --upgrade pip build
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY connector ./connector
 COPY providers ./providers
 COPY schemas ./schemas
@@ -16,8 +16,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     CONNECTOR_CONFIG=/config/connector.toml
 RUN useradd --system --uid 10001 --home-dir /var/lib/connector --create-home connector
-COPY --from=build /dist/*.whl /tmp/
-RUN python -m pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl
+COPY --from=build /dist/*.whl /src/constraints.txt /tmp/
+RUN python -m pip install --no-cache-dir -c /tmp/constraints.txt /tmp/*.whl \
+    && rm /tmp/*.whl /tmp/constraints.txt
 USER connector
 WORKDIR /var/lib/connector
 VOLUME ["/var/lib/connector"]

@@ -94,7 +94,6 @@ class StorageSettings(_Section):
         return re.sub(r"(://[^:/@]+):.*@", r"\1:***@", self.url)
 
 
-
 class WorkerSettings(_Section):
     """Where routing, bot scoring and delivery run, relative to the web server."""
 
