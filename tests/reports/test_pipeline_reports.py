@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
+import orjson
+
+from connector.storage.base import EventRecord
 from connector.storage.report_records import ReportTotals
 from tests.scenarios.harness import Harness
 from tests.scenarios.support import SCANNER_UA, T0, event
@@ -49,5 +53,31 @@ def test_processed_and_settled_clicks_make_the_reports(tmp_path: Path) -> None:
             lambda tx: tx.report_timeline("link", URL, T0, T0 + 3600)
         )
         assert [(b.start, b.clicks, b.human) for b in timeline] == [(T0, 3, 2)]
+    finally:
+        harness.close()
+
+
+def test_a_trigger_link_click_is_reported_by_slug(tmp_path: Path) -> None:
+    """A `link.clicked` (the trigger-link redirect's event) counts under `trigger` by slug."""
+    path = Path(__file__).resolve().parents[2] / "fixtures" / "events" / "link.clicked.json"
+    data = orjson.loads(path.read_bytes())
+    at = datetime.fromisoformat(data["occurred_at"].replace("Z", "+00:00")).timestamp()
+    record = EventRecord(
+        data["id"], "link.clicked", "links", "trigger", at, at, orjson.dumps(data), b"{}"
+    )
+    harness = Harness(tmp_path / "t.db", [], settle_seconds=60)
+    try:
+        harness.ingest(record)
+        harness.run(at + 1000)
+        slug = totals(harness, "trigger", "spring")
+        assert (slug.clicks, slug.contacts, slug.human_settled + slug.suspected_settled) == (
+            1,
+            1,
+            1,
+        )
+        rows = harness.store.transaction_sync(lambda tx: tx.report_contacts("trigger", "spring"))
+        assert [r.recipient for r in rows] == ["id:u_4821"]
+        none = harness.store.transaction_sync(lambda tx: tx.report_subjects("link"))
+        assert none == []  # reported by slug, not by destination URL
     finally:
         harness.close()
