@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
 
+import orjson
+
+from connector.links.cache import LinkCache
+from connector.links.redirect import LinkContext, redirect
+from connector.storage.base import Tx
 from connector.storage.link_records import TriggerLink
 from tests.storage.conftest import Store
 from tests.storage.test_contract import run
@@ -42,7 +50,48 @@ def test_saving_the_same_slug_replaces_it(store: Store) -> None:
 
 def test_links_are_listed_by_slug_up_to_the_limit(store: Store) -> None:
     """The list is ordered by slug and honours its limit."""
-    for slug in ("c", "a", "b"):
-        run(store, lambda tx, slug=slug: tx.save_link(replace(LINK, slug=slug)))
+
+    def save_three(tx: Tx) -> None:
+        for slug in ("c", "a", "b"):
+            tx.save_link(replace(LINK, slug=slug))
+
+    run(store, save_three)
     assert [link.slug for link in run(store, lambda tx: tx.links())] == ["a", "b", "c"]
     assert [link.slug for link in run(store, lambda tx: tx.links(limit=2))] == ["a", "b"]
+
+
+def test_a_click_through_the_redirect_is_stored(store: Store) -> None:
+    """`GET /t/{slug}` answers its 302 after the link.clicked event is in the inbox."""
+    run(store, lambda tx: tx.save_link(replace(LINK, destination="https://shop.example/")))
+    context = LinkContext(
+        store=store,
+        cache=LinkCache(1),
+        wake=lambda: None,
+        clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+        secret=b"0123456789abcdef",
+        trusted_proxies=[],
+    )
+    scope = {
+        "type": "http",
+        "method": "HEAD",
+        "path_params": {"slug": "spring-sale"},
+        "headers": [(b"user-agent", b"curl/8")],
+        "query_string": b"",
+        "client": ("192.0.2.1", 5),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(redirect(context, scope, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 302
+    pending = run(store, lambda tx: tx.pending_events(10))
+    assert [row.type for row in pending] == ["link.clicked"]
+    event = orjson.loads(pending[0].payload)
+    assert event["client"] == {"user_agent": "curl/8", "ip": "192.0.2.1", "http_method": "HEAD"}
+    assert event["trigger"] == {
+        "slug": "spring-sale",
+        "name": "Spring sale",
+        "contact_verified": False,
+    }
