@@ -24,10 +24,11 @@ from connector.storage.sqlite_bots import SqliteState
 from connector.storage.sqlite_links import LinkSql
 from connector.storage.sqlite_reports import ReportSql
 from connector.storage.sqlite_scenarios import ScenarioSql
+from connector.storage.sqlite_timers import TimerSql
 from connector.storage.sqlite_views import ViewSql
 
 
-class SqliteTx(ScenarioSql, LinkSql, ReportSql, ViewSql):
+class SqliteTx(ScenarioSql, TimerSql, LinkSql, ReportSql, ViewSql):
     def __init__(self, conn: sqlite3.Connection, bot_ttl_seconds: float | None = None) -> None:
         self.conn = conn
         self.bot_ttl_seconds = bot_ttl_seconds
