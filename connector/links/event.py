@@ -10,7 +10,7 @@ from connector.storage.base import EventRecord
 from connector.storage.link_records import TriggerLink
 from providers.canonical import canonical_url
 from providers.normalize import link_fields
-from schemas.compiled import build_event, encode
+from schemas.compiled import build_event
 from schemas.events import PURPOSE_KEY
 from schemas.ids import event_id
 
@@ -58,14 +58,4 @@ def click_record(click: Click, ignore_params: frozenset[str] = frozenset()) -> E
             },
         },
     )
-    at = click.at.timestamp()
-    return EventRecord(
-        id=event.id,
-        type="link.clicked",
-        source=SOURCE,
-        provider=PROVIDER,
-        occurred_at=at,
-        received_at=at,
-        payload=encode(event),
-        raw=b"{}",
-    )
+    return EventRecord.of(event, click.at.timestamp())

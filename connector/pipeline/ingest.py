@@ -32,7 +32,7 @@ from providers.base import (
     WebhookRequest,
 )
 from providers.canonical import canonical_url
-from schemas.compiled import CompiledEvent, encode
+from schemas.compiled import CompiledEvent
 
 _T = TypeVar("_T")
 
@@ -123,16 +123,7 @@ def _event_record(parsed: ParsedEvent, received: float, ignore: frozenset[str]) 
     event = parsed.built
     if ignore and event.type == "email.clicked":
         event = with_canonical(event, ignore)
-    return EventRecord(
-        id=event.id,
-        type=event.type,
-        source=event.source,
-        provider=event.provider,
-        occurred_at=event.occurred_at.timestamp(),
-        received_at=received,
-        payload=encode(event),
-        raw=orjson.dumps(parsed.raw, default=str),
-    )
+    return EventRecord.of(event, received, orjson.dumps(parsed.raw, default=str))
 
 
 def with_canonical(event: CompiledEvent, ignore: frozenset[str]) -> CompiledEvent:

@@ -16,7 +16,7 @@ import orjson
 from connector.scenarios.keys import SCENARIO_PROVIDER, SCENARIO_SOURCE, scheduled_event_id
 from connector.storage.base import EventRecord
 from connector.storage.scenario_records import TimerRow
-from schemas.compiled import build_event, encode
+from schemas.compiled import build_event
 
 _ENVELOPE_KEYS = ("recipient", "message", "metadata", "test")
 
@@ -62,7 +62,7 @@ def scheduled_event(
         "provider_event_id": provider_event_id,
         "scenario": scenario_block(timer, trigger),
     }
-    return _record(build_event(kind, fields), now)
+    return EventRecord.of(build_event(kind, fields), now)
 
 
 def clicked_copy(
@@ -79,20 +79,7 @@ def clicked_copy(
         received_at=_utc(now),
         scenario=scenario_block(timer, "clicked_by"),
     )
-    return _record(build_event("email.clicked", data), now)
-
-
-def _record(event: Any, now: float) -> EventRecord:
-    return EventRecord(
-        id=event.id,
-        type=event.type,
-        source=event.source,
-        provider=event.provider,
-        occurred_at=event.occurred_at.timestamp(),
-        received_at=now,
-        payload=encode(event),
-        raw=b"{}",
-    )
+    return EventRecord.of(build_event("email.clicked", data), now)
 
 
 def _utc(value: float) -> datetime:

@@ -19,6 +19,7 @@ from connector.storage.link_records import LinkOps
 from connector.storage.report_records import ReportOps
 from connector.storage.scenario_records import ScenarioOps
 from connector.storage.view_records import ViewOps
+from schemas.compiled import CompiledEvent, encode
 
 T = TypeVar("T")
 
@@ -35,6 +36,20 @@ class EventRecord:
     received_at: float
     payload: bytes  # the event as JSON
     raw: bytes  # the provider's own item as JSON
+
+    @classmethod
+    def of(cls, event: CompiledEvent, received_at: float, raw: bytes = b"{}") -> EventRecord:
+        """A compiled event as the inbox stores it: its own JSON, times in Unix seconds."""
+        return cls(
+            id=event.id,
+            type=event.type,
+            source=event.source,
+            provider=event.provider,
+            occurred_at=event.occurred_at.timestamp(),
+            received_at=received_at,
+            payload=encode(event),
+            raw=raw,
+        )
 
 
 @dataclass(frozen=True, slots=True)
