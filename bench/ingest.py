@@ -213,14 +213,21 @@ def move_worker(serve_pid: int, cpu: int) -> None:
         subprocess.run(["taskset", "-p", "-c", str(cpu), child], check=True, capture_output=True)
 
 
-def wait_for_worker(db: Path, limit: float = 60.0) -> None:
-    """The worker process writes its metrics file once its loops run: start the load then."""
+def wait_for_worker(port: int, limit: float = 60.0) -> None:
+    """Start the load once the worker process's loops run: its outbox gauge, set by its
+    first housekeeping pass, shows in the service's `/metrics`."""
     deadline = time.monotonic() + limit
-    marker = db.with_name(db.name + ".worker-metrics")
-    while not marker.exists():
+    while "connector_outbox_pending" not in _metrics(port):
         if time.monotonic() > deadline:
             raise RuntimeError("the worker process did not start")
         time.sleep(0.1)
+
+
+def _metrics(port: int) -> str:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.TransportError:
+        return ""
 
 
 def drain(db: Path, limit: float = 300.0) -> float:
@@ -366,7 +373,7 @@ def main() -> None:
             )
             try:
                 if LAYOUTS[layout] == "process":
-                    wait_for_worker(db)
+                    wait_for_worker(port)
                 if layout == "spare":
                     move_worker(service.pid, cpu=1)
                 if args.warmup:  # first requests fault code and data in: not measured

@@ -23,12 +23,10 @@ import sqlite3
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
-from ingest import LAYOUTS, drain, run_wrk, start, stop
+from ingest import LAYOUTS, drain, run_wrk, start, stop, wait_for_worker
 
 from connector.links.tokens import sign
 
@@ -99,15 +97,6 @@ def stored_clicks(db: Path) -> int:
     with sqlite3.connect(db) as conn:
         query = "SELECT COUNT(*) FROM events WHERE type = 'link.clicked'"
         return int(conn.execute(query).fetchone()[0])
-
-
-def wait_for_worker(port: int, limit: float = 60.0) -> None:
-    """Start the load once `/readyz` says the worker process is alive."""
-    deadline = time.monotonic() + limit
-    while httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).json().get("worker") is not True:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the worker process did not start")
-        time.sleep(0.1)
 
 
 def measure_service(

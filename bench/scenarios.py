@@ -500,7 +500,7 @@ def timer_statuses(db: Path) -> dict[str, int]:
 
 def run_load(rate: float, seconds: float, db: Path) -> dict[str, Any]:
     """Warm up for 2 s, then the measured load; then wait for its timeouts and clicks."""
-    wait_for_worker(db)
+    wait_for_worker(SERVICE_PORT)
     asyncio.run(drive(rate, 2, "warm"))
     results, late = asyncio.run(drive(rate, seconds, "run"))
     ok = [r for r in results if 200 <= r[3] < 300]
