@@ -2,9 +2,9 @@
 
 Campaigns go to people at companies. A company has a mail gateway (none, Defender Safe
 Links, Mimecast, Proofpoint, Barracuda, Cisco, an unknown cloud gateway, Gmail) and an
-egress (remote workers, office NAT, Zscaler, cloud desktops). Gateways behave as documented
-in BOTS.md §3 (scan at delivery and/or check at click time); people behave as one of the
-hard human groups of BOTS.md §1. Every click carries `label` (bot/human) and `kind`.
+egress (remote workers, office NAT, Zscaler, cloud desktops). Gateways behave as vendor docs
+and public issue threads describe (scan at delivery and/or check at click time); people
+behave as one of the hard human groups. Every click carries `label` (bot/human) and `kind`.
 README.md lists each assumption and its source. Deterministic: same seed, same file.
 
     .venv/bin/python bench/bots/generate_corpus.py [--seed 7] [--out bench/bots/corpus.jsonl.gz]

@@ -1,10 +1,10 @@
 """People in the synthetic corpus: the hard human groups, and what their clicks trigger.
 
-Groups (BOTS.md §1, §5): cloud-hosted desktops, corporate proxies (office NAT, Zscaler),
-VPNs, iCloud Private Relay, fast readers, several tabs at once, double clicks, legacy
-systems, the rare person reaching a hidden link. A person's click may trigger a gateway
-check from another network (Safe Links, Mimecast, Proofpoint, Cisco), an Office prefetch,
-or a link preview after the person shares the link.
+Groups (the failure modes vendors and public threads report): cloud-hosted desktops,
+corporate proxies (office NAT, Zscaler), VPNs, iCloud Private Relay, fast readers, several
+tabs at once, double clicks, legacy systems, the rare person reaching a hidden link. A
+person's click may trigger a gateway check from another network (Safe Links, Mimecast,
+Proofpoint, Cisco), an Office prefetch, or a link preview after the person shares the link.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def _gateway_check(
         gateway in ("mimecast", "proofpoint", "cisco")
         and rng.random() < {"mimecast": 0.9, "proofpoint": 0.5, "cisco": 0.9}[gateway]
     ):
-        # The gateway checks, then redirects the person (Mimecast, Cisco docs; BOTS.md §3).
+        # The gateway checks, then redirects the person (Mimecast, Cisco docs).
         # ASSUMPTION: browser-like current agent; Cisco egress is not in any list.
         blocks = {"mimecast": pools.MIMECAST, "proofpoint": pools.PROOFPOINT, "cisco": pools.CISCO}[
             gateway
@@ -175,7 +175,10 @@ def _gateway_check(
 
 
 def _preview(corpus: Any, rng: random.Random, msg: Message) -> None:
-    """Someone shared the link: an unfurler fetches it minutes to days later (BOTS.md §3)."""
+    """Someone shared the link: an unfurler fetches it minutes to days later.
+
+    The timing is general knowledge of unfurlers, not re-verified (README.md, "Others").
+    """
     agent = rng.choice(pools.PREVIEW_AGENTS)
     address = (
         pools.residential(rng)

@@ -88,7 +88,7 @@ def residential(rng: random.Random, v6_share: float = 0.2) -> str:
             return address
 
 
-# Vendor blocks (BOTS.md §3; connector/bots/data/SOURCES.md). EOP observed: 40.94.x (gophish
+# Vendor blocks (connector/bots/data/SOURCES.md). EOP observed: 40.94.x (gophish
 # #2646, Open Collective #3656), 40.107.x; Azure 52.112.103.113 for click-time checks.
 EOP = ["40.94.16.0/24", "40.94.89.0/24", "40.107.235.0/24", "40.92.0.0/15", "52.100.0.0/14"]
 MIMECAST = [
@@ -136,7 +136,8 @@ def human_agent(rng: random.Random, major: int) -> str:
         f"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{m}.0.0.0 Mobile Safari/537.36",  # noqa: E501
         # Gmail for iOS in-app browser (WKWebView: no Safari token)
         "Mozilla/5.0 (iPhone; CPU iPhone OS 26_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",  # noqa: E501
-        # Outlook for Android in-app WebView: full Chrome build legitimately (BOTS.md §3)
+        # Outlook for Android in-app WebView: full Chrome build legitimately (README.md,
+        # `ua.full_build`)
         f"Mozilla/5.0 (Linux; Android 14; SM-S918B Build/UP1A.231005.007; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/{m}.0.{rng.randrange(6000, 7500)}.{rng.randrange(40, 200)} Mobile Safari/537.36",  # noqa: E501
     ]
     return rng.choice(choices)

@@ -1,8 +1,8 @@
 """How gateways, bots and people click in the synthetic corpus (facts and assumptions).
 
-Each behaviour cites BOTS.md (the research note) or is marked ASSUMPTION; README.md repeats
-them. Nothing here reads the detector's weights: the corpus is built from descriptions of
-the clickers, not from the scoring rules.
+Each behaviour cites its public source (vendor docs, issue threads, blog posts) or is
+marked ASSUMPTION; README.md repeats them. Nothing here reads the detector's weights: the
+corpus is built from descriptions of the clickers, not from the scoring rules.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pools
 
 ZSCALER_POOL = [pools.from_blocks(random.Random(n), pools.ZSCALER) for n in range(12)]
 # Cloud-hosted scanners are multi-tenant services with small egress pools: "one IP across
-# many clicks" (Insider, BOTS.md §2); "scanners moved ... to public-cloud hosts" (Pardot).
+# many clicks" (Insider); "scanners moved ... to public-cloud hosts" (Pardot).
 _POOL_RNG = random.Random(99)
 PROOFPOINT_AWS_POOL = [pools.from_cloud(_POOL_RNG, "aws", "EC2") for _ in range(6)]
 CLOUD_GATEWAY_POOLS = [
@@ -81,7 +81,7 @@ class Template:
         if rng.random() < 0.3:  # honeypot link (Spotler, ActiveCampaign advice)
             hidden = visible
             urls.append(f"https://news.sender.example/c{number}/hp")
-        # SendGrid reports url_offset.index; others only the URL (BOTS.md §6)
+        # SendGrid reports url_offset.index; others only the URL (their click webhooks)
         positions = provider == "sendgrid" or rng.random() < 0.3
         return cls(number, provider, urls, positions, rng.random() < 0.5, hidden)
 
@@ -129,7 +129,7 @@ SCAN_GAP: tuple[float, ...] = (0.05, 1.5)
 
 def delivery_delay(rng: random.Random) -> float:
     """Seconds from delivery to a gateway's scan: "most requests come seconds after delivery"
-    (BOTS.md §3, gophish logs); ASSUMPTION: a fifth within 2 minutes, a tenth up to 10 under load.
+    (gophish logs); ASSUMPTION: a fifth within 2 minutes, a tenth up to 10 under load.
     """
     roll = rng.random()
     if roll < 0.7:
@@ -143,7 +143,8 @@ def delivery_scans(
     everything = list(range(len(msg.urls)))
     start = msg.delivered
     if firm.gateway == "safelinks" and rng.random() < 0.6:
-        # Detonation seconds after delivery, sometimes minutes under load (BOTS.md §3)
+        # Detonation seconds after delivery (gophish logs), sometimes minutes under load
+        # (ASSUMPTION)
         delay = delivery_delay(rng)
         links = everything if rng.random() < 0.8 else sorted(rng.sample(everything, 2))
         scan(
@@ -157,7 +158,7 @@ def delivery_scans(
             SCAN_GAP,
         )
     if firm.gateway == "safelinks" and rng.random() < 0.1:
-        # Automated investigation re-crawls hours later (BOTS.md §3 [blog])
+        # Automated investigation re-crawls hours later (blog posts, unconfirmed)
         links = sorted(rng.sample(everything, min(len(everything), rng.randint(2, 4))))
         scan(
             corpus,
@@ -194,7 +195,7 @@ def delivery_scans(
                 url=url,
             )
     if firm.gateway == "barracuda" and rng.random() < 0.9:
-        # Declares itself: "Barracuda Sentinel (EE)" (Braze list, BOTS.md §3)
+        # Declares itself: "Barracuda Sentinel (EE)" (Braze list)
         scan(
             corpus,
             msg,
@@ -207,7 +208,7 @@ def delivery_scans(
         )
     if firm.gateway == "unknown_cloud" and rng.random() < 0.9:
         # Unknown gateways / AI inbox assistants in AWS, GCP, Azure with current desktop
-        # agents (BOTS.md §3 [blog], Pardot). ASSUMPTION: most links within seconds.
+        # agents (Pardot, Shoplift blog). ASSUMPTION: most links within seconds.
         address = rng.choice(CLOUD_GATEWAY_POOLS[firm.vendor])
         count = max(2, math.ceil(len(everything) * rng.uniform(0.6, 1.0)))
         scan(
@@ -221,7 +222,8 @@ def delivery_scans(
             SCAN_GAP,
         )
     if firm.gateway == "gmail" and rng.random() < 0.3:
-        # Google link checks on a subset of links (BOTS.md §3 [blog]); special crawlers' IPs.
+        # Google link checks on a subset of links (claimed in blog posts, not documented);
+        # special crawlers' IPs.
         agent = rng.choice(
             ("Mozilla/5.0 (compatible; Google-Safety)", pools.reduced_chrome(rng, major))
         )

@@ -74,7 +74,7 @@ def pair_hit(
     """Decide this click's side when the same link came from another network seconds apart.
 
     Gateways check a link at click time, so one person's click arrives twice from two
-    networks (BOTS.md §3; resend-node #901 saw the scanner 12 s after the person). The
+    networks (Mimecast and Cisco docs; resend-node #901 saw the scanner 12 s after the person). The
     partner with the least evidence of its own (IP, agent) stands for the person. A click
     with more evidence than that is the check when its evidence is strong (`strong`: a
     vendor or crawler address, a bot-like agent) or when it came first; a click with only

@@ -1,15 +1,16 @@
 """Every reason code the detector can emit, with its default points and why it earns them.
 
 One table so the docs, the settings validator and the tests agree. Points are additive and
-the total is clamped to 0..100. The weights come from published facts (BOTS.md, the research
-note), not from fitting a corpus: a signal that alone proves automation (a declared bot
-agent, a HEAD request, a hidden link) is worth at least the default threshold of 60. A
-"strong" signal people almost never produce (a vendor or crawler address, a click under 2 s
-after delivery, links under 100 ms apart) is worth 45. A "weak" signal that a documented
-human group produces routinely (cloud desktops and VPNs: cloud IPs; fast readers: 2-60 s;
-people opening several tabs: bursts at human pace) is worth at most 30, so that any two weak
-signals stay under 60: a person in two hard groups at once is still not flagged. The burst
-and all-links reasons describe the same behaviour, so only the stronger of them counts.
+the total is clamped to 0..100. The weights come from published facts (vendor docs and
+public issue threads, cited per code in bench/bots/README.md), not from fitting a corpus: a
+signal that alone proves automation (a declared bot agent, a HEAD request, a hidden link)
+is worth at least the default threshold of 60. A "strong" signal people almost never
+produce (a vendor or crawler address, a click under 2 s after delivery, links under 100 ms
+apart) is worth 45. A "weak" signal that a documented human group produces routinely (cloud
+desktops and VPNs: cloud IPs; fast readers: 2-60 s; people opening several tabs: bursts at
+human pace) is worth at most 30, so that any two weak signals stay under 60: a person in
+two hard groups at once is still not flagged. The burst and all-links reasons describe the
+same behaviour, so only the stronger of them counts.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Windows and thresholds are published figures (see bench/bots/README.md): Marketo's
 same-second proximity (max 3 s), autoemails' "3 unique links in < 2 s", Spotler's 100 ms
-link-to-link gap, Mautic's 2 s after send, and BOTS.md's ~2 minute settling window.
+link-to-link gap, Mautic's 2 s after send, and a ~2 minute settling window
+(our choice: long enough for burst and pairing evidence to arrive).
 """
 
 from __future__ import annotations

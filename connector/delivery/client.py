@@ -1,6 +1,6 @@
 """The one shared outbound HTTP client, created by the app's lifespan and closed with it.
 
-Sized per /work/shared/PERF.md (G7): httpx's pool degrades well before 50 connections, so
+Sized by what was measured while planning: httpx's pool degrades well before 50 connections, so
 the pool is as large as the worker's concurrency and never above 10 connections. Redirects
 are not followed (see policy.py), cookies are never kept, and the environment is not
 consulted for proxies or CA bundles (`trust_env=False`): outbound behaviour comes from our
@@ -67,7 +67,7 @@ class _NoCookies(CookieJar):
 
 
 def _aiohttp_factory(resolver: Resolver, limits: httpx.Limits) -> InnerFactory:
-    """aiohttp under httpx's API: several times the deliveries per core (PERF.md G7)."""
+    """aiohttp under httpx's API: several times the deliveries per core (bench/README.md)."""
     try:
         from connector.delivery.guard_aiohttp import aiohttp_factory
     except ImportError:

@@ -267,8 +267,8 @@ class DeliverySettings(_Strict):
         10,
         ge=1,
         le=10,
-        description="Attempts in flight = HTTP connections; at most 10 (PERF.md G7: httpx's "
-        "pool degrades well before 50 connections).",
+        description="Attempts in flight = HTTP connections; at most 10 (measured while planning: "
+        "httpx's pool degrades well before 50 connections).",
     )
     batch_size: int = Field(
         50,

@@ -81,7 +81,7 @@ class PgStore:
     # writer stalled at each round trip (1.3k/s against 3.0k/s with two), and a long batch
     # (a check firing 500 recipients) would hold every acknowledgement behind it.
     writers = 2
-    max_batch = 100  # jobs per transaction: shared/PERF.md's group-commit ceiling
+    max_batch = 100  # jobs per transaction: the group-commit ceiling measured while planning
 
     def __init__(
         self, url: str, *, bot_ttl_seconds: float | None = None, pool_size: int = 8

@@ -2,8 +2,8 @@
 
 Callers submit functions; the thread runs everything waiting (up to `max_batch`) in one
 transaction, COMMITs once and answers every caller. Nothing fsyncs on the event loop, and
-concurrent webhooks share one fsync (see shared/PERF.md: group commit is what makes durable
-ingest ~2x faster than per-request commits).
+concurrent webhooks share one fsync (measured while planning: group commit is what makes
+durable ingest ~2x faster than per-request commits).
 
 Isolation: if one caller's function raises, the whole transaction is rolled back and the
 batch is replayed with each function in its own transaction, so a failing caller never

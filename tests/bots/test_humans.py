@@ -1,4 +1,4 @@
-"""The hard human groups stay unflagged, alone and in pairs of groups (BOTS.md §1)."""
+"""The hard human groups stay unflagged, alone and in pairs of groups (bench/bots/README.md)."""
 
 from __future__ import annotations
 
