@@ -36,7 +36,7 @@ def _signature(key: str, signed: str) -> str:
 
 
 def test_appendix_vector_reproduces() -> None:
-    """The click fixture carries the ESP's published test vector signature."""
+    """The click fixture carries the fixtures' test vector signature."""
     assert CLICK.headers["X-Mandrill-Signature"] == "hfpyMLHT5DIlWaraH93a6Y0eSKo="
     assert mandrill.verify(CLICK.request(), CLICK.source()).credential == "signing_keys[0]"
 

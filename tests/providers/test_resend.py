@@ -64,7 +64,7 @@ def test_email_sent_normalises_to_email_sent(name: str, expected: list[Sent]) ->
 
 
 def test_reference_library_produces_the_appendix_vector() -> None:
-    """`standardwebhooks` signs the fixture to the ESP's published test vector we verify."""
+    """`standardwebhooks` signs the fixture to the fixtures' test vector we verify."""
     secret = CLICK.source().signing_keys[0]
     signature = Webhook(secret).sign(CLICK.headers["svix-id"], SIGNED_AT, CLICK.body.decode())
     assert signature == VECTOR == CLICK.headers["svix-signature"]

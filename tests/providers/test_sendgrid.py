@@ -35,7 +35,7 @@ def _pem(der_base64: str) -> str:
 
 
 def test_appendix_vector_verifies_with_the_documented_key_alone() -> None:
-    """The ESP's published test vector signature verifies against SendGrid's base64 DER key."""
+    """The fixtures' test vector signature verifies against SendGrid's base64 DER key."""
     case = CASES["click"]
     source = replace(case.source(), public_keys=(VECTOR_KEY,))
     assert sendgrid.verify(case.request(), source).credential == "public_keys[0]"
