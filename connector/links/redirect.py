@@ -123,7 +123,7 @@ async def _click(context: LinkContext, scope: Scope, link: TriggerLink, started:
     try:
         record = click_record(click, context.ignore_params)
         batch = IngestBatch(source="links", received_at=record.received_at, events=[record])
-        await context.store.transaction(lambda tx: tx.ingest(batch))
+        await context.store.ingest(batch)
     except Exception:  # the person is redirected anyway (see the module docstring)
         outcome = "not_stored"
         log.exception("link.click", slug=link.slug, outcome=outcome, status=302)

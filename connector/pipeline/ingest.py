@@ -158,7 +158,7 @@ async def ingest(
     verified = await verify(provider, request, source, certificates)
     result = normalise(provider, request, source)
     batch = build_batch(request, verified, result, ignore_params)
-    outcome = await store.transaction(lambda tx: tx.ingest(batch))
+    outcome = await store.ingest(batch)
     if outcome.replayed_nonce:
         raise SignatureError(
             "signature token was already used for another request", reason="replay"

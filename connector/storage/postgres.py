@@ -31,6 +31,7 @@ from psycopg import conninfo as pg_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from connector.errors import StorageUnavailable
+from connector.storage.base import IngestBatch, IngestOutcome
 from connector.storage.migrate import NewerSchema, migrate
 from connector.storage.postgres_tx import PgTx
 
@@ -71,6 +72,7 @@ class _Job:
     future: Future[Any] | asyncio.Future[Any]
     loop: asyncio.AbstractEventLoop | None = None
     durable: bool = True
+    ingest: IngestBatch | None = None  # an ingest the batch may merge with others
 
 
 class PgStore:
@@ -165,6 +167,23 @@ class PgStore:
             waiting = self._waiting[loop] = []
             loop.call_soon(self._hand_over, loop)
         waiting.append(_Job(self._bind(fn), future, loop, durable))
+        return await future
+
+    async def ingest(self, batch: IngestBatch) -> IngestOutcome:
+        """An ingest the writer may merge with the others of its commit: their events go in
+        one INSERT (per-statement work, not the commit, dominated the server's CPU per
+        webhook: bench/README.md "PostgreSQL and replicas")."""
+        if not self._threads:
+            raise StorageUnavailable("storage is not open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[IngestOutcome] = loop.create_future()
+        waiting = self._waiting.get(loop)
+        if waiting is None:
+            waiting = self._waiting[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        fn = self._bind(lambda tx: tx.ingest(batch))
+        mergeable = batch if batch.nonce is None else None  # a nonce needs its own check
+        waiting.append(_Job(fn, future, loop, True, mergeable))
         return await future
 
     def transaction_sync(self, fn: Callable[[PgTx], T]) -> T:
@@ -315,14 +334,26 @@ class _Batch:
         conn = self.conn
         if not any(job.durable for job in jobs):
             conn.execute("SET LOCAL synchronous_commit = off")
-        values = [job.fn(conn) for job in jobs]
+        values = self._merged_ingests(jobs)
+        for index, job in enumerate(jobs):
+            if index not in values:
+                values[index] = job.fn(conn)
         try:
             conn.commit()
         except psycopg.OperationalError as error:
             if conn.broken or conn.closed:
                 raise _Lost(self.store.unavailable("commit outcome unknown", error), True) from None
             raise
-        return values
+        return [values[index] for index in range(len(jobs))]
+
+    def _merged_ingests(self, jobs: list[_Job]) -> dict[int, Any]:
+        """The outcomes of the batch's mergeable ingests, stored with one INSERT."""
+        merged = [(index, job.ingest) for index, job in enumerate(jobs) if job.ingest is not None]
+        if len(merged) < 2:
+            return {}
+        tx = PgTx(self.conn, self.store.bot_ttl_seconds)
+        outcomes = tx.ingest_many([batch for _, batch in merged])
+        return {index: outcome for (index, _), outcome in zip(merged, outcomes, strict=True)}
 
     def _rollback(self, error: BaseException) -> None:
         """Roll back, or give up on a connection that is gone (the pool replaces it)."""

@@ -97,20 +97,43 @@ class PgTx(PgScenarioSql, PgLinkSql, PgReportSql, PgViewSql):
             else:
                 duplicates.append(event.id)
         if batch.rejected or batch.tasks:
-            with self.conn.pipeline():
-                self.cur.executemany(
-                    "INSERT INTO rejections (source, received_at, item_index, reason, raw)"
-                    " VALUES (%s, %s, %s, %s, %s)",
-                    [
-                        (batch.source, batch.received_at, r.index, r.reason, r.raw)
-                        for r in batch.rejected
-                    ],
-                )
-                self.cur.executemany(
-                    "INSERT INTO tasks (kind, data, next_attempt_at) VALUES (%s, %s, %s)",
-                    [(task.kind, task.data, batch.received_at) for task in batch.tasks],
-                )
+            self._insert_extras(batch)
         return IngestOutcome(new=new, duplicates=duplicates)
+
+    def _insert_extras(self, batch: IngestBatch) -> None:
+        """A request's rejected items and control tasks."""
+        with self.conn.pipeline():
+            self.cur.executemany(
+                "INSERT INTO rejections (source, received_at, item_index, reason, raw)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (batch.source, batch.received_at, r.index, r.reason, r.raw)
+                    for r in batch.rejected
+                ],
+            )
+            self.cur.executemany(
+                "INSERT INTO tasks (kind, data, next_attempt_at) VALUES (%s, %s, %s)",
+                [(task.kind, task.data, batch.received_at) for task in batch.tasks],
+            )
+
+    def ingest_many(self, batches: list[IngestBatch]) -> list[IngestOutcome]:
+        """Several ingests (without nonces) with one INSERT for all their events; each gets
+        the outcome `ingest` would give it, in order (an id twice: the first is new)."""
+        inserted = self._insert_events([event for batch in batches for event in batch.events])
+        outcomes = []
+        for batch in batches:
+            new: list[str] = []
+            duplicates: list[str] = []
+            for event in batch.events:
+                if event.id in inserted:
+                    inserted.discard(event.id)
+                    new.append(event.id)
+                else:
+                    duplicates.append(event.id)
+            if batch.rejected or batch.tasks:
+                self._insert_extras(batch)
+            outcomes.append(IngestOutcome(new=new, duplicates=duplicates))
+        return outcomes
 
     def _insert_events(self, events: list[EventRecord]) -> set[str]:
         """The ids actually inserted (the others were stored already)."""

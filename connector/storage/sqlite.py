@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from connector.storage.base import IngestBatch, IngestOutcome
 from connector.storage.migrate import migrate
 from connector.storage.sqlite_tx import SqliteTx
 from connector.storage.sqlite_writer import SqliteWriter
@@ -136,6 +137,9 @@ class SqliteStore:
         return await self._writer.run(
             lambda conn: fn(SqliteTx(conn, self.bot_ttl_seconds)), durable=durable
         )
+
+    async def ingest(self, batch: IngestBatch) -> IngestOutcome:
+        return await self.transaction(lambda tx: tx.ingest(batch))
 
     def transaction_sync(self, fn: Callable[[SqliteTx], T]) -> T:
         return self._writer.submit(lambda conn: fn(SqliteTx(conn, self.bot_ttl_seconds))).result()
