@@ -15,7 +15,9 @@ Variants in each round (bare first, the others in an order that rotates every ro
 * `pg_cpu0`: one `connector serve` on PostgreSQL, the PostgreSQL server (postmaster and every
   backend) pinned to CPU 0 with it: the whole service on one core, as SQLite (in-process) is;
 * `pg_cpu1`: the same with the PostgreSQL server pinned to CPU 1, beside `wrk`
-  (`--placements cpu0` leaves it out);
+  (`--placements cpu0` leaves it out). On a 2-core machine this takes CPU from the load
+  generator and turns every round trip into a cross-core wake-up: `pg_cpu0` is the
+  comparison with SQLite, this one is only for information;
 * `pg2`: two `connector serve` replicas on the same database, both on CPU 0 with the
   PostgreSQL server; two `wrk` processes on CPU 1 with half the connections each, one per
   replica, running at the same time.
@@ -27,17 +29,22 @@ checkpoint left over from earlier runs lands in a measured one. CPU cost: utime 
 (`/proc/PID/stat`) of each `connector serve` process and of every PostgreSQL server process
 (the postmaster with its reaped children, and every live child: backends, WAL writer,
 checkpointer...), read just before and just after the measured load, divided by the
-requests answered 2xx. After every service run: rows in `events` stored during the run
-against the requests `wrk` saw answered 2xx (0 acknowledged-but-missing events).
+requests answered 2xx (each replica by its own wrk's count). Each core's busy time
+(`/proc/stat`) over the same window says how much of it was ours (`cpu0_ours`,
+`cpu1_ours`): on a shared machine other work takes our cores, the req/s ratios then favour
+the variants with more processes, and the summary says CAUTION; the ratio by CPU cost per
+request is the steadier one. After every service run: rows in `events` stored during the
+run against the requests `wrk` saw answered 2xx (0 acknowledged-but-missing events).
 
     .venv/bin/python bench/replicas.py [--duration 8] [--connections 50] [--rounds 3]
     .venv/bin/python bench/replicas.py --rounds 0 --profile /tmp/pg   # py-spy profile only
 
 `--profile PREFIX` adds one unmeasured one-replica PostgreSQL run (server on CPU 0) at the
-end, sampled with py-spy (`.venv/bin/pip install py-spy`; not a project dependency): CPU
-samples and wall-clock samples (`--idle`, to see where the writer threads wait), written
-as speedscope files `PREFIX-cpu.json` / `PREFIX-wall.json` and summarised by own time,
-plus PostgreSQL's own view: the wait events of its client backends, sampled.
+end, sampled with py-spy (`.venv/bin/pip install py-spy`; not a project dependency): the
+GIL holder (`--gil`: the process's Python time) and every thread's wall clock (`--idle`:
+where the writer threads wait), written as speedscope files `PREFIX-gil.json` /
+`PREFIX-wall.json` and summarised by own time (`PREFIX-summary.json`), plus PostgreSQL's
+own view: the state and wait event of the service's backends, sampled.
 """
 
 from __future__ import annotations
@@ -179,12 +186,10 @@ class Bench:
         self.script = work / "requests.lua"
         self.script.write_text(LUA)
         (work / "bare_app.py").write_text(BARE_APP)
-        self.port = 18300
         self.python = sys.executable
 
     def next_port(self) -> int:
-        self.port += 1
-        return self.port
+        return free_port()  # other benchmarks may run on this machine at the same time
 
     def serve(self, config: Path) -> tuple[subprocess.Popen[bytes], int]:
         port = self.next_port()
