@@ -22,7 +22,6 @@ import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -34,9 +33,9 @@ from connector.errors import StorageUnavailable
 from connector.storage.base import IngestBatch, IngestOutcome
 from connector.storage.migrate import NewerSchema, migrate
 from connector.storage.postgres_tx import PgTx
+from connector.storage.postgres_writer import Batch, Job, Lost, Outcome, answer
 
 T = TypeVar("T")
-_Outcome = tuple[Any, BaseException | None]
 _CONNECTION_PARTS = ("user", "password", "host", "port", "dbname")
 log = logging.getLogger("connector.storage.postgres")
 
@@ -66,15 +65,6 @@ def yoyo_url(url: str) -> str:
     return f"postgresql+psycopg://{netloc}/{dbname}" + (f"?{extra}" if extra else "")
 
 
-@dataclass(slots=True)
-class _Job:
-    fn: Callable[[psycopg.Connection[Any]], Any]
-    future: Future[Any] | asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop | None = None
-    durable: bool = True
-    ingest: IngestBatch | None = None  # an ingest the batch may merge with others
-
-
 class PgStore:
     """`Store` on a PostgreSQL database shared by any number of processes."""
 
@@ -94,8 +84,8 @@ class PgStore:
         self._password = str(pg_conninfo.conninfo_to_dict(url).get("password") or "")
         self.pool_size = max(pool_size, 2)
         self._pool = self._new_pool()
-        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
-        self._waiting: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        self._jobs: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
+        self._waiting: dict[asyncio.AbstractEventLoop, list[Job]] = {}
         self._threads: list[threading.Thread] = []
 
     # lifecycle ---------------------------------------------------------------------------
@@ -150,7 +140,7 @@ class PgStore:
         self._threads = []
         with contextlib.suppress(queue.Empty):  # submitted while stopping: nobody will run it
             while (jobs := self._jobs.get_nowait()) is not None:
-                _answer(jobs, [(None, StorageUnavailable("storage is not open"))] * len(jobs))
+                answer(jobs, [(None, StorageUnavailable("storage is not open"))] * len(jobs))
         self._pool.close()
 
     # transactions ------------------------------------------------------------------------
@@ -166,7 +156,7 @@ class PgStore:
         if waiting is None:
             waiting = self._waiting[loop] = []
             loop.call_soon(self._hand_over, loop)
-        waiting.append(_Job(self._bind(fn), future, loop, durable))
+        waiting.append(Job(self._bind(fn), future, loop, durable))
         return await future
 
     async def ingest(self, batch: IngestBatch) -> IngestOutcome:
@@ -183,14 +173,14 @@ class PgStore:
             loop.call_soon(self._hand_over, loop)
         fn = self._bind(lambda tx: tx.ingest(batch))
         mergeable = batch if batch.nonce is None else None  # a nonce needs its own check
-        waiting.append(_Job(fn, future, loop, True, mergeable))
+        waiting.append(Job(fn, future, loop, True, mergeable))
         return await future
 
     def transaction_sync(self, fn: Callable[[PgTx], T]) -> T:
         future: Future[T] = Future()
         if not self._threads:
             raise StorageUnavailable("storage is not open")
-        self._jobs.put([_Job(self._bind(fn), future)])
+        self._jobs.put([Job(self._bind(fn), future)])
         return future.result()
 
     async def ping(self) -> bool:
@@ -215,7 +205,7 @@ class PgStore:
         if not jobs:
             return
         if not self._threads:
-            _answer(jobs, [(None, StorageUnavailable("storage is not open"))] * len(jobs))
+            answer(jobs, [(None, StorageUnavailable("storage is not open"))] * len(jobs))
             return
         for start in range(0, len(jobs), self.max_batch):  # a burst is shared by the writers
             self._jobs.put(jobs[start : start + self.max_batch])
@@ -225,11 +215,11 @@ class PgStore:
         while (first := self._jobs.get()) is not None:
             batch = list(first)
             stopping = self._drain_into(batch)
-            _answer(batch, self._commit(batch))
+            answer(batch, self._commit(batch))
             if stopping:
                 return
 
-    def _drain_into(self, batch: list[_Job]) -> bool:
+    def _drain_into(self, batch: list[Job]) -> bool:
         while len(batch) < self.max_batch:
             try:
                 jobs = self._jobs.get_nowait()
@@ -240,7 +230,7 @@ class PgStore:
             batch.extend(jobs)
         return False
 
-    def _commit(self, batch: list[_Job]) -> list[_Outcome]:
+    def _commit(self, batch: list[Job]) -> list[Outcome]:
         """One transaction for the batch; on a failure, each job in a transaction of its own.
 
         A connection lost before COMMIT was sent is retried once on a fresh one (nothing
@@ -253,8 +243,8 @@ class PgStore:
             except (PoolTimeout, psycopg.OperationalError) as error:
                 return [(None, self.unavailable("database unreachable", error))] * len(batch)
             try:
-                return _Batch(self, conn, batch).run()
-            except _Lost as lost:
+                return Batch(self, conn, batch).run()
+            except Lost as lost:
                 if lost.committing or attempt:
                     return [(None, lost.error)] * len(batch)
                 self._pool.check()  # a server restart breaks every idle connection at once
@@ -268,126 +258,3 @@ class PgStore:
         if self._password:
             text = text.replace(self._password, "***")
         return StorageUnavailable(f"{what} ({self.target}): {text}"[:500])
-
-
-class _Lost(Exception):
-    """The connection broke mid-batch; `committing`: while COMMIT was on its way."""
-
-    def __init__(self, error: StorageUnavailable, committing: bool) -> None:
-        self.error = error
-        self.committing = committing
-
-
-class _Batch:
-    """One batch on one connection: together first, then one by one if anything fails."""
-
-    retries = 3  # a job alone that lost a deadlock or a serialization race runs again
-
-    def __init__(self, store: PgStore, conn: psycopg.Connection[Any], jobs: list[_Job]) -> None:
-        self.store = store
-        self.conn = conn
-        self.jobs = jobs
-
-    def run(self) -> list[_Outcome]:
-        try:
-            values = self._transaction(self.jobs)
-            return [(value, None) for value in values]
-        except _Lost:
-            raise
-        except psycopg.Error as error:
-            self._rollback(error)
-            if len(self.jobs) == 1 and not isinstance(error, psycopg.errors.TransactionRollback):
-                return [(None, self.store.unavailable("database error", error))]
-        except Exception as error:
-            self._rollback(error)
-            if len(self.jobs) == 1:
-                return [(None, error)]
-        return [self._alone(job) for job in self.jobs]
-
-    def _alone(self, job: _Job) -> _Outcome:
-        for attempt in range(1, self.retries + 1):
-            try:
-                return self._once(job)
-            except psycopg.errors.TransactionRollback as error:
-                if attempt == self.retries:
-                    return None, self.store.unavailable("database conflict", error)
-            except _Lost as lost:  # and every job after this one fails the same way
-                return None, lost.error
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _once(self, job: _Job) -> _Outcome:
-        """The job alone; raises only a lost connection or a race worth running again."""
-        try:
-            return self._transaction([job])[0], None
-        except _Lost:
-            raise
-        except psycopg.Error as error:
-            self._rollback(error)
-            if isinstance(error, psycopg.errors.TransactionRollback):
-                raise
-            return None, self.store.unavailable("database error", error)
-        except Exception as error:
-            self._rollback(error)
-            return None, error
-
-    def _transaction(self, jobs: list[_Job]) -> list[Any]:
-        conn = self.conn
-        if not any(job.durable for job in jobs):
-            conn.execute("SET LOCAL synchronous_commit = off")
-        values = self._merged_ingests(jobs)
-        for index, job in enumerate(jobs):
-            if index not in values:
-                values[index] = job.fn(conn)
-        try:
-            conn.commit()
-        except psycopg.OperationalError as error:
-            if conn.broken or conn.closed:
-                raise _Lost(self.store.unavailable("commit outcome unknown", error), True) from None
-            raise
-        return [values[index] for index in range(len(jobs))]
-
-    def _merged_ingests(self, jobs: list[_Job]) -> dict[int, Any]:
-        """The outcomes of the batch's mergeable ingests, stored with one INSERT."""
-        merged = [(index, job.ingest) for index, job in enumerate(jobs) if job.ingest is not None]
-        if len(merged) < 2:
-            return {}
-        tx = PgTx(self.conn, self.store.bot_ttl_seconds)
-        outcomes = tx.ingest_many([batch for _, batch in merged])
-        return {index: outcome for (index, _), outcome in zip(merged, outcomes, strict=True)}
-
-    def _rollback(self, error: BaseException) -> None:
-        """Roll back, or give up on a connection that is gone (the pool replaces it)."""
-        if self.conn.broken or self.conn.closed:
-            raise _Lost(self.store.unavailable("connection lost", error), False) from None
-        try:
-            self.conn.rollback()
-        except psycopg.OperationalError as lost:
-            raise _Lost(self.store.unavailable("connection lost", lost), False) from None
-
-
-def _answer(batch: list[_Job], outcomes: list[_Outcome]) -> None:
-    """Resolve every caller: concurrent futures directly, asyncio ones in one hop per loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, _Outcome]]] = {}
-    for job, outcome in zip(batch, outcomes, strict=True):
-        if job.loop is None:
-            _settle(job.future, outcome)
-        else:
-            by_loop.setdefault(job.loop, []).append((job, outcome))
-    for loop, pairs in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            loop.call_soon_threadsafe(_settle_all, pairs)
-
-
-def _settle_all(pairs: list[tuple[_Job, _Outcome]]) -> None:
-    for job, outcome in pairs:
-        _settle(job.future, outcome)
-
-
-def _settle(future: Future[Any] | asyncio.Future[Any], outcome: _Outcome) -> None:
-    if future.done():  # an asyncio caller may have been cancelled meanwhile
-        return
-    value, error = outcome
-    if error is None:
-        future.set_result(value)
-    else:
-        future.set_exception(error)

@@ -1,0 +1,164 @@
+"""The PostgreSQL store's writer side: jobs, one batch per transaction, and how failures
+are told apart (a job's own error, a race worth running again, a lost connection).
+
+A batch runs as one transaction; on any failure it is rolled back and each job runs alone,
+so one caller never takes another's writes with it. Concurrent ingests in a batch are
+merged into one INSERT (`PgTx.ingest_many`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import psycopg
+
+from connector.errors import StorageUnavailable
+from connector.storage.base import IngestBatch
+from connector.storage.postgres_tx import PgTx
+
+Outcome = tuple[Any, BaseException | None]
+
+
+@dataclass(slots=True)
+class Job:
+    fn: Callable[[psycopg.Connection[Any]], Any]
+    future: Future[Any] | asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop | None = None
+    durable: bool = True
+    ingest: IngestBatch | None = None  # an ingest the batch may merge with others
+
+
+class _Owner(Protocol):
+    """What a batch needs of its store."""
+
+    bot_ttl_seconds: float | None
+
+    def unavailable(self, what: str, error: BaseException) -> StorageUnavailable: ...
+
+
+class Lost(Exception):
+    """The connection broke mid-batch; `committing`: while COMMIT was on its way."""
+
+    def __init__(self, error: StorageUnavailable, committing: bool) -> None:
+        self.error = error
+        self.committing = committing
+
+
+class Batch:
+    """One batch on one connection: together first, then one by one if anything fails."""
+
+    retries = 3  # a job alone that lost a deadlock or a serialization race runs again
+
+    def __init__(self, store: _Owner, conn: psycopg.Connection[Any], jobs: list[Job]) -> None:
+        self.store = store
+        self.conn = conn
+        self.jobs = jobs
+
+    def run(self) -> list[Outcome]:
+        try:
+            values = self._transaction(self.jobs)
+            return [(value, None) for value in values]
+        except Lost:
+            raise
+        except psycopg.Error as error:
+            self._rollback(error)
+            if len(self.jobs) == 1 and not isinstance(error, psycopg.errors.TransactionRollback):
+                return [(None, self.store.unavailable("database error", error))]
+        except Exception as error:
+            self._rollback(error)
+            if len(self.jobs) == 1:
+                return [(None, error)]
+        return [self._alone(job) for job in self.jobs]
+
+    def _alone(self, job: Job) -> Outcome:
+        for attempt in range(1, self.retries + 1):
+            try:
+                return self._once(job)
+            except psycopg.errors.TransactionRollback as error:
+                if attempt == self.retries:
+                    return None, self.store.unavailable("database conflict", error)
+            except Lost as lost:  # and every job after this one fails the same way
+                return None, lost.error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(self, job: Job) -> Outcome:
+        """The job alone; raises only a lost connection or a race worth running again."""
+        try:
+            return self._transaction([job])[0], None
+        except Lost:
+            raise
+        except psycopg.Error as error:
+            self._rollback(error)
+            if isinstance(error, psycopg.errors.TransactionRollback):
+                raise
+            return None, self.store.unavailable("database error", error)
+        except Exception as error:
+            self._rollback(error)
+            return None, error
+
+    def _transaction(self, jobs: list[Job]) -> list[Any]:
+        conn = self.conn
+        if not any(job.durable for job in jobs):
+            conn.execute("SET LOCAL synchronous_commit = off")
+        values = self._merged_ingests(jobs)
+        for index, job in enumerate(jobs):
+            if index not in values:
+                values[index] = job.fn(conn)
+        try:
+            conn.commit()
+        except psycopg.OperationalError as error:
+            if conn.broken or conn.closed:
+                raise Lost(self.store.unavailable("commit outcome unknown", error), True) from None
+            raise
+        return [values[index] for index in range(len(jobs))]
+
+    def _merged_ingests(self, jobs: list[Job]) -> dict[int, Any]:
+        """The outcomes of the batch's mergeable ingests, stored with one INSERT."""
+        merged = [(index, job.ingest) for index, job in enumerate(jobs) if job.ingest is not None]
+        if len(merged) < 2:
+            return {}
+        tx = PgTx(self.conn, self.store.bot_ttl_seconds)
+        outcomes = tx.ingest_many([batch for _, batch in merged])
+        return {index: outcome for (index, _), outcome in zip(merged, outcomes, strict=True)}
+
+    def _rollback(self, error: BaseException) -> None:
+        """Roll back, or give up on a connection that is gone (the pool replaces it)."""
+        if self.conn.broken or self.conn.closed:
+            raise Lost(self.store.unavailable("connection lost", error), False) from None
+        try:
+            self.conn.rollback()
+        except psycopg.OperationalError as lost:
+            raise Lost(self.store.unavailable("connection lost", lost), False) from None
+
+
+def answer(batch: list[Job], outcomes: list[Outcome]) -> None:
+    """Resolve every caller: concurrent futures directly, asyncio ones in one hop per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Job, Outcome]]] = {}
+    for job, outcome in zip(batch, outcomes, strict=True):
+        if job.loop is None:
+            _settle(job.future, outcome)
+        else:
+            by_loop.setdefault(job.loop, []).append((job, outcome))
+    for loop, pairs in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_settle_all, pairs)
+
+
+def _settle_all(pairs: list[tuple[Job, Outcome]]) -> None:
+    for job, outcome in pairs:
+        _settle(job.future, outcome)
+
+
+def _settle(future: Future[Any] | asyncio.Future[Any], outcome: Outcome) -> None:
+    if future.done():  # an asyncio caller may have been cancelled meanwhile
+        return
+    value, error = outcome
+    if error is None:
+        future.set_result(value)
+    else:
+        future.set_exception(error)
