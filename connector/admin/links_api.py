@@ -11,14 +11,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-import orjson
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connector.admin.http import json_response, parsed, read_json
 from connector.admin.link_models import LinkEdit, LinkList, LinkOut
 from connector.errors import Conflict, NotFound, Unprocessable
 from connector.links.cache import LinkCache
@@ -27,7 +26,6 @@ from connector.storage.base import Store, Tx
 from connector.storage.link_records import TriggerLink
 
 Handler = Callable[[Request], Awaitable[Response]]
-B = TypeVar("B", bound=BaseModel)
 
 
 class LinksApi:
@@ -46,7 +44,7 @@ class LinksApi:
         ]
 
     async def create(self, request: Request) -> Response:
-        body = _parsed(TriggerLinkSettings, await _data(request))
+        body = parsed(TriggerLinkSettings, await read_json(request))
         link = replace(body.to_link(time.time()), origin="api", config_digest="")
 
         def add(tx: Tx) -> bool:
@@ -58,22 +56,22 @@ class LinksApi:
         if not await self.store.transaction(add):
             raise Conflict(f"a link with slug {link.slug!r} exists", reason="duplicate")
         self._forget(link.slug)
-        return _json(_out(link), 201)
+        return json_response(_out(link), 201)
 
     async def list(self, request: Request) -> Response:
         limit = _limit(request.query_params.get("limit"))
         found = await self.store.transaction(lambda tx: tx.links(limit), durable=False)
-        return _json(LinkList(links=[_out(link) for link in found]))
+        return json_response(LinkList(links=[_out(link) for link in found]))
 
     async def get(self, request: Request) -> Response:
         slug = request.path_params["slug"]
         found = await self.store.transaction(lambda tx: tx.link(slug), durable=False)
         if found is None:
             raise NotFound(f"no link {slug!r}")
-        return _json(_out(found))
+        return json_response(_out(found))
 
     async def edit(self, request: Request) -> Response:
-        changes = _parsed(LinkEdit, await _data(request)).model_dump(exclude_unset=True)
+        changes = parsed(LinkEdit, await read_json(request)).model_dump(exclude_unset=True)
         return await self._change(request.path_params["slug"], changes)
 
     async def enable(self, request: Request) -> Response:
@@ -90,7 +88,7 @@ class LinksApi:
             if current is None:
                 raise NotFound(f"no link {slug!r}")
             merged = {**_fields(current), **changes}
-            checked = _parsed(TriggerLinkSettings, merged)
+            checked = parsed(TriggerLinkSettings, merged)
             edited = replace(
                 current,
                 name=checked.name or slug,
@@ -105,7 +103,7 @@ class LinksApi:
 
         edited = await self.store.transaction(apply)
         self._forget(slug)
-        return _json(_out(edited))
+        return json_response(_out(edited))
 
     def _forget(self, slug: str) -> None:
         if self.cache is not None:
@@ -132,33 +130,9 @@ def _out(link: TriggerLink) -> LinkOut:
     )
 
 
-async def _data(request: Request) -> Any:
-    try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise Unprocessable(["body: not valid JSON"], reason="malformed") from None
-
-
-def _parsed(model: type[B], data: Any) -> B:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}".replace(
-                "Value error, ", ""
-            )
-            for e in error.errors()
-        ]
-        raise Unprocessable(problems) from None
-
-
 def _limit(value: str | None) -> int:
     if value is None:
         return 1000
     if not value.isdigit() or not 1 <= int(value) <= 1000:
         raise Unprocessable(["limit: must be a whole number from 1 to 1000"])
     return int(value)
-
-
-def _json(model: BaseModel, status: int = 200) -> Response:
-    return Response(model.model_dump_json(), status_code=status, media_type="application/json")

@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
 
+from connector.admin.http import utc
 from connector.admin.models import Problem
 from connector.storage.report_records import ContactClicks, ReportTotals, TimeBucket
 
 SubjectName = Literal["link", "trigger", "campaign", "message"]
-
-
-def _utc(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
 
 
 class Totals(BaseModel):
@@ -44,8 +41,8 @@ class Totals(BaseModel):
             suspected_immediate=t.suspected_immediate,
             human_settled=t.human_settled,
             suspected_settled=t.suspected_settled,
-            first_at=None if t.first_at is None else _utc(t.first_at),
-            last_at=None if t.last_at is None else _utc(t.last_at),
+            first_at=None if t.first_at is None else utc(t.first_at),
+            last_at=None if t.last_at is None else utc(t.last_at),
         )
 
 
@@ -56,7 +53,7 @@ class Bucket(BaseModel):
 
     @classmethod
     def of(cls, b: TimeBucket) -> Bucket:
-        return cls(start=_utc(b.start), clicks=b.clicks, human=b.human)
+        return cls(start=utc(b.start), clicks=b.clicks, human=b.human)
 
 
 class Contact(BaseModel):
@@ -72,8 +69,8 @@ class Contact(BaseModel):
             recipient=c.recipient,
             clicks=c.clicks,
             human_clicks=c.human_clicks,
-            first_at=_utc(c.first_at),
-            last_at=_utc(c.last_at),
+            first_at=utc(c.first_at),
+            last_at=utc(c.last_at),
         )
 
 

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar, cast
 
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from connector.admin.http import json_response, utc
 from connector.admin.report_models import Bucket, Contact, ContactPage, Report, ReportPage, Totals
 from connector.errors import NotFound, Unprocessable
 from connector.reports import tables
@@ -60,7 +60,7 @@ class ReportsApi:
         page = ReportPage(
             subject=subject, reports=[Totals.of(t) for t in rows], next_after=next_after
         )
-        return _json(page)
+        return json_response(page)
 
     async def one_subject(self, request: Request) -> Response:
         subject = _subject(request.path_params["subject"])
@@ -75,7 +75,7 @@ class ReportsApi:
             found = await self._read(lambda tx: tx.report_contacts(subject, key, limit, after))
             next_after = found[-1].recipient if len(found) == limit else None
             contacts = [Contact.of(c) for c in found]
-            return _json(
+            return json_response(
                 ContactPage(subject=subject, key=key, contacts=contacts, next_after=next_after)
             )
         since, until = _span(request, totals)
@@ -85,9 +85,9 @@ class ReportsApi:
             return _csv_response("timeline.csv", text)
         timeline = [Bucket.of(b) for b in buckets]
         report = Report(
-            totals=Totals.of(totals), since=_utc(since), until=_utc(until), timeline=timeline
+            totals=Totals.of(totals), since=utc(since), until=utc(until), timeline=timeline
         )
-        return _json(report)
+        return json_response(report)
 
     async def _resolve(self, subject: Subject, rest: str) -> tuple[ReportTotals, str, bool]:
         """The subject's key and the view asked for (see the module docstring)."""
@@ -202,15 +202,11 @@ def _time(request: Request, name: str) -> float | None:
         return None
     try:
         if _NUMBER.match(raw):
-            return _utc(float(raw)).timestamp()  # one a datetime can hold (year <= 9999)
+            return utc(float(raw)).timestamp()  # one a datetime can hold (year <= 9999)
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         raise Unprocessable([f"{name}: {raw!r} is not an ISO 8601 time or Unix seconds"]) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-
-
-def _utc(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
 
 
 def _attach(filename: str) -> dict[str, str]:
@@ -219,7 +215,3 @@ def _attach(filename: str) -> dict[str, str]:
 
 def _csv_response(filename: str, text: str) -> Response:
     return Response(text, media_type="text/csv; charset=utf-8", headers=_attach(filename))
-
-
-def _json(model: BaseModel) -> Response:
-    return Response(model.model_dump_json(), media_type="application/json")

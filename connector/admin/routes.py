@@ -13,14 +13,14 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connector.admin.http import json_response, parsed, read_body, utc
 from connector.admin.links_api import LinksApi
 from connector.admin.models import (
     Check,
@@ -43,7 +43,6 @@ from connector.scenarios.engine import ScenarioEngine, new_check
 from connector.storage.base import Store, Tx
 from connector.storage.scenario_records import SendKey, TimerRow
 
-B = TypeVar("B", bound=BaseModel)
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -97,7 +96,7 @@ class AdminApi:
 
     # checks -------------------------------------------------------------------------------
     async def create_check(self, request: Request) -> Response:
-        body = await _body(request, CheckRequest)
+        body = await read_body(request, CheckRequest)
         rule = self._rule(body.rule, ("clicked_by", "not_clicked"))
         now = time.time()
         due = body.at.timestamp()
@@ -112,14 +111,14 @@ class AdminApi:
 
         row, added = await self.store.transaction(create)
         assert row is not None
-        return _json(_check(row), 201 if added else 200)
+        return json_response(_check(row), 201 if added else 200)
 
     async def list_checks(self, request: Request) -> Response:
         params = request.query_params
         send = None
         if "campaign_id" in params or "message_id" in params:
             send = _send_key(
-                _parsed(
+                parsed(
                     SendRef, {k: params[k] for k in ("campaign_id", "message_id") if k in params}
                 )
             )
@@ -136,14 +135,14 @@ class AdminApi:
                 f"unknown send: no recipient, click or check names {send.label() if send else ''}",
                 reason="unknown_send",
             )
-        return _json(CheckList(checks=[_check(row) for row in rows]))
+        return json_response(CheckList(checks=[_check(row) for row in rows]))
 
     async def get_check(self, request: Request) -> Response:
         check_id = request.path_params["check_id"]
         row = await self.store.transaction(lambda tx: tx.timer(check_id), durable=False)
         if row is None:
             raise NotFound(f"no check {check_id!r}")
-        return _json(_check(row))
+        return json_response(_check(row))
 
     async def cancel_check(self, request: Request) -> Response:
         check_id = request.path_params["check_id"]
@@ -159,11 +158,11 @@ class AdminApi:
             raise Conflict(
                 f"check {check_id!r} is {row.status}: only a pending check can be cancelled"
             )
-        return _json(_check(row))
+        return json_response(_check(row))
 
     # recipients and waits -------------------------------------------------------------
     async def register_recipients(self, request: Request) -> Response:
-        body = await _body(request, RecipientsRequest)
+        body = await read_body(request, RecipientsRequest)
         now = time.time()
         at = (body.delivered_at or datetime.fromtimestamp(now, UTC)).isoformat()
         message = {
@@ -182,10 +181,10 @@ class AdminApi:
             for person in body.recipients
         ]
         started = await self.store.transaction(lambda tx: self.engine.register(tx, people, now))
-        return _json(Registered(registered=len(people), timers_started=started), 201)
+        return json_response(Registered(registered=len(people), timers_started=started), 201)
 
     async def start_wait(self, request: Request) -> Response:
-        body = await _body(request, WaitRequest)
+        body = await read_body(request, WaitRequest)
         rule = self._rule(body.rule, ("wait",))
         now = time.time()
         started = body.started_at.timestamp() if body.started_at else now
@@ -202,7 +201,7 @@ class AdminApi:
 
         row, added = await self.store.transaction(start)
         assert row is not None
-        return _json(_check(row), 201 if added else 200)
+        return json_response(_check(row), 201 if added else 200)
 
     # events -----------------------------------------------------------------------------
     async def list_events(self, request: Request) -> Response:
@@ -218,14 +217,14 @@ class AdminApi:
         rows = await self.store.transaction(read, durable=False)
         events = [_stored(row) for row in rows]
         next_before = events[-1].seq if len(events) == limit else None
-        return _json(EventPage(events=events, next_before=next_before))
+        return json_response(EventPage(events=events, next_before=next_before))
 
     async def get_event(self, request: Request) -> Response:
         event_id = request.path_params["event_id"]
         row = await self.store.transaction(lambda tx: tx.event(event_id), durable=False)
         if row is None:
             raise NotFound(f"no event {event_id!r}")
-        return _json(_stored(row))
+        return json_response(_stored(row))
 
     def _rule(self, rule_id: str, triggers: tuple[str, ...]) -> RuleSettings:
         rule = self.engine.rules.get(rule_id)
@@ -244,7 +243,7 @@ def api_error(error: ApiError) -> Response:
     problems = list(getattr(error, "problems", []))
     body = Problem(error=error.reason, message=error.message, problems=problems)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
-    return _json(body, error.status_code, headers)
+    return json_response(body, error.status_code, headers)
 
 
 async def api_off(request: Request) -> Response:
@@ -255,28 +254,6 @@ async def api_off(request: Request) -> Response:
 
 async def _openapi(request: Request) -> Response:
     return Response(orjson.dumps(openapi_document()), media_type="application/json")
-
-
-async def _body(request: Request, model: type[B]) -> B:
-    raw = await request.body()
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise Unprocessable(["body: not valid JSON"], reason="malformed") from None
-    return _parsed(model, data)
-
-
-def _parsed(model: type[B], data: Any) -> B:
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}".replace(
-                "Value error, ", ""
-            )
-            for e in error.errors()
-        ]
-        raise Unprocessable(problems) from None
 
 
 def _send_key(send: SendRef) -> SendKey:
@@ -295,11 +272,11 @@ def _check(row: TimerRow) -> Check:
         trigger=row.kind,
         send=send,
         recipient=row.recipient,
-        due_at=_utc(row.due_at),
+        due_at=utc(row.due_at),
         status=row.status,
         origin=row.origin,
-        created_at=_utc(row.created_at),
-        fired_at=_utc(row.fired_at) if row.fired_at is not None else None,
+        created_at=utc(row.created_at),
+        fired_at=utc(row.fired_at) if row.fired_at is not None else None,
         emitted=row.emitted,
     )
 
@@ -330,13 +307,3 @@ def _int(value: str | None, name: str) -> int | None:
         return int(value)
     except ValueError:
         raise Unprocessable([f"{name}: {value!r} is not a whole number"]) from None
-
-
-def _json(model: BaseModel, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        model.model_dump_json(), status_code=status, media_type="application/json", headers=headers
-    )
-
-
-def _utc(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
