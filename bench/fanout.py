@@ -1,0 +1,402 @@
+"""Fan-out benchmark: one worker draining stored deliveries against a plain aiohttp loop.
+
+A minimal HTTP sink (raw asyncio on uvloop, answers 200 to every request, keep-alive) runs
+on CPU 1. For each fan-out (1 and 5 http actions per event, every action signed with a
+Standard Webhooks secret, all on the sink's 127.0.0.1 port) a SQLite store is prefilled
+once through the real ingest (`connector.pipeline.ingest.ingest`: signed Customer.io
+clicks, verified, parsed and stored) and routed by the real processor, so the outbox holds
+`events x actions` due deliveries; each measurement copies that file.
+
+Each round then measures, in alternating order, on CPU 0:
+
+* **worker**: the real `connector worker` on the copy (bots off: only the delivery loop
+  has work). Its rate is the deliveries over the time from its first attempt to the moment
+  the outbox is empty (polled from CPU 1), so start-up and imports stay out.
+* **aiohttp loop**: a plain `aiohttp.ClientSession` loop (uvloop, the same number of
+  connections as the worker's concurrency) POSTing the very bodies stored in the outbox.
+
+The summary gives the median of the in-round ratios (worker / loop). Issue 14's bar:
+>= 0.6 for 1 and for 5 actions.
+
+    flock /tmp/bench.lock .venv/bin/python bench/fanout.py [--events 1000] [--rounds 5]
+        [--actions 1,5] [--profile SECONDS]
+
+`--profile` records the last round's worker with py-spy (`py-spy top`-style summary).
+Needs `taskset` (util-linux) and 2 cores; traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "bench-signing-key"
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+RESPONSE = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok"
+CONFIG = """
+[storage]
+url = "sqlite:///{db}"
+
+[bots]
+enabled = false
+
+[delivery]
+allow_networks = ["127.0.0.0/8"]
+concurrency = {concurrency}
+{delivery}
+
+[[sources]]
+id = "cio"
+provider = "customerio"
+signing_keys = ["{key}"]
+
+[[rules]]
+id = "all-clicks"
+actions = [{action_ids}]
+"""
+ACTION = """
+[[actions]]
+id = "a{index}"
+type = "http"
+url = "http://127.0.0.1:{port}/hook/{index}"
+secret = "{secret}"
+"""
+
+
+# --- the sink (CPU 1) ----------------------------------------------------------------------
+class SinkProtocol(asyncio.Protocol):
+    """HTTP/1.1 keep-alive: answer each complete request (content-length framed) with 200."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].lower()
+            at = head.find(b"content-length:")
+            length = int(head[at + 15 : head.find(b"\r\n", at) % (end + 1)]) if at >= 0 else 0
+            total = end + 4 + length
+            if len(self.buffer) < total:
+                return
+            self.buffer = self.buffer[total:]
+            assert self.transport is not None
+            self.transport.write(RESPONSE)
+
+
+def run_sink(port: int) -> None:
+    import uvloop
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(SinkProtocol, "127.0.0.1", port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    uvloop.run(serve())
+
+
+# --- the baseline (CPU 0) ------------------------------------------------------------------
+def run_loop(db: Path, port: int, concurrency: int) -> None:
+    """POST every stored body to its action's URL with a plain aiohttp session; print JSON."""
+    import aiohttp
+    import uvloop
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT action_id, body FROM deliveries").fetchall()
+    jobs = [(f"http://127.0.0.1:{port}/hook/{action[1:]}", body) for action, body in rows]
+
+    async def go() -> float:
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            queue = iter(jobs)
+
+            async def worker() -> None:
+                for url, body in queue:
+                    headers = {"content-type": "application/json"}
+                    async with session.post(url, data=body, headers=headers) as response:
+                        await response.read()
+                        assert response.status == 200
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return time.perf_counter() - started
+
+    seconds = uvloop.run(go())
+    print(json.dumps({"deliveries": len(jobs), "seconds": seconds}))
+
+
+# --- prefill ---------------------------------------------------------------------------------
+def write_config(folder: Path, db: Path, port: int, actions: int, args: argparse.Namespace) -> Path:
+    ids = ", ".join(f'"a{i}"' for i in range(actions))
+    text = CONFIG.format(
+        db=db, concurrency=args.concurrency, key=KEY, action_ids=ids, delivery=args.delivery
+    )
+    text += "".join(ACTION.format(index=i, port=port, secret=SECRET) for i in range(actions))
+    path = folder / f"connector-{actions}.toml"
+    path.write_text(text)
+    return path
+
+
+def prefill(config: Path, events: int) -> None:
+    """Store `events` signed clicks through the real ingest, then route them all."""
+    sys.path.insert(0, str(ROOT))
+    from connector.config import load_settings
+    from connector.metrics import Metrics
+    from connector.pipeline.build import build_pipeline
+    from connector.pipeline.ingest import ingest
+    from connector.storage.factory import open_store
+    from providers.base import WebhookRequest
+    from providers.registry import PROVIDERS
+
+    settings = load_settings(config)
+    template = (ROOT / "fixtures/customerio/click.raw").read_bytes()
+    source = settings.sources[0].to_source()
+    provider = PROVIDERS["customerio"]
+
+    async def go() -> None:
+        store = open_store(settings)
+        await store.open()
+        stamp = str(int(time.time()))
+        for i in range(events):
+            body = template.replace(b"01HZX3K9Q4V6B8N2M7R5T1W0YA", f"fan{i:023d}".encode())
+            body = body.replace(b"RPILAgUBcRhIBqSbvEZotk16z5A=", f"msg-fan-{i}".encode())
+            body = body.replace(b"dana@example.org", f"user{i % 500}@example.org".encode())
+            signature = hmac.new(
+                KEY.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256
+            )
+            headers = {"x-cio-signature": signature.hexdigest(), "x-cio-timestamp": stamp}
+            request = WebhookRequest(
+                "cio", "POST", "/webhooks/cio", headers, body, "127.0.0.1", datetime.now(UTC)
+            )
+            await ingest(provider, request, source, store)
+        pipeline = build_pipeline(settings, store, Metrics(), client=None)  # type: ignore[arg-type]
+        while await pipeline.route_once():
+            pass
+        await store.close()
+
+    asyncio.run(go())
+
+
+# --- one measurement -------------------------------------------------------------------------
+def pending(db: Path) -> int:
+    with sqlite3.connect(db, timeout=30) as conn:
+        row = conn.execute("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'").fetchone()
+        return int(row[0])
+
+
+def measure_worker(config: Path, db: Path, profile: float, work: Path) -> dict[str, Any]:
+    """Run `connector worker` pinned to CPU 0 until the outbox is empty."""
+    worker = subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            "0",
+            str(ROOT / ".venv/bin/connector"),
+            "worker",
+            "--config",
+            str(config),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    spy: subprocess.Popen[bytes] | None = None
+    try:
+        if profile:
+            time.sleep(1.0)  # imports
+            spy = subprocess.Popen(
+                [
+                    "taskset",
+                    "-c",
+                    "1",
+                    str(ROOT / ".venv/bin/py-spy"),
+                    "record",
+                    "--pid",
+                    str(worker.pid),
+                    "--duration",
+                    str(int(profile)),
+                    "--rate",
+                    "250",
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(work / "profile.txt"),
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 600
+        while pending(db) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if spy is not None:
+            spy.wait()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    with sqlite3.connect(db) as conn:
+        first, last, count = conn.execute(
+            "SELECT MIN(at), MAX(at), COUNT(*) FROM attempts"
+        ).fetchone()
+        statuses = dict(conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
+    seconds = (last - first) * count / max(1, count - 1)
+    return {
+        "deliveries": statuses.get("delivered", 0),
+        "attempts": count,
+        "seconds": seconds,
+        "statuses": statuses,
+    }
+
+
+def measure_loop(db: Path, port: int, concurrency: int) -> dict[str, Any]:
+    output = subprocess.run(
+        [
+            "taskset",
+            "-c",
+            "0",
+            sys.executable,
+            __file__,
+            "loop",
+            str(db),
+            str(port),
+            str(concurrency),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def profile_summary(path: Path, top: int = 25) -> str:
+    """Self and inclusive shares of the worker's samples by function (py-spy raw format)."""
+    from collections import Counter
+
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    samples = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        count = int(count_text)
+        frames = stack.split(";")
+        samples += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            total[frame] += count
+    lines = [f"samples: {samples}", "self:"]
+    lines += [f"  {n / samples:6.1%}  {f}" for f, n in own.most_common(top)]
+    lines += ["inclusive:"]
+    lines += [f"  {n / samples:6.1%}  {f}" for f, n in total.most_common(top)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--actions", default="1,5")
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--delivery", default="", help="extra [delivery] lines, e.g. transport")
+    parser.add_argument("--profile", type=float, default=0.0)
+    args = parser.parse_args()
+    fanouts = [int(a) for a in args.actions.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="fanout-"))
+    port = free_port()
+    sink = subprocess.Popen(
+        ["taskset", "-c", "1", sys.executable, __file__, "sink", str(port)], cwd=ROOT
+    )
+    results: dict[int, list[dict[str, Any]]] = {k: [] for k in fanouts}
+    try:
+        templates = {}
+        for k in fanouts:
+            db = work / f"template-{k}.db"
+            prefill(write_config(work, db, port, k, args), args.events)
+            templates[k] = db
+        for round_ in range(args.rounds):
+            for k in fanouts:
+                db = work / f"run-{k}.db"
+                for suffix in ("", "-wal", "-shm"):
+                    with __import__("contextlib").suppress(FileNotFoundError):
+                        os.unlink(str(db) + suffix)
+                shutil.copy(templates[k], db)
+                config = write_config(work, db, port, k, args)
+                profile = args.profile if round_ == args.rounds - 1 else 0.0
+                order = ["worker", "loop"] if round_ % 2 == 0 else ["loop", "worker"]
+                figures: dict[str, Any] = {}
+                for name in order:
+                    if name == "loop":
+                        figures["loop"] = measure_loop(templates[k], port, args.concurrency)
+                    else:
+                        figures["worker"] = measure_worker(config, db, profile, work)
+                worker_rate = figures["worker"]["deliveries"] / figures["worker"]["seconds"]
+                loop_rate = figures["loop"]["deliveries"] / figures["loop"]["seconds"]
+                row = {
+                    "worker": worker_rate,
+                    "loop": loop_rate,
+                    "ratio": worker_rate / loop_rate,
+                    "statuses": figures["worker"]["statuses"],
+                }
+                results[k].append(row)
+                print(
+                    f"round {round_ + 1} actions={k}: worker {worker_rate:,.0f}/s, "
+                    f"aiohttp loop {loop_rate:,.0f}/s, ratio {row['ratio']:.2f} "
+                    f"{row['statuses']}",
+                    flush=True,
+                )
+                if profile and (work / "profile.txt").exists():
+                    print(profile_summary(work / "profile.txt"), flush=True)
+        print("\nmedians (deliveries/s, worker / aiohttp loop, goal >= 0.60):")
+        for k in fanouts:
+            rows = results[k]
+            print(
+                f"  {k} action(s) per event: worker "
+                f"{statistics.median(r['worker'] for r in rows):,.0f}/s, loop "
+                f"{statistics.median(r['loop'] for r in rows):,.0f}/s, ratio "
+                f"{statistics.median(r['ratio'] for r in rows):.2f} "
+                f"(rounds {', '.join(format(r['ratio'], '.2f') for r in rows)})"
+            )
+    finally:
+        sink.terminate()
+        sink.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "sink":
+        run_sink(int(sys.argv[2]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "loop":
+        run_loop(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        main()
