@@ -702,6 +702,11 @@ def main() -> None:
         help="where the PostgreSQL server runs for one replica: cpu0 (with the service),"
         " cpu1 (with wrk); two replicas always run with the server on CPU 0",
     )
+    parser.add_argument(
+        "--variants",
+        default="sqlite,pg_cpu0,pg_cpu1,pg2",
+        help="which service variants to run besides bare (a quicker check: sqlite,pg_cpu0)",
+    )
     parser.add_argument("--profile", metavar="PREFIX", help="py-spy the one-replica server")
     parser.add_argument("--profile-seconds", type=int, default=10)
     args = parser.parse_args()
@@ -710,7 +715,14 @@ def main() -> None:
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is not installed (Debian: apt-get install wrk util-linux)")
-    services = [s for s in SERVICES if not s.startswith("pg_cpu") or s[3:] in args.placements]
+    wanted = set(args.variants.split(","))
+    if wanted - set(SERVICES):
+        parser.error(f"--variants: choose from {','.join(SERVICES)}")
+    services = [
+        s
+        for s in SERVICES
+        if s in wanted and (not s.startswith("pg_cpu") or s[3:] in args.placements)
+    ]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the finally blocks still run
     work = Path(tempfile.mkdtemp(prefix="connector-replicas-"))
     pgdir = Path(tempfile.mkdtemp(prefix="connector-replicas-pg-"))  # scripts/postgres owns it

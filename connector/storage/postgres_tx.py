@@ -42,9 +42,11 @@ _INSERT_EVENT = (
     " ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 # One statement (so one prepared plan) for any number of events; rows keep their order.
+# The arrays go in binary (%b): as text, the server's array_in and bytea hex decoding were
+# ~14 % of its CPU per webhook (perf, bench/README.md "PostgreSQL and replicas").
 _INSERT_EVENTS = (
-    f"INSERT INTO events ({_EVENT_FIELDS}) SELECT * FROM unnest(%s::text[], %s::text[],"
-    " %s::text[], %s::text[], %s::float8[], %s::float8[], %s::bytea[], %s::bytea[])"
+    f"INSERT INTO events ({_EVENT_FIELDS}) SELECT * FROM unnest(%b::text[], %b::text[],"
+    " %b::text[], %b::text[], %b::float8[], %b::float8[], %b::bytea[], %b::bytea[])"
     " ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 _EVENT_COLUMNS = "payload, raw, decision, processed, settled, bot, seq"
