@@ -7,7 +7,8 @@ and public issue threads describe (scan at delivery and/or check at click time);
 behave as one of the hard human groups. Every click carries `label` (bot/human) and `kind`.
 README.md lists each assumption and its source. Deterministic: same seed, same file.
 
-    .venv/bin/python bench/bots/generate_corpus.py [--seed 7] [--out bench/bots/corpus.jsonl.gz]
+    .venv/bin/python bench/bots/generate_corpus.py [--seed 7] [--mix gateway.gmail=20,...]
+        [--out bench/bots/corpus.jsonl.gz]
 """
 
 from __future__ import annotations
@@ -24,17 +25,21 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import families
 import people
 import pools
 import scenarios
 
 from connector.bots.useragents import expected_major
 
-GATEWAYS = (
-    ("none", 30), ("safelinks", 28), ("mimecast", 8), ("proofpoint", 8), ("barracuda", 5),
-    ("cisco", 6), ("unknown_cloud", 7), ("gmail", 8),
-)  # fmt: skip
-EGRESS = (("remote", 45), ("office_nat", 25), ("zscaler", 15), ("cloud_desktop", 15))
+GATEWAYS: dict[str, float] = {
+    "none": 26, "safelinks": 24, "mimecast": 7, "proofpoint": 7, "barracuda": 5, "cisco": 6,
+    "unknown_cloud": 6, "gmail": 9, "residential_proxy": 4, "hosted": 4,
+}  # fmt: skip
+EGRESS: dict[str, float] = {"remote": 45, "office_nat": 25, "zscaler": 15, "cloud_desktop": 15}
+# ESPs whose click webhooks carry whole-second times (SendGrid's Event Webhook `timestamp`
+# is Unix seconds; Mailgun, Postmark and SES give sub-second times).
+WHOLE_SECONDS = frozenset({"sendgrid"})
 PROVIDERS = ("sendgrid", "mailgun", "postmark", "ses")
 
 
@@ -59,7 +64,7 @@ class Corpus:
         link: int,
         at: datetime,
         ip: str,
-        agent: str,
+        agent: str | None,
         label: str,
         kind: str,
         url: str | None = None,
@@ -71,7 +76,7 @@ class Corpus:
             event["link"]["position"] = link
         if link == msg.hidden_position and url is None:
             event["link"]["hidden"] = True
-        event["client"] = {"ip": ip, "user_agent": agent}
+        event["client"] = {"ip": ip} if agent is None else {"ip": ip, "user_agent": agent}
         if hint is not None:
             event["metadata"] = {"esp_bot_hint": hint}
         event["label"], event["kind"] = label, kind
@@ -88,6 +93,8 @@ def webhook_lag(rng: random.Random) -> timedelta:
 def _envelope(
     msg: scenarios.Message, kind: str, at: datetime, received: datetime
 ) -> dict[str, Any]:
+    if msg.provider in WHOLE_SECONDS:
+        at = at.replace(microsecond=0)
     message: dict[str, Any] = {"id": msg.id, "campaign_id": msg.campaign}
     if msg.link_count_known:
         message["link_count"] = len(msg.urls)
@@ -102,8 +109,25 @@ def _envelope(
     }
 
 
-def _weighted(rng: random.Random, table: tuple[tuple[str, int], ...]) -> str:
-    return rng.choices([name for name, _ in table], weights=[w for _, w in table])[0]
+def _weighted(rng: random.Random, table: dict[str, float]) -> str:
+    return rng.choices(list(table), weights=list(table.values()))[0]
+
+
+def apply_mix(spec: str) -> None:
+    """`gateway.gmail=20,egress.zscaler=30,trait.tab_burst=15,rate.assistant=0.1`: change
+    the share of a gateway, an egress, a person's trait or a per-message rate."""
+    tables: dict[str, dict[str, float]] = {
+        "gateway": GATEWAYS,
+        "egress": EGRESS,
+        "trait": people.TRAITS,
+        "rate": families.RATES,
+    }
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, _, value = item.partition("=")
+        table, _, key = name.partition(".")
+        if table not in tables or key not in tables[table]:
+            raise SystemExit(f"--mix: unknown {name!r}; known: {sorted(tables)} tables")
+        tables[table][key] = float(value)
 
 
 def build(seed: int, campaigns: int, companies: int) -> list[dict[str, Any]]:
@@ -130,6 +154,7 @@ def build(seed: int, campaigns: int, companies: int) -> list[dict[str, Any]]:
                 if rng.random() > 0.08:  # some ESPs/routes never report delivery
                     corpus.delivered(msg)
                 scenarios.delivery_scans(corpus, rng, msg, firm, major)
+                families.scans(corpus, rng, msg, firm, major)
                 people.person(corpus, rng, msg, firm, major)
     return corpus.lines
 
@@ -147,9 +172,11 @@ def main() -> None:
         metavar=("LOW", "HIGH"),
         help="Seconds between a gateway's link visits (sensitivity checks).",
     )
+    parser.add_argument("--mix", default="", help="Shares to change, e.g. gateway.gmail=20.")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("corpus.jsonl.gz"))
     args = parser.parse_args()
     scenarios.SCAN_GAP = tuple(args.scan_gap)
+    apply_mix(args.mix)
     lines = build(args.seed, args.campaigns, args.companies)
     text = "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)
     data = text.encode()

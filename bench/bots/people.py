@@ -17,17 +17,19 @@ from typing import Any
 import pools
 from scenarios import Company, Message
 
-TRAITS = (
-    ("typical", 45),
-    ("fast_reader", 10),
-    ("multi_tab", 10),
-    ("double_click", 8),
-    ("legacy", 5),
-    ("outlook_desktop", 5),
-    ("vpn", 6),
-    ("private_relay", 5),
-    ("hidden_link", 1),
-)
+TRAITS: dict[str, float] = {
+    "typical": 40,
+    "fast_reader": 10,
+    "multi_tab": 8,
+    "tab_burst": 7,
+    "mobile": 6,
+    "double_click": 8,
+    "legacy": 5,
+    "outlook_desktop": 5,
+    "vpn": 6,
+    "private_relay": 5,
+    "hidden_link": 1,
+}
 CLICK_RATE = 0.35  # ASSUMPTION: high on purpose, to have enough human clicks per group
 EGRESS_KIND = {
     "cloud_desktop": "human_cloud_desktop",
@@ -35,13 +37,14 @@ EGRESS_KIND = {
     "office_nat": "human_corporate_proxy",
 }
 CHECKING_GATEWAYS = ("safelinks", "mimecast", "proofpoint", "cisco")
+CISCO_POOL = pools.pool(random.Random(109), pools.CISCO, 24)  # ASSUMPTION: NAT egress
 
 
 def person(corpus: Any, rng: random.Random, msg: Message, firm: Company, major: int) -> None:
     if rng.random() > CLICK_RATE:
         return
-    trait = rng.choices([t for t, _ in TRAITS], weights=[w for _, w in TRAITS])[0]
-    if trait in ("vpn", "private_relay") and firm.egress != "remote":
+    trait = rng.choices(list(TRAITS), weights=list(TRAITS.values()))[0]
+    if trait in ("vpn", "private_relay", "mobile") and firm.egress != "remote":
         trait = "typical"
     if trait == "hidden_link" and msg.hidden_position is None:
         trait = "typical"
@@ -68,7 +71,7 @@ def _s(value: float) -> timedelta:
 def _kind(trait: str, firm: Company) -> str:
     if trait not in ("typical", "outlook_desktop", "vpn", "private_relay"):
         return f"human_{trait}"
-    if trait in ("vpn", "private_relay"):
+    if trait in ("vpn", "private_relay", "mobile", "tab_burst"):
         return f"human_{trait}"
     if firm.egress in EGRESS_KIND:
         return EGRESS_KIND[firm.egress]
@@ -92,7 +95,7 @@ def _address(rng: random.Random, firm: Company, trait: str) -> str:
         )
     if trait == "private_relay":
         return pools.from_blocks(rng, pools.PRIVATE_RELAY)
-    return pools.residential(rng)
+    return pools.residential(rng, 0.0 if trait == "mobile" else 0.2)
 
 
 def _first_delay(rng: random.Random, trait: str) -> float:
@@ -114,6 +117,25 @@ def _clicks(
         for link in links:
             out.append((link, at, ip))
             at += _s(rng.uniform(0.35, 2.5))
+        return out
+    if trait == "tab_burst":  # middle-clicks down a list of adjacent links (~0.2-0.9 s each)
+        links = sorted(rng.sample(visible, min(len(visible), rng.randint(3, 5))))
+        out = []
+        for link in links:
+            out.append((link, at, ip))
+            at += _s(rng.uniform(0.2, 0.9))
+        return out
+    if trait == "mobile":  # carrier-grade NAT keeps a phone's address while its mappings
+        # live (RFC 4787 "paired" pooling); after ~30 s idle it may get another address of
+        # the carrier's pool (ASSUMPTION: same /16, any /24)
+        out, address = [], ip
+        for link in rng.sample(visible, min(len(visible), rng.choice((1, 2, 2, 3)))):
+            out.append((link, at, address))
+            idle = rng.uniform(1.5, 90)
+            at += _s(idle)
+            if idle > 30:
+                moved = ip.rsplit(".", 2)[0] + f".{rng.randrange(256)}.{rng.randrange(1, 255)}"
+                address = ip if pools.INDEX.lookup(moved) else moved
         return out
     if trait == "double_click":  # same link twice; a dual-stack home may switch family
         dual_stack = firm_egress == "remote" and ":" not in ip and rng.random() < 0.2
@@ -159,10 +181,11 @@ def _gateway_check(
     ):
         # The gateway checks, then redirects the person (Mimecast, Cisco docs).
         # ASSUMPTION: browser-like current agent; Cisco egress is not in any list.
-        blocks = {"mimecast": pools.MIMECAST, "proofpoint": pools.PROOFPOINT, "cisco": pools.CISCO}[
-            gateway
-        ]
-        address = pools.from_blocks(rng, blocks)
+        if gateway == "cisco":  # one proxy service for every customer: a small egress pool
+            address = rng.choice(CISCO_POOL)
+        else:
+            blocks = {"mimecast": pools.MIMECAST, "proofpoint": pools.PROOFPOINT}[gateway]
+            address = pools.from_blocks(rng, blocks)
         corpus.click(
             msg,
             link,

@@ -20,6 +20,12 @@ Hit = tuple[str, str]
 
 INHUMAN_GAP_SECONDS = 0.1
 SAME_SECOND = 1.0
+# A click-time check precedes the redirect it allows: a gap this long or more is a fetch
+# and then a navigation, not one double click's two requests (~0.1-0.5 s apart).
+CHECK_FIRST_GAP = 0.25
+CHECK_FIRST_WITHIN = 10.0  # the check, then the redirected person: seconds (Mimecast, Cisco)
+NETWORKS_WINDOW = 10.0  # a sweep through links from this many seconds
+NETWORKS_NEEDED = 3
 
 
 def burst_hits(click: ClickRecord, same_network: list[ClickRecord], window: float) -> list[Hit]:
@@ -43,11 +49,48 @@ def burst_hits(click: ClickRecord, same_network: list[ClickRecord], window: floa
     if len(distinct) >= 2:
         span = max(near)[0]
         hits.append(("burst.links", f"{len(distinct) + 1} distinct links within {span:.2f} s"))
-    if gap < INHUMAN_GAP_SECONDS:
+    if gap < INHUMAN_GAP_SECONDS and _sub_second(occurred, near, same_network):
         hits.append(("burst.inhuman_gap", f"another link {gap * 1000:.0f} ms apart"))
     elif gap <= SAME_SECOND and not hits:
         hits.append(("burst.same_second", f"another link {gap:.2f} s apart"))
     return hits
+
+
+def _sub_second(occurred: float, near: list[tuple[float, str]], others: list[ClickRecord]) -> bool:
+    """Whether the times can show a sub-100 ms gap: not when both are whole seconds, as
+    SendGrid's, Customer.io's and Brevo's click times are (two clicks 0.4 s apart then
+    read as 0 ms)."""
+    if occurred != int(occurred):
+        return True
+    gap = min(near)[0]
+    return any(o.occurred != int(o.occurred) for o in others if abs(o.occurred - occurred) == gap)
+
+
+def networks_hit(click: ClickRecord, others: list[ClickRecord]) -> Hit | None:
+    """Distinct links of one message, each clicked once, from 3+ different networks within
+    seconds: one client sweeping the links through rotating exits (residential proxy
+    networks rotate per request; sandboxes draw from an egress pool). A person stays on one
+    network (carrier NAT keeps a phone's address while it is active, RFC 4787 "paired"
+    pooling); a person behind a click-time gateway adds a check on the *same* link, so
+    links clicked twice do not count.
+    """
+    if not click.network:
+        return None
+    occurred = click.occurred
+    by_link: dict[str, list[ClickRecord]] = {click.link_key: [click]}
+    for other in others:
+        if abs(other.occurred - occurred) <= NETWORKS_WINDOW and other.network:
+            by_link.setdefault(other.link_key, []).append(other)
+    if len(by_link) < NETWORKS_NEEDED or len(by_link[click.link_key]) > 1:
+        return None
+    singles = [rows[0].network for rows in by_link.values() if len(rows) == 1]
+    networks = len(set(singles))
+    if networks < NETWORKS_NEEDED:
+        return None
+    return (
+        "burst.networks",
+        f"{len(singles)} links from {networks} networks within {NETWORKS_WINDOW:.0f} s",
+    )
 
 
 def all_links_hit(
@@ -110,8 +153,41 @@ def pair_hit(
             f"scanner-like request from {scanner.network} {gap:.1f} s apart",
         )
     if click.evidence == person.evidence == 0 and click.occurred < person.occurred:
+        if _ordered(click.occurred, person.occurred) and _same_family(click.ip, person.ip):
+            return "pair.check_first", f"{person.network} followed on this link {gap:.1f} s later"
         return "pair.earlier_check", f"same link from {person.network} {gap:.1f} s later"
     return None
+
+
+def _same_family(a: str, b: str) -> bool:
+    """A dual-stack home may switch between IPv4 and IPv6 between two requests."""
+    return (":" in a) == (":" in b)
+
+
+def _ordered(first: float, then: float) -> bool:
+    """`first` surely came at least CHECK_FIRST_GAP before `then`. Whole-second times (both
+    truncated) only prove it from 2 s: 10.95 and 11.05 read as 10 and 11."""
+    gap = then - first
+    if gap > CHECK_FIRST_WITHIN:
+        return False
+    if first == int(first) and then == int(then):
+        return gap >= 2 * SAME_SECOND
+    return gap >= CHECK_FIRST_GAP
+
+
+def unpaired(click: ClickRecord, others: list[ClickRecord], window: float) -> list[ClickRecord]:
+    """`others` without clicks on links clicked twice within `window` (this click included).
+
+    Without addresses every click of a message looks like one network's, so a person's
+    click and the gateway's check of it (same link, seconds apart) would join the scanner's
+    burst; links clicked once stay burst evidence.
+    """
+    occurred = click.occurred
+    seen: dict[str, int] = {click.link_key: 1}
+    for other in others:
+        if abs(other.occurred - occurred) <= window:
+            seen[other.link_key] = seen.get(other.link_key, 0) + 1
+    return [o for o in others if seen.get(o.link_key, 0) < 2]
 
 
 def canonical_ip(version: int, value: int) -> tuple[str, str]:

@@ -27,13 +27,14 @@ REASONS: dict[str, ReasonSpec] = {
     # User agent
     "ua.scanner": ReasonSpec(90, "agent of a known mail scanner or link-preview fetcher"),
     "ua.known_bot": ReasonSpec(80, "agent matched the crawlerdetect crawler/bot list"),
-    "ua.empty": ReasonSpec(60, "empty agent: every browser sends one"),
+    "ua.empty": ReasonSpec(60, "empty or placeholder agent: every browser sends one"),
     "ua.full_build": ReasonSpec(30, "desktop Chrome with a full build number (reduced since M101)"),
     "ua.outdated": ReasonSpec(20, "browser major version far behind the click date"),
+    "ua.impossible": ReasonSpec(45, "a browser version that does not run on the named OS"),
     # IP address
     "ip.vendor": ReasonSpec(45, "address of a mail-security vendor (EOP, Mimecast, ...)"),
     "ip.crawler": ReasonSpec(60, "address on a published crawler/fetcher list (no people)"),
-    "ip.service": ReasonSpec(30, "a large provider's own (non-customer) infrastructure"),
+    "ip.service": ReasonSpec(45, "a large provider's own (non-customer) space: its fetchers"),
     "ip.cloud": ReasonSpec(25, "public-cloud or hosting address"),
     "ip.cdn": ReasonSpec(10, "CDN/relay egress shared by bots and privacy relays"),
     "ip.fanout": ReasonSpec(25, "one address clicked for many recipients within minutes"),
@@ -47,12 +48,16 @@ REASONS: dict[str, ReasonSpec] = {
     "burst.links": ReasonSpec(30, "3+ distinct links of one message within the burst window"),
     "burst.inhuman_gap": ReasonSpec(45, "two distinct links under 100 ms apart"),
     "burst.same_second": ReasonSpec(15, "two distinct links within one second"),
+    "burst.networks": ReasonSpec(60, "links of one message from 3+ networks within seconds"),
     "behaviour.all_links": ReasonSpec(25, "nearly every link of a 3+ link message clicked"),
     "behaviour.at_delivery": ReasonSpec(
         20, "that burst/every-link visit came minutes from delivery"
     ),
     "pair.scanner_check": ReasonSpec(35, "same link from another network seconds apart"),
     "pair.earlier_check": ReasonSpec(20, "same link from another network; this one came first"),
+    "pair.check_first": ReasonSpec(
+        60, "a fetch of the link, then the person from another network: a click-time check"
+    ),
     "guard.paired_human": ReasonSpec(-20, "paired with a scanner check: a person clicked"),
     # Direct evidence
     "link.honeypot": ReasonSpec(70, "hidden or honeypot link"),

@@ -57,7 +57,7 @@ class BotSettings(BaseModel):
         60.0, gt=0, le=3600, description="Window for 'clicked (nearly) every link of the message'."
     )
     at_delivery_seconds: float = Field(
-        300.0, gt=0, le=3600, description="A multi-link visit this soon after delivery is a scan."
+        120.0, gt=0, le=3600, description="A multi-link visit this soon after delivery is a scan."
     )
     fanout_window_seconds: float = Field(
         120.0, gt=0, le=3600, description="Window for one address clicking for many recipients."

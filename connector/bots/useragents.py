@@ -56,8 +56,10 @@ _CHROME_MAJOR = re.compile(r"\bChrome/(\d+)\.")
 _FIREFOX_MAJOR = re.compile(r"\bFirefox/(\d+)\.")
 _WINDOWS_LEGACY = re.compile(r"Windows NT 6\.[0-3]\b")
 
-# Last version an old OS can run: such a browser is stuck, not suspicious.
-# Chrome 109 / Firefox ESR 115 end Windows 7-8.1; Chrome 116 ended macOS 10.13/10.14
+# Last version an old OS can run: such a browser is stuck, not suspicious, and a later one
+# cannot be there at all (`ua.impossible`). Chrome 109 / Firefox ESR 115 end Windows 7-8.1
+# (https://support.google.com/chrome/thread/185534985, Mozilla's Firefox ESR 115 notes);
+# Chrome 116 ended macOS 10.13/10.14
 # (reduced Mac agents always say 10_15_7, so every Mac gets the lower cap).
 _LEGACY_CAP = {
     ("chrome", "win-legacy"): 109,
@@ -65,6 +67,10 @@ _LEGACY_CAP = {
     ("chrome", "mac"): 116,
 }
 
+# What agent-less clients send in the header's place, as ESPs report it.
+_PLACEHOLDERS = frozenset(
+    {"-", "null", "none", "undefined", "mozilla", "mozilla/5.0", "mozilla/4.0"}
+)
 _CHROME_100 = datetime(2022, 3, 29).toordinal()
 OUTDATED_LAG = 16  # majors behind the estimate (~16 months; wider than Firefox ESR's lag)
 _crawlers = CrawlerDetect()
@@ -90,8 +96,8 @@ def classify(user_agent: str | None, current_major: int) -> tuple[Hit, ...]:
 @lru_cache(maxsize=8192)
 def _classify(user_agent: str, current_major: int) -> tuple[Hit, ...]:
     agent = user_agent.strip()
-    if not agent:
-        return (("ua.empty", "empty User-Agent"),)
+    if not agent or agent.lower() in _PLACEHOLDERS:
+        return (("ua.empty", f"no User-Agent ({agent!r})"),)
     for pattern, what in _SCANNER_RE:
         if pattern.search(agent):
             return (("ua.scanner", f"{what}: {_short(agent)}"),)
@@ -103,10 +109,29 @@ def _classify(user_agent: str, current_major: int) -> tuple[Hit, ...]:
     plain = _PLAIN_DESKTOP_CHROME.match(agent)
     if plain and int(plain["major"]) >= 101 and plain["rest"] != "0.0.0":
         hits.append(("ua.full_build", f"desktop Chrome/{plain['major']}.{plain['rest']}"))
+    impossible = _impossible(agent)
+    if impossible:
+        return (*hits, ("ua.impossible", impossible))
     outdated = _outdated(agent, current_major)
     if outdated:
         hits.append(("ua.outdated", outdated))
     return tuple(hits)
+
+
+def _impossible(agent: str) -> str | None:
+    """A browser version that does not run on the platform the agent names: a string put
+    together by a tool, not sent by a browser."""
+    if not _WINDOWS_LEGACY.search(agent):
+        return None
+    for family, pattern in (("chrome", _CHROME_MAJOR), ("firefox", _FIREFOX_MAJOR)):
+        found = pattern.search(agent)
+        if found:
+            cap = _LEGACY_CAP[(family, "win-legacy")]
+            major = int(found.group(1))
+            if major > cap:
+                return f"{family} {major} on Windows 7-8.1 (last version there: {cap})"
+            return None
+    return None
 
 
 def _outdated(agent: str, current_major: int) -> str | None:

