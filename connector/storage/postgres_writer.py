@@ -122,14 +122,19 @@ class Batch:
     def _one_statement(self, batches: list[IngestBatch]) -> list[Any]:
         """Ingests with events only: one INSERT that commits on its own (autocommit), one
         round trip where BEGIN, INSERT and COMMIT took three. As durable as a COMMIT: the
-        statement's commit waits for its WAL flush (`synchronous_commit` stays on)."""
+        statement's commit waits for its WAL flush (`synchronous_commit` stays on).
+
+        A connection lost meanwhile is retried on a fresh one like a lost transaction: the
+        INSERT is idempotent (`ON CONFLICT DO NOTHING`), so if it had committed, the retry
+        finds the events stored and reports them as duplicates, as an ESP's retry would.
+        """
         conn = self.conn
         conn.autocommit = True
         try:
             return list(PgTx(conn, self.store.bot_ttl_seconds).ingest_many(batches))
         except psycopg.OperationalError as error:
-            if conn.broken or conn.closed:  # the statement may have committed
-                raise Lost(self.store.unavailable("commit outcome unknown", error), True) from None
+            if conn.broken or conn.closed:
+                raise Lost(self.store.unavailable("connection lost", error), False) from None
             raise
         finally:
             if not (conn.broken or conn.closed):

@@ -3,6 +3,7 @@ and claims that stay exclusive when several stores (processes) share one databas
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -13,7 +14,14 @@ import psycopg
 import pytest
 
 from connector.errors import StorageUnavailable
-from connector.storage.base import EventRecord, IngestBatch, NewDelivery, Routed, Tx
+from connector.storage.base import (
+    EventRecord,
+    IngestBatch,
+    IngestOutcome,
+    NewDelivery,
+    Routed,
+    Tx,
+)
 from connector.storage.migrate import migrate, migrations_for
 from connector.storage.postgres import PgStore, describe, yoyo_url
 from connector.storage.scenario_records import SendKey, TimerRecord
@@ -76,7 +84,19 @@ def test_an_unknown_database_is_unavailable(pg_server: str) -> None:
         PgStore(missing).open_sync()
 
 
-def test_the_store_reconnects_after_its_connections_are_killed(pg_url: str) -> None:
+def _in_a_transaction(store: PgStore, batch: IngestBatch) -> IngestOutcome:
+    return store.transaction_sync(lambda tx: tx.ingest(batch))
+
+
+def _as_ingest(store: PgStore, batch: IngestBatch) -> IngestOutcome:
+    """`Store.ingest`: a plain ingest is one autocommitted INSERT (postgres_writer.py)."""
+    return asyncio.run(store.ingest(batch))
+
+
+@pytest.mark.parametrize("ingest", [_in_a_transaction, _as_ingest])
+def test_the_store_reconnects_after_its_connections_are_killed(
+    pg_url: str, ingest: Callable[[PgStore, IngestBatch], IngestOutcome]
+) -> None:
     """Connections ended by the server (a restart, a failover) are replaced transparently."""
     store = PgStore(pg_url)
     store.open_sync()
@@ -89,7 +109,8 @@ def test_the_store_reconnects_after_its_connections_are_killed(pg_url: str) -> N
             )
         time.sleep(0.2)
         batch = IngestBatch("s", 1.0, [EventRecord("e", "t", "s", "p", 1.0, 1.0, b"{}", b"{}")])
-        assert store.transaction_sync(lambda tx: tx.ingest(batch)).new == ["e"]
+        assert ingest(store, batch).new == ["e"]
+        assert ingest(store, batch).duplicates == ["e"]
     finally:
         store.close_sync()
 
