@@ -3,7 +3,8 @@ are told apart (a job's own error, a race worth running again, a lost connection
 
 A batch runs as one transaction; on any failure it is rolled back and each job runs alone,
 so one caller never takes another's writes with it. Concurrent ingests in a batch are
-merged into one INSERT (`PgTx.ingest_many`).
+merged into one INSERT (`PgTx.ingest_many`); a batch of nothing but plain ingests (events
+only, the common case under load) is that INSERT alone, autocommitted: one round trip.
 """
 
 from __future__ import annotations
