@@ -26,6 +26,7 @@ CHECK_FIRST_GAP = 0.25
 CHECK_FIRST_WITHIN = 10.0  # the check, then the redirected person: seconds (Mimecast, Cisco)
 NETWORKS_WINDOW = 10.0  # a sweep through links from this many seconds
 NETWORKS_NEEDED = 3
+MANY_LINKS = 4
 
 
 def burst_hits(click: ClickRecord, same_network: list[ClickRecord], window: float) -> list[Hit]:
@@ -96,19 +97,23 @@ def networks_hit(click: ClickRecord, others: list[ClickRecord]) -> Hit | None:
 def all_links_hit(
     click: ClickRecord, same_network: list[ClickRecord], link_count: int | None, window: float
 ) -> Hit | None:
-    """Nearly every link of a message with 3+ links clicked within `window` by one network."""
-    if link_count is None or link_count < 3:
-        return None
+    """Nearly every link of a message with 3+ links clicked within `window` by one network;
+    else, whatever the message holds, MANY_LINKS or more: a reader clicks one to three
+    links minutes apart, a person opening tabs does it within seconds (a burst, which
+    outweighs this), a sandbox walking the links at a page load's pace does neither."""
     occurred = click.occurred
     links = {o.link_key for o in same_network if abs(o.occurred - occurred) <= window}
     links.add(click.link_key)
-    needed = link_count if link_count <= 4 else ceil(0.8 * link_count)
-    if len(links) < needed:
-        return None
-    return (
-        "behaviour.all_links",
-        f"{len(links)} of {link_count} links clicked within {window:.0f} s",
-    )
+    if link_count is not None and link_count >= 3:
+        needed = link_count if link_count <= 4 else ceil(0.8 * link_count)
+        if len(links) >= needed:
+            return (
+                "behaviour.all_links",
+                f"{len(links)} of {link_count} links clicked within {window:.0f} s",
+            )
+    if len(links) >= MANY_LINKS:
+        return "behaviour.many_links", f"{len(links)} distinct links within {window:.0f} s"
+    return None
 
 
 def pair_hit(
@@ -176,17 +181,21 @@ def _ordered(first: float, then: float) -> bool:
 
 
 def unpaired(click: ClickRecord, others: list[ClickRecord], window: float) -> list[ClickRecord]:
-    """`others` without clicks on links clicked twice within `window` (this click included).
+    """`others` without clicks on links clicked twice within `window`; none at all when
+    this click's own link was.
 
-    Without addresses every click of a message looks like one network's, so a person's
-    click and the gateway's check of it (same link, seconds apart) would join the scanner's
-    burst; links clicked once stay burst evidence.
+    Without addresses every click of a message looks like one network's: a person's click
+    and the gateway's check of it (same link, seconds apart), or a fast reader's click in
+    the middle of a scanner's sweep, would share the scanner's burst. Such a click cannot be
+    told from its twin, so it earns no burst evidence and lends none.
     """
     occurred = click.occurred
     seen: dict[str, int] = {click.link_key: 1}
     for other in others:
         if abs(other.occurred - occurred) <= window:
             seen[other.link_key] = seen.get(other.link_key, 0) + 1
+    if seen[click.link_key] > 1:
+        return []
     return [o for o in others if seen.get(o.link_key, 0) < 2]
 
 

@@ -30,8 +30,10 @@ from schemas.views import ClickView, EventView
 
 DETECTOR_VERSION = "bots-1"
 Hit = tuple[str, str]
-_ONE_BEHAVIOUR = frozenset({"burst.links", "burst.same_second", "behaviour.all_links"})
-_MULTI_LINK = frozenset({"burst.links", "behaviour.all_links"})
+_ONE_BEHAVIOUR = frozenset(
+    {"burst.links", "burst.same_second", "behaviour.all_links", "behaviour.many_links"}
+)
+_MULTI_LINK = frozenset({"burst.links", "behaviour.all_links", "behaviour.many_links"})
 _new_tuple = tuple.__new__  # a NamedTuple without its Python-level __new__
 
 
@@ -193,7 +195,7 @@ class Detector:
         network = record.network
         same_network = [o for o in others if o.network == network]
         if not network and same_network:  # no addresses: checks and people look alike
-            same_network = behaviour.unpaired(record, same_network, s.burst_window_seconds)
+            same_network = behaviour.unpaired(record, same_network, s.pair_window_seconds)
         if same_network:
             hits = behaviour.burst_hits(record, same_network, s.burst_window_seconds)
             every = behaviour.all_links_hit(

@@ -50,6 +50,7 @@ REASONS: dict[str, ReasonSpec] = {
     "burst.same_second": ReasonSpec(15, "two distinct links within one second"),
     "burst.networks": ReasonSpec(60, "links of one message from 3+ networks within seconds"),
     "behaviour.all_links": ReasonSpec(25, "nearly every link of a 3+ link message clicked"),
+    "behaviour.many_links": ReasonSpec(25, "4+ distinct links of one message within a minute"),
     "behaviour.at_delivery": ReasonSpec(
         20, "that burst/every-link visit came minutes from delivery"
     ),

@@ -129,3 +129,24 @@ def test_google_service_space_is_shipped() -> None:
     """Gmail's fetchers' Google-owned space is in the shipped data, as a provider service."""
     label = load_index(None, use_cloudip=False).lookup("66.102.8.1")
     assert label is not None and (label.category, label.provider) == ("service", "google")
+
+
+@pytest.mark.parametrize(
+    ("gaps", "link_count", "code"),
+    [
+        ((4.0, 5.0, 3.0), None, "behaviour.many_links"),  # four links at a page load's pace
+        ((4.0, 5.0, 3.0), 8, "behaviour.many_links"),  # half of a long message
+        ((4.0, 5.0, 3.0), 4, "behaviour.all_links"),  # every link of a short one
+        ((4.0, 5.0), None, None),  # three links: a reader's share
+    ],
+)
+def test_many_links_without_a_burst(
+    gaps: tuple[float, ...], link_count: int | None, code: str | None
+) -> None:
+    """Four or more distinct links within a minute, too slow for a burst, is reported."""
+    times = [LATE]
+    for gap in gaps:
+        times.append(times[-1] + gap)
+    clicks = [clicked(t, link=n, link_count=link_count) for n, t in enumerate(times)]
+    found = codes(Replay(detector()).feed(delivered(), *clicks).settled(clicks[-1]))
+    assert found == ({code} if code else set())
