@@ -5,7 +5,8 @@
   `--report` on a labelled file prints recall, precision and human FPR of both verdicts,
   overall and per kind, as given and with user agent and IP removed (the Customer.io case).
 - `update-ranges FILE...` validates official range files the user downloaded (AWS, Azure,
-  Google, Microsoft 365, vendor CIDR lists) and installs them into `[bots] ip_ranges_dir`.
+  Google, Microsoft 365, vendor CIDR lists) and installs them into `[bots] ip_ranges_dir`;
+  `--fetch NAME` (or `all`) first downloads the ones with a stable URL (rangefetch.py).
 - `lookup IP...` shows what the installed IP data says about addresses.
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,11 +24,13 @@ import click
 import orjson
 from pydantic import ValidationError
 
+from connector.bots import rangefetch
 from connector.bots.detector import Detector
 from connector.bots.evaluate import output_rows, read_events, run
 from connector.bots.figures import evaluate_labelled, table
 from connector.bots.ipindex import CATEGORIES
 from connector.bots.ipranges import load_index
+from connector.bots.rangefetch import KNOWN_URLS
 from connector.bots.rangefiles import RangeSource, parse_official
 from connector.bots.settings import BotSettings
 from connector.cli.progress import progress
@@ -131,7 +136,7 @@ def _report(events: IO[bytes], settings: BotSettings, json_out: IO[str] | None) 
 
 
 @bots.command("update-ranges")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--dir",
     "directory",
@@ -141,21 +146,48 @@ def _report(events: IO[bytes], settings: BotSettings, json_out: IO[str] | None) 
 )
 @click.option("--vendor", help="Vendor name: FILES are plain CIDR lists, one per line.")
 @click.option("--category", type=click.Choice(sorted(CATEGORIES)), default="vendor")
+@click.option(
+    "--fetch",
+    "fetch_names",
+    multiple=True,
+    type=click.Choice(["all", *sorted(KNOWN_URLS)]),
+    help="Also download this published file (needs internet); repeatable, or `all`.",
+)
 def update_ranges(
-    files: tuple[str, ...], directory: str, vendor: str | None, category: str
+    files: tuple[str, ...],
+    directory: str,
+    vendor: str | None,
+    category: str,
+    fetch_names: tuple[str, ...],
 ) -> None:
-    """Validate downloaded range FILES and install them; nothing is written if one is bad."""
-    try:
-        sources = [parse_official(Path(f), vendor=vendor, category=category) for f in files]
-    except (ConnectorError, OSError) as error:
-        raise click.ClickException(getattr(error, "message", str(error))) from None
+    """Validate range FILES (downloaded by hand) and/or the published files `--fetch` names,
+    and install them; nothing is written if one is bad or cannot be fetched."""
+    if not files and not fetch_names:
+        raise click.UsageError("give range FILES, --fetch NAME, or both")
+    names = sorted(KNOWN_URLS) if "all" in fetch_names else list(fetch_names)
+    with tempfile.TemporaryDirectory() as downloads:
+        try:
+            sources = [parse_official(Path(f), vendor=vendor, category=category) for f in files]
+            fetched = rangefetch.fetch(names, Path(downloads)) if names else []
+            sources += [_dated(parse_official(path), url) for url, path in fetched]
+        except (ConnectorError, OSError) as error:
+            raise click.ClickException(getattr(error, "message", str(error))) from None
+    sources = [source if source.date else _dated(source, "") for source in sources]
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     for source in sources:
         path = _install(source, target)
-        click.echo(f"{source.source}: {len(source.ranges)} ranges {source.date or ''} -> {path}")
+        click.echo(f"{source.source}: {len(source.ranges)} ranges {source.date} -> {path}")
     index = load_index(str(target))
     click.echo(f"IP data version {index.version}: {index.size} segments")
+
+
+def _dated(source: RangeSource, url: str) -> RangeSource:
+    """Say where and when: the publisher's date when the file has one, else today's (the
+    day it was downloaded or installed); a fetched file names its URL."""
+    today = datetime.now(UTC).date().isoformat()
+    origin = f"{url} fetched {today}" if url else source.origin
+    return replace(source, date=source.date or today, origin=origin)
 
 
 def _install(source: RangeSource, directory: Path) -> Path:

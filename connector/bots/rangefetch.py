@@ -1,0 +1,64 @@
+"""Download the range files that have a stable public URL, for `connector bots update-ranges
+--fetch`. Run on a connected machine (the service never fetches at request time); files
+without a stable URL (Azure's weekly file, vendors' HTML tables) are downloaded by hand and
+passed as files. Every download is then validated by `rangefiles.parse_official`, exactly
+like a file the user saved.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+
+from connector.errors import MalformedPayload
+
+# name -> URL, each documented by its publisher (see connector/bots/data/SOURCES.md).
+KNOWN_URLS: dict[str, str] = {
+    "aws": "https://ip-ranges.amazonaws.com/ip-ranges.json",
+    "google": "https://www.gstatic.com/ipranges/goog.json",
+    "gcp": "https://www.gstatic.com/ipranges/cloud.json",
+    "google-special-crawlers": (
+        "https://developers.google.com/static/search/apis/ipranges/special-crawlers.json"
+    ),
+    "google-googlebot": "https://developers.google.com/static/search/apis/ipranges/googlebot.json",
+    "google-user-triggered-fetchers": (
+        "https://developers.google.com/static/search/apis/ipranges/user-triggered-fetchers.json"
+    ),
+    "microsoft365": "https://endpoints.office.com/endpoints/worldwide?clientrequestid={guid}",
+}
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+def fetch(
+    names: list[str], directory: Path, client: httpx.Client | None = None
+) -> list[tuple[str, Path]]:
+    """Download each named file into `directory` under its published file name (which
+    `parse_official` reads the source id from); (URL, path) pairs. Raises MalformedPayload
+    naming the first unknown name or failed download."""
+    unknown = sorted(set(names) - set(KNOWN_URLS))
+    if unknown:
+        known = ", ".join(sorted(KNOWN_URLS))
+        raise MalformedPayload(f"no known URL for {', '.join(unknown)}; known: {known}")
+    own = client is None
+    client = client or httpx.Client(timeout=TIMEOUT, follow_redirects=True)
+    try:
+        return [_download(client, name, directory) for name in names]
+    finally:
+        if own:
+            client.close()
+
+
+def _download(client: httpx.Client, name: str, directory: Path) -> tuple[str, Path]:
+    url = KNOWN_URLS[name].format(guid=uuid.uuid4())
+    public = url.split("?")[0]
+    try:
+        response = client.get(url)
+        response.raise_for_status()
+    except httpx.HTTPError as error:
+        raise MalformedPayload(f"{name}: cannot fetch {public} ({error})") from None
+    base = public.rsplit("/", 1)[-1]
+    path = directory / (base if base.endswith(".json") else f"{name}.json")
+    path.write_bytes(response.content)
+    return public, path
