@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import uuid
+import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,7 +13,6 @@ from providers.canonical import canonical_url
 from providers.normalize import link_fields
 from schemas.compiled import build_event
 from schemas.events import PURPOSE_KEY
-from schemas.ids import event_id
 
 PROVIDER = "trigger"
 SOURCE = "links"  # the envelope's `source` of every trigger-link click
@@ -34,14 +34,14 @@ class Click:
 
 def click_record(click: Click, ignore_params: frozenset[str] = frozenset()) -> EventRecord:
     """The stored form: a fresh id per click (two clicks are two events)."""
-    unique = uuid.uuid4().hex
+    unique = click_id()
     fields = link_fields(click.url, id=click.link.slug)
     if ignore_params:
         fields["canonical"] = canonical_url(click.url, ignore_params)
     event = build_event(
         "link.clicked",
         {
-            "id": event_id(PROVIDER, unique),
+            "id": "evt_" + unique,
             "occurred_at": click.at,
             "received_at": click.at,
             "provider": PROVIDER,
@@ -59,3 +59,15 @@ def click_record(click: Click, ignore_params: frozenset[str] = frozenset()) -> E
         },
     )
     return EventRecord.of(event, click.at.timestamp())
+
+
+def click_id() -> str:
+    """32 hex characters: the time in nanoseconds, then 64 random bits.
+
+    A click has no ESP id to hash (webhook events' ids are hashes, `schemas.ids.event_id`),
+    so its id only has to be unique. Time first puts each new id at the end of the inbox's
+    unique index instead of on a random page of it: one page written per group commit
+    instead of one per click, which cut the SQLite writer's CPU per click by ~40% under the
+    redirect benchmark (bench/README.md, "Trigger-link redirect").
+    """
+    return f"{time.time_ns():016x}{os.urandom(8).hex()}"

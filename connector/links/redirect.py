@@ -16,9 +16,8 @@ not-stored case, or 503 before a destination is known.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import parse_qsl, quote
 
@@ -27,10 +26,11 @@ from starlette.types import Receive, Scope, Send
 
 from connector.links.cache import LinkCache
 from connector.links.event import Click, click_record
+from connector.links.inbox import ClickInbox
 from connector.links.template import SLUG, fill
 from connector.links.tokens import verify
 from connector.metrics import Metrics
-from connector.storage.base import IngestBatch, Store
+from connector.storage.base import Store
 from connector.storage.link_records import TriggerLink
 from connector.webhooks import client_ip
 
@@ -51,6 +51,10 @@ class LinkContext:
     trusted_proxies: list[str]
     metrics: Metrics | None = None
     ignore_params: frozenset[str] = frozenset()
+    inbox: ClickInbox = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.inbox = ClickInbox(self.store, self.wake, self.metrics)
 
 
 class RedirectEndpoint:
@@ -81,7 +85,6 @@ _UNAVAILABLE: Answer = (503, [(b"retry-after", b"5")], b"temporarily unavailable
 
 
 async def _respond(context: LinkContext, scope: Scope) -> Answer:
-    started = time.perf_counter()
     slug: str = scope["path_params"]["slug"]
     if not SLUG.match(slug):
         return _NOT_FOUND
@@ -96,14 +99,15 @@ async def _respond(context: LinkContext, scope: Scope) -> Answer:
         if link.fallback_url:
             return 302, [(b"location", quote(link.fallback_url, safe=_SAFE).encode())], b""
         return _GONE
-    location = await _click(context, scope, link, started)
+    location = await _click(context, scope, link)
     return 302, [(b"location", location.encode("latin-1"))], b""
 
 
-async def _click(context: LinkContext, scope: Scope, link: TriggerLink, started: float) -> str:
+async def _click(context: LinkContext, scope: Scope, link: TriggerLink) -> str:
     """Store the click; the URL to send the person to (quoted for a `Location` header)."""
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    headers = _headers(scope["headers"])
+    raw_query: bytes = scope.get("query_string", b"")
+    query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
     contact = verify(context.secret, link.slug, query.pop(CONTACT_PARAM, None))
     filled = fill(link.destination, link.values, contact, query)
     if filled.missing:
@@ -119,27 +123,22 @@ async def _click(context: LinkContext, scope: Scope, link: TriggerLink, started:
         prefetch=_prefetch(headers),
         at=context.clock(),
     )
-    outcome = "stored"
     try:
         record = click_record(click, context.ignore_params)
-        batch = IngestBatch(source="links", received_at=record.received_at, events=[record])
-        await context.store.ingest(batch)
     except Exception:  # the person is redirected anyway (see the module docstring)
-        outcome = "not_stored"
-        log.exception("link.click", slug=link.slug, outcome=outcome, status=302)
+        log.exception("link.click", slug=link.slug, outcome="not_stored", status=302)
+        context.inbox.count("not_stored", 1)
     else:
-        context.wake()
-    if context.metrics is not None:
-        context.metrics.requests.labels("trigger_links", outcome).inc()
-    log.info(
-        "link.click",
-        slug=link.slug,
-        outcome=outcome,
-        verified=contact is not None,
-        method=click.method,
-        duration_ms=round((time.perf_counter() - started) * 1000, 2),
-    )
+        await context.inbox.put(record, link.slug, contact is not None)
     return quote(filled.url, safe=_SAFE)
+
+
+# The request headers a click reads; the others are not even decoded.
+_READ = frozenset({b"user-agent", b"sec-purpose", b"purpose", b"x-moz", b"x-forwarded-for"})
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in raw if k in _READ}
 
 
 def _prefetch(headers: dict[str, str]) -> bool:

@@ -1,0 +1,79 @@
+"""Clicks of one loop turn go into the inbox as one ingest; each is answered after its COMMIT."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from connector.errors import StorageUnavailable
+from connector.links.event import click_id
+from connector.links.inbox import ClickInbox
+from connector.metrics import Metrics
+from connector.storage.base import EventRecord, IngestBatch, IngestOutcome
+
+
+class RecordingStore:
+    """Keeps each ingest's event ids; refuses any batch holding an id in `bad` (or all)."""
+
+    def __init__(self, bad: frozenset[str] = frozenset(), down: bool = False) -> None:
+        self.bad, self.down = bad, down
+        self.batches: list[list[str]] = []
+
+    async def ingest(self, batch: IngestBatch) -> IngestOutcome:
+        ids = [event.id for event in batch.events]
+        if self.down or self.bad.intersection(ids):
+            raise StorageUnavailable("down")
+        self.batches.append(ids)
+        return IngestOutcome(new=ids, duplicates=[])
+
+
+def _record(event_id: str) -> EventRecord:
+    return EventRecord(event_id, "link.clicked", "links", "trigger", 1.0, 1.0, b"{}", b"{}")
+
+
+def _clicks(store: RecordingStore, ids: list[str]) -> tuple[list[bool], list[int], Metrics]:
+    """Put every id in the same loop turn; what each click was told and how often wakes ran."""
+    metrics = Metrics()
+    woken: list[int] = []
+    inbox = ClickInbox(store, lambda: woken.append(1), metrics)  # type: ignore[arg-type]
+
+    async def main() -> list[bool]:
+        return list(await asyncio.gather(*(inbox.put(_record(i), "s", True) for i in ids)))
+
+    return asyncio.run(main()), woken, metrics
+
+
+def _counted(metrics: Metrics, outcome: str) -> float | None:
+    labels = {"source": "trigger_links", "outcome": outcome}
+    return metrics.registry.get_sample_value("connector_webhooks_total", labels)
+
+
+def test_clicks_of_one_turn_are_one_ingest() -> None:
+    """Three concurrent clicks: one batch of three events, each told stored, one wake."""
+    store = RecordingStore()
+    answers, woken, metrics = _clicks(store, ["a", "b", "c"])
+    assert (answers, store.batches, woken) == ([True] * 3, [["a", "b", "c"]], [1])
+    assert _counted(metrics, "stored") == 3
+
+
+def test_one_bad_click_does_not_take_the_others_with_it() -> None:
+    """The batch fails, so each click is retried alone: only the bad one is not stored."""
+    store = RecordingStore(bad=frozenset({"b"}))
+    answers, _, metrics = _clicks(store, ["a", "b", "c"])
+    assert answers == [True, False, True]
+    assert sorted(store.batches) == [["a"], ["c"]]
+    assert (_counted(metrics, "stored"), _counted(metrics, "not_stored")) == (2, 1)
+
+
+def test_storage_down_answers_every_click_not_stored() -> None:
+    """Nothing committed: every click is told so, counted, and the worker is not woken."""
+    answers, woken, metrics = _clicks(RecordingStore(down=True), ["a", "b"])
+    assert (answers, woken, _counted(metrics, "not_stored")) == ([False, False], [], 2)
+
+
+def test_click_ids_are_unique_and_in_time_order() -> None:
+    """32 hex characters, each one after the one before (the inbox index grows at its end)."""
+    ids = [click_id() for _ in range(1000)]
+    assert all(re.fullmatch("[0-9a-f]{32}", i) for i in ids)
+    assert len(set(ids)) == len(ids)
+    assert [i[:16] for i in ids] == sorted(i[:16] for i in ids)
