@@ -11,6 +11,7 @@ in WAL mode like the service's. The corpus is scanner-heavy (most messages carry
 clicks, the costly case); `--people-only` replays just the people's clicks.
 
     .venv/bin/python bench/bot_scoring.py [--clicks 4000] [--repeat 7] [--people-only]
+        [--corpus FILE]
 """
 
 from __future__ import annotations
@@ -45,9 +46,11 @@ Event = EmailClicked | EmailDelivered
 Store = Callable[[], Any]  # a context manager factory yielding a BotState per transaction
 
 
-def load(limit: int, people_only: bool = False) -> tuple[list[dict[str, Any]], list[Event]]:
+def load(
+    limit: int, people_only: bool = False, corpus: Path = CORPUS
+) -> tuple[list[dict[str, Any]], list[Event]]:
     raw: list[dict[str, Any]] = []
-    with gzip.open(CORPUS, "rt") as stream:
+    with gzip.open(corpus, "rt") as stream:
         for line in stream:
             data = json.loads(line)
             if people_only and data.get("label") == "bot":
@@ -144,8 +147,11 @@ def main() -> None:
     parser.add_argument(
         "--people-only", action="store_true", help="Only the people's clicks: 1-2 per message."
     )
+    parser.add_argument(
+        "--corpus", type=Path, default=CORPUS, help="Events file (to compare two commits)."
+    )
     args = parser.parse_args()
-    raw, events = load(args.clicks, args.people_only)
+    raw, events = load(args.clicks, args.people_only, args.corpus)
     raw_clicks = [d for d in raw if d["type"] == "email.clicked"]
 
     def baseline() -> float:

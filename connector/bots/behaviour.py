@@ -77,14 +77,14 @@ def networks_hit(click: ClickRecord, others: list[ClickRecord]) -> Hit | None:
     """
     if not click.network:
         return None
-    occurred = click.occurred
-    by_link: dict[str, list[ClickRecord]] = {click.link_key: [click]}
+    low, high = click.occurred - NETWORKS_WINDOW, click.occurred + NETWORKS_WINDOW
+    by_link: dict[str, list[str]] = {click.link_key: [click.network]}
     for other in others:
-        if abs(other.occurred - occurred) <= NETWORKS_WINDOW and other.network:
-            by_link.setdefault(other.link_key, []).append(other)
+        if low <= other.occurred <= high and other.network:
+            by_link.setdefault(other.link_key, []).append(other.network)
     if len(by_link) < NETWORKS_NEEDED or len(by_link[click.link_key]) > 1:
         return None
-    singles = [rows[0].network for rows in by_link.values() if len(rows) == 1]
+    singles = [seen[0] for seen in by_link.values() if len(seen) == 1]
     networks = len(set(singles))
     if networks < NETWORKS_NEEDED:
         return None
@@ -101,8 +101,10 @@ def all_links_hit(
     else, whatever the message holds, MANY_LINKS or more: a reader clicks one to three
     links minutes apart, a person opening tabs does it within seconds (a burst, which
     outweighs this), a sandbox walking the links at a page load's pace does neither."""
-    occurred = click.occurred
-    links = {o.link_key for o in same_network if abs(o.occurred - occurred) <= window}
+    if len(same_network) < MANY_LINKS - 1 and (link_count is None or link_count < 3):
+        return None
+    low, high = click.occurred - window, click.occurred + window
+    links = {o.link_key for o in same_network if low <= o.occurred <= high}
     links.add(click.link_key)
     if link_count is not None and link_count >= 3:
         needed = link_count if link_count <= 4 else ceil(0.8 * link_count)

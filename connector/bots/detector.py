@@ -194,6 +194,7 @@ class Detector:
         s = self.settings
         network = record.network
         same_network = [o for o in others if o.network == network]
+        elsewhere = len(others) - len(same_network)
         if not network and same_network:  # no addresses: checks and people look alike
             same_network = behaviour.unpaired(record, same_network, s.pair_window_seconds)
         if same_network:
@@ -207,9 +208,10 @@ class Detector:
                 hits = self._strongest_behaviour(hits)
         else:
             hits = []
-        rotating = behaviour.networks_hit(record, others) if len(others) > 1 else None
-        if rotating:
-            hits.append(rotating)
+        if elsewhere >= behaviour.NETWORKS_NEEDED - 1:
+            rotating = behaviour.networks_hit(record, others)
+            if rotating:
+                hits.append(rotating)
         pair = behaviour.pair_hit(record, others, s.pair_window_seconds, self._weak, self._strong)
         return [*hits, pair] if pair else hits
 
