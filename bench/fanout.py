@@ -252,8 +252,12 @@ def measure_worker(config: Path, db: Path, profile: float, work: Path) -> dict[s
                 stderr=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + 600
+        while not attempted(db) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        cpu_start = cpu_seconds(worker.pid)
         while pending(db) and time.monotonic() < deadline:
             time.sleep(0.05)
+        cpu = cpu_seconds(worker.pid) - cpu_start
         if spy is not None:
             spy.wait()
     finally:
@@ -266,11 +270,23 @@ def measure_worker(config: Path, db: Path, profile: float, work: Path) -> dict[s
         statuses = dict(conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
     seconds = (last - first) * count / max(1, count - 1)
     return {
+        "cpu": cpu,
         "deliveries": statuses.get("delivered", 0),
         "attempts": count,
         "seconds": seconds,
         "statuses": statuses,
     }
+
+
+def attempted(db: Path) -> bool:
+    with sqlite3.connect(db, timeout=30) as conn:
+        return conn.execute("SELECT 1 FROM attempts LIMIT 1").fetchone() is not None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_loop(db: Path, port: int, concurrency: int) -> dict[str, Any]:
@@ -367,12 +383,15 @@ def main() -> None:
                     "loop": loop_rate,
                     "ratio": worker_rate / loop_rate,
                     "statuses": figures["worker"]["statuses"],
+                    "cpu_share": figures["worker"]["cpu"] / figures["worker"]["seconds"],
+                    "cpu_us": figures["worker"]["cpu"] / figures["worker"]["deliveries"] * 1e6,
                 }
                 results[k].append(row)
                 print(
                     f"round {round_ + 1} actions={k}: worker {worker_rate:,.0f}/s, "
                     f"aiohttp loop {loop_rate:,.0f}/s, ratio {row['ratio']:.2f} "
-                    f"{row['statuses']}",
+                    f"{row['statuses']}; worker CPU {row['cpu_share']:.0%} of a core, "
+                    f"{row['cpu_us']:.0f} us per delivery",
                     flush=True,
                 )
                 if profile and (work / "profile.txt").exists():

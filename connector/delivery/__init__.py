@@ -9,7 +9,8 @@ policy.py         retry classification and the persisted retry schedule (tenacit
 addresses.py      the SSRF guard's policy: refused address classes, `allow_networks`
 resolver.py       host name resolution with a short TTL cache
 guard.py          the SSRF guard at connect time: resolve once, check, dial the checked IP
-guard_aiohttp.py  the same guard for `transport = "aiohttp"`
+guard_aiohttp.py  the same guard for aiohttp's engine (the default transport)
 client.py         the one shared httpx client, made by the app's lifespan
 sender.py         `Sender.attempt(job) -> AttemptResult`, called by the outbox worker
+outflow.py        the worker's attempts in flight: per-destination slots, fair window shares
 """

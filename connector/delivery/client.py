@@ -1,7 +1,9 @@
 """The one shared outbound HTTP client, created by the app's lifespan and closed with it.
 
-Sized by what was measured while planning: httpx's pool degrades well before 50 connections, so
-the pool is as large as the worker's concurrency and never above 10 connections. Redirects
+httpx's API over aiohttp's engine (httpx-aiohttp, guard_aiohttp.py) by default: 3x the
+deliveries per core of httpx's own engine (bench/fanout.py), one connection per attempt in
+flight (`[delivery] concurrency`). With `transport = "httpx"` the pool stays at most 10
+connections: httpcore's pool degrades well before 50 (measured while planning). Redirects
 are not followed (see policy.py), cookies are never kept, and the environment is not
 consulted for proxies or CA bundles (`trust_env=False`): outbound behaviour comes from our
 settings only. Every connection goes through the SSRF guard (guard.py): `[delivery]
@@ -20,7 +22,6 @@ from connector.delivery.addresses import DestinationPolicy
 from connector.delivery.guard import GuardedTransport, InnerFactory, httpx_factory
 from connector.delivery.resolver import CachingResolver, Resolver
 from connector.delivery.settings import DeliverySettings
-from connector.errors import ConfigError
 
 USER_AGENT = f"click-connector/{__version__}"
 MAX_CONNECTIONS = 10
@@ -34,14 +35,13 @@ def make_client(settings: DeliverySettings, resolver: Resolver | None = None) ->
     `resolver` is for tests (a stub that maps test names to 127.0.0.1); the default is the
     system resolver behind a short TTL cache, shared by every pool of this client.
     """
-    connections = min(settings.concurrency, MAX_CONNECTIONS)  # settings cap it too
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     resolver = resolver if resolver is not None else CachingResolver()
-    factory = (
-        _aiohttp_factory(resolver, limits)
-        if settings.transport == "aiohttp"
-        else httpx_factory(resolver, limits)
-    )
+    if settings.transport == "aiohttp":
+        limits = _limits(settings.concurrency)
+        factory = _aiohttp_factory(resolver, limits)
+    else:
+        limits = _limits(min(settings.concurrency, MAX_CONNECTIONS))
+        factory = httpx_factory(resolver, limits)
     transport = GuardedTransport(factory, DestinationPolicy.of(settings.allow_networks))
     return httpx.AsyncClient(
         timeout=DEFAULT_TIMEOUT,
@@ -52,6 +52,10 @@ def make_client(settings: DeliverySettings, resolver: Resolver | None = None) ->
         headers={"user-agent": USER_AGENT},
         cookies=_NoCookies(),
     )
+
+
+def _limits(connections: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
 
 
 class _NoCookies(CookieJar):
@@ -67,11 +71,7 @@ class _NoCookies(CookieJar):
 
 
 def _aiohttp_factory(resolver: Resolver, limits: httpx.Limits) -> InnerFactory:
-    """aiohttp under httpx's API: several times the deliveries per core (bench/README.md)."""
-    try:
-        from connector.delivery.guard_aiohttp import aiohttp_factory
-    except ImportError:
-        raise ConfigError(
-            ["delivery.transport: 'aiohttp' needs the httpx-aiohttp package installed"]
-        ) from None
+    """Imported here: aiohttp costs ~0.1 s to import, and only a sending process needs it."""
+    from connector.delivery.guard_aiohttp import aiohttp_factory
+
     return aiohttp_factory(resolver, limits)

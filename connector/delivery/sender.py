@@ -41,6 +41,7 @@ from connector.delivery.settings import DeliverySettings, HttpAction, LogAction
 from connector.delivery.signing import Signer
 
 ERROR_CHARS = 200
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _DRAIN_BYTES = 64 * 1024  # read (and drop) up to this much so the connection can be reused
 _log = structlog.get_logger("connector.delivery")
 
@@ -83,6 +84,8 @@ class _HttpTarget:
             POLICY_EXTENSION: DestinationPolicy.of(delivery.allow_networks, action.allow_networks)
         }
         self.signer = Signer(action.secret) if action.secret is not None else None
+        url = httpx.URL(action.url)
+        self.destination = f"{url.scheme}://{url.host}:{url.port or _DEFAULT_PORTS[url.scheme]}"
         self.headers = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
@@ -123,6 +126,21 @@ class Sender:
             for action_id, action in actions.items()
             if isinstance(action, HttpAction)
         }
+
+    @property
+    def settings(self) -> DeliverySettings:
+        return self._policy.settings
+
+    def destination(self, action_id: str) -> str:
+        """Where an action's attempts go (scheme, host, port): the unit of
+        `destination_concurrency`. Log actions share one key; they never wait on a receiver."""
+        target = self._targets.get(action_id)
+        return target.destination if target is not None else "log:"
+
+    def timeout(self, action_id: str) -> float:
+        """The longest one attempt of this action can take."""
+        target = self._targets.get(action_id)
+        return target.action.timeout if target is not None else 0.0
 
     async def attempt(self, job: DeliveryJob) -> AttemptResult:
         """Run one attempt; never raises except on cancellation."""

@@ -13,11 +13,13 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import TypeVar
 
 import orjson
 import structlog
 
+from connector.delivery.outflow import Outflow
 from connector.delivery.sender import DeliveryJob, Sender
 from connector.metrics import Metrics
 from connector.pipeline.processor import Processor
@@ -62,11 +64,17 @@ class Pipeline:
         self.idle_seconds = idle_seconds
         self.poll_seconds = poll_seconds or idle_seconds
         self.clock = clock
-        self._limit = asyncio.Semaphore(concurrency)
         self._inbox = asyncio.Event()
         self._outbox = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._unrecorded: list[AttemptRecord] = []  # outcomes the next claim records
+        # Attempts in flight; each one finished wakes the delivery loop to record it.
+        self._outflow: Outflow[AttemptRecord] = Outflow(
+            concurrency,
+            sender.settings.destination_concurrency,
+            window=2 * batch_size,
+            on_finish=self._outbox.set,
+        )
+        self._control: set[asyncio.Task[None]] = set()  # control tasks running
 
     def _background(self, fn: Callable[[Tx], T]) -> Awaitable[T]:
         """The loops' transactions: redone or retried if a power loss undoes them, so they
@@ -94,7 +102,11 @@ class Pipeline:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        records, self._unrecorded = self._unrecorded, []
+        await self._outflow.cancel()
+        for task in list(self._control):
+            task.cancel()
+        await asyncio.gather(*self._control, return_exceptions=True)
+        records = self._outflow.take()
         if records:
             await self._background(lambda tx: tx.record_attempts(records))
 
@@ -170,47 +182,64 @@ class Pipeline:
         return min(TIMER_POLL_SECONDS, max(0.0, fired.next_due - self.clock()))
 
     async def deliver_once(self) -> int:
-        """One transaction records the last batch's outcomes and claims the next batch
-        (deliveries and control tasks); then the attempts run.
+        """One transaction records the outcomes finished so far and claims the next deliveries
+        (and control tasks); the attempts then run on their own (outflow.py), while the loop
+        comes round to claim more. No batch barrier: a slow attempt holds up only itself.
 
         Under load every transaction waits its turn at the group commit, so the number of
-        transactions per batch, not the work in them, sets how fast the outbox drains: one
-        per batch instead of two doubled the deliveries made beside full ingest. An outcome
-        waits at most until the loop comes round again (at once while there is work, and
-        at `stop`); a crash in between leaves it to the lease, like a crash mid-attempt.
+        transactions, not the work in them, sets how fast the outbox drains: with the window
+        full the loop first waits until half a batch has finished, so each transaction
+        records and claims about that many. An outcome waits at most until the loop comes
+        round again (at once while attempts finish, and at `stop`); a crash in between leaves
+        it to the lease, like a crash mid-attempt.
         """
+        flow = self._outflow
+        floor = max(1, self.batch_size // 2)
+        if flow.room() < floor:
+            await flow.wait(lambda: flow.room() >= floor, self.idle_seconds)
         now = self.clock()
         lease = self.lease_seconds
         with_tasks = self.run_task is not None
-        records, self._unrecorded = self._unrecorded, []
+        # A full window still claims a few: a destination waiting behind a slow one is seen.
+        size = min(self.batch_size, max(flow.room(), flow.per_destination))
+        records = flow.take()
 
         def record_and_claim(tx: Tx) -> tuple[list[ClaimedDelivery], list[ClaimedTask]]:
             if records:
                 tx.record_attempts(records)
             return (
-                tx.claim_deliveries(now, self.batch_size, lease),
-                tx.claim_tasks(now, 10, lease) if with_tasks else [],
+                tx.claim_deliveries(now, size, lease),
+                tx.claim_tasks(now, 10, lease) if with_tasks and not self._control else [],
             )
 
         claimed, tasks = await self._background(record_and_claim)
-        if not claimed and not tasks:
-            return len(records)  # recorded something: look again before idling
-        self._unrecorded = list(await asyncio.gather(*(self._attempt(i) for i in claimed)))
-        await asyncio.gather(*(self._run_task(task) for task in tasks))
-        return len(claimed) + len(tasks)
+        for item in claimed:
+            key = self.sender.destination(item.action_id)
+            flow.start(key, partial(self._attempt, item, now))
+        for task in tasks:
+            running = asyncio.create_task(self._run_task(task))
+            self._control.add(running)
+            running.add_done_callback(self._control.discard)
+        return len(claimed) + len(tasks) or len(records)  # recorded something: look again
 
-    async def _attempt(self, item: ClaimedDelivery) -> AttemptRecord:
-        async with self._limit:
-            now = self.clock()
-            job = DeliveryJob(
-                delivery_id=item.id,
-                action_id=item.action_id,
-                event=orjson.loads(item.body),
-                attempt=item.attempt,
-                first_attempt_at=_utc(item.first_attempt_at) if item.first_attempt_at else None,
-                now=_utc(now),
-            )
-            result = await self.sender.attempt(job)
+    async def _attempt(self, item: ClaimedDelivery, claimed_at: float) -> AttemptRecord | None:
+        """Attempt one claimed delivery; None when it waited so long for a slot that its
+        lease could run out mid-attempt (less than the action's timeout, or half the lease,
+        is left): it is then left to the lease rather than risk a second worker sending it
+        at the same time."""
+        now = self.clock()
+        lease = self.lease_seconds
+        if claimed_at + lease - now < min(self.sender.timeout(item.action_id), lease / 2):
+            return None
+        job = DeliveryJob(
+            delivery_id=item.id,
+            action_id=item.action_id,
+            event=orjson.loads(item.body),
+            attempt=item.attempt,
+            first_attempt_at=_utc(item.first_attempt_at) if item.first_attempt_at else None,
+            now=_utc(now),
+        )
+        result = await self.sender.attempt(job)
         self._count(item.action_id, result.outcome)
         return AttemptRecord(
             delivery_id=item.id,

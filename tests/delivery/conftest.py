@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import respx
 
 from connector.delivery.policy import RetryPolicy
 from connector.delivery.settings import DeliverySettings, HttpAction
@@ -16,6 +17,8 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYo="
 URL = "http://127.0.0.1:9/hooks/click"
 LOOPBACK = "127.0.0.0/8"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+# respx at the client (`_transport_for_url`): it intercepts whatever engine runs under httpx.
+RESPX = respx.mock(using="httpx", assert_all_called=False)
 
 
 def make_event(**overrides: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import respx
 from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from pydantic import ValidationError
@@ -19,7 +18,7 @@ from connector.delivery.client import make_client
 from connector.delivery.policy import RetryPolicy
 from connector.delivery.sender import AttemptResult, DeliveryJob, Sender
 from connector.delivery.settings import DeliverySettings, HttpAction
-from tests.delivery.conftest import SECRET, T0, URL, http_action, make_event
+from tests.delivery.conftest import RESPX, SECRET, T0, URL, http_action, make_event
 from tests.support.servers import downstream
 
 MODES = ["structured", "binary"]
@@ -58,13 +57,13 @@ def ce_action(mode: str, **overrides: Any) -> HttpAction:
     return http_action(format="cloudevents", mode=mode, secret=SECRET, **overrides)
 
 
-@respx.mock
+@RESPX
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("body", ["event", TEMPLATE], ids=["event", "template"])
 def test_sdk_receiver_parses_what_we_send(mode: str, body: Any) -> None:
     """Both modes parse with the SDK into our attributes, with the event (or the template's
     output) as data, and the Standard Webhooks signature verifies over the bytes sent."""
-    route = respx.post(URL).mock(return_value=httpx.Response(202))
+    route = RESPX.post(URL).mock(return_value=httpx.Response(202))
     result = attempt(job(), ce_action(mode, body=body))
     assert result.outcome == "delivered"
     request = route.calls.last.request
@@ -90,10 +89,10 @@ def test_sdk_receiver_parses_what_we_send(mode: str, body: Any) -> None:
     assert request.headers["idempotency-key"] == request.headers["webhook-id"] == "dlv_01"
 
 
-@respx.mock
+@RESPX
 def test_binary_mode_sends_data_as_the_body_and_attributes_as_headers() -> None:
     """Binary mode: the body is the compact JSON data, attributes ride in ce-* headers."""
-    route = respx.post(URL).mock(return_value=httpx.Response(200))
+    route = RESPX.post(URL).mock(return_value=httpx.Response(200))
     attempt(job(), ce_action("binary"))
     request = route.calls.last.request
     assert request.content == orjson.dumps(make_event())
@@ -103,10 +102,10 @@ def test_binary_mode_sends_data_as_the_body_and_attributes_as_headers() -> None:
     assert request.headers["ce-time"] == "2025-03-01T12:00:00Z"
 
 
-@respx.mock
+@RESPX
 def test_structured_mode_is_one_signed_cloudevents_document() -> None:
     """Structured mode: one application/cloudevents+json document, no ce-* headers."""
-    route = respx.post(URL).mock(return_value=httpx.Response(200))
+    route = RESPX.post(URL).mock(return_value=httpx.Response(200))
     attempt(job(), ce_action("structured"))
     request = route.calls.last.request
     assert request.headers["content-type"] == "application/cloudevents+json"
@@ -115,11 +114,11 @@ def test_structured_mode_is_one_signed_cloudevents_document() -> None:
     assert (document["id"], document["data"]) == ("dlv_01", make_event())
 
 
-@respx.mock
+@RESPX
 @pytest.mark.parametrize("mode", MODES)
 def test_a_retry_keeps_the_id_so_receivers_can_deduplicate(mode: str) -> None:
     """The CloudEvents id is the delivery id: the same on every attempt."""
-    route = respx.post(URL).mock(return_value=httpx.Response(200))
+    route = RESPX.post(URL).mock(return_value=httpx.Response(200))
     later = datetime.now(UTC) + timedelta(minutes=5)
     attempt(job(), ce_action(mode))
     attempt(job(attempt=2, first_attempt_at=T0, now=later), ce_action(mode))
@@ -127,11 +126,11 @@ def test_a_retry_keeps_the_id_so_receivers_can_deduplicate(mode: str) -> None:
     assert ids == ["dlv_01", "dlv_01"]
 
 
-@respx.mock
+@RESPX
 @pytest.mark.parametrize("kind", ["email.not_clicked", "email.click_timeout"])
 def test_the_type_follows_the_event_type(kind: str) -> None:
     """Scheduled events keep their own type under our reverse-DNS prefix."""
-    route = respx.post(URL).mock(return_value=httpx.Response(200))
+    route = RESPX.post(URL).mock(return_value=httpx.Response(200))
     attempt(job(event={**make_event(), "type": kind}), ce_action("binary"))
     request = route.calls.last.request
     assert (

@@ -18,10 +18,11 @@ from structlog.testing import capture_logs
 from connector import __version__
 from connector.delivery.client import make_client
 from connector.delivery.guard import GuardedBackend, GuardedTransport
+from connector.delivery.guard_aiohttp import GuardedAiohttpTransport
 from connector.delivery.policy import RetryPolicy
 from connector.delivery.sender import AttemptResult, DeliveryJob, Sender
 from connector.delivery.settings import DeliverySettings, HttpAction, LogAction
-from tests.delivery.conftest import SECRET, T0, URL, http_action, make_event
+from tests.delivery.conftest import RESPX, SECRET, T0, URL, http_action, make_event
 
 TOKEN = "Bearer tok-SECRET-123"
 
@@ -55,10 +56,10 @@ def attempt(
     return asyncio.run(run())
 
 
-@respx.mock
+@RESPX
 def test_posts_the_event_as_json_with_our_headers() -> None:
     """The request is a JSON POST of the event with UA, idempotency key and custom headers."""
-    route = respx.post(URL).mock(return_value=httpx.Response(200))
+    route = RESPX.post(URL).mock(return_value=httpx.Response(200))
     result = attempt(job(), http_action(headers={"Authorization": TOKEN}))
     assert (result.outcome, result.status_code, result.error) == ("delivered", 200, None)
     assert result.next_attempt_at is None
@@ -73,10 +74,10 @@ def test_posts_the_event_as_json_with_our_headers() -> None:
     assert "webhook-signature" not in request.headers
 
 
-@respx.mock
+@RESPX
 def test_signed_request_verifies_and_keeps_its_id_across_retries() -> None:
     """With a secret, Standard Webhooks headers verify; `webhook-id` is the delivery id."""
-    route = respx.post(URL).mock(return_value=httpx.Response(204))
+    route = RESPX.post(URL).mock(return_value=httpx.Response(204))
     action = http_action(secret=SECRET)
     now = datetime.now(UTC)
     attempt(job(now=now), action)
@@ -88,10 +89,10 @@ def test_signed_request_verifies_and_keeps_its_id_across_retries() -> None:
     assert int(retry.headers["webhook-timestamp"]) - int(first.headers["webhook-timestamp"]) == 30
 
 
-@respx.mock
+@RESPX
 def test_mapped_body_and_method_are_sent() -> None:
     """A body mapping and PUT/PATCH shape the request a no-code builder receives."""
-    route = respx.patch(URL).mock(return_value=httpx.Response(200))
+    route = RESPX.patch(URL).mock(return_value=httpx.Response(200))
     action = http_action(
         method="PATCH", body={"email": "recipient.email", "bot": {"score": "bot.score"}}
     )
@@ -124,10 +125,10 @@ def test_mapped_body_and_method_are_sent() -> None:
         (503, "retry"),
     ],
 )
-@respx.mock
+@RESPX
 def test_status_codes_map_to_outcomes(status: int, outcome: str) -> None:
     """Each status class gives its outcome; retries get a later time, failures an error."""
-    respx.post(URL).mock(
+    RESPX.post(URL).mock(
         return_value=httpx.Response(status, headers={"location": "https://x.example/"})
     )
     result = attempt(job(), http_action())
@@ -138,16 +139,16 @@ def test_status_codes_map_to_outcomes(status: int, outcome: str) -> None:
     assert (result.error is None) == (outcome == "delivered")
 
 
-@respx.mock
+@RESPX
 def test_redirects_are_not_followed_and_say_why() -> None:
     """A 3xx makes exactly one request and tells the operator to configure the final URL."""
-    route = respx.post(URL).mock(
+    route = RESPX.post(URL).mock(
         return_value=httpx.Response(302, headers={"location": "https://elsewhere.example/"})
     )
-    respx.post("https://elsewhere.example/").mock(return_value=httpx.Response(200))
+    RESPX.post("https://elsewhere.example/").mock(return_value=httpx.Response(200))
     result = attempt(job(), http_action())
     assert route.call_count == 1
-    assert len(respx.calls) == 1
+    assert len(RESPX.calls) == 1
     assert result.error == "HTTP 302: redirects are not followed; configure the final URL"
 
 
@@ -160,10 +161,10 @@ def test_redirects_are_not_followed_and_say_why() -> None:
         httpx.RemoteProtocolError("Server disconnected without sending a response."),
     ],
 )
-@respx.mock
+@RESPX
 def test_transport_errors_retry_without_leaking_the_url(error: Exception) -> None:
     """Network failures retry with a short error naming the failure but not the URL."""
-    respx.post(URL).mock(side_effect=error)
+    RESPX.post(URL).mock(side_effect=error)
     result = attempt(job(), http_action())
     assert (result.outcome, result.status_code) == ("retry", None)
     assert result.next_attempt_at is not None
@@ -172,7 +173,7 @@ def test_transport_errors_retry_without_leaking_the_url(error: Exception) -> Non
     assert URL not in result.error
 
 
-@respx.mock
+@RESPX
 def test_whole_attempt_timeout_retries() -> None:
     """A receiver slower than the action's timeout is abandoned and retried."""
 
@@ -180,7 +181,7 @@ def test_whole_attempt_timeout_retries() -> None:
         await asyncio.sleep(5)
         return httpx.Response(200)
 
-    respx.post(URL).mock(side_effect=slow)
+    RESPX.post(URL).mock(side_effect=slow)
     result = attempt(job(), http_action(timeout=0.05))
     assert (result.outcome, result.error) == ("retry", "timed out after 0.05s")
     assert result.duration_ms < 2000
@@ -190,49 +191,49 @@ def test_whole_attempt_timeout_retries() -> None:
     ("header", "seconds"),
     [("120", 120), (format_datetime(T0 + timedelta(minutes=10), usegmt=True), 600)],
 )
-@respx.mock
+@RESPX
 def test_retry_after_is_honoured(header: str, seconds: int) -> None:
     """`Retry-After` in seconds or as an HTTP-date sets the next attempt time."""
-    respx.post(URL).mock(return_value=httpx.Response(429, headers={"retry-after": header}))
+    RESPX.post(URL).mock(return_value=httpx.Response(429, headers={"retry-after": header}))
     result = attempt(job(), http_action())
     assert result.outcome == "retry"
     assert result.next_attempt_at == T0 + timedelta(seconds=seconds)
 
 
-@respx.mock
+@RESPX
 def test_budget_exhaustion_dead_letters_with_the_reason() -> None:
     """A 503 after the budget is spent dead-letters, keeping the last status and why."""
-    respx.post(URL).mock(return_value=httpx.Response(503, text="maintenance"))
+    RESPX.post(URL).mock(return_value=httpx.Response(503, text="maintenance"))
     late = job(attempt=30, first_attempt_at=T0 - timedelta(seconds=3599))
     result = attempt(late, http_action())
     assert (result.outcome, result.status_code, result.next_attempt_at) == ("dead", 503, None)
     assert result.error == "HTTP 503: maintenance; retry budget of 1h spent after 30 attempts"
 
 
-@respx.mock
+@RESPX
 def test_error_keeps_at_most_200_chars_of_the_response_body() -> None:
     """Receiver bodies are quoted briefly (whitespace collapsed), never in full."""
-    respx.post(URL).mock(return_value=httpx.Response(500, text="boom\n  " + "x" * 5000))
+    RESPX.post(URL).mock(return_value=httpx.Response(500, text="boom\n  " + "x" * 5000))
     result = attempt(job(), http_action())
     assert result.error is not None
     assert result.error.startswith("HTTP 500: boom xxx")
     assert len(result.error.removeprefix("HTTP 500: ")) <= 201  # 200 chars and an ellipsis
 
 
-@respx.mock
+@RESPX
 def test_unknown_action_dead_letters_without_a_request() -> None:
     """A delivery for an action no longer configured dead-letters with a clear error."""
-    route = respx.post(URL).mock(return_value=httpx.Response(200))
+    route = RESPX.post(URL).mock(return_value=httpx.Response(200))
     result = attempt(job(action_id="gone"), http_action())
     assert (result.outcome, result.status_code) == ("dead", None)
     assert result.error == "unknown action 'gone': not in the current configuration"
     assert not route.called
 
 
-@respx.mock
+@RESPX
 def test_unencodable_event_dead_letters() -> None:
     """An event JSON cannot carry (an integer beyond 64 bits) dead-letters instead of crashing."""
-    route = respx.post(URL).mock(return_value=httpx.Response(200))
+    route = RESPX.post(URL).mock(return_value=httpx.Response(200))
     result = attempt(job(event={"metadata": {"n": 2**70}}), http_action())
     assert result.outcome == "dead"
     assert result.error == "body could not be encoded as JSON: Integer exceeds 64-bit range"
@@ -258,12 +259,12 @@ def test_log_action_logs_the_event_in_its_one_line() -> None:
         (lambda: httpx.Response(404), "dead"),
     ],
 )
-@respx.mock
+@RESPX
 def test_each_attempt_logs_one_summary_line_without_secrets(
     respond: Callable[[], httpx.Response], outcome: str
 ) -> None:
     """Exactly one `delivery.attempt` line per attempt; no headers, secrets, URL or bodies."""
-    respx.post(URL).mock(return_value=respond())
+    RESPX.post(URL).mock(return_value=respond())
     action = http_action(secret=SECRET, headers={"Authorization": TOKEN})
     with capture_logs() as logs:
         attempt(job(attempt=2, first_attempt_at=T0), action)
@@ -283,10 +284,10 @@ def test_each_attempt_logs_one_summary_line_without_secrets(
         assert secret not in text
 
 
-@respx.mock
+@RESPX
 def test_cookies_set_by_a_receiver_are_not_sent_back() -> None:
     """The shared client keeps no cookie jar, so one response cannot change later requests."""
-    route = respx.post(URL).mock(
+    route = RESPX.post(URL).mock(
         return_value=httpx.Response(200, headers={"set-cookie": "sid=abc; Path=/"})
     )
     settings = DeliverySettings()
@@ -304,17 +305,31 @@ def test_cookies_set_by_a_receiver_are_not_sent_back() -> None:
 
 
 def test_make_client_is_bounded_and_does_not_follow_redirects() -> None:
-    """The shared client has one connection per concurrent attempt, never follows redirects
-    and ignores proxy variables in the environment."""
-    client = make_client(DeliverySettings(concurrency=4))
+    """The shared client has one connection per concurrent attempt (aiohttp's engine by
+    default), never follows redirects and ignores proxy variables in the environment."""
+    client = make_client(DeliverySettings(concurrency=40))
+    try:
+        transport = client._transport
+        assert isinstance(transport, GuardedTransport)
+        inner = transport.inner(transport.default)
+        assert isinstance(inner, GuardedAiohttpTransport)
+        assert inner.limits.max_connections == 40
+        assert client.follow_redirects is False
+        assert client._trust_env is False
+    finally:
+        asyncio.run(client.aclose())
+
+
+def test_the_httpx_engine_keeps_its_bounded_pool() -> None:
+    """`transport = "httpx"`: httpcore's pool over the guarded backend, at most 10 connections
+    (its pool degrades beyond)."""
+    client = make_client(DeliverySettings(concurrency=40, transport="httpx"))
     try:
         transport = client._transport
         assert isinstance(transport, GuardedTransport)
         pool = transport.inner(transport.default)._pool  # type: ignore[attr-defined]
-        assert pool._max_connections == 4
+        assert pool._max_connections == 10
         assert isinstance(pool._network_backend, GuardedBackend)
-        assert client.follow_redirects is False
-        assert client._trust_env is False
     finally:
         asyncio.run(client.aclose())
 

@@ -130,19 +130,22 @@ def test_unknown_action_type_is_rejected() -> None:
 
 
 def test_delivery_defaults_match_the_documented_policy() -> None:
-    """Defaults: 72 h budget, 5 s first backoff capped at 1 h, 10 in flight of batches of 50,
-    httpx."""
+    """Defaults: 72 h budget, 5 s first backoff capped at 1 h, 20 in flight (10 to one
+    destination) of batches of 50, aiohttp's engine."""
     settings = DeliverySettings()
     assert settings.budget_seconds == 72 * 3600
     assert (settings.initial_backoff_seconds, settings.max_backoff_seconds) == (5, 3600)
-    assert (settings.concurrency, settings.batch_size) == (10, 50)
-    assert (settings.max_attempts, settings.transport) == (None, "httpx")
+    assert (settings.concurrency, settings.destination_concurrency) == (20, 10)
+    assert settings.batch_size == 50
+    assert (settings.max_attempts, settings.transport) == (None, "aiohttp")
 
 
-def test_delivery_concurrency_is_capped_at_ten_connections() -> None:
-    """More than 10 connections per client is refused (httpx's pool degrades beyond)."""
-    with pytest.raises(ValidationError, match="concurrency"):
-        DeliverySettings(concurrency=11)
+@pytest.mark.parametrize("field", ["concurrency", "destination_concurrency"])
+@pytest.mark.parametrize("value", [0, 101])
+def test_delivery_concurrency_is_bounded(field: str, value: int) -> None:
+    """At least one attempt in flight, at most 100 connections."""
+    with pytest.raises(ValidationError, match=field):
+        DeliverySettings(**{field: value})
 
 
 def test_delivery_settings_reject_inverted_backoff() -> None:
