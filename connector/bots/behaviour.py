@@ -23,7 +23,7 @@ SAME_SECOND = 1.0
 # A click-time check precedes the redirect it allows: a gap this long or more is a fetch
 # and then a navigation, not one double click's two requests (~0.1-0.5 s apart).
 CHECK_FIRST_GAP = 0.25
-CHECK_FIRST_WITHIN = 10.0  # the check, then the redirected person: seconds (Mimecast, Cisco)
+CHECK_FIRST_WITHIN = 5.0  # the check, then the redirected person: seconds (Mimecast, Cisco)
 NETWORKS_WINDOW = 10.0  # a sweep through links from this many seconds
 NETWORKS_NEEDED = 3
 MANY_LINKS = 4
@@ -129,10 +129,11 @@ def pair_hit(
     with more evidence than that is the check when its evidence is strong (`strong`: a
     vendor or crawler address, a bot-like agent) or when it came first; a click with only
     weak evidence (a cloud address) that came after the person may be a person on a cloud
-    desktop following a check, so it earns nothing. When neither side has any evidence the
-    earlier one is the check, because the check usually precedes the redirect to the person;
-    equal weak evidence on both sides (a cloud-desktop person, a cloud-hosted check) decides
-    nothing.
+    desktop following a check, so it earns nothing, unless it came later than a redirect
+    takes (CHECK_FIRST_WITHIN). When neither side has any evidence the earlier one is the
+    check, because the check usually precedes the redirect to the person (`pair.check_first`
+    when the order is sure); equal weak evidence on both sides (a cloud-desktop person, a
+    cloud-hosted check) decides nothing.
     """
     if not click.network:
         return None
@@ -151,6 +152,10 @@ def pair_hit(
     if click.evidence > person.evidence:
         if click.evidence >= strong or click.occurred <= person.occurred:
             return "pair.scanner_check", f"same link from {person.network} {gap:.1f} s apart"
+        if person.evidence == 0 and gap > CHECK_FIRST_WITHIN:
+            # Too late to be a person redirected after that click's check: a scan that
+            # followed the person (Safe Links fetched 12 s after, resend-node #901).
+            return "pair.scanner_check", f"same link {gap:.1f} s after {person.network}"
         return None
     scanner = max(partners, key=lambda o: o.evidence)
     if click.evidence == 0 and scanner.evidence >= weak:

@@ -7,6 +7,7 @@ import pytest
 from connector.bots.ipranges import load_index
 from connector.bots.useragents import classify
 from tests.bots.helpers import (
+    CLOUD,
     RESIDENTIAL,
     RESIDENTIAL_2,
     Replay,
@@ -150,3 +151,17 @@ def test_many_links_without_a_burst(
     clicks = [clicked(t, link=n, link_count=link_count) for n, t in enumerate(times)]
     found = codes(Replay(detector()).feed(delivered(), *clicks).settled(clicks[-1]))
     assert found == ({code} if code else set())
+
+
+@pytest.mark.parametrize(
+    ("after", "code"),
+    [(12.0, "pair.scanner_check"), (2.0, None)],
+)
+def test_cloud_fetch_after_the_person(after: float, code: str | None) -> None:
+    """A cloud-address fetch of the link 12 s after a plain click is a scan that followed
+    the person (Safe Links); 2 s after, it may be a cloud-desktop person redirected after
+    an unlisted gateway's check, so it earns nothing."""
+    person = clicked(LATE)
+    fetch = clicked(LATE + after, ip=CLOUD)
+    found = codes(Replay(detector()).feed(delivered(), person, fetch).settled(fetch))
+    assert found == {"ip.cloud", *((code,) if code else ())}
