@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from connector.links.fields import click_link_fields
+from connector.links.template import Filled
 from connector.storage.base import EventRecord
 from connector.storage.link_records import TriggerLink
-from providers.canonical import canonical_url
-from providers.normalize import link_fields
 from schemas.compiled import build_event
 from schemas.events import PURPOSE_KEY
 
@@ -23,7 +23,7 @@ class Click:
     """What the request tells about one click."""
 
     link: TriggerLink
-    url: str  # where the person is sent
+    filled: Filled  # where the person is sent
     contact: str | None  # from a verified token
     user_agent: str | None
     ip: str | None
@@ -35,9 +35,7 @@ class Click:
 def click_record(click: Click, ignore_params: frozenset[str] = frozenset()) -> EventRecord:
     """The stored form: a fresh id per click (two clicks are two events)."""
     unique = click_id()
-    fields = link_fields(click.url, id=click.link.slug)
-    if ignore_params:
-        fields["canonical"] = canonical_url(click.url, ignore_params)
+    fields = click_link_fields(click.link.destination, click.filled, click.link.slug, ignore_params)
     event = build_event(
         "link.clicked",
         {

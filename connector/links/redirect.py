@@ -115,7 +115,7 @@ async def _click(context: LinkContext, scope: Scope, link: TriggerLink) -> str:
     peer = scope.get("client")
     click = Click(
         link=link,
-        url=filled.url,
+        filled=filled,
         contact=contact,
         user_agent=headers.get("user-agent"),
         ip=client_ip(peer[0] if peer else None, headers, context.trusted_proxies),

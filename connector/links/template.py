@@ -31,6 +31,7 @@ SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 class Filled:
     url: str
     missing: tuple[str, ...] = ()  # placeholders that could not be filled (then `url` is base)
+    values: tuple[str, ...] = ()  # what each placeholder was filled with, in order (fields.py)
 
 
 def slug_problem(slug: str) -> str | None:
@@ -83,6 +84,7 @@ def fill(
     if "{" not in destination:
         return Filled(destination)
     missing: list[str] = []
+    used: list[str] = []
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -97,12 +99,13 @@ def fill(
         if found is None:
             missing.append(name)
             return ""
+        used.append(found)
         return quote(found, safe="")
 
     url = PLACEHOLDER.sub(one, destination)
     if missing:
         return Filled(base_destination(destination), tuple(missing))
-    return Filled(url)
+    return Filled(url, values=tuple(used))
 
 
 def base_destination(destination: str) -> str:
