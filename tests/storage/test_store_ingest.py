@@ -10,6 +10,31 @@ from connector.storage.base import IngestBatch, IngestOutcome, RejectedItem
 from tests.scenarios.support import T0, event
 
 
+def test_concurrent_plain_ingests_get_their_own_outcomes(store: Any) -> None:
+    """Events only (PostgreSQL: one autocommitted INSERT for all): duplicates of a stored
+    event, across requests and within one are told apart as if each request were alone."""
+    a, b, c, d = (event("email.clicked", p, T0) for p in ("ann", "bob", "cat", "dan"))
+    batches = [
+        IngestBatch("esp", T0, [a, b]),  # a was stored before
+        IngestBatch("esp", T0, [b, c]),  # b again, in the same commit
+        IngestBatch("esp", T0, [d, d]),  # d twice in one request
+    ]
+
+    async def together() -> list[IngestOutcome]:
+        await store.open()
+        await store.ingest(IngestBatch("esp", T0, [a]))
+        return list(await asyncio.gather(*(store.ingest(batch) for batch in batches)))
+
+    outcomes = asyncio.run(together())
+    assert [(o.new, o.duplicates) for o in outcomes] == [
+        ([b.id], [a.id]),
+        ([c.id], [b.id]),
+        ([d.id], [d.id]),
+    ]
+    stored = store.transaction_sync(lambda tx: tx.list_events(limit=10))
+    assert sorted(e["event"]["id"] for e in stored) == sorted([a.id, b.id, c.id, d.id])
+
+
 def test_concurrent_ingests_get_their_own_outcomes(store: Any) -> None:
     """Duplicates across and within requests, a nonce, rejections: as if each were alone."""
     a, b, c = (event("email.clicked", p, T0) for p in ("ann", "bob", "cat"))
