@@ -33,7 +33,7 @@ from connector.errors import StorageUnavailable
 from connector.storage.base import IngestBatch, IngestOutcome
 from connector.storage.migrate import NewerSchema, migrate
 from connector.storage.postgres_tx import PgTx
-from connector.storage.postgres_writer import Batch, Job, Lost, Outcome, answer
+from connector.storage.postgres_writer import Batch, Job, Lost, Optimism, Outcome, answer
 
 T = TypeVar("T")
 _CONNECTION_PARTS = ("user", "password", "host", "port", "dbname")
@@ -87,6 +87,7 @@ class PgStore:
         self._jobs: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
         self._waiting: dict[asyncio.AbstractEventLoop, list[Job]] = {}
         self._threads: list[threading.Thread] = []
+        self.optimism = Optimism()
 
     # lifecycle ---------------------------------------------------------------------------
     def _new_pool(self) -> ConnectionPool[psycopg.Connection[Any]]:

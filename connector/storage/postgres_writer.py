@@ -34,10 +34,20 @@ class Job:
     ingest: IngestBatch | None = None  # an ingest the batch may merge with others
 
 
+@dataclass(slots=True)
+class Optimism:
+    """Whether plain ingests are tried as all-new (a store's, shared by its writers: a lost
+    update between them only shifts when the next attempt comes)."""
+
+    skip: int = 0  # batches left before the next all-new attempt
+    patience: int = 100  # batches to skip after an attempt met a stored event
+
+
 class _Owner(Protocol):
     """What a batch needs of its store."""
 
     bot_ttl_seconds: float | None
+    optimism: Optimism
 
     def unavailable(self, what: str, error: BaseException) -> StorageUnavailable: ...
 
@@ -132,7 +142,7 @@ class Batch:
         conn = self.conn
         conn.autocommit = True
         try:
-            return list(PgTx(conn, self.store.bot_ttl_seconds).ingest_many(batches))
+            return self._plain_insert(PgTx(conn, self.store.bot_ttl_seconds), batches)
         except psycopg.OperationalError as error:
             if conn.broken or conn.closed:
                 raise Lost(self.store.unavailable("connection lost", error), False) from None
@@ -140,6 +150,24 @@ class Batch:
         finally:
             if not (conn.broken or conn.closed):
                 conn.autocommit = False
+
+    def _plain_insert(self, tx: PgTx, batches: list[IngestBatch]) -> list[Any]:
+        """Events believed new go in without conflict handling (cheaper for the server); if
+        one was stored already the statement fails whole, and they go in again with it. A
+        duplicate is rare, but retries come in storms (an ESP catching up after an outage):
+        after one, the next `Optimism.patience` batches skip the attempt."""
+        optimism = self.store.optimism
+        if optimism.skip > 0:
+            optimism.skip -= 1
+        else:
+            try:
+                outcomes = tx.ingest_new(batches)
+            except psycopg.errors.UniqueViolation:
+                optimism.skip = optimism.patience
+            else:
+                if outcomes is not None:
+                    return list(outcomes)
+        return list(tx.ingest_many(batches))
 
     def _merged_ingests(self, jobs: list[Job]) -> dict[int, Any]:
         """The outcomes of the batch's mergeable ingests, stored with one INSERT."""

@@ -227,3 +227,26 @@ def test_a_wait_is_won_by_the_click_or_the_timeout_never_both(
     )
     final = pair[0].transaction_sync(lambda tx: tx.timer("w"))
     assert final is not None and final.status == ("timed_out" if first == "timeout" else "clicked")
+
+
+def test_plain_ingests_are_redone_with_conflict_handling_after_a_stored_event(
+    pg_url: str,
+) -> None:
+    """An all-new INSERT that meets a stored event fails whole and is redone with ON
+    CONFLICT; the next `patience` batches skip the attempt, then it is tried again."""
+    store = PgStore(pg_url)
+    store.optimism.patience = 1
+    store.open_sync()
+
+    def ingest(*ids: str) -> tuple[list[str], list[str], int]:
+        events = [EventRecord(i, "t", "s", "p", 1.0, 1.0, b"{}", b"{}") for i in ids]
+        outcome = asyncio.run(store.ingest(IngestBatch("s", 1.0, events)))
+        return outcome.new, outcome.duplicates, store.optimism.skip
+
+    try:
+        assert ingest("a") == (["a"], [], 0)
+        assert ingest("a", "b") == (["b"], ["a"], 1)  # the attempt failed: skip one batch
+        assert ingest("b", "c") == (["c"], ["b"], 0)  # with ON CONFLICT straight away
+        assert ingest("c", "d") == (["d"], ["c"], 1)  # tried again, failed again
+    finally:
+        store.close_sync()
