@@ -59,6 +59,11 @@ class Detector:
             settings.pair_window_seconds,
             settings.all_links_window_seconds,
         )
+        # A burst outweighs "every link" and "many links" (only the strongest of the three
+        # counts), so with a burst they need not be looked for.
+        self._burst_outweighs = self._points["burst.links"] >= max(
+            self._points["behaviour.all_links"], self._points["behaviour.many_links"]
+        )
         self._pending = PendingClicks(pending_clicks)
         self._settle_delay = timedelta(seconds=settings.settle_seconds)
 
@@ -199,11 +204,12 @@ class Detector:
             same_network = behaviour.unpaired(record, same_network, s.pair_window_seconds)
         if same_network:
             hits = behaviour.burst_hits(record, same_network, s.burst_window_seconds)
-            every = behaviour.all_links_hit(
-                record, same_network, link_count, s.all_links_window_seconds
-            )
-            if every:
-                hits.append(every)
+            if not (self._burst_outweighs and hits and hits[0][0] == "burst.links"):
+                every = behaviour.all_links_hit(
+                    record, same_network, link_count, s.all_links_window_seconds
+                )
+                if every:
+                    hits.append(every)
             if len(hits) > 1:
                 hits = self._strongest_behaviour(hits)
         else:
