@@ -42,6 +42,9 @@ ROUTE_BATCH = 20
 # their ids: its commits need not wait for fsync (still safe against a crash of the
 # process; a power cut can only undo its last transactions, which are then redone).
 WORKER_SYNCHRONOUS = "NORMAL"
+# Under load the worker holds SQLite's write lock at most 1 / (1 + 4) of the time, so the
+# web process keeps acknowledging (sqlite_writer.py; bench/README.md for the figures).
+WORKER_YIELD_RATIO = 4.0
 
 
 async def run_worker(
@@ -52,7 +55,7 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    store = open_store(settings, synchronous=WORKER_SYNCHRONOUS)
+    store = open_store(settings, synchronous=WORKER_SYNCHRONOUS, yield_ratio=WORKER_YIELD_RATIO)
     await store.open()
     metrics = Metrics()
     client = make_client(settings.delivery)

@@ -10,9 +10,12 @@ from connector.settings import Settings
 from connector.storage.base import Store
 
 
-def open_store(settings: Settings, *, synchronous: str | None = None) -> Store:
+def open_store(
+    settings: Settings, *, synchronous: str | None = None, yield_ratio: float = 0.0
+) -> Store:
     """The configured store, not yet opened. `synchronous`: SQLite's commit durability for
-    this process (a worker's commits can be redone, so it passes NORMAL)."""
+    this process (a worker's commits can be redone, so it passes NORMAL); `yield_ratio`:
+    how a background writer gives way to a busy peer on SQLite (see sqlite_writer.py)."""
     storage = settings.storage
     ttl = settings.bots.state_ttl_seconds
     if storage.backend == "postgresql":
@@ -25,4 +28,5 @@ def open_store(settings: Settings, *, synchronous: str | None = None) -> Store:
         storage.sqlite_path,
         synchronous=synchronous or storage.synchronous,
         bot_ttl_seconds=ttl,
+        yield_ratio=yield_ratio,
     )

@@ -106,11 +106,16 @@ class SqliteStore:
     """`Store` on one SQLite file; all writes go through one group-committing thread."""
 
     def __init__(
-        self, path: Path, *, synchronous: str = "FULL", bot_ttl_seconds: float | None = None
+        self,
+        path: Path,
+        *,
+        synchronous: str = "FULL",
+        bot_ttl_seconds: float | None = None,
+        yield_ratio: float = 0.0,
     ) -> None:
         self.path = path
         self.bot_ttl_seconds = bot_ttl_seconds
-        self._writer = SqliteWriter(path, synchronous=synchronous)
+        self._writer = SqliteWriter(path, synchronous=synchronous, yield_ratio=yield_ratio)
         self._open = False
 
     async def open(self) -> None:

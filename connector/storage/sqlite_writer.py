@@ -16,6 +16,14 @@ make a waiting writer poll with sleeps of up to 100 ms, and a writer that commit
 begins again at once could starve the other; a kernel lock wakes the waiter the moment the
 holder is done, so acknowledging webhooks never queues behind a busy worker for long.
 
+A background writer (the worker process's: `yield_ratio` > 0) yields to a busy peer: after
+a commit for which it had to wait for the lock, it pauses `yield_ratio` times as long as it
+held the lock (at most `MAX_YIELD_SECONDS`) before its next transaction. The worker does its
+routing inside its transactions, and while it holds the lock the web process cannot
+acknowledge, whatever the worker's nice value; so under load its share of the lock is
+bounded to 1 / (1 + yield_ratio), and when the web process is idle (no wait) it runs flat
+out. Measured with `bench/ingest.py` (bench/README.md, "The worker yields the lock").
+
 Hand-offs are batched both ways: jobs submitted during one turn of an event loop reach the
 thread as one queue item (waking a thread is a syscall plus a GIL hand-over), and answers go
 back with one `call_soon_threadsafe` per batch and loop, not one per caller.
@@ -30,6 +38,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -40,6 +49,7 @@ from typing import Any, TypeVar
 from connector.errors import StorageUnavailable
 
 T = TypeVar("T")
+MAX_YIELD_SECONDS = 0.1
 _Outcome = tuple[Any, BaseException | None]
 
 
@@ -52,8 +62,17 @@ class _Job:
 
 
 class SqliteWriter:
-    def __init__(self, path: Path, *, synchronous: str = "FULL", max_batch: int = 100) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        synchronous: str = "FULL",
+        max_batch: int = 100,
+        yield_ratio: float = 0.0,
+    ) -> None:
         self._path = path
+        self._yield_ratio = yield_ratio
+        self._yield_for = 0.0
         self._synchronous = synchronous
         self._in_force = synchronous  # the connection's level for its next commit
         self._max_batch = max_batch
@@ -157,6 +176,9 @@ class SqliteWriter:
                 _answer(batch, self._commit(conn, batch))
                 if stopping:
                     break
+                if self._yield_for:
+                    time.sleep(min(self._yield_for, MAX_YIELD_SECONDS))
+                    self._yield_for = 0.0
         finally:
             conn.close()
             os.close(lock_fd)
@@ -176,8 +198,11 @@ class SqliteWriter:
         """Run the batch in one transaction; on any failure, replay it job by job."""
         self._set_level(conn, any(job.durable for job in batch))
         try:
-            with _locked(self._lock_fd):
+            with _locked(self._lock_fd) as contended:
+                started = time.perf_counter()
                 values = _transaction(conn, [job.fn for job in batch])
+            if contended and self._yield_ratio:
+                self._yield_for = (time.perf_counter() - started) * self._yield_ratio
             return [(value, None) for value in values]
         except sqlite3.Error as error:
             _rollback(conn)
@@ -211,10 +236,16 @@ class SqliteWriter:
 
 
 @contextlib.contextmanager
-def _locked(fd: int) -> Iterator[None]:
-    fcntl.flock(fd, fcntl.LOCK_EX)
+def _locked(fd: int) -> Iterator[bool]:
+    """Hold the lock between processes; yields whether another process held it first."""
     try:
-        yield
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        contended = False
+    except BlockingIOError:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        contended = True
+    try:
+        yield contended
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from connector.storage.base import AttemptRecord, EventRecord, IngestBatch, NewDelivery, Routed
 from connector.storage.sqlite import SqliteStore
+from connector.storage.sqlite_writer import MAX_YIELD_SECONDS
 
 
 def _event(event_id: str) -> EventRecord:
@@ -210,3 +214,38 @@ def test_only_durable_work_waits_for_a_full_sync(tmp_path: Path) -> None:
         assert asyncio.run(levels()) == (1, 2, [2, 2])  # 1 = NORMAL, 2 = FULL
     finally:
         store.close_sync()
+
+
+@pytest.mark.parametrize(("peer_holds_lock", "least_gap"), [(True, 0.05), (False, 0.0)])
+def test_a_background_writer_gives_way_after_waiting_for_its_peer(
+    tmp_path: Path, peer_holds_lock: bool, least_gap: float
+) -> None:
+    """After a commit for which it waited on the other process's lock, the worker's writer
+    pauses (yield_ratio x its hold, capped) before its next transaction; unopposed, it
+    does not. A huge ratio makes the pause the cap (MAX_YIELD_SECONDS)."""
+    store = SqliteStore(tmp_path / "y.db", synchronous="NORMAL", yield_ratio=1e6)
+    store.open_sync()
+    times: list[float] = []
+
+    def stamp(tx: object) -> None:
+        times.append(time.perf_counter())
+
+    async def two_commits() -> None:
+        lock = os.open(tmp_path / "y.db.lock", os.O_RDWR)
+        try:
+            if peer_holds_lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # the "web process" is committing
+                asyncio.get_running_loop().call_later(0.02, fcntl.flock, lock, fcntl.LOCK_UN)
+            await store.transaction(stamp, durable=False)
+            await store.transaction(stamp, durable=False)
+        finally:
+            os.close(lock)
+
+    try:
+        asyncio.run(two_commits())
+    finally:
+        store.close_sync()
+    gap = times[1] - times[0]
+    assert gap >= least_gap
+    if not peer_holds_lock:
+        assert gap < MAX_YIELD_SECONDS

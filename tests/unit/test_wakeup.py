@@ -1,0 +1,65 @@
+"""The wake pipe: webhooks stored close together wake the worker once, none is forgotten."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from connector.pipeline.wakeup import COALESCE_SECONDS, WakePipe, listen
+
+
+def _bytes_waiting(fd: int) -> int:
+    os.set_blocking(fd, False)
+    try:
+        return len(os.read(fd, 4096))
+    except BlockingIOError:
+        return 0
+
+
+def test_wakes_within_one_window_become_one_byte() -> None:
+    asyncio.run(_wakes_within_one_window_become_one_byte())
+
+
+async def _wakes_within_one_window_become_one_byte() -> None:
+    pipe = WakePipe()
+    try:
+        for _ in range(50):
+            pipe.wake()
+        assert _bytes_waiting(pipe.read_fd) == 0  # not before the window ends
+        await asyncio.sleep(COALESCE_SECONDS * 5)
+        assert _bytes_waiting(pipe.read_fd) == 1
+        pipe.wake()  # a later webhook opens a new window
+        await asyncio.sleep(COALESCE_SECONDS * 5)
+        assert _bytes_waiting(pipe.read_fd) == 1
+    finally:
+        pipe.close()
+
+
+def test_the_listener_is_called_for_a_coalesced_wake() -> None:
+    asyncio.run(_the_listener_is_called_for_a_coalesced_wake())
+
+
+async def _the_listener_is_called_for_a_coalesced_wake() -> None:
+    pipe = WakePipe()
+    woken = asyncio.Event()
+    reader = os.dup(pipe.read_fd)  # listen() owns and closes its descriptor
+    try:
+        listen(reader, woken.set)
+        pipe.wake()
+        pipe.wake()
+        await asyncio.wait_for(woken.wait(), 5)
+    finally:
+        asyncio.get_running_loop().remove_reader(reader)
+        os.close(reader)
+        pipe.close()
+
+
+def test_a_wake_after_close_is_dropped_quietly() -> None:
+    asyncio.run(_a_wake_after_close_is_dropped_quietly())
+
+
+async def _a_wake_after_close_is_dropped_quietly() -> None:
+    pipe = WakePipe()
+    pipe.wake()
+    pipe.close()
+    await asyncio.sleep(COALESCE_SECONDS * 5)  # the deferred write meets a closed pipe
