@@ -9,6 +9,14 @@ measures bare then the service layouts and takes the ratio inside the round (the
 are noisy). After each service run the database is checked: every click answered 302 must be
 stored (0 acknowledged-but-missing clicks). Helpers come from `bench/ingest.py`.
 
+These machines are shared: another session's tests on CPU 0 slow the service, on CPU 1 they
+slow `wrk` and so the bare app's figure. Each run therefore also records the CPU time its
+server processes used (`/proc`, the service with its worker process) per request
+(`cpu_us`), and their share of one core over the run (`cpu_share`, near 1.0 when the server
+had CPU 0 to itself and was the bottleneck). `cpu_ratio` (bare's CPU per request / the
+service's) is what the throughput ratio would be if both were CPU-bound on a core of their
+own; the goal is judged on the throughput ratio.
+
     .venv/bin/python bench/redirect.py [--duration 8] [--connections 50] [--rounds 3]
 
 Needs `wrk` and `taskset` (Debian: apt-get install wrk util-linux).
@@ -18,11 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -86,6 +96,32 @@ type = "log"
 UVICORN = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and of its child processes so far (/proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:  # a child that has just exited
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / TICKS
+    return own + sum(cpu_seconds(int(child)) for child in children)
+
+
+def measured_load(
+    pid: int, port: int, script: Path, paths: Path, args: argparse.Namespace
+) -> dict[str, float]:
+    """wrk's figures with the server's CPU per request and its share of a core."""
+    cpu, started = cpu_seconds(pid), time.monotonic()
+    figures = run_wrk(port, script, paths, args.duration, args.connections)
+    cpu, elapsed = cpu_seconds(pid) - cpu, time.monotonic() - started
+    figures["cpu_us"] = round(cpu / max(figures["requests"], 1) * 1e6, 1)
+    figures["cpu_share"] = round(cpu / elapsed, 2)
+    return figures
+
+
 def write_paths(path: Path, contacts: int) -> None:
     with path.open("w") as out:
         for i in range(contacts):
@@ -125,7 +161,7 @@ def measure_service(
             if LAYOUTS[layout] != "external":
                 drain(db)
         before = stored_clicks(db)
-        figures = run_wrk(port, script, paths, args.duration, args.connections)
+        figures = measured_load(service.pid, port, script, paths, args)
     finally:
         stop(service)
     figures["stored"] = stored_clicks(db) - before
@@ -158,6 +194,7 @@ def main() -> None:
     layouts = args.layouts.split(",")
     results: dict[str, list[dict[str, float]]] = {"bare": [], **{k: [] for k in layouts}}
     ratios: dict[str, list[float]] = {k: [] for k in layouts}
+    cpu_ratios: dict[str, list[float]] = {k: [] for k in layouts}
     for round_number in range(args.rounds):
         port = 18300 + round_number * 10
         app = [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(work)]
@@ -165,24 +202,28 @@ def main() -> None:
         try:
             if args.warmup:
                 run_wrk(port, work / "paths.lua", paths, args.warmup, args.connections)
-            results["bare"].append(
-                run_wrk(port, work / "paths.lua", paths, args.duration, args.connections)
-            )
+            results["bare"].append(measured_load(bare.pid, port, work / "paths.lua", paths, args))
         finally:
             stop(bare)
         for offset, layout in enumerate(layouts, start=1):
             figures = measure_service(work, layout, port + offset, paths, args)
             results[layout].append(figures)
             ratios[layout].append(figures["rps"] / results["bare"][-1]["rps"])
+            cpu_ratios[layout].append(results["bare"][-1]["cpu_us"] / figures["cpu_us"])
         print(f"round {round_number + 1}: " + json.dumps({k: v[-1] for k, v in results.items()}))
     summary: dict[str, object] = {
         "bare_rps_median": statistics.median(r["rps"] for r in results["bare"]),
         "bare_p99_ms_median": statistics.median(r["p99_ms"] for r in results["bare"]),
+        "bare_cpu_us_median": statistics.median(r["cpu_us"] for r in results["bare"]),
     }
     for layout in layouts:
         summary[layout] = {
             "rps_median": statistics.median(r["rps"] for r in results[layout]),
             "ratio_to_bare_median": round(statistics.median(ratios[layout]), 3),
+            "ratios": [round(r, 3) for r in ratios[layout]],
+            "cpu_us_median": statistics.median(r["cpu_us"] for r in results[layout]),
+            "cpu_ratio_median": round(statistics.median(cpu_ratios[layout]), 3),
+            "cpu_share_median": statistics.median(r["cpu_share"] for r in results[layout]),
             "p50_ms_median": statistics.median(r["p50_ms"] for r in results[layout]),
             "p99_ms_median": statistics.median(r["p99_ms"] for r in results[layout]),
             "stored_total": sum(r["stored"] for r in results[layout]),
