@@ -1,11 +1,14 @@
 """Generate bench/bots/corpus.jsonl.gz: labelled email.delivered/email.clicked events.
 
 Campaigns go to people at companies. A company has a mail gateway (none, Defender Safe
-Links, Mimecast, Proofpoint, Barracuda, Cisco, an unknown cloud gateway, Gmail) and an
-egress (remote workers, office NAT, Zscaler, cloud desktops). Gateways behave as vendor docs
-and public issue threads describe (scan at delivery and/or check at click time); people
-behave as one of the hard human groups. Every click carries `label` (bot/human) and `kind`.
-README.md lists each assumption and its source. Deterministic: same seed, same file.
+Links, Mimecast, Proofpoint, Barracuda, Cisco, an unknown cloud sandbox, Gmail/Workspace, a
+scanner behind residential proxies, a hosted scanner spoofing Chrome) and an egress (remote
+workers, office NAT, Zscaler, cloud desktops); some people keep an AI assistant, some
+messages draw an agent-less crawler. Gateways behave as vendor docs and public issue threads
+describe (scan at delivery and/or check at click time); people behave as one of the hard
+human groups. Every click carries `label` (bot/human) and `kind`. README.md lists each
+assumption and its source. Deterministic: same seed and mix, same file; `--mix` changes the
+shares (a fresh corpus for a second opinion).
 
     .venv/bin/python bench/bots/generate_corpus.py [--seed 7] [--mix gateway.gmail=20,...]
         [--out bench/bots/corpus.jsonl.gz]

@@ -2,7 +2,8 @@
 
 Groups (the failure modes vendors and public threads report): cloud-hosted desktops,
 corporate proxies (office NAT, Zscaler), VPNs, iCloud Private Relay, fast readers, several
-tabs at once, double clicks, legacy systems, the rare person reaching a hidden link. A
+tabs at once, fast tab bursts, phones behind carrier NAT, double clicks, legacy systems, the
+rare person reaching a hidden link. A
 person's click may trigger a gateway check from another network (Safe Links, Mimecast,
 Proofpoint, Cisco), an Office prefetch, or a link preview after the person shares the link.
 """
