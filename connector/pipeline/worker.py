@@ -82,7 +82,9 @@ class Pipeline:
         return self.store.transaction(fn, durable=False)
 
     def wake(self) -> None:
-        """New events are stored (inline mode); a worker process polls instead."""
+        """New events are stored: by this process (inline mode), by the web process that
+        started this worker (its wake pipe), or by any process (`Store.watch`, PostgreSQL).
+        Polling every `poll_seconds` is the fallback."""
         self._inbox.set()
 
     def start(self) -> None:
@@ -93,6 +95,7 @@ class Pipeline:
             asyncio.create_task(self._loop(self.deliver_once, self._outbox), name="deliver"),
             asyncio.create_task(self._loop(self.housekeeping_once, None, 60.0), name="prune"),
             asyncio.create_task(self._timers(), name="timers"),
+            asyncio.create_task(self.store.watch(self.wake), name="watch"),
         ]
 
     async def stop(self) -> None:

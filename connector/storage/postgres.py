@@ -32,6 +32,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from connector.errors import StorageUnavailable
 from connector.storage.base import IngestBatch, IngestOutcome
 from connector.storage.migrate import NewerSchema, migrate
+from connector.storage.postgres_notify import Notifier, listen
 from connector.storage.postgres_tx import PgTx
 from connector.storage.postgres_writer import Batch, Job, Lost, Optimism, Outcome, answer
 
@@ -88,6 +89,7 @@ class PgStore:
         self._waiting: dict[asyncio.AbstractEventLoop, list[Job]] = {}
         self._threads: list[threading.Thread] = []
         self.optimism = Optimism()
+        self.notifier = Notifier(url, self.scrub)
 
     # lifecycle ---------------------------------------------------------------------------
     def _new_pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
@@ -127,6 +129,7 @@ class PgStore:
             thread.start()
 
     async def close(self) -> None:
+        await self.notifier.close()
         await asyncio.to_thread(self.close_sync)
 
     def close_sync(self) -> None:
@@ -175,7 +178,14 @@ class PgStore:
         fn = self._bind(lambda tx: tx.ingest(batch))
         mergeable = batch if batch.nonce is None else None  # a nonce needs its own check
         waiting.append(Job(fn, future, loop, True, mergeable))
-        return await future
+        outcome = await future
+        if outcome.new:
+            self.notifier.poke()
+        return outcome
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """Wakes on any process's new events (`LISTEN`, postgres_notify.py)."""
+        await listen(self.url, wake, self.scrub)
 
     def transaction_sync(self, fn: Callable[[PgTx], T]) -> T:
         future: Future[T] = Future()
@@ -255,7 +265,9 @@ class PgStore:
 
     def unavailable(self, what: str, error: BaseException) -> StorageUnavailable:
         """`StorageUnavailable` naming the server, never its password."""
-        text = f"{type(error).__name__}: {error}".strip()
-        if self._password:
-            text = text.replace(self._password, "***")
+        text = self.scrub(f"{type(error).__name__}: {error}".strip())
         return StorageUnavailable(f"{what} ({self.target}): {text}"[:500])
+
+    def scrub(self, text: str) -> str:
+        """`text` without the database password."""
+        return text.replace(self._password, "***") if self._password else text

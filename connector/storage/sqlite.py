@@ -149,6 +149,9 @@ class SqliteStore:
     def transaction_sync(self, fn: Callable[[SqliteTx], T]) -> T:
         return self._writer.submit(lambda conn: fn(SqliteTx(conn, self.bot_ttl_seconds))).result()
 
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """Nothing to watch: one file, and the web process wakes its worker through a pipe."""
+
     async def ping(self) -> bool:
         try:
             return await self._writer.run(lambda conn: conn.execute("SELECT 1").fetchone()[0] == 1)
