@@ -1,8 +1,10 @@
-"""Clicks on their way into the inbox: those of one event-loop turn are stored as one ingest.
+"""Clicks on their way into the inbox: stored together, one ingest in flight at a time.
 
-Under load many clicks arrive in the same turn of the loop. Each one's `link.clicked` event
-goes into one `IngestBatch` (one writer job, committed in one group commit like webhooks),
-and every click is answered only after that COMMIT, as before. One ingest, one log line
+A click's `link.clicked` event waits for the next ingest: at once when none is in flight
+(the end of the current loop turn), else as soon as the one in flight is committed, with
+every click that came meanwhile. Each batch is one `IngestBatch` (one writer job, committed
+in one group commit like webhooks), and every click is answered only after that COMMIT, as
+before; no click waits for a timer, only for the commit before its own. One ingest, one log line
 (`link.clicks`: how many, how many verified, per slug), one metrics update and one wake of
 the worker per batch instead of per click: bench/redirect.py measured the per-click job and
 log line at ~20% of a click's CPU (bench/README.md, "Trigger-link redirect").
@@ -47,16 +49,17 @@ class ClickInbox:
         self._store = store
         self._wake = wake
         self._metrics = metrics
-        self._batch: _Batch | None = None
-        self._tasks: set[asyncio.Task[None]] = set()  # keeps running flushes referenced
+        self._batch: _Batch | None = None  # clicks waiting for the next ingest
+        self._storing: asyncio.Task[None] | None = None  # the ingest in flight
 
     async def put(self, record: EventRecord, slug: str, verified: bool) -> bool:
-        """Store one click's event with the others of this turn; True once committed."""
+        """Store one click's event with the others of its batch; True once committed."""
         loop = asyncio.get_running_loop()
         batch = self._batch
         if batch is None:
             batch = self._batch = _Batch(time.perf_counter())
-            loop.call_soon(self._flush)
+            if self._storing is None or self._storing.done():
+                loop.call_soon(self._flush)
         waiter: asyncio.Future[bool] = loop.create_future()
         batch.records.append(record)
         batch.slugs.append(slug)
@@ -67,9 +70,14 @@ class ClickInbox:
     def _flush(self) -> None:
         batch, self._batch = self._batch, None
         if batch is not None:
-            task = asyncio.get_running_loop().create_task(self._store_batch(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._storing = asyncio.get_running_loop().create_task(self._store_batch(batch))
+            self._storing.add_done_callback(self._stored)
+
+    def _stored(self, task: asyncio.Task[None]) -> None:
+        """The batch in flight is committed: the clicks that came meanwhile go next."""
+        if task is self._storing:
+            self._storing = None
+            self._flush()
 
     async def _store_batch(self, batch: _Batch) -> None:
         stored = [False] * len(batch.records)

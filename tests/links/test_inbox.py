@@ -56,6 +56,33 @@ def test_clicks_of_one_turn_are_one_ingest() -> None:
     assert _counted(metrics, "stored") == 3
 
 
+def test_clicks_during_an_ingest_wait_for_it_then_go_together() -> None:
+    """One ingest in flight: clicks of later turns are the next batch, all of them at once."""
+    store = RecordingStore()
+    release = asyncio.Event()
+    ingest = store.ingest
+
+    async def slow_ingest(batch: IngestBatch) -> IngestOutcome:
+        await release.wait()
+        return await ingest(batch)
+
+    store.ingest = slow_ingest  # type: ignore[method-assign]
+    inbox = ClickInbox(store, lambda: None)  # type: ignore[arg-type]
+
+    async def main() -> list[bool]:
+        first = asyncio.ensure_future(inbox.put(_record("a"), "s", True))
+        await asyncio.sleep(0.01)  # "a" is in flight
+        later = [asyncio.ensure_future(inbox.put(_record("b"), "s", True))]
+        await asyncio.sleep(0.01)  # a later turn of the loop
+        later.append(asyncio.ensure_future(inbox.put(_record("c"), "s", True)))
+        await asyncio.sleep(0.01)
+        release.set()
+        return list(await asyncio.gather(first, *later))
+
+    assert asyncio.run(main()) == [True] * 3
+    assert store.batches == [["a"], ["b", "c"]]
+
+
 def test_one_bad_click_does_not_take_the_others_with_it() -> None:
     """The batch fails, so each click is retried alone: only the bad one is not stored."""
     store = RecordingStore(bad=frozenset({"b"}))
