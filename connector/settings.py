@@ -121,8 +121,9 @@ class WorkerSettings(_Section):
         gt=0,
         description=(
             "How long a claimed delivery is held before another worker may try it again (a"
-            " worker that died mid-attempt leaves it leased). Default: long enough for the"
-            " slowest batch, ceil(batch_size / concurrency) x the longest action timeout + 60 s."
+            " worker that died mid-attempt leaves it leased). Default: long enough for all"
+            " that may be claimed before it, ceil(2 x batch_size / min(concurrency,"
+            " destination_concurrency)) x the longest action timeout + 60 s."
         ),
     )
 

@@ -55,11 +55,15 @@ def build_pipeline(
 
 
 def lease_seconds(settings: Settings) -> float:
-    """A claimed delivery is re-claimable only after its batch's slowest possible run ends:
-    `concurrency` attempts at a time, each up to the longest action timeout (or what
+    """A claimed delivery is re-claimable only after the slowest possible run of what was
+    claimed before it ends: up to 2 x `batch_size` claimed and unfinished (outflow.py), all
+    to one destination at worst, `destination_concurrency` at a time (capped by
+    `concurrency`), each up to the longest action timeout (or what
     `[worker] delivery_lease_seconds` says)."""
     if settings.worker.delivery_lease_seconds is not None:
         return settings.worker.delivery_lease_seconds
     timeouts = [getattr(action, "timeout", 0.0) for action in settings.actions]
-    rounds = math.ceil(settings.delivery.batch_size / settings.delivery.concurrency)
+    delivery = settings.delivery
+    at_once = min(delivery.concurrency, delivery.destination_concurrency)
+    rounds = math.ceil(2 * delivery.batch_size / at_once)
     return rounds * max([10.0, *timeouts]) + 60.0

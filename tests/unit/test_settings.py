@@ -138,8 +138,9 @@ def test_worker_section_defaults_to_a_worker_process_and_checks_its_values() -> 
     assert any(p.startswith("worker.nice") for p in problems)
 
 
-def test_a_delivery_lease_outlasts_its_whole_batch() -> None:
-    """50 claimed, 10 at a time, each up to the slowest action's 30 s: 5 rounds + 60 s."""
+def test_a_delivery_lease_outlasts_everything_claimed_before_it() -> None:
+    """Up to 2 x 50 claimed, to one destination at worst, 5 at a time there, each up to the
+    slowest action's 30 s: 20 rounds + 60 s."""
     from connector.pipeline.build import lease_seconds
 
     settings = parse_settings(
@@ -154,8 +155,8 @@ def test_a_delivery_lease_outlasts_its_whole_batch() -> None:
                 },
                 {"id": "log", "type": "log"},
             ],
-            "delivery": {"batch_size": 50, "concurrency": 10},
+            "delivery": {"batch_size": 50, "concurrency": 10, "destination_concurrency": 5},
         },
         {},
     )
-    assert lease_seconds(settings) == 5 * 30 + 60
+    assert lease_seconds(settings) == 20 * 30 + 60
