@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import statistics
 import sys
@@ -122,6 +123,13 @@ def measured_load(
     return figures
 
 
+def free_port() -> int:
+    """A port nobody listens on now (other sessions' benchmarks use fixed ones)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def write_paths(path: Path, contacts: int) -> None:
     with path.open("w") as out:
         for i in range(contacts):
@@ -196,7 +204,7 @@ def main() -> None:
     ratios: dict[str, list[float]] = {k: [] for k in layouts}
     cpu_ratios: dict[str, list[float]] = {k: [] for k in layouts}
     for round_number in range(args.rounds):
-        port = 18300 + round_number * 10
+        port = free_port()
         app = [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(work)]
         bare = start([*app, "--port", str(port), *UVICORN], port)
         try:
@@ -205,8 +213,8 @@ def main() -> None:
             results["bare"].append(measured_load(bare.pid, port, work / "paths.lua", paths, args))
         finally:
             stop(bare)
-        for offset, layout in enumerate(layouts, start=1):
-            figures = measure_service(work, layout, port + offset, paths, args)
+        for layout in layouts:
+            figures = measure_service(work, layout, free_port(), paths, args)
             results[layout].append(figures)
             ratios[layout].append(figures["rps"] / results["bare"][-1]["rps"])
             cpu_ratios[layout].append(results["bare"][-1]["cpu_us"] / figures["cpu_us"])
