@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connector.bots import mirror
 from connector.bots.state import BotState, ClickRecord, MemoryState
 from connector.storage import sqlite_bot_mirrors as mirrors
 from connector.storage.sqlite_bots import SQLITE_SCHEMA, SqliteState
@@ -309,18 +310,23 @@ operations = st.lists(
 
 
 @settings(max_examples=80, deadline=None)
-@given(operations, st.sampled_from([0, 2, 1000]))
+@given(operations, st.sampled_from([0, 2, 1000]), st.sampled_from([4, 1_000_000]))
 def test_a_small_mirror_answers_like_memory(
-    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[Any, ...]], scan_limit: int
+    tmp_path_factory: pytest.TempPathFactory,
+    steps: list[tuple[Any, ...]],
+    scan_limit: int,
+    max_present: int,
 ) -> None:
-    """With room for 3 rows the mirror evicts, reloads and resets, and still answers exactly;
-    so it does when the database is too big to scan (every key read on first use)."""
+    """With room for 3 rows the mirror evicts (folding evicted keys into its hashes, or
+    giving up completeness past `max_present`), reloads and resets, and still answers
+    exactly; so it does when the database is too big to scan (every key read on first use)."""
     path = tmp_path_factory.mktemp("mirror") / "bots.db"
     memory = MemoryState(ttl_seconds=20)
     conn = _connect(path)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(mirrors, "MIRROR_ROWS", 3)
         patch.setattr(mirrors, "PRESENCE_LIMIT", scan_limit)
+        patch.setattr(mirror, "MAX_PRESENT", max_present)
         stored = SqliteState(conn, ttl_seconds=20)
         for number, step in enumerate(steps):
             stored, conn = _apply(step, number, memory, stored, conn, path)
