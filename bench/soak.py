@@ -31,31 +31,10 @@ from typing import Any
 
 import aiohttp
 from ingest import KEY, ROOT, stop, wait_for_worker  # bench/ingest.py
+from latency import SERVICE_CONFIG  # bench/latency.py: one rule, every click to a sink
 from scenarios import UVICORN_FLAGS, launch  # bench/scenarios.py
 
 SERVICE_PORT, SINK_PORT = 18310, 18311
-CONFIG = """
-[storage]
-url = "sqlite:///{db}"
-
-[bots]
-enabled = true
-
-[[sources]]
-id = "cio"
-provider = "customerio"
-signing_keys = ["{key}"]
-
-[[rules]]
-id = "every-click"
-actions = ["sink"]
-
-[[actions]]
-id = "sink"
-type = "http"
-url = "http://127.0.0.1:{sink_port}/sink"
-allow_networks = ["127.0.0.0/8"]
-"""
 RECEIVER_APP = """
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, Response
@@ -204,7 +183,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="connector-soak-"))
     (work / "receiver.py").write_text(RECEIVER_APP)
     config = work / "service.toml"
-    config.write_text(CONFIG.format(db=work / "service.db", key=KEY, sink_port=SINK_PORT))
+    config.write_text(SERVICE_CONFIG.format(db=work / "service.db", key=KEY, sink_port=SINK_PORT))
     log, python = work / "servers.log", sys.executable
     receiver = f"-m uvicorn receiver:app --app-dir {work} --port {SINK_PORT} --log-level warning"
     service = f"{python} -m connector serve --config {config} --port {SERVICE_PORT}"
