@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from connector.storage import sqlite_writer
 from connector.storage.base import AttemptRecord, EventRecord, IngestBatch, NewDelivery, Routed
 from connector.storage.sqlite import SqliteStore
-from connector.storage.sqlite_writer import MAX_YIELD_SECONDS
 
 
 def _event(event_id: str) -> EventRecord:
@@ -216,19 +216,21 @@ def test_only_durable_work_waits_for_a_full_sync(tmp_path: Path) -> None:
         store.close_sync()
 
 
-@pytest.mark.parametrize(("peer_holds_lock", "least_gap"), [(True, 0.05), (False, 0.0)])
+@pytest.mark.parametrize("peer_holds_lock", [True, False])
 def test_a_background_writer_gives_way_after_waiting_for_its_peer(
-    tmp_path: Path, peer_holds_lock: bool, least_gap: float
+    tmp_path: Path, peer_holds_lock: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a commit for which it waited on the other process's lock, the worker's writer
     pauses (yield_ratio x its hold, capped) before its next transaction; unopposed, it
-    does not. A huge ratio makes the pause the cap (MAX_YIELD_SECONDS)."""
+    does not. A huge ratio and a 2 s cap make the pause unmistakable."""
+    monkeypatch.setattr(sqlite_writer, "MAX_YIELD_SECONDS", 2.0)
     store = SqliteStore(tmp_path / "y.db", synchronous="NORMAL", yield_ratio=1e6)
     store.open_sync()
     times: list[float] = []
 
     def stamp(tx: object) -> None:
         times.append(time.perf_counter())
+        time.sleep(sqlite_writer.MIN_YIELD_HOLD_SECONDS * 2)  # a hold long enough to yield
 
     async def two_commits() -> None:
         lock = os.open(tmp_path / "y.db.lock", os.O_RDWR)
@@ -246,6 +248,4 @@ def test_a_background_writer_gives_way_after_waiting_for_its_peer(
     finally:
         store.close_sync()
     gap = times[1] - times[0]
-    assert gap >= least_gap
-    if not peer_holds_lock:
-        assert gap < MAX_YIELD_SECONDS
+    assert (gap >= 2.0) if peer_holds_lock else (gap < 1.0)
