@@ -233,18 +233,20 @@ def _query(query: str, extra_params: frozenset[str]) -> str:
             if not _is_tracking(key.lower(), extra):
                 kept.append((key, _decode(value)))
     kept.sort(key=itemgetter(0))  # stable: repeated keys keep their relative order
-    return "&".join(f"{_encode(key)}={_encode(value)}" for key, value in kept)
+    return "&".join(f"{encode_query_text(key)}={encode_query_text(value)}" for key, value in kept)
 
 
 def _decode(text: str) -> str:
     """Form decoding: `+` is a space; surrogateescape keeps bytes that are not UTF-8 (`%FF`)
-    so that `_encode` writes them back exactly."""
+    so that `encode_query_text` writes them back exactly."""
     if "+" in text:
         text = text.replace("+", " ")
     return unquote(text, errors="surrogateescape") if "%" in text else text
 
 
-def _encode(text: str) -> str:
+def encode_query_text(text: str) -> str:
+    """One query key or value as the canonical URL writes it (trigger links fill their
+    templates' placeholders the same way: connector/links/fields.py)."""
     if text.isascii() and text.isalnum():  # most keys and values: a third of quote's time
         return text
     return quote(text, safe=_QUERY_SAFE, errors="surrogateescape")

@@ -23,8 +23,8 @@ from functools import lru_cache
 from typing import Any
 
 from connector.links.template import PLACEHOLDER, Filled
-from providers.canonical import _encode as canonical_query_text  # how canonical writes one
 from providers.canonical import canonical_url
+from providers.canonical import encode_query_text as canonical_query_text
 from providers.normalize import link_fields, text
 
 _MARKER = "zqxmarker{}zqx"  # letters and digits only: canonical_url keeps it as it is
