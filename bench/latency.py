@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,30 +112,40 @@ def await_clicks(expected: set[str], limit: float) -> list[dict[str, Any]]:
     return [a for a in received() if a["provider_event_id"] in expected]
 
 
-def one_round(rate: float, seconds: float, label: str, series: Path | None) -> dict[str, Any]:
-    """A fresh service and receiver; warm-up, the measured load, then every arrival."""
-    work = Path(tempfile.mkdtemp(prefix="connector-latency-"))
-    (work / "receiver.py").write_text(RECEIVER_APP)
+@contextlib.contextmanager
+def service_and_receiver(
+    prefix: str, receiver_app: str, service_port: int, sink_port: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`connector serve` (one rule, every click to the receiver) on CPU 0 with its worker up,
+    and the receiver app on CPU 1, in a fresh folder removed afterwards."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    (work / "receiver.py").write_text(receiver_app)
     config = work / "service.toml"
-    config.write_text(SERVICE_CONFIG.format(db=work / "service.db", key=KEY, sink_port=SINK_PORT))
+    config.write_text(SERVICE_CONFIG.format(db=work / "service.db", key=KEY, sink_port=sink_port))
     log, python = work / "servers.log", sys.executable
-    receiver = f"-m uvicorn receiver:app --app-dir {work} --port {SINK_PORT} --log-level warning"
-    service = f"{python} -m connector serve --config {config} --port {SERVICE_PORT}"
-    sink = launch([python, *receiver.split(), *UVICORN_FLAGS], SINK_PORT, 1, log)
+    receiver = f"-m uvicorn receiver:app --app-dir {work} --port {sink_port} --log-level warning"
+    service = f"{python} -m connector serve --config {config} --port {service_port}"
+    sink = launch([python, *receiver.split(), *UVICORN_FLAGS], sink_port, 1, log)
     try:
-        server = launch(service.split(), SERVICE_PORT, 0, log)
+        server = launch(service.split(), service_port, 0, log)
         try:
-            wait_for_worker(SERVICE_PORT)
-            warm, _ = asyncio.run(drive(rate, 2, f"{label}-warm"))
-            await_clicks({ident for ident, *_ in warm}, 30)  # start from an empty queue
-            results, late = asyncio.run(drive(rate, seconds, f"{label}-run"))
-            ok = {ident: (sent, ack) for ident, sent, ack, status in results if status == 200}
-            got = await_clicks(set(ok), 30)
+            wait_for_worker(service_port)
+            yield server
         finally:
             stop(server)
     finally:
         stop(sink)
-    shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def one_round(rate: float, seconds: float, label: str, series: Path | None) -> dict[str, Any]:
+    """A fresh service and receiver; warm-up, the measured load, then every arrival."""
+    with service_and_receiver("connector-latency-", RECEIVER_APP, SERVICE_PORT, SINK_PORT):
+        warm, _ = asyncio.run(drive(rate, 2, f"{label}-warm"))
+        await_clicks({ident for ident, *_ in warm}, 30)  # start from an empty queue
+        results, late = asyncio.run(drive(rate, seconds, f"{label}-run"))
+        ok = {ident: (sent, ack) for ident, sent, ack, status in results if status == 200}
+        got = await_clicks(set(ok), 30)
     arrivals: dict[str, float] = {}
     for arrival in got:
         arrivals.setdefault(arrival["provider_event_id"], arrival["at"])

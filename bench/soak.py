@@ -22,17 +22,13 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from ingest import KEY, ROOT, stop, wait_for_worker  # bench/ingest.py
-from latency import SERVICE_CONFIG  # bench/latency.py: one rule, every click to a sink
-from scenarios import UVICORN_FLAGS, launch  # bench/scenarios.py
+from ingest import KEY, ROOT  # bench/ingest.py
+from latency import service_and_receiver  # bench/latency.py
 
 SERVICE_PORT, SINK_PORT = 18310, 18311
 RECEIVER_APP = """
@@ -180,24 +176,8 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=5_000)
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
-    work = Path(tempfile.mkdtemp(prefix="connector-soak-"))
-    (work / "receiver.py").write_text(RECEIVER_APP)
-    config = work / "service.toml"
-    config.write_text(SERVICE_CONFIG.format(db=work / "service.db", key=KEY, sink_port=SINK_PORT))
-    log, python = work / "servers.log", sys.executable
-    receiver = f"-m uvicorn receiver:app --app-dir {work} --port {SINK_PORT} --log-level warning"
-    service = f"{python} -m connector serve --config {config} --port {SERVICE_PORT}"
-    sink = launch([python, *receiver.split(), *UVICORN_FLAGS], SINK_PORT, 1, log)
-    try:
-        server = launch(service.split(), SERVICE_PORT, 0, log)
-        try:
-            wait_for_worker(SERVICE_PORT)
-            samples = asyncio.run(soak(args.events, args.every, args.backlog, server.pid))
-        finally:
-            stop(server)
-    finally:
-        stop(sink)
-    shutil.rmtree(work, ignore_errors=True)
+    with service_and_receiver("connector-soak-", RECEIVER_APP, SERVICE_PORT, SINK_PORT) as server:
+        samples = asyncio.run(soak(args.events, args.every, args.backlog, server.pid))
     web, worker = (
         spread(samples, "web_rss_mb", args.every),
         spread(samples, "worker_rss_mb", args.every),
