@@ -361,7 +361,10 @@ def main() -> None:
                 )
             )
             requests = work / f"{name}-{round_number}.tsv"
-            write_requests(requests, 80_000, f"V{index}R{round_number}")
+            # Distinct for the whole run (wrk wraps around its list: a repeat would be a
+            # duplicate, not stored, and counted as acknowledged but missing).
+            count = max(80_000, int(args.duration * 15_000))
+            write_requests(requests, count, f"V{index}R{round_number}")
             warmup = work / f"{name}-{round_number}-warmup.tsv"
             write_requests(warmup, 20_000, f"W{index}R{round_number}")
             routed = LAYOUTS[layout] != "external"  # nothing routes: no drain to wait for
