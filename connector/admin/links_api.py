@@ -1,8 +1,11 @@
-"""`/api/v1/links`: create, list, read and edit trigger links, turn them on and off.
+"""`/api/v1/links`: create, list, read and edit trigger links, turn them on and off, and
+make contacts' tracked URLs.
 
 Mounted by `AdminApi.routes()` behind the same bearer token. Every change goes through the
 store in one transaction and drops the link from this process's redirect cache, so the next
 click here uses it (other processes within `[trigger_links] cache_seconds`).
+`POST /links/{slug}/urls` signs URLs with `[trigger_links] secret` through the code
+`connector links url` uses (`connector/links/urls.py`), for apps that send SMS or chat.
 """
 
 from __future__ import annotations
@@ -18,10 +21,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from connector.admin.http import json_response, parsed, read_json
-from connector.admin.link_models import LinkEdit, LinkList, LinkOut
+from connector.admin.link_models import (
+    ContactUrl,
+    LinkEdit,
+    LinkList,
+    LinkOut,
+    LinkUrls,
+    UrlsRequest,
+)
 from connector.errors import Conflict, NotFound, Unprocessable
 from connector.links.cache import LinkCache
-from connector.links.settings import TriggerLinkSettings
+from connector.links.settings import TriggerLinkSettings, TriggerLinksSettings
+from connector.links.urls import contact_url
 from connector.storage.base import Store, Tx
 from connector.storage.link_records import TriggerLink
 
@@ -29,9 +40,15 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class LinksApi:
-    def __init__(self, store: Store, cache: LinkCache | None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cache: LinkCache | None,
+        settings: TriggerLinksSettings | None = None,
+    ) -> None:
         self.store = store
         self.cache = cache
+        self.settings = settings or TriggerLinksSettings()
 
     def routes(self, guarded: Callable[[Handler], Handler]) -> list[Route]:
         return [
@@ -41,6 +58,7 @@ class LinksApi:
             Route("/links/{slug}", guarded(self.edit), methods=["PATCH"]),
             Route("/links/{slug}/enable", guarded(self.enable), methods=["POST"]),
             Route("/links/{slug}/disable", guarded(self.disable), methods=["POST"]),
+            Route("/links/{slug}/urls", guarded(self.urls), methods=["POST"]),
         ]
 
     async def create(self, request: Request) -> Response:
@@ -79,6 +97,27 @@ class LinksApi:
 
     async def disable(self, request: Request) -> Response:
         return await self._change(request.path_params["slug"], {"enabled": False})
+
+    async def urls(self, request: Request) -> Response:
+        """Tracked URLs of a stored link (config links are stored at start-up)."""
+        slug = request.path_params["slug"]
+        key = self.settings.key()
+        if key is None:
+            raise Conflict(
+                "set [trigger_links] secret: tokens are signed with it", reason="no_secret"
+            )
+        body = parsed(UrlsRequest, await read_json(request))
+        base = body.base_url or self.settings.base_url
+        if not base:
+            raise Unprocessable(["base_url: give it or set [trigger_links] base_url"])
+        link = await self.store.transaction(lambda tx: tx.link(slug), durable=False)
+        if link is None:
+            raise NotFound(f"no link {slug!r}")
+        urls = [
+            ContactUrl(contact=person, url=contact_url(base, slug, key, person, body.query))
+            for person in body.people()
+        ]
+        return json_response(LinkUrls(slug=slug, enabled=link.enabled, urls=urls))
 
     async def _change(self, slug: str, changes: dict[str, Any]) -> Response:
         """Merge, validate as a whole link, save; raised errors roll the transaction back."""

@@ -1,8 +1,10 @@
 """`connector links url|list`: make a contact's tracked URL, list the trigger links.
 
-`url` prints `<base>/t/<slug>?c=<token>`, the token signed with `[trigger_links] secret`;
-the base is `--base-url`, else `[trigger_links] base_url`. The slug must be a `[[links]]`
-entry or a link in the store (made through the admin API).
+`url` prints `<base>/t/<slug>?c=<token>`, the token signed with `[trigger_links] secret`
+(`connector/links/urls.py`, the code `POST /api/v1/links/{slug}/urls` uses too); the base
+is `--base-url`, else `[trigger_links] base_url`; `--query NAME=VALUE` adds values for
+`{query.NAME}`. The slug must be a `[[links]]` entry or a link in the store (made through
+the admin API).
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote
 
 import click
 
 from connector.cli.common import config_option, load_or_exit, resolve_config_path
 from connector.links.config import sync_config_links
-from connector.links.redirect import CONTACT_PARAM
-from connector.links.tokens import sign
+from connector.links.urls import contact_problem, contact_url, query_problems
 from connector.settings import Settings
 from connector.storage.base import Tx
 from connector.storage.factory import open_store
@@ -37,8 +37,25 @@ def links() -> None:
 @click.argument("slug")
 @click.option("--contact", required=True, help="The contact id the click will be recorded for.")
 @click.option("--base-url", default=None, help="Public URL of the service (else the config's).")
-def url_command(config_path: Path | None, slug: str, contact: str, base_url: str | None) -> None:
+@click.option(
+    "--query",
+    "query_values",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A query value for {query.NAME} (repeatable).",
+)
+def url_command(
+    config_path: Path | None,
+    slug: str,
+    contact: str,
+    base_url: str | None,
+    query_values: tuple[str, ...],
+) -> None:
     """Print SLUG's tracked URL for one contact, with its signed token."""
+    query = dict(value.partition("=")[::2] for value in query_values)
+    problems = query_problems(query) + [f"--contact: {p}" for p in [contact_problem(contact)] if p]
+    if problems:
+        raise click.UsageError("; ".join(problems))
     settings = load_or_exit(resolve_config_path(config_path))
     key = settings.trigger_links.key()
     if key is None:
@@ -48,8 +65,7 @@ def url_command(config_path: Path | None, slug: str, contact: str, base_url: str
         raise click.UsageError("give --base-url or set [trigger_links] base_url")
     if not any(entry.slug == slug for entry in settings.links) and _stored(settings, slug) is None:
         raise click.UsageError(f"no link {slug!r} in the config or the store")
-    token = quote(sign(key, slug, contact), safe="")
-    click.echo(f"{base.rstrip('/')}/t/{slug}?{CONTACT_PARAM}={token}")
+    click.echo(contact_url(base, slug, key, contact, query))
 
 
 @links.command("list")

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
@@ -67,3 +68,17 @@ def test_the_readme_example_loads() -> None:
     data["actions"] = [{"id": "crm", "type": "log"}]
     settings = parse_settings(data, env={"LINK_SECRET": "s" * 20})
     assert [link.slug for link in settings.links] == ["spring"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--contact", "x" * 301], "at most 300 bytes"),
+        (["--contact", "u", "--query", "c=forged"], "contact token's own parameter"),
+    ],
+)
+def test_url_refuses_what_the_api_refuses(tmp_path: Path, extra: list[str], needle: str) -> None:
+    """A contact too long for a token, or a query value in the token's place: usage error."""
+    args = ["links", "url", "spring", *extra, "--config", str(_config(tmp_path))]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and needle in result.output
