@@ -187,6 +187,43 @@ def _ordered(first: float, then: float) -> bool:
     return gap >= CHECK_FIRST_GAP
 
 
+def proven_sweep_hit(
+    click: ClickRecord,
+    same_network: list[ClickRecord],
+    window: float,
+    pair_window: float,
+    proof: int,
+) -> Hit | None:
+    """This click is part of a sweep (distinct links of the message from one network, each
+    within `window` of the next) in which another click proves automation by itself
+    (`evidence` >= `proof`: a hidden link, a HEAD, the ESP's bot flag, a declared agent).
+
+    Once one filter fires on a send, the same client's other clicks are discarded (Paminga:
+    15 minutes of the same IP or agent); here only the clicks chained to it at a scanner's
+    pace count, which also holds when the webhook carries neither IP nor agent (a sweep
+    through every link of a message, its hidden one included). Links clicked twice are left
+    out (`unpaired`): a person's click next to a check or a prefetch of the same link lends
+    nothing to the person's next link.
+    """
+    if click.evidence >= proof or not any(o.evidence >= proof for o in same_network):
+        return None
+    chain = unpaired(click, same_network, pair_window)
+    for direction in (-1, 1):
+        at = click.occurred
+        ordered = chain if direction == 1 else reversed(chain)
+        for other in ordered:
+            gap = (other.occurred - at) * direction
+            if gap < 0 or (gap == 0 and other.link_key == click.link_key):
+                continue
+            if gap > window:
+                break
+            at = other.occurred
+            if other.evidence >= proof:
+                span = abs(other.occurred - click.occurred)
+                return "burst.proven", f"one sweep with a proven automated click {span:.1f} s away"
+    return None
+
+
 def unpaired(click: ClickRecord, others: list[ClickRecord], window: float) -> list[ClickRecord]:
     """`others` without clicks on links clicked twice within `window`; none at all when
     this click's own link was.

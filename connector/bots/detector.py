@@ -54,6 +54,7 @@ class Detector:
         # Evidence an address/agent needs to settle which side of a pair is the scanner.
         self._weak = self._points["ip.cloud"]
         self._strong = self._points["ip.vendor"]
+        self._proof = settings.suspect_threshold  # own evidence that flags a click by itself
         self._back = max(
             settings.burst_window_seconds,
             settings.pair_window_seconds,
@@ -212,6 +213,11 @@ class Detector:
                     hits.append(every)
             if len(hits) > 1:
                 hits = self._strongest_behaviour(hits)
+            proven = behaviour.proven_sweep_hit(
+                record, same_network, s.burst_window_seconds, s.pair_window_seconds, self._proof
+            )
+            if proven:
+                hits.append(proven)
         else:
             hits = []
         if elsewhere >= behaviour.NETWORKS_NEEDED - 1:

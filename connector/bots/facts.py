@@ -63,7 +63,10 @@ class FactReader:
             or (method and method != "GET")
             or (metadata and (metadata.get(self.hint_key) is not None or PURPOSE_KEY in metadata))
         ):
-            own += self._direct(click)
+            direct = self._direct(click)
+            for code, _ in direct:  # proof of automation: the sweep it belongs to shares it
+                evidence += self.points[code]
+            own += direct
         record = _new_tuple(  # ClickRecord(...) without the Python-level __new__
             ClickRecord,
             (

@@ -49,6 +49,9 @@ REASONS: dict[str, ReasonSpec] = {
     "burst.inhuman_gap": ReasonSpec(45, "two distinct links under 100 ms apart"),
     "burst.same_second": ReasonSpec(15, "two distinct links within one second"),
     "burst.networks": ReasonSpec(60, "links of one message from 3+ networks within seconds"),
+    "burst.proven": ReasonSpec(
+        60, "one sweep of links with a click that proves automation (hidden link, HEAD, ...)"
+    ),
     "behaviour.all_links": ReasonSpec(25, "nearly every link of a 3+ link message clicked"),
     "behaviour.many_links": ReasonSpec(25, "4+ distinct links of one message within a minute"),
     "behaviour.at_delivery": ReasonSpec(

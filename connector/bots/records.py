@@ -28,7 +28,9 @@ class ClickRecord(NamedTuple):
     network: str  # /24 or /48 of `ip`; "" when unknown
     occurred: float
     received: float
-    evidence: int  # points from the click's own IP and agent: who is the scanner in a pair
+    # points from the click's own IP, agent and direct evidence (hidden link, HEAD, ESP flag):
+    # who is the scanner in a pair; what a sweep's other clicks inherit (behaviour.proven_sweep)
+    evidence: int
 
 
 class DeliveryRecord(NamedTuple):

@@ -165,3 +165,38 @@ def test_cloud_fetch_after_the_person(after: float, code: str | None) -> None:
     fetch = clicked(LATE + after, ip=CLOUD)
     found = codes(Replay(detector()).feed(delivered(), person, fetch).settled(fetch))
     assert found == {"ip.cloud", *((code,) if code else ())}
+
+
+@pytest.mark.parametrize(
+    ("gaps", "ip", "proven"),
+    [
+        ((0.6, 0.9, 1.2), None, [True, True, True]),  # no address: the Customer.io case
+        ((0.6, 0.9, 1.2), RESIDENTIAL, [True, True, True]),
+        ((0.6, 3.0, 1.2), None, [False, False, True]),  # a pause longer than a sweep's step
+    ],
+)
+def test_sweep_through_the_hidden_link(
+    gaps: tuple[float, ...], ip: str | None, proven: list[bool]
+) -> None:
+    """Links clicked at a sweep's pace together with the hidden one: the client that
+    followed an invisible link clicked the others too, agent or address or not."""
+    at, visible = LATE, []
+    for n, gap in enumerate(gaps):
+        visible.append(clicked(at, link=n, ip=ip, agent=None))
+        at += gap
+    hidden = clicked(at, link=len(gaps), ip=ip, agent=None, hidden=True)
+    replay = Replay(detector()).feed(delivered(), *visible, hidden)
+    found = ["burst.proven" in codes(replay.settled(click)) for click in visible]
+    assert found == proven
+    assert [replay.settled(click).suspected for click in visible] == proven
+
+
+def test_person_beside_a_prefetch_inherits_nothing() -> None:
+    """A prefetch (proof) of each link just before the person opens it: the links are
+    clicked twice, so the person's clicks are no part of the prefetcher's sweep."""
+    office = "Mozilla/4.0 (compatible; ms-office; MSOffice 16)"
+    prefetches = [clicked(LATE + 1.2 * n - 0.3, link=n, agent=office) for n in range(3)]
+    person = [clicked(LATE + 1.2 * n, link=n) for n in range(3)]
+    replay = Replay(detector()).feed(delivered(), *prefetches, *person)
+    assert all(not replay.settled(click).suspected for click in person)
+    assert all("burst.proven" not in codes(replay.settled(click)) for click in person)
