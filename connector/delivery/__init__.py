@@ -9,8 +9,9 @@ policy.py         retry classification and the persisted retry schedule (tenacit
 addresses.py      the SSRF guard's policy: refused address classes, `allow_networks`
 resolver.py       host name resolution with a short TTL cache
 guard.py          the SSRF guard at connect time: resolve once, check, dial the checked IP
-guard_aiohttp.py  the same guard for aiohttp's engine (the default transport)
-client.py         the one shared httpx client, made by the app's lifespan
+engine.py         httpx's transport interface over aiohttp's engine, lean for deliveries
+client.py         the one shared httpx client (httpx's API, aiohttp's engine), made by the
+                  app's lifespan
 sender.py         `Sender.attempt(job) -> AttemptResult`, called by the outbox worker
 outflow.py        the worker's attempts in flight: per-destination slots, fair window shares
 """

@@ -1,17 +1,16 @@
 """The one shared outbound HTTP client, created by the app's lifespan and closed with it.
 
-httpx's API over aiohttp's engine (httpx-aiohttp, guard_aiohttp.py) by default: 3x the
-deliveries per core of httpx's own engine (bench/fanout.py), one connection per attempt in
-flight (`[delivery] concurrency`). With `transport = "httpx"` the pool stays at most 10
-connections: httpcore's pool degrades well before 50 (measured while planning). Redirects
-are not followed (see policy.py), cookies are never kept, and the environment is not
-consulted for proxies or CA bundles (`trust_env=False`): outbound behaviour comes from our
-settings only. Every connection goes through the SSRF guard (guard.py): `[delivery]
-allow_networks` is the policy of requests that do not name their own.
+httpx's API over aiohttp's engine (engine.py): about 3x the deliveries per core of httpx's
+own engine (bench/fanout.py), one connection per attempt in flight (`[delivery]
+concurrency`). Redirects are not followed (see policy.py), cookies are never kept, and the
+environment is not consulted for proxies or CA bundles (`trust_env=False`): outbound
+behaviour comes from our settings only. Every connection goes through the SSRF guard
+(guard.py): `[delivery] allow_networks` is the policy of requests that do not name their own.
 """
 
 from __future__ import annotations
 
+import ssl
 from http.cookiejar import Cookie, CookieJar
 from typing import Any
 
@@ -19,30 +18,37 @@ import httpx
 
 from connector import __version__
 from connector.delivery.addresses import DestinationPolicy
-from connector.delivery.guard import GuardedTransport, InnerFactory, httpx_factory
+from connector.delivery.guard import GuardedTransport, SocketFactory, session_factory
 from connector.delivery.resolver import CachingResolver, Resolver
 from connector.delivery.settings import DeliverySettings
 
 USER_AGENT = f"click-connector/{__version__}"
-MAX_CONNECTIONS = 10
 # Every request passes its action's own timeout; this only covers requests that do not.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0)
 
 
-def make_client(settings: DeliverySettings, resolver: Resolver | None = None) -> httpx.AsyncClient:
+def make_client(
+    settings: DeliverySettings,
+    resolver: Resolver | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    socket_factory: SocketFactory | None = None,
+) -> httpx.AsyncClient:
     """A client for `Sender`; use as `async with make_client(settings) as client:`.
 
-    `resolver` is for tests (a stub that maps test names to 127.0.0.1); the default is the
-    system resolver behind a short TTL cache, shared by every pool of this client.
+    The other arguments are for tests: a stub resolver that maps test names to addresses,
+    a context that trusts a test certificate, a socket factory that records where aiohttp
+    dials (and refuses all but 127.0.0.1). The defaults are the system resolver behind a
+    short TTL cache, shared by every pool of this client, the system's CA bundle and plain
+    sockets.
     """
     resolver = resolver if resolver is not None else CachingResolver()
-    if settings.transport == "aiohttp":
-        limits = _limits(settings.concurrency)
-        factory = _aiohttp_factory(resolver, limits)
-    else:
-        limits = _limits(min(settings.concurrency, MAX_CONNECTIONS))
-        factory = httpx_factory(resolver, limits)
-    transport = GuardedTransport(factory, DestinationPolicy.of(settings.allow_networks))
+    limits = httpx.Limits(
+        max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency
+    )
+    transport = GuardedTransport(
+        session_factory(resolver, limits, ssl_context, socket_factory),
+        DestinationPolicy.of(settings.allow_networks),
+    )
     return httpx.AsyncClient(
         timeout=DEFAULT_TIMEOUT,
         limits=limits,
@@ -52,10 +58,6 @@ def make_client(settings: DeliverySettings, resolver: Resolver | None = None) ->
         headers={"user-agent": USER_AGENT},
         cookies=_NoCookies(),
     )
-
-
-def _limits(connections: int) -> httpx.Limits:
-    return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
 
 
 class _NoCookies(CookieJar):
@@ -68,10 +70,3 @@ class _NoCookies(CookieJar):
 
     def set_cookie(self, cookie: Cookie) -> None:
         return None
-
-
-def _aiohttp_factory(resolver: Resolver, limits: httpx.Limits) -> InnerFactory:
-    """Imported here: aiohttp costs ~0.1 s to import, and only a sending process needs it."""
-    from connector.delivery.guard_aiohttp import aiohttp_factory
-
-    return aiohttp_factory(resolver, limits)

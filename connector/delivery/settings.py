@@ -43,6 +43,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import warnings
 from typing import Annotated, Any, Literal
 
 import httpx
@@ -90,6 +91,10 @@ _ACTION_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # before `actions`. Without a context (an action validated on its own) only the action's own
 # list applies, which can only be stricter.
 ALLOW_CONTEXT = "delivery.allow_networks"
+TRANSPORT_REMOVED = (
+    "[delivery] transport is no longer a setting and is ignored: deliveries always use "
+    "httpx's API over aiohttp's engine; delete the line"
+)
 _ALLOW_DESCRIPTION = (
     "Networks deliveries may reach although they are not public (loopback, private, "
     'link-local...), e.g. ["127.0.0.0/8"]; a cloud metadata address needs its own /32 or /128.'
@@ -289,14 +294,20 @@ class DeliverySettings(_Strict):
     max_attempts: int | None = Field(
         None, ge=1, description="Optional cap on attempts; the time budget applies regardless."
     )
-    transport: Literal["aiohttp", "httpx"] = Field(
-        "aiohttp",
-        description="HTTP engine under httpx's API: aiohttp (httpx-aiohttp) made 3x the "
-        "deliveries per core of httpx's own (bench/fanout.py); `httpx` is the old path.",
-    )
     allow_networks: tuple[IPvAnyNetwork, ...] = Field(
         (), description=f"{_ALLOW_DESCRIPTION} Applies to every action."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed(cls, data: Any) -> Any:
+        """`transport` chose between two HTTP engines until there was one: a file that still
+        sets it gets the same deliveries it always did (httpx's API, the same SSRF guard), so
+        it warns instead of failing start-up as an unknown key would."""
+        if isinstance(data, dict) and "transport" in data:
+            warnings.warn(TRANSPORT_REMOVED, FutureWarning, stacklevel=2)
+            data = {key: value for key, value in data.items() if key != "transport"}
+        return data
 
     @model_validator(mode="after")
     def _backoff_order(self, info: ValidationInfo) -> DeliverySettings:

@@ -17,8 +17,8 @@ from structlog.testing import capture_logs
 
 from connector import __version__
 from connector.delivery.client import make_client
-from connector.delivery.guard import GuardedBackend, GuardedTransport
-from connector.delivery.guard_aiohttp import GuardedAiohttpTransport
+from connector.delivery.engine import AiohttpEngine
+from connector.delivery.guard import GuardedTransport
 from connector.delivery.policy import RetryPolicy
 from connector.delivery.sender import AttemptResult, DeliveryJob, Sender
 from connector.delivery.settings import DeliverySettings, HttpAction, LogAction
@@ -305,46 +305,33 @@ def test_cookies_set_by_a_receiver_are_not_sent_back() -> None:
 
 
 def test_make_client_is_bounded_and_does_not_follow_redirects() -> None:
-    """The shared client has one connection per concurrent attempt (aiohttp's engine by
-    default), never follows redirects and ignores proxy variables in the environment."""
+    """The shared client has one connection per concurrent attempt (aiohttp's engine), never
+    follows redirects and ignores proxy variables in the environment."""
     client = make_client(DeliverySettings(concurrency=40))
     try:
         transport = client._transport
         assert isinstance(transport, GuardedTransport)
-        inner = transport.inner(transport.default)
-        assert isinstance(inner, GuardedAiohttpTransport)
-        assert inner.limits.max_connections == 40
+        engine = transport.inner(transport.default)
+        assert isinstance(engine, AiohttpEngine)
+
+        async def limit() -> int:
+            session = engine._make_session()
+            assert session.connector is not None
+            connections = session.connector.limit
+            await session.close()
+            return connections
+
+        assert asyncio.run(limit()) == 40
         assert client.follow_redirects is False
         assert client._trust_env is False
     finally:
         asyncio.run(client.aclose())
 
 
-def test_the_httpx_engine_keeps_its_bounded_pool() -> None:
-    """`transport = "httpx"`: httpcore's pool over the guarded backend, at most 10 connections
-    (its pool degrades beyond)."""
-    client = make_client(DeliverySettings(concurrency=40, transport="httpx"))
-    try:
-        transport = client._transport
-        assert isinstance(transport, GuardedTransport)
-        pool = transport.inner(transport.default)._pool  # type: ignore[attr-defined]
-        assert pool._max_connections == 10
-        assert isinstance(pool._network_backend, GuardedBackend)
-    finally:
-        asyncio.run(client.aclose())
-
-
-def test_aiohttp_transport_is_selectable_and_mockable() -> None:
-    """`transport = "aiohttp"` swaps the transport; respx still intercepts it (`using="httpx"`)."""
-    httpx_aiohttp = pytest.importorskip("httpx_aiohttp")
-    settings = DeliverySettings(transport="aiohttp")
-    client = make_client(settings)
-    transport = client._transport
-    assert isinstance(transport, GuardedTransport)
-    assert isinstance(transport.inner(transport.default), httpx_aiohttp.AiohttpTransport)
-    asyncio.run(client.aclose())
+def test_the_engine_is_mockable_with_respx() -> None:
+    """respx intercepts at httpx's client (`using="httpx"`), above aiohttp's engine."""
     with respx.mock(using="httpx") as router:
         route = router.post(URL).mock(return_value=httpx.Response(200))
-        result = attempt(job(), http_action(secret=SECRET), settings=settings)
+        result = attempt(job(), http_action(secret=SECRET))
     assert result.outcome == "delivered"
     assert route.calls.last.request.headers["webhook-id"] == "dlv_01"

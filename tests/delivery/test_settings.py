@@ -131,13 +131,24 @@ def test_unknown_action_type_is_rejected() -> None:
 
 def test_delivery_defaults_match_the_documented_policy() -> None:
     """Defaults: 72 h budget, 5 s first backoff capped at 1 h, 20 in flight (10 to one
-    destination) of batches of 50, aiohttp's engine."""
+    destination) of batches of 50."""
     settings = DeliverySettings()
     assert settings.budget_seconds == 72 * 3600
     assert (settings.initial_backoff_seconds, settings.max_backoff_seconds) == (5, 3600)
     assert (settings.concurrency, settings.destination_concurrency) == (20, 10)
     assert settings.batch_size == 50
-    assert (settings.max_attempts, settings.transport) == (None, "aiohttp")
+    assert settings.max_attempts is None
+
+
+@pytest.mark.parametrize("engine", ["aiohttp", "httpx"])
+def test_a_removed_transport_key_warns_and_is_ignored(engine: str) -> None:
+    """`transport` (two engines until session 7) warns and changes nothing, where an unknown
+    key fails: the file still delivers as it did, over the one remaining engine."""
+    with pytest.warns(FutureWarning, match="transport is no longer a setting"):
+        settings = DeliverySettings.model_validate({"transport": engine, "concurrency": 7})
+    assert settings == DeliverySettings(concurrency=7)
+    with pytest.raises(ValidationError, match="transports"):
+        DeliverySettings.model_validate({"transports": engine})
 
 
 @pytest.mark.parametrize("field", ["concurrency", "destination_concurrency"])

@@ -25,7 +25,6 @@ def test_the_keys_new_users_ask_about_are_there() -> None:
     for key in (
         "`log_level`",
         "`max_attempts`",
-        "`transport`",
         "`include_test_sends`",
         "`include_system_links`",
         'type = "log"',

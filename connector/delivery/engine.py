@@ -1,0 +1,136 @@
+"""httpx's transport interface over aiohttp's engine, lean enough for a delivery's hot path.
+
+httpx's API stays the delivery API (the client, `httpx.Request`/`Response`, respx in tests);
+aiohttp does the HTTP work: about 3x the deliveries per core of httpx's own engine
+(bench/fanout.py). httpx-aiohttp's `AiohttpTransport` converts each exchange generically;
+this one does what a delivery needs, and no more (figures in bench/README.md, "Delivery"):
+
+* the target URL is handed to aiohttp as a cached `yarl.URL` built from httpx's already
+  encoded form, so neither library parses it again per request;
+* request headers go over as a ready `CIMultiDict`, so aiohttp does not copy them;
+* one `ClientTimeout` per distinct timeout, not one per request;
+* a response whose body has already arrived with its headers (a receiver's short answer)
+  is handed to httpx as bytes and its connection released at once, skipping the async
+  stream wrappers; longer or slower bodies stream (`_BodyStream`).
+
+Redirects are never followed, bodies are not decompressed, and aiohttp's errors become
+httpx's closest kind (`_ERRORS`; httpx-aiohttp's own mapping reports every connection
+failure, a failed lookup included, as a `ConnectTimeout`), so the sender's classification
+and log codes see httpx exceptions.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import httpx
+from multidict import CIMultiDict
+from yarl import URL
+
+_EXTENSIONS = {"http_version": b"HTTP/1.1"}
+# First match wins: the more specific aiohttp classes come first.
+_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),  # refused, lookup failed, TLS
+    (aiohttp.ClientPayloadError, httpx.ReadError),
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),  # not a valid HTTP response
+    (aiohttp.ClientConnectionError, httpx.NetworkError),
+    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
+    (aiohttp.ClientError, httpx.TransportError),
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _url(text: str) -> URL:
+    return URL(text, encoded=True)  # httpx has encoded it: keep it byte for byte
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(
+    connect: float | None, read: float | None, pool: float | None
+) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=pool)
+
+
+class AiohttpEngine(httpx.AsyncBaseTransport):
+    """One aiohttp session (made on first use by `session`) under httpx's transport API."""
+
+    def __init__(self, session: Callable[[], aiohttp.ClientSession]) -> None:
+        self._make_session = session
+        self._session: aiohttp.ClientSession | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self._session
+        if session is None:
+            session = self._session = self._make_session()
+        timeout: dict[str, Any] = request.extensions.get("timeout", {})
+        try:
+            response = await session.request(
+                request.method,
+                _url(str(request.url)),
+                headers=CIMultiDict(request.headers.multi_items()),
+                data=request.content or None,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=_timeout(timeout.get("connect"), timeout.get("read"), timeout.get("pool")),
+            )
+        except aiohttp.ClientError as error:
+            raise httpx_error(error) from error
+        return _to_httpx(response, request)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def httpx_error(error: aiohttp.ClientError) -> httpx.TransportError:
+    """The httpx exception for an aiohttp one, with its message."""
+    kind = next(to for source, to in _ERRORS if isinstance(error, source))
+    return kind(str(error))
+
+
+def _to_httpx(response: aiohttp.ClientResponse, request: httpx.Request) -> httpx.Response:
+    extensions = _EXTENSIONS
+    if response.reason:
+        extensions = {**extensions, "reason_phrase": response.reason.encode()}
+    body = response.content
+    if body.is_eof() and body.exception() is None:  # all of it arrived with the headers
+        content = body.read_nowait()
+        response.release()
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            content=content,
+            request=request,
+            extensions=extensions,
+        )
+    return httpx.Response(
+        response.status,
+        headers=response.raw_headers,
+        stream=_BodyStream(response),
+        request=request,
+        extensions=extensions,
+    )
+
+
+class _BodyStream(httpx.AsyncByteStream):
+    """A body still arriving; the sender reads at most 64 KiB of it, then closes."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_chunked(16 * 1024):
+                yield chunk
+        except aiohttp.ClientError as error:
+            raise httpx_error(error) from error
+
+    async def aclose(self) -> None:
+        self._response.release()  # closes the connection unless the body was read to its end
