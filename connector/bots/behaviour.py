@@ -118,6 +118,28 @@ def all_links_hit(
     return None
 
 
+def more_links_hit(
+    click: ClickRecord, same_network: list[ClickRecord], link_count: int | None, window: float
+) -> Hit | None:
+    """More distinct links of a message clicked by one network within `window` than the
+    message holds (`message.link_count`): some of them are not in the message. A person can
+    only follow the links it shows; scanners rewrite what they fetch (Proofpoint's
+    scrambled-UTM variants, mautic #9798). CustomerMinds flags "more clicks than links"; this
+    counts distinct links, so reloads and double clicks do not count.
+    """
+    if link_count is None or link_count < 1 or len(same_network) < link_count:
+        return None
+    low, high = click.occurred - window, click.occurred + window
+    links = {o.link_key for o in same_network if low <= o.occurred <= high}
+    links.add(click.link_key)
+    if len(links) <= link_count:
+        return None
+    return (
+        "behaviour.more_links",
+        f"{len(links)} distinct links within {window:.0f} s; the message holds {link_count}",
+    )
+
+
 def pair_hit(
     click: ClickRecord, others: list[ClickRecord], window: float, weak: int, strong: int
 ) -> Hit | None:

@@ -213,6 +213,11 @@ class Detector:
                     hits.append(every)
             if len(hits) > 1:
                 hits = self._strongest_behaviour(hits)
+            more = behaviour.more_links_hit(
+                record, same_network, link_count, s.all_links_window_seconds
+            )
+            if more:
+                hits.append(more)
             proven = behaviour.proven_sweep_hit(
                 record, same_network, s.burst_window_seconds, s.pair_window_seconds, self._proof
             )

@@ -54,6 +54,9 @@ REASONS: dict[str, ReasonSpec] = {
     ),
     "behaviour.all_links": ReasonSpec(25, "nearly every link of a 3+ link message clicked"),
     "behaviour.many_links": ReasonSpec(25, "4+ distinct links of one message within a minute"),
+    "behaviour.more_links": ReasonSpec(
+        45, "more distinct links clicked than the message holds: links not in it"
+    ),
     "behaviour.at_delivery": ReasonSpec(
         20, "that burst/every-link visit came minutes from delivery"
     ),

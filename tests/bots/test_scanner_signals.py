@@ -200,3 +200,21 @@ def test_person_beside_a_prefetch_inherits_nothing() -> None:
     replay = Replay(detector()).feed(delivered(), *prefetches, *person)
     assert all(not replay.settled(click).suspected for click in person)
     assert all("burst.proven" not in codes(replay.settled(click)) for click in person)
+
+
+@pytest.mark.parametrize(
+    ("variant", "more"),
+    [
+        ("https://sender.example/l0?utm_source=em17ail", True),  # a URL not in the message
+        (None, False),  # every link of the message, once each: "all links", not more
+    ],
+)
+def test_more_distinct_links_than_the_message_holds(variant: str | None, more: bool) -> None:
+    """A person can only follow the message's links: more distinct links than it holds means
+    some were rewritten by the client (Proofpoint's scrambled variants)."""
+    clicks = [clicked(LATE + 5.0 * n, link=n, link_count=3, ip=None, agent=None) for n in range(3)]
+    if variant:
+        clicks.append(clicked(LATE + 16.0, link=None, url=variant, link_count=3, ip=None))
+    replay = Replay(detector()).feed(delivered(), *clicks)
+    found = ["behaviour.more_links" in codes(replay.settled(click)) for click in clicks]
+    assert found == [more] * len(clicks)
