@@ -1,20 +1,26 @@
-"""`connector report SUBJECT [KEY]`: click reports in the terminal (or as CSV).
+"""`connector report SUBJECT [KEY]`: click reports in the terminal (or as CSV);
+`connector report rebuild`: count them again from the stored events.
 
 Without KEY: every subject of that kind with its totals. With KEY: that subject's totals,
 its clicks per hour over the last days up to its last click, and who clicked. Reads the
 aggregates the processor keeps, so it is as quick on a large store as on a small one.
-Needs no secrets: it only reads the store.
+`rebuild` recounts those aggregates (`connector/reports/rebuild.py`) for clicks the
+processor never counted (stored before the reports existed, copied in). Neither needs
+secrets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
 import click
 
 from connector.cli.common import config_option, load_or_exit, resolve_config_path
+from connector.cli.progress import Advance, progress
 from connector.reports import tables
+from connector.reports.rebuild import Progress, RebuildBusy, count_stored, empty_reports
 from connector.storage.base import Tx
 from connector.storage.factory import open_store
 from connector.storage.report_records import ContactClicks, ReportTotals, Subject, TimeBucket
@@ -23,14 +29,30 @@ HOUR = 3600.0
 Found = tuple[ReportTotals, list[TimeBucket], list[ContactClicks]] | None
 
 
-@click.command()
+class _ShowByDefault(click.Group):
+    """`connector report SUBJECT [KEY]` as ever, with `rebuild` beside it: arguments that
+    do not start with a subcommand's name are `show`'s."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_ShowByDefault)
+def report() -> None:
+    """Click reports: `connector report SUBJECT [KEY]` shows them (`show` may be left
+    out), `connector report rebuild` counts them again from the stored events."""
+
+
+@report.command("show")
 @config_option
 @click.argument("subject", type=click.Choice(tables.SUBJECTS))
 @click.argument("key", required=False)
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--hours", type=click.IntRange(1, 24 * 366), default=48, show_default=True)
-def report(
+def show(
     config_path: Path | None,
     subject: str,
     key: str | None,
@@ -78,3 +100,58 @@ def _print(as_csv: bool, columns: tuple[str, ...], rows: list[tables.Row]) -> No
         click.echo(tables.text_table(columns, rows))
     else:
         click.echo("(none)")
+
+
+@report.command("rebuild")
+@config_option
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=500,
+    show_default=True,
+    help="Events read and counted per transaction (ingest waits at most for one).",
+)
+@click.option(
+    "--pause-ms",
+    type=click.IntRange(0, 60_000),
+    default=0,
+    show_default=True,
+    help="Pause between batches, to leave a busy store more room.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before emptying the reports.")
+def rebuild_command(config_path: Path | None, batch_size: int, pause_ms: int, yes: bool) -> None:
+    """Empty the click reports and count them again from the stored events.
+
+    For clicks the processor never counted: events stored before the reports existed, or
+    copied in. The service may keep running: clicks it processes meanwhile are counted once.
+    Clicks of events already pruned by retention drop out of the reports. Running it again
+    gives the same reports; an interrupted rebuild is finished by running it again.
+    """
+    settings = load_or_exit(resolve_config_path(config_path), secrets=False)
+    if not yes:
+        click.confirm("Empty the click reports and count them again?", abort=True)
+    store = open_store(settings)
+    store.open_sync()
+    try:
+        reset = empty_reports(store)
+        with progress(reset.last_seq, "counting") as advance:
+            done = count_stored(store, reset, batch_size, pause_ms / 1000, _moving(advance))
+    except RebuildBusy as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        store.close_sync()
+    click.echo(
+        f"reports rebuilt: {done.clicks} clicks counted from {done.events} processed clicks"
+        f" (events up to #{done.last_seq}; later ones are the worker's to count)"
+    )
+
+
+def _moving(advance: Advance) -> Callable[[Progress], None]:
+    """A progress report that moves the bar by the events read since the last one."""
+    done = [0]
+
+    def report(now: Progress) -> None:
+        advance(now.seq - done[0])
+        done[0] = now.seq
+
+    return report

@@ -55,6 +55,29 @@ class CountedClick:
     final: bool = False  # no settling phase follows: the immediate verdict is also settled
 
 
+@dataclass(frozen=True, slots=True)
+class ReportReset:
+    """The report tables were emptied at one moment: of the events up to `last_seq`, those
+    processed by then are a rebuild's to count; `pending` (not processed then) and every
+    later event are the processor's, which counts them as it routes them."""
+
+    last_seq: int
+    pending: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEvent:
+    """A processed click as stored, with what its counting needs (`connector report rebuild`)."""
+
+    seq: int
+    payload: bytes
+    received_at: float
+    bot: bytes | None  # the immediate verdict, or the settled one once settled
+    decision: bytes | str | None  # {"immediate": ..., "settled": ...}
+    settle_at: float | None
+    settled: bool
+
+
 class ReportOps(Protocol):
     """Report operations every backend's transaction offers (part of `Tx`)."""
 
@@ -83,3 +106,13 @@ class ReportOps(Protocol):
     def report_timeline(
         self, subject: Subject, key: str, since: float, until: float
     ) -> list[TimeBucket]: ...
+
+    def reset_reports(self) -> ReportReset | None:
+        """Empty the report tables, and say which events a rebuild must count; None when
+        another transaction holds them too long (PostgreSQL: try again)."""
+        ...
+
+    def report_events(self, after: int, until: int, limit: int) -> list[ReportEvent]:
+        """Processed clicks with `after < seq <= until`, by seq; a settlement running on one
+        of them finishes first (PostgreSQL: FOR SHARE), so none is read half settled."""
+        ...

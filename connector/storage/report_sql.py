@@ -18,12 +18,17 @@ from typing import Any
 from connector.storage.report_records import (
     ContactClicks,
     CountedClick,
+    ReportEvent,
+    ReportReset,
     ReportTotals,
     Subject,
     TimeBucket,
 )
 
 HOUR = 3600
+REPORT_TABLES = ("report_contacts", "report_totals", "report_hours", "report_unsettled")
+# connector/reports/recorder.py CLICK_TYPES (storage does not import the reports package)
+_CLICKS = "'email.clicked', 'link.clicked'"
 _TOTALS = (
     "subject, key, clicks, contacts, human_immediate, human_settled, suspected_immediate,"
     " suspected_settled, first_at, last_at"
@@ -44,6 +49,9 @@ class ReportStatements:
     read_subjects: str
     read_contacts: str
     read_timeline: str
+    read_events: str
+    last_seq: str
+    pending_seqs: str
 
 
 def statements(mark: str, least: str, greatest: str) -> ReportStatements:
@@ -83,6 +91,11 @@ def statements(mark: str, least: str, greatest: str) -> ReportStatements:
         " WHERE subject = ? AND key = ? AND recipient > ? ORDER BY recipient LIMIT ?",
         read_timeline=f"SELECT start, clicks, human FROM {h} WHERE subject = ? AND key = ?"
         " AND start >= ? AND start < ? ORDER BY start",
+        read_events="SELECT seq, payload, received_at, bot, decision, settle_at, settled"
+        f" FROM events WHERE seq > ? AND seq <= ? AND processed = 1 AND type IN ({_CLICKS})"
+        " ORDER BY seq LIMIT ?",
+        last_seq="SELECT COALESCE(MAX(seq), 0) FROM events",
+        pending_seqs="SELECT seq FROM events WHERE processed = 0",
     )
     if mark == "?":
         return sql
@@ -93,6 +106,7 @@ class ReportSqlBase:
     """The `ReportOps` of `Tx`, over `_rows`, which each backend's mixin defines."""
 
     _SQL: ReportStatements
+    _SHARE = ""  # what `report_events` adds to lock the rows it reads
 
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -180,6 +194,23 @@ class ReportSqlBase:
         first = int(since // HOUR * HOUR)
         rows = self._rows(self._SQL.read_timeline, (subject, key, first, until))
         return [TimeBucket(float(r[0]), r[1], r[2]) for r in rows]
+
+    def report_events(self, after: int, until: int, limit: int) -> list[ReportEvent]:
+        rows = self._rows(self._SQL.read_events + self._SHARE, (after, until, limit))
+        return [
+            ReportEvent(r[0], bytes(r[1]), float(r[2]), _bytes(r[3]), r[4], r[5], bool(r[6]))
+            for r in rows
+        ]
+
+    def _reset(self) -> ReportReset:
+        """What `reset_reports` answers once the tables are empty and writes are held."""
+        last = int(self._rows(self._SQL.last_seq, ())[0][0])
+        pending = frozenset(int(r[0]) for r in self._rows(self._SQL.pending_seqs, ()))
+        return ReportReset(last, pending)
+
+
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
 
 
 def _add(row: list[Any], *amounts: int) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from connector.storage.report_sql import ReportSqlBase, statements
+from connector.storage.report_records import ReportReset
+from connector.storage.report_sql import REPORT_TABLES, ReportSqlBase, statements
 
 
 class ReportSql(ReportSqlBase):
@@ -21,3 +22,9 @@ class ReportSql(ReportSqlBase):
     def _many(self, sql: str, params: list[tuple[Any, ...]]) -> list[tuple[Any, ...] | None]:
         # in-process: a statement per row costs microseconds, and RETURNING needs execute
         return [self.conn.execute(sql, row).fetchone() for row in params]
+
+    def reset_reports(self) -> ReportReset:
+        """Nothing else writes during a SQLite write transaction: no one to wait for."""
+        for table in REPORT_TABLES:
+            self.conn.execute(f"DELETE FROM {table}")
+        return self._reset()
