@@ -20,6 +20,7 @@ import orjson
 import structlog
 
 from connector.delivery.outflow import Outflow
+from connector.delivery.retry_alarm import RetryAlarm
 from connector.delivery.sender import DeliveryJob, Sender
 from connector.metrics import Metrics
 from connector.pipeline.processor import Processor
@@ -75,6 +76,7 @@ class Pipeline:
             on_finish=self._outbox.set,
         )
         self._control: set[asyncio.Task[None]] = set()  # control tasks running
+        self._retries = RetryAlarm(self._outbox.set, clock)  # wakes the loop when one is due
 
     def _background(self, fn: Callable[[Tx], T]) -> Awaitable[T]:
         """The loops' transactions: redone or retried if a power loss undoes them, so they
@@ -106,6 +108,7 @@ class Pipeline:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self._outflow.cancel()
+        self._retries.cancel()
         for task in list(self._control):
             task.cancel()
         await asyncio.gather(*self._control, return_exceptions=True)
@@ -244,6 +247,8 @@ class Pipeline:
         )
         result = await self.sender.attempt(job)
         self._count(item.action_id, result.outcome)
+        if result.next_attempt_at is not None:
+            self._retries.schedule(result.next_attempt_at.timestamp())
         return AttemptRecord(
             delivery_id=item.id,
             attempt=item.attempt,

@@ -76,6 +76,7 @@ class Receiver:
     sni: list[str | None] = field(default_factory=list)
     client_context: ssl.SSLContext | None = None  # trusts the certificate, for make_client
     port: int = 0
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # set at each request
     _server: asyncio.Server | None = None
 
     async def __aenter__(self) -> Receiver:
@@ -102,6 +103,7 @@ class Receiver:
         try:
             while head := await reader.readuntil(b"\r\n\r\n"):
                 self.heads.append(head)
+                self.arrived.set()
                 length = _content_length(head)
                 await reader.readexactly(length)
                 response = self.responses[min(len(self.heads), len(self.responses)) - 1]
