@@ -43,6 +43,7 @@ from connector.delivery.signing import Signer
 ERROR_CHARS = 200
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _DRAIN_BYTES = 64 * 1024  # read (and drop) up to this much so the connection can be reused
+_KEPT_BYTES = ERROR_CHARS * 4  # enough UTF-8 for ERROR_CHARS characters
 _log = structlog.get_logger("connector.delivery")
 
 
@@ -219,14 +220,10 @@ class Sender:
             decision = self._decide(exc, job)
             error, failure = _describe(exc, target)
             return _Done(decision, error=_with_reason(error, decision), failure=failure)
-        try:
-            async with asyncio.timeout_at(deadline):
-                snippet = await _read_prefix(response)
-        except TimeoutError:
-            snippet = b""  # the status already arrived and decides; the body is only context
-        finally:
-            with contextlib.suppress(Exception):  # a failed close cannot change the outcome
-                await response.aclose()
+        if response.is_stream_consumed:  # the body came with the headers (engine.py)
+            snippet = response.content[:_KEPT_BYTES]
+        else:
+            snippet = await _read_rest(response, deadline)
         status = response.status_code
         decision = self._decide(status, job, response.headers.get("retry-after"))
         if decision.outcome == "delivered":
@@ -246,13 +243,25 @@ class Sender:
         )
 
 
+async def _read_rest(response: httpx.Response, deadline: float) -> bytes:
+    """The start of a body still arriving, read until the attempt's deadline at most."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await _read_prefix(response)
+    except TimeoutError:
+        return b""  # the status already arrived and decides; the body is only context
+    finally:
+        with contextlib.suppress(Exception):  # a failed close cannot change the outcome
+            await response.aclose()
+
+
 async def _read_prefix(response: httpx.Response) -> bytes:
     kept = bytearray()
     total = 0
     try:
         async for chunk in response.aiter_bytes():
-            if len(kept) < ERROR_CHARS * 4:
-                kept += chunk[: ERROR_CHARS * 4 - len(kept)]
+            if len(kept) < _KEPT_BYTES:
+                kept += chunk[: _KEPT_BYTES - len(kept)]
             total += len(chunk)
             if total > _DRAIN_BYTES:
                 break
