@@ -27,6 +27,36 @@ CHECK_FIRST_WITHIN = 5.0  # the check, then the redirected person: seconds (Mime
 NETWORKS_WINDOW = 10.0  # a sweep through links from this many seconds
 NETWORKS_NEEDED = 3
 MANY_LINKS = 4
+# A sandbox walking links at a page load's pace: at most this long from one link to the next
+# (ASSUMPTION, as the corpus's slowest sandboxes); a reader's next link comes minutes later.
+PAGE_LOAD_GAP = 6.0
+
+
+def chained(
+    click: ClickRecord, others: list[ClickRecord], gap: float, window: float
+) -> list[ClickRecord]:
+    """The clicks of `others` (ordered by time) linked to `click` by steps of at most `gap`
+    seconds, within `window` of it: one client's walk through the links. A click standing
+    apart (a reader's click a minute after a gateway's sweep) is no part of the walk."""
+    occurred = click.occurred
+    before, after = [], []
+    at = occurred
+    for other in reversed(others):
+        if other.occurred > occurred:
+            continue
+        if at - other.occurred > gap or occurred - other.occurred > window:
+            break
+        before.append(other)
+        at = other.occurred
+    at = occurred
+    for other in others:
+        if other.occurred <= occurred:  # taken above
+            continue
+        if other.occurred - at > gap or other.occurred - occurred > window:
+            break
+        after.append(other)
+        at = other.occurred
+    return before + after
 
 
 def burst_hits(click: ClickRecord, same_network: list[ClickRecord], window: float) -> list[Hit]:
@@ -97,31 +127,31 @@ def networks_hit(click: ClickRecord, others: list[ClickRecord]) -> Hit | None:
 def all_links_hit(
     click: ClickRecord, same_network: list[ClickRecord], link_count: int | None, window: float
 ) -> Hit | None:
-    """Nearly every link of a message with 3+ links clicked within `window` by one network;
-    else, whatever the message holds, MANY_LINKS or more: a reader clicks one to three
+    """Nearly every link of a message with 3+ links clicked by one network in one walk
+    (`chained`: steps of at most PAGE_LOAD_GAP, within `window`); else, whatever the message
+    holds, MANY_LINKS or more in one walk: a reader clicks one to three
     links minutes apart, a person opening tabs does it within seconds (a burst, which
     outweighs this), a sandbox walking the links at a page load's pace does neither."""
     if len(same_network) < MANY_LINKS - 1 and (link_count is None or link_count < 3):
         return None
-    low, high = click.occurred - window, click.occurred + window
-    links = {o.link_key for o in same_network if low <= o.occurred <= high}
+    links = {o.link_key for o in chained(click, same_network, PAGE_LOAD_GAP, window)}
     links.add(click.link_key)
     if link_count is not None and link_count >= 3:
         needed = link_count if link_count <= 4 else ceil(0.8 * link_count)
         if len(links) >= needed:
             return (
                 "behaviour.all_links",
-                f"{len(links)} of {link_count} links clicked within {window:.0f} s",
+                f"{len(links)} of {link_count} links clicked in one walk",
             )
     if len(links) >= MANY_LINKS:
-        return "behaviour.many_links", f"{len(links)} distinct links within {window:.0f} s"
+        return "behaviour.many_links", f"{len(links)} distinct links in one walk"
     return None
 
 
 def more_links_hit(
     click: ClickRecord, same_network: list[ClickRecord], link_count: int | None, window: float
 ) -> Hit | None:
-    """More distinct links of a message clicked by one network within `window` than the
+    """More distinct links of a message clicked in one walk (`chained`) by one network than the
     message holds (`message.link_count`): some of them are not in the message. A person can
     only follow the links it shows; scanners rewrite what they fetch (Proofpoint's
     scrambled-UTM variants, mautic #9798). CustomerMinds flags "more clicks than links"; this
@@ -129,14 +159,13 @@ def more_links_hit(
     """
     if link_count is None or link_count < 1 or len(same_network) < link_count:
         return None
-    low, high = click.occurred - window, click.occurred + window
-    links = {o.link_key for o in same_network if low <= o.occurred <= high}
+    links = {o.link_key for o in chained(click, same_network, PAGE_LOAD_GAP, window)}
     links.add(click.link_key)
     if len(links) <= link_count:
         return None
     return (
         "behaviour.more_links",
-        f"{len(links)} distinct links within {window:.0f} s; the message holds {link_count}",
+        f"{len(links)} distinct links in one walk; the message holds {link_count}",
     )
 
 
@@ -229,20 +258,11 @@ def proven_sweep_hit(
     """
     if click.evidence >= proof or not any(o.evidence >= proof for o in same_network):
         return None
-    chain = unpaired(click, same_network, pair_window)
-    for direction in (-1, 1):
-        at = click.occurred
-        ordered = chain if direction == 1 else reversed(chain)
-        for other in ordered:
-            gap = (other.occurred - at) * direction
-            if gap < 0 or (gap == 0 and other.link_key == click.link_key):
-                continue
-            if gap > window:
-                break
-            at = other.occurred
-            if other.evidence >= proof:
-                span = abs(other.occurred - click.occurred)
-                return "burst.proven", f"one sweep with a proven automated click {span:.1f} s away"
+    walk = chained(click, unpaired(click, same_network, pair_window), window, pair_window)
+    for other in walk:
+        if other.evidence >= proof:
+            span = abs(other.occurred - click.occurred)
+            return "burst.proven", f"one sweep with a proven automated click {span:.1f} s away"
     return None
 
 

@@ -52,8 +52,12 @@ REASONS: dict[str, ReasonSpec] = {
     "burst.proven": ReasonSpec(
         60, "one sweep of links with a click that proves automation (hidden link, HEAD, ...)"
     ),
-    "behaviour.all_links": ReasonSpec(25, "nearly every link of a 3+ link message clicked"),
-    "behaviour.many_links": ReasonSpec(25, "4+ distinct links of one message within a minute"),
+    "behaviour.all_links": ReasonSpec(
+        30, "nearly every link of a 3+ link message clicked in one walk"
+    ),
+    "behaviour.many_links": ReasonSpec(
+        30, "4+ distinct links of one message in one walk (steps of at most 6 s)"
+    ),
     "behaviour.more_links": ReasonSpec(
         45, "more distinct links clicked than the message holds: links not in it"
     ),

@@ -139,12 +139,13 @@ def test_google_service_space_is_shipped() -> None:
         ((4.0, 5.0, 3.0), 8, "behaviour.many_links"),  # half of a long message
         ((4.0, 5.0, 3.0), 4, "behaviour.all_links"),  # every link of a short one
         ((4.0, 5.0), None, None),  # three links: a reader's share
+        ((4.0, 5.0, 20.0), None, None),  # the fourth stands apart: a reader after a sweep
     ],
 )
 def test_many_links_without_a_burst(
     gaps: tuple[float, ...], link_count: int | None, code: str | None
 ) -> None:
-    """Four or more distinct links within a minute, too slow for a burst, is reported."""
+    """Four or more distinct links in one walk (steps of up to 6 s), too slow for a burst."""
     times = [LATE]
     for gap in gaps:
         times.append(times[-1] + gap)
