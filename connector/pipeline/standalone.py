@@ -26,7 +26,7 @@ import signal
 import structlog
 
 from connector.delivery.client import make_client
-from connector.gc import settle_gc
+from connector.gc import WORKER_GC_THRESHOLDS, settle_gc
 from connector.metrics import Metrics
 from connector.pipeline.build import build_pipeline
 from connector.pipeline.wakeup import listen
@@ -67,7 +67,7 @@ async def run_worker(
         poll_seconds=settings.worker.poll_seconds,
         route_batch=ROUTE_BATCH,
     )
-    settle_gc()
+    settle_gc(WORKER_GC_THRESHOLDS)
     pipeline.start()
     if wake_fd is not None:
         listen(wake_fd, pipeline.wake)
