@@ -239,15 +239,12 @@ def _ordered(first: float, then: float) -> bool:
 
 
 def proven_sweep_hit(
-    click: ClickRecord,
-    same_network: list[ClickRecord],
-    window: float,
-    pair_window: float,
-    proof: int,
+    click: ClickRecord, same_network: list[ClickRecord], pair_window: float, proof: int
 ) -> Hit | None:
-    """This click is part of a sweep (distinct links of the message from one network, each
-    within `window` of the next) in which another click proves automation by itself
-    (`evidence` >= `proof`: a hidden link, a HEAD, the ESP's bot flag, a declared agent).
+    """This click is part of a sweep (distinct links of the message from one network, one
+    walk: `chained` by steps of at most PAGE_LOAD_GAP) in which another click proves
+    automation by itself (`evidence` >= `proof`: a hidden link, a HEAD, the ESP's bot flag,
+    a declared agent).
 
     Once one filter fires on a send, the same client's other clicks are discarded (Paminga:
     15 minutes of the same IP or agent); here only the clicks chained to it at a scanner's
@@ -258,7 +255,7 @@ def proven_sweep_hit(
     """
     if click.evidence >= proof or not any(o.evidence >= proof for o in same_network):
         return None
-    walk = chained(click, unpaired(click, same_network, pair_window), window, pair_window)
+    walk = chained(click, unpaired(click, same_network, pair_window), PAGE_LOAD_GAP, pair_window)
     for other in walk:
         if other.evidence >= proof:
             span = abs(other.occurred - click.occurred)

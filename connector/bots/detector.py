@@ -219,7 +219,7 @@ class Detector:
             if more:
                 hits.append(more)
             proven = behaviour.proven_sweep_hit(
-                record, same_network, s.burst_window_seconds, s.pair_window_seconds, self._proof
+                record, same_network, s.pair_window_seconds, self._proof
             )
             if proven:
                 hits.append(proven)

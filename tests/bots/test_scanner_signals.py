@@ -173,7 +173,8 @@ def test_cloud_fetch_after_the_person(after: float, code: str | None) -> None:
     [
         ((0.6, 0.9, 1.2), None, [True, True, True]),  # no address: the Customer.io case
         ((0.6, 0.9, 1.2), RESIDENTIAL, [True, True, True]),
-        ((0.6, 3.0, 1.2), None, [False, False, True]),  # a pause longer than a sweep's step
+        ((0.6, 3.0, 1.2), None, [True, True, True]),  # a page load's pace
+        ((0.6, 8.0, 1.2), None, [False, False, True]),  # a pause longer than a sweep's step
     ],
 )
 def test_sweep_through_the_hidden_link(
