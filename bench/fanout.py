@@ -130,12 +130,16 @@ def run_sink(port: int) -> None:
 # --- the baseline (CPU 0) ------------------------------------------------------------------
 def run_loop(db: Path, port: int, concurrency: int, api: str) -> None:
     """POST every stored body to its action's URL with a plain loop; print JSON. `api`:
-    "aiohttp" (a ClientSession) or "httpx" (an httpx.AsyncClient over httpx-aiohttp's
-    transport, aiohttp's engine under httpx's API: the ceiling of any sender on that API)."""
+    "aiohttp" (a ClientSession), "httpx" (`client.post` on an httpx.AsyncClient over
+    httpx-aiohttp's transport: aiohttp's engine under httpx's API) or "lean" (`client.send`
+    of a prebuilt request, URL parsed once, over connector/delivery/engine.py: the least any
+    sender on httpx's API can do per request with our engine)."""
     import aiohttp
     import httpx
     import uvloop
     from httpx_aiohttp import AiohttpTransport
+
+    from connector.delivery.engine import AiohttpEngine
 
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT action_id, body FROM deliveries").fetchall()
@@ -166,9 +170,25 @@ def run_loop(db: Path, port: int, concurrency: int, api: str) -> None:
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
 
+    async def with_lean(queue: Iterator[tuple[str, bytes]]) -> None:
+        def session() -> aiohttp.ClientSession:
+            return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
+
+        urls = {url: httpx.URL(url) for url, _ in jobs}
+        async with httpx.AsyncClient(transport=AiohttpEngine(session)) as client:
+
+            async def worker() -> None:
+                for url, body in queue:
+                    request = httpx.Request("POST", urls[url], content=body, headers=headers)
+                    response = await client.send(request)
+                    assert response.status_code == 200
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+
     async def go() -> float:
+        loops = {"aiohttp": with_aiohttp, "httpx": with_httpx, "lean": with_lean}
         started = time.perf_counter()
-        await (with_aiohttp if api == "aiohttp" else with_httpx)(iter(jobs))
+        await loops[api](iter(jobs))
         return time.perf_counter() - started
 
     seconds = uvloop.run(go())
@@ -228,24 +248,27 @@ def prefill(config: Path, events: int) -> None:
 
 
 # --- one measurement -------------------------------------------------------------------------
+def copy_store(template: Path, db: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(str(db) + suffix)
+    shutil.copy(template, db)
+
+
 def pending(db: Path) -> int:
     with sqlite3.connect(db, timeout=30) as conn:
         row = conn.execute("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'").fetchone()
         return int(row[0])
 
 
-def measure_worker(config: Path, db: Path, profile: float, work: Path) -> dict[str, Any]:
-    """Run `connector worker` pinned to CPU 0 until the outbox is empty."""
+def measure_worker(
+    config: Path, db: Path, profile: float, launcher: Path | None = None
+) -> dict[str, Any]:
+    """Run `connector worker` (or `launcher`, a Python script run with the same arguments)
+    pinned to CPU 0 until the outbox is empty."""
+    command = [sys.executable, str(launcher)] if launcher else [str(ROOT / ".venv/bin/connector")]
     worker = subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            "0",
-            str(ROOT / ".venv/bin/connector"),
-            "worker",
-            "--config",
-            str(config),
-        ],
+        ["taskset", "-c", "0", *command, "worker", "--config", str(config)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=ROOT,
@@ -341,6 +364,7 @@ def summarise_round(figures: dict[str, Any]) -> dict[str, Any]:
     worker = figures["worker"]
     return {
         **rates,
+        **{f"{name}_ratio": rate / rates["aiohttp"] for name, rate in rates.items()},
         "ratio": rates["worker"] / rates["aiohttp"],
         "ceiling": rates["httpx"] / rates["aiohttp"],
         "of_ceiling": rates["worker"] / rates["httpx"],
@@ -384,9 +408,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--actions", default="1,5")
     parser.add_argument("--concurrency", type=int, default=10)
-    parser.add_argument("--delivery", default="", help="extra [delivery] lines, e.g. transport")
+    parser.add_argument("--delivery", default="", help="extra [delivery] lines")
     parser.add_argument("--profile", type=float, default=0.0)
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=SCRIPT",
+        help="also measure, in the same rounds, a worker started by SCRIPT (a Python file run "
+        "with `worker --config ...`, e.g. one that patches the committed code): an A/B",
+    )
     args = parser.parse_args()
+    variants = {name: Path(path) for name, _, path in (v.partition("=") for v in args.variant)}
     fanouts = [int(a) for a in args.actions.split(",")]
     work = Path(tempfile.mkdtemp(prefix="fanout-"))
     port = free_port()
@@ -403,28 +436,33 @@ def main() -> None:
         for round_ in range(args.rounds):
             for k in fanouts:
                 db = work / f"run-{k}.db"
-                for suffix in ("", "-wal", "-shm"):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(str(db) + suffix)
-                shutil.copy(templates[k], db)
+                copy_store(templates[k], db)
                 config = write_config(work, db, port, k, args)
                 profile = args.profile if round_ == args.rounds - 1 else 0.0
-                names = ["worker", "aiohttp", "httpx"]
+                names = ["worker", "aiohttp", "httpx", "lean", *variants]
                 shift = round_ % len(names)  # each goes first in turn
                 figures: dict[str, Any] = {}
                 for name in names[shift:] + names[:shift]:
                     if name == "worker":
-                        figures[name] = measure_worker(config, db, profile, work)
+                        figures[name] = measure_worker(config, db, profile)
+                    elif name in variants:
+                        copy_store(templates[k], db)
+                        figures[name] = measure_worker(config, db, 0.0, variants[name])
+                        copy_store(templates[k], db)  # the committed worker's copy
                     else:
                         figures[name] = measure_loop(templates[k], port, args.concurrency, name)
                 row = summarise_round(figures)
                 results[k].append(row)
+                extra = "".join(
+                    f"; {name} {row[name]:,.0f}/s (ratio {row[name + '_ratio']:.2f})"
+                    for name in ["lean", *variants]
+                )
                 print(
                     f"round {round_ + 1} actions={k}: worker {row['worker']:,.0f}/s, "
                     f"aiohttp loop {row['aiohttp']:,.0f}/s (ratio {row['ratio']:.2f}), "
                     f"httpx-over-aiohttp loop {row['httpx']:,.0f}/s (ratio {row['ceiling']:.2f} "
                     f"of the aiohttp loop); {row['statuses']}; worker CPU "
-                    f"{row['cpu_share']:.0%} of a core, {row['cpu_us']:.0f} us per delivery",
+                    f"{row['cpu_share']:.0%} of a core, {row['cpu_us']:.0f} us per delivery{extra}",
                     flush=True,
                 )
                 if profile and PROFILE.exists():
@@ -443,6 +481,9 @@ def main() -> None:
                 f"loop / aiohttp loop {median('ceiling'):.2f}; worker / httpx-over-aiohttp "
                 f"loop {median('of_ceiling'):.2f}; worker CPU {median('cpu_us'):.0f} us per "
                 "delivery"
+                + "".join(
+                    f"; {name} ratio {median(name + '_ratio'):.2f}" for name in ["lean", *variants]
+                )
             )
     finally:
         sink.terminate()
