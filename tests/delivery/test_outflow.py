@@ -72,6 +72,26 @@ def test_a_new_destination_trims_the_queue_of_a_full_one_to_its_share() -> None:
     assert done == ["done"] * 4
 
 
+def test_wait_returns_once_ready_holds_with_attempts_still_in_flight() -> None:
+    """`wait` ends when its condition holds after a finish, not only when all are done."""
+
+    async def scenario() -> tuple[int, list[str]]:
+        flow: Outflow[str] = Outflow(concurrency=3, per_destination=3, window=3)
+        gates = [asyncio.Event() for _ in range(3)]
+        for gate in gates:
+            flow.start("a", _blocked(gate, []))
+        await asyncio.sleep(0)
+        for gate in gates[:2]:
+            gate.set()
+        await flow.wait(lambda: flow.busy <= 1, 5)
+        busy, done = flow.busy, flow.take()
+        await flow.cancel()
+        return busy, done
+
+    busy, done = asyncio.run(scenario())
+    assert (busy, done) == (1, ["done", "done"])
+
+
 async def _sink(
     gate: asyncio.Event | None, seen: list[bytes], arrived: asyncio.Event
 ) -> asyncio.Server:
