@@ -30,6 +30,7 @@ MANY_LINKS = 4
 # A sandbox walking links at a page load's pace: at most this long from one link to the next
 # (ASSUMPTION, as the corpus's slowest sandboxes); a reader's next link comes minutes later.
 PAGE_LOAD_GAP = 6.0
+BURST_WALK = 10.0  # how far a walk at a burst's pace is followed (burst.networks' window)
 
 
 def chained(
@@ -60,7 +61,8 @@ def chained(
 
 
 def burst_hits(click: ClickRecord, same_network: list[ClickRecord], window: float) -> list[Hit]:
-    """3+ distinct links within `window`; two distinct links implausibly close.
+    """3+ distinct links within `window`, or in a walk (`chained`) whose every step is within
+    `window`; two distinct links implausibly close.
 
     Only clicks from the same network count (`same_network`: the message's other clicks from
     `click.network`): a burst is one client moving through links faster than a hand can, and
@@ -76,9 +78,12 @@ def burst_hits(click: ClickRecord, same_network: list[ClickRecord], window: floa
         return []
     hits: list[Hit] = []
     distinct = {other_link for _, other_link in near}
-    gap = min(near)[0]
+    gap, span = min(near)[0], max(near)[0]
+    if len(distinct) < 2:  # a walk at a burst's pace reaches further than `window`
+        walk = [o for o in chained(click, same_network, window, BURST_WALK) if o.link_key != link]
+        distinct = {o.link_key for o in walk}
+        span = max(abs(o.occurred - occurred) for o in walk)
     if len(distinct) >= 2:
-        span = max(near)[0]
         hits.append(("burst.links", f"{len(distinct) + 1} distinct links within {span:.2f} s"))
     if gap < INHUMAN_GAP_SECONDS and _sub_second(occurred, near, same_network):
         hits.append(("burst.inhuman_gap", f"another link {gap * 1000:.0f} ms apart"))
