@@ -8,7 +8,12 @@ service takes them, but never more than `--backlog` ahead of what the receiver h
 the run measures the pipeline's steady state rather than a growing queue. Every
 `--every` acknowledged clicks it reads VmRSS of the web process and of its worker.
 
-    .venv/bin/python bench/soak.py [--events 1000000] [--every 100000]
+    .venv/bin/python bench/soak.py [--events 1000000] [--every 100000] [--probe [--trace]]
+
+`--probe` adds, to each sample, the worker's own account of its memory (SIGUSR1: see
+`connector/memory_probe.py`): anonymous against file-backed RSS, glibc's heap in use and
+free, SQLite's allocator, the object types that grew; `--trace` runs the service under
+`tracemalloc` (slower) so the source lines that grew are named too.
 
 Goal (issue 14): each process's RSS within +-10 % of its value at 200k, up to 1M. Needs
 `taskset`, aiohttp (the dev extra) and 2 cores; traffic goes to 127.0.0.1 only.
@@ -22,6 +27,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -80,6 +86,28 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
+class Reports:
+    """The worker's `memory.report` log lines (the service logs to the file on its stderr)."""
+
+    def __init__(self, serve_pid: int) -> None:
+        self.log = Path(os.readlink(f"/proc/{serve_pid}/fd/2"))
+        self.offset = self.log.stat().st_size
+
+    async def take(self, pid: int) -> dict[str, Any]:
+        os.kill(pid, signal.SIGUSR1)
+        for _ in range(100):
+            await asyncio.sleep(0.2)
+            with self.log.open("rb") as log:
+                log.seek(self.offset)
+                lines = log.read().splitlines()
+            for number, line in enumerate(lines):
+                if b'"memory.report"' in line:
+                    self.offset += sum(len(earlier) + 1 for earlier in lines[: number + 1])
+                    report: dict[str, Any] = json.loads(line)
+                    return {k: v for k, v in report.items() if k not in ("level", "timestamp")}
+        return {"error": "no memory.report in 20 s"}
+
+
 def worker_pid(serve_pid: int) -> int:
     children = Path(f"/proc/{serve_pid}/task/{serve_pid}/children").read_text().split()
     return int(children[0])
@@ -136,8 +164,11 @@ class Load:
         await asyncio.gather(*posters)
 
 
-async def soak(events: int, every: int, backlog: int, serve_pid: int) -> list[dict[str, Any]]:
+async def soak(
+    events: int, every: int, backlog: int, serve_pid: int, probe: bool
+) -> list[dict[str, Any]]:
     worker = worker_pid(serve_pid)
+    reports = Reports(serve_pid) if probe else None
     samples: list[dict[str, Any]] = []
     started = time.monotonic()
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
@@ -153,6 +184,8 @@ async def soak(events: int, every: int, backlog: int, serve_pid: int) -> list[di
                 "worker_rss_mb": rss_mb(worker),
                 "seconds": round(time.monotonic() - started, 1),
             }
+            if reports is not None:
+                sample["worker"] = await reports.take(worker)
             print(json.dumps(sample), flush=True)
             samples.append(sample)
         await load.caught_up(0, limit=300)
@@ -174,10 +207,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--every", type=int, default=100_000)
     parser.add_argument("--backlog", type=int, default=5_000)
+    parser.add_argument("--probe", action="store_true", help="the worker's memory report too")
+    parser.add_argument("--trace", action="store_true", help="with --probe: under tracemalloc")
     args = parser.parse_args()
     os.sched_setaffinity(0, {1})
+    if args.trace:
+        os.environ["PYTHONTRACEMALLOC"] = "1"  # inherited by the service (and the receiver)
     with service_and_receiver("connector-soak-", RECEIVER_APP, SERVICE_PORT, SINK_PORT) as server:
-        samples = asyncio.run(soak(args.events, args.every, args.backlog, server.pid))
+        samples = asyncio.run(
+            soak(args.events, args.every, args.backlog, server.pid, args.probe or args.trace)
+        )
     web, worker = (
         spread(samples, "web_rss_mb", args.every),
         spread(samples, "worker_rss_mb", args.every),

@@ -1,0 +1,178 @@
+"""What a long-running process's memory is made of, measured from inside it.
+
+RSS alone cannot tell a leak from an allocator that keeps freed memory: this splits it into
+the kernel's view (`/proc/self/smaps_rollup`: anonymous against file-backed pages), glibc's
+(`mallinfo2`: bytes in use, bytes free but kept in the heap, mmapped blocks), SQLite's own
+allocator and, when `tracemalloc` runs, Python's. `bench/soak.py --probe` reads it from the
+worker through `memory_probe.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import os
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+MB = 1024 * 1024
+# How often the worker hands glibc's free heap pages back (`keep_trimmed`); see
+# bench/README.md "Memory soak" for what it bought and what it costs.
+TRIM_SECONDS = 30.0
+_SMAPS_FIELDS = {"Rss": "rss", "Anonymous": "anon"}
+_PYMALLOC_FIELDS = {  # sys._debugmallocstats() line -> figure
+    "# arenas allocated current": "pymalloc_arenas",
+    "# bytes in allocated blocks": "pymalloc_used",
+    "# bytes in available blocks": "pymalloc_free",
+}
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc >= 2.33's `struct mallinfo2` (every field a size_t)."""
+
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+@cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    if libc is None or not hasattr(libc, "mallinfo2") or not hasattr(libc, "malloc_trim"):
+        return None  # not glibc (musl, macOS): heap figures and trimming are skipped
+    libc.mallinfo2.restype = _MallInfo2
+    libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    return libc
+
+
+@cache
+def _sqlite_used() -> ctypes._NamedFuncPointer | None:
+    """`sqlite3_memory_used` of the library the `sqlite3` module is linked to, if shared."""
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    function = ctypes.CDLL(name).sqlite3_memory_used
+    function.restype = ctypes.c_int64
+    return function
+
+
+def smaps() -> dict[str, float]:
+    """RSS, its anonymous part (heaps) and the rest (mapped files, shared memory), in MB."""
+    kb: dict[str, int] = {}
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in _SMAPS_FIELDS:
+            kb[_SMAPS_FIELDS[key]] = int(rest.split()[0])
+    kb["file"] = kb["rss"] - kb["anon"]
+    return {key: round(value / 1024, 1) for key, value in kb.items()}
+
+
+def heap() -> dict[str, float]:
+    """glibc's heap over all arenas, in MB: in use, free but kept, in mmapped blocks."""
+    libc = _libc()
+    if libc is None:
+        return {}
+    info = libc.mallinfo2()
+    return {
+        "heap_used": round(info.uordblks / MB, 1),
+        "heap_free": round(info.fordblks / MB, 1),
+        "heap_mmapped": round(info.hblkhd / MB, 1),
+    }
+
+
+def pymalloc() -> dict[str, float]:
+    """Python's small-object allocator, in MB: its arenas (1 MiB each, handed back only when
+    wholly empty), the blocks in use in them and the free blocks in used pools.
+
+    CPython prints these only to stderr (`sys._debugmallocstats`), so file descriptor 2 is
+    pointed at a temporary file for the call: a line another thread writes to stderr then
+    would land there. For reports on demand, never in a loop.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        text = capture.read().decode()
+    figures: dict[str, float] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        name = _PYMALLOC_FIELDS.get(key.strip())
+        if name is not None:
+            number = int(value.strip().replace(",", ""))
+            figures[name] = number if name == "pymalloc_arenas" else round(number / MB, 1)
+    return figures
+
+
+def usage() -> dict[str, float]:
+    """The kernel's, glibc's, SQLite's and (when tracing) Python's figures, in MB."""
+    figures = smaps() | heap()
+    sqlite_used = _sqlite_used()
+    if sqlite_used is not None:
+        figures["sqlite"] = round(sqlite_used() / MB, 1)
+    if tracemalloc.is_tracing():
+        figures["python_traced"] = round(tracemalloc.get_traced_memory()[0] / MB, 1)
+    return figures
+
+
+@dataclass
+class TrimCost:
+    """What trimming has cost this process so far (reported by `memory_probe.py`)."""
+
+    count: int = 0
+    seconds: float = 0.0
+
+
+TRIM_COST = TrimCost()
+
+
+def trim() -> bool:
+    """Give the heap's free pages back to the kernel (`malloc_trim(0)`); True if any went."""
+    libc = _libc()
+    if libc is None:
+        return False
+    started = time.perf_counter()
+    released = bool(libc.malloc_trim(0))
+    TRIM_COST.count += 1
+    TRIM_COST.seconds += time.perf_counter() - started
+    return released
+
+
+def keep_trimmed(loop: asyncio.AbstractEventLoop, seconds: float = TRIM_SECONDS) -> None:
+    """Trim the heap every `seconds` on `loop` for as long as it runs.
+
+    glibc keeps what the process freed for reuse, per arena, and returns it only from the
+    top of each heap: a worker whose allocations peak now and then (a batch of deliveries
+    in flight, a fold of the bot mirror's hashes) holds its peaks' pages for good, and its
+    RSS creeps up in steps. Trimming returns whole free pages from anywhere in the heap.
+    """
+
+    def again() -> None:
+        trim()
+        loop.call_later(seconds, again)
+
+    loop.call_later(seconds, again)
