@@ -9,13 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.config import parse_settings
-from connector.delivery.client import make_client
 from connector.delivery.outflow import Outflow
-from connector.metrics import Metrics
-from connector.pipeline.build import build_pipeline
 from connector.storage.base import NewDelivery
-from connector.storage.sqlite import SqliteStore
+from tests.delivery.harness import running_worker
 
 OK = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
 
@@ -135,41 +131,20 @@ def test_a_slow_receiver_does_not_starve_a_fast_one(tmp_path: Path) -> None:
         arrived = asyncio.Event()
         slow = await _sink(gate, slow_seen, asyncio.Event())
         fast = await _sink(None, fast_seen, arrived)
-        settings = parse_settings(
-            {
-                "storage": {"url": f"sqlite:///{tmp_path / 'flow.db'}"},
-                "delivery": {
-                    "allow_networks": ["127.0.0.0/8"],
-                    "concurrency": 4,
-                    "destination_concurrency": 2,
-                    "batch_size": 10,
-                },
-                "actions": [
-                    {"id": "slow", "type": "http", "url": f"http://127.0.0.1:{_port(slow)}/"},
-                    {"id": "fast", "type": "http", "url": f"http://127.0.0.1:{_port(fast)}/"},
-                ],
-            },
-            {},
-        )
-        store = SqliteStore(tmp_path / "flow.db")
-        await store.open()
         rows = [
             NewDelivery(f"{action}-{i}", f"evt-{i}", action, ["r"], b"{}", due)
             for action, due in (("slow", 0.0), ("fast", 1.0))
             for i in range(count)
         ]
-        await store.transaction(lambda tx: tx.add_deliveries(rows))
-        async with make_client(settings.delivery) as client:
-            pipeline = build_pipeline(settings, store, Metrics(), client)
-            pipeline.start()
+        delivery = {"concurrency": 4, "destination_concurrency": 2, "batch_size": 10}
+        ports = {"slow": _port(slow), "fast": _port(fast)}
+        async with running_worker(tmp_path, delivery, ports, rows):
             async with asyncio.timeout(30):
                 while len(fast_seen) < count:
                     arrived.clear()
                     await arrived.wait()
             slow_while = len(slow_seen)
             gate.set()
-            await pipeline.stop()
-        await store.close()
         slow.close()
         fast.close()
         return len(fast_seen), slow_while, len(slow_seen)

@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.config import parse_settings
-from connector.delivery.client import make_client
 from connector.delivery.retry_alarm import MAX_PENDING, RetryAlarm
-from connector.metrics import Metrics
-from connector.pipeline.build import build_pipeline
 from connector.storage.base import NewDelivery
-from connector.storage.sqlite import SqliteStore
+from tests.delivery.harness import running_worker
 from tests.delivery.stubs import Receiver
 
 BUSY = b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"
@@ -71,34 +67,14 @@ def test_a_due_retry_is_sent_without_waiting_for_the_poll(tmp_path: Path) -> Non
 
     async def scenario() -> list[bytes]:
         async with Receiver(responses=[BUSY, OK]) as receiver:
-            settings = parse_settings(
-                {
-                    "storage": {"url": f"sqlite:///{tmp_path / 'retry.db'}"},
-                    "delivery": {
-                        "allow_networks": ["127.0.0.0/8"],
-                        "initial_backoff_seconds": 0.2,
-                        "jitter_seconds": 0,
-                    },
-                    "actions": [
-                        {"id": "crm", "type": "http", "url": f"http://127.0.0.1:{receiver.port}/"}
-                    ],
-                },
-                {},
-            )
-            store = SqliteStore(tmp_path / "retry.db")
-            await store.open()
             row = NewDelivery("dlv-1", "evt-1", "crm", ["r"], b"{}", 0.0)
-            await store.transaction(lambda tx: tx.add_deliveries([row]))
-            async with make_client(settings.delivery) as client:
-                pipeline = build_pipeline(settings, store, Metrics(), client)
-                pipeline.idle_seconds = pipeline.poll_seconds = NEVER_POLL
-                pipeline.start()
+            delivery = {"initial_backoff_seconds": 0.2, "jitter_seconds": 0}
+            async with running_worker(tmp_path, delivery, {"crm": receiver.port}, [row]) as loop:
+                loop.idle_seconds = loop.poll_seconds = NEVER_POLL
                 async with asyncio.timeout(10):
                     while len(receiver.heads) < 2:
                         receiver.arrived.clear()
                         await receiver.arrived.wait()
-                await pipeline.stop()
-            await store.close()
             return receiver.heads
 
     heads = asyncio.run(scenario())
