@@ -31,6 +31,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 _EXTENSIONS = {"http_version": b"HTTP/1.1"}
+_ENCODING = "Content-Encoding"
 # First match wins: the more specific aiohttp classes come first.
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
@@ -100,7 +101,9 @@ def _to_httpx(response: aiohttp.ClientResponse, request: httpx.Request) -> httpx
     if response.reason:
         extensions = {**extensions, "reason_phrase": response.reason.encode()}
     body = response.content
-    if body.is_eof() and body.exception() is None:  # all of it arrived with the headers
+    # All of it arrived with the headers, and httpx has nothing to decode (a broken gzip
+    # body must not hide the status: the sender reads encoded bodies as a stream).
+    if body.is_eof() and body.exception() is None and _ENCODING not in response.headers:
         content = body.read_nowait()
         response.release()
         return httpx.Response(

@@ -57,13 +57,19 @@ def attempt(answers: list[bytes], count: int = 1) -> list[AttemptResult]:
         (response("400 Bad", BIG), "dead", "HTTP 400: " + "x" * 200 + "…"),
         # A body cut short after the status: the status the receiver gave still decides.
         (CUT_SHORT, "delivered", None),
+        (
+            response("502 Bad Gateway", b"not gzip", b"Content-Encoding: gzip\r\n"),
+            "retry",
+            "HTTP 502",
+        ),
     ],
-    ids=["short", "error-body", "chunked", "large", "cut-short"],
+    ids=["short", "error-body", "chunked", "large", "cut-short", "bad-gzip"],
 )
 def test_every_way_a_body_arrives_gives_the_status_and_its_start(
     answer: bytes, outcome: str, error: str | None
 ) -> None:
-    """Whole, chunked, larger than the 64 KiB drained, or cut short: status and snippet."""
+    """Whole, chunked, larger than the 64 KiB drained, cut short or undecodable: the
+    status decides, with what could be read of the body."""
     [result] = attempt([answer])
     assert (result.outcome, result.error and result.error.split(";")[0]) == (outcome, error)
 
