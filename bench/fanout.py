@@ -239,8 +239,10 @@ def prefill(config: Path, events: int) -> None:
                 "cio", "POST", "/webhooks/cio", headers, body, "127.0.0.1", datetime.now(UTC)
             )
             await ingest(provider, request, source, store)
-        pipeline = build_pipeline(settings, store, Metrics(), client=None)  # type: ignore[arg-type]
-        while await pipeline.route_once():
+        # The real processor, in transactions of its own: the pipeline's routing pass may
+        # also claim and start deliveries, and here nothing may be sent or leased.
+        processor = build_pipeline(settings, store, Metrics(), client=None).processor  # type: ignore[arg-type]
+        while (await store.transaction(lambda tx: processor.process(tx, time.time()))).events:
             pass
         await store.close()
 
