@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -138,17 +139,49 @@ def service_and_receiver(
         shutil.rmtree(work, ignore_errors=True)
 
 
+# Per click, from the service's database: when the web process received it, when the
+# routing pass that queued its delivery began, when its first attempt began.
+STAGE_QUERY = """
+SELECT json_extract(CAST(e.payload AS TEXT), '$.provider_event_id'), e.received_at,
+       d.created_at, MIN(a.at)
+FROM events e JOIN deliveries d ON d.event_id = e.id JOIN attempts a ON a.delivery_id = d.id
+GROUP BY d.id
+"""
+
+
+def database_of(server: subprocess.Popen[bytes]) -> Path:
+    """The service's SQLite file: beside the config `service_and_receiver` wrote."""
+    args = [str(arg) for arg in server.args]  # type: ignore[union-attr]
+    return Path(args[args.index("--config") + 1]).parent / "service.db"
+
+
+def stages(db: Path, sent: dict[str, float], arrivals: dict[str, float]) -> dict[str, list[float]]:
+    """p50/p99 (ms) of each stage of a click's way: request in (send -> received by the web
+    process), to routing (-> the routing pass began: ingest commit, 2xx, wake-up), routing
+    to send (-> the attempt began: routing and claim transactions), send (-> arrival)."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        rows = [r for r in conn.execute(STAGE_QUERY) if r[0] in sent and r[0] in arrivals]
+    marks = [(sent[r[0]], r[1], r[2], r[3], arrivals[r[0]]) for r in rows]
+    names = ["request_in", "to_routing", "routing_to_send", "send_to_arrival"]
+    return {
+        name: [percentile([(m[i + 1] - m[i]) * 1000 for m in marks], q) for q in (0.5, 0.99)]
+        for i, name in enumerate(names)
+    }
+
+
 def one_round(rate: float, seconds: float, label: str, series: Path | None) -> dict[str, Any]:
     """A fresh service and receiver; warm-up, the measured load, then every arrival."""
-    with service_and_receiver("connector-latency-", RECEIVER_APP, SERVICE_PORT, SINK_PORT):
+    prefix = "connector-latency-"
+    with service_and_receiver(prefix, RECEIVER_APP, SERVICE_PORT, SINK_PORT) as server:
         warm, _ = asyncio.run(drive(rate, 2, f"{label}-warm"))
         await_clicks({ident for ident, *_ in warm}, 30)  # start from an empty queue
         results, late = asyncio.run(drive(rate, seconds, f"{label}-run"))
         ok = {ident: (sent, ack) for ident, sent, ack, status in results if status == 200}
         got = await_clicks(set(ok), 30)
-    arrivals: dict[str, float] = {}
-    for arrival in got:
-        arrivals.setdefault(arrival["provider_event_id"], arrival["at"])
+        arrivals: dict[str, float] = {}
+        for arrival in got:
+            arrivals.setdefault(arrival["provider_event_id"], arrival["at"])
+        breakdown = stages(database_of(server), {i: s for i, (s, _) in ok.items()}, arrivals)
     end_to_end = [(arrivals[i] - ok[i][0]) * 1000 for i in ok if i in arrivals]
     acks = [ack * 1000 for _, ack in ok.values()]
     if series is not None:  # (send time, end-to-end ms) per click, to see when spikes happen
@@ -166,6 +199,7 @@ def one_round(rate: float, seconds: float, label: str, series: Path | None) -> d
             percentile(end_to_end, 0.99),
             percentile(end_to_end, 1),
         ],
+        "stages_ms_p50_p99": breakdown,
     }
 
 

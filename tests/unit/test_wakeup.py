@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 
+import pytest
+
 from connector.pipeline.wakeup import COALESCE_SECONDS, WakePipe, listen
 
 
@@ -16,19 +18,36 @@ def _bytes_waiting(fd: int) -> int:
         return 0
 
 
+def test_a_wake_after_a_quiet_spell_writes_at_once() -> None:
+    """The first webhook after a quiet spell wakes the worker without waiting for a timer."""
+    asyncio.run(_a_wake_after_a_quiet_spell_writes_at_once())
+
+
+async def _a_wake_after_a_quiet_spell_writes_at_once() -> None:
+    pipe = WakePipe()
+    try:
+        pipe.wake()
+        assert _bytes_waiting(pipe.read_fd) == 1
+        await asyncio.sleep(COALESCE_SECONDS * 5)  # the window has passed: at once again
+        pipe.wake()
+        assert _bytes_waiting(pipe.read_fd) == 1
+    finally:
+        pipe.close()
+
+
 def test_wakes_within_one_window_become_one_byte() -> None:
+    """Webhooks stored within a window of a write share one byte, at the window's end."""
     asyncio.run(_wakes_within_one_window_become_one_byte())
 
 
 async def _wakes_within_one_window_become_one_byte() -> None:
     pipe = WakePipe()
     try:
+        pipe.wake()
+        assert _bytes_waiting(pipe.read_fd) == 1
         for _ in range(50):
             pipe.wake()
         assert _bytes_waiting(pipe.read_fd) == 0  # not before the window ends
-        await asyncio.sleep(COALESCE_SECONDS * 5)
-        assert _bytes_waiting(pipe.read_fd) == 1
-        pipe.wake()  # a later webhook opens a new window
         await asyncio.sleep(COALESCE_SECONDS * 5)
         assert _bytes_waiting(pipe.read_fd) == 1
     finally:
@@ -36,6 +55,7 @@ async def _wakes_within_one_window_become_one_byte() -> None:
 
 
 def test_the_listener_is_called_for_a_coalesced_wake() -> None:
+    """The worker's reader calls its wake-up function when a byte arrives."""
     asyncio.run(_the_listener_is_called_for_a_coalesced_wake())
 
 
@@ -55,11 +75,16 @@ async def _the_listener_is_called_for_a_coalesced_wake() -> None:
 
 
 def test_a_wake_after_close_is_dropped_quietly() -> None:
+    """A deferred or immediate write to a closed pipe (the web process stopping) raises nothing."""
     asyncio.run(_a_wake_after_close_is_dropped_quietly())
 
 
 async def _a_wake_after_close_is_dropped_quietly() -> None:
     pipe = WakePipe()
     pipe.wake()
+    pipe.wake()  # deferred to the window's end
     pipe.close()
     await asyncio.sleep(COALESCE_SECONDS * 5)  # the deferred write meets a closed pipe
+    pipe.wake()  # and an immediate one
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        os.write(pipe.write_fd, b"\0")  # closed indeed: both writes were dropped

@@ -1,0 +1,69 @@
+"""A routing pass claims the deliveries it queued and starts them itself (no extra commit)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from connector.config import parse_settings
+from connector.metrics import Metrics
+from connector.pipeline.build import build_pipeline
+from connector.storage.base import EventRecord, IngestBatch
+from connector.storage.sqlite import SqliteStore
+from providers.customerio import parse
+from tests.support.fixtures import cases
+
+CLICK = next(c for c in cases("customerio") if c.name == "click")
+
+
+def _click() -> EventRecord:
+    event = parse(CLICK.request(), CLICK.source()).events[0].event
+    payload = orjson.dumps(event.model_dump(mode="json"))
+    return EventRecord(event.id, event.type, "cio", "customerio", 1.0, 2.0, payload, b"{}")
+
+
+@pytest.mark.parametrize(
+    ("claim_busy", "expected"),
+    [(False, [("delivered", 1)]), (True, [("pending", 0)])],
+    ids=["claimed-by-routing", "left-to-the-delivery-loop"],
+)
+def test_a_routed_click_is_sent_by_the_routing_pass(
+    tmp_path: Path, claim_busy: bool, expected: list[tuple[str, int]]
+) -> None:
+    """Without a delivery-loop pass, the routing pass's claim sends the click; while the
+    delivery loop is claiming, routing leaves it unclaimed for that loop (and wakes it)."""
+    db = tmp_path / "route.db"
+    settings = parse_settings(
+        {
+            "storage": {"url": f"sqlite:///{db}"},
+            "rules": [{"id": "every", "actions": ["log"]}],
+            "actions": [{"id": "log", "type": "log"}],
+        },
+        {},
+    )
+    store = SqliteStore(db)
+
+    async def scenario() -> tuple[list[tuple[str, int]], bool]:
+        await store.open()
+        store.transaction_sync(lambda tx: tx.ingest(IngestBatch("cio", 2.0, [_click()])))
+        async with httpx.AsyncClient() as client:
+            pipeline = build_pipeline(settings, store, Metrics(), client)
+            if claim_busy:
+                async with pipeline._claiming:
+                    await pipeline.route_once()
+            else:
+                await pipeline.route_once()
+            await pipeline._outflow.wait(lambda: False, 5)  # the attempt runs on its own
+            woken = pipeline._outbox.is_set()
+            await pipeline.stop()  # records what finished
+        rows = store.transaction_sync(lambda tx: tx.list_deliveries(None, 10))
+        await store.close()
+        return [(row.status, row.attempts) for row in rows], woken
+
+    statuses, woken = asyncio.run(scenario())
+    assert statuses == expected
+    assert woken  # to record the outcome, or to claim what routing left
