@@ -12,7 +12,9 @@ never burst evidence: only distinct links count.
 from __future__ import annotations
 
 import ipaddress
+from bisect import bisect_right
 from math import ceil
+from operator import attrgetter
 
 from connector.bots.records import ClickRecord
 
@@ -30,6 +32,7 @@ MANY_LINKS = 4
 # A sandbox walking links at a page load's pace: at most this long from one link to the next
 # (ASSUMPTION, as the corpus's slowest sandboxes); a reader's next link comes minutes later.
 PAGE_LOAD_GAP = 6.0
+_OCCURRED = attrgetter("occurred")
 BURST_WALK = 10.0  # how far a walk at a burst's pace is followed (burst.networks' window)
 
 
@@ -40,24 +43,22 @@ def chained(
     seconds, within `window` of it: one client's walk through the links. A click standing
     apart (a reader's click a minute after a gateway's sweep) is no part of the walk."""
     occurred = click.occurred
-    before, after = [], []
+    low = high = bisect_right(others, occurred, key=_OCCURRED)  # others[:high] come no later
     at = occurred
-    for other in reversed(others):
-        if other.occurred > occurred:
-            continue
-        if at - other.occurred > gap or occurred - other.occurred > window:
+    while low:
+        then = others[low - 1].occurred
+        if at - then > gap or occurred - then > window:
             break
-        before.append(other)
-        at = other.occurred
-    at = occurred
-    for other in others:
-        if other.occurred <= occurred:  # taken above
-            continue
-        if other.occurred - at > gap or other.occurred - occurred > window:
+        at = then
+        low -= 1
+    at, end = occurred, len(others)
+    while high < end:
+        then = others[high].occurred
+        if then - at > gap or then - occurred > window:
             break
-        after.append(other)
-        at = other.occurred
-    return before + after
+        at = then
+        high += 1
+    return others[low:high]
 
 
 def burst_hits(click: ClickRecord, same_network: list[ClickRecord], window: float) -> list[Hit]:
@@ -129,18 +130,20 @@ def networks_hit(click: ClickRecord, others: list[ClickRecord]) -> Hit | None:
     )
 
 
-def all_links_hit(
-    click: ClickRecord, same_network: list[ClickRecord], link_count: int | None, window: float
-) -> Hit | None:
-    """Nearly every link of a message with 3+ links clicked by one network in one walk
-    (`chained`: steps of at most PAGE_LOAD_GAP, within `window`); else, whatever the message
-    holds, MANY_LINKS or more in one walk: a reader clicks one to three
-    links minutes apart, a person opening tabs does it within seconds (a burst, which
-    outweighs this), a sandbox walking the links at a page load's pace does neither."""
-    if len(same_network) < MANY_LINKS - 1 and (link_count is None or link_count < 3):
-        return None
+def walk_links(click: ClickRecord, same_network: list[ClickRecord], window: float) -> set[str]:
+    """The distinct links of the walk (`chained`: steps of at most PAGE_LOAD_GAP, within
+    `window`) this click belongs to, its own included."""
     links = {o.link_key for o in chained(click, same_network, PAGE_LOAD_GAP, window)}
     links.add(click.link_key)
+    return links
+
+
+def all_links_hit(links: set[str], link_count: int | None) -> Hit | None:
+    """Nearly every link of a message with 3+ links clicked by one network in one walk
+    (`walk_links`); else, whatever the message holds, MANY_LINKS or more in one walk: a
+    reader clicks one to three links minutes apart, a person opening tabs does it within
+    seconds (a burst, which outweighs this), a sandbox walking the links at a page load's
+    pace does neither."""
     if link_count is not None and link_count >= 3:
         needed = link_count if link_count <= 4 else ceil(0.8 * link_count)
         if len(links) >= needed:
@@ -153,19 +156,13 @@ def all_links_hit(
     return None
 
 
-def more_links_hit(
-    click: ClickRecord, same_network: list[ClickRecord], link_count: int | None, window: float
-) -> Hit | None:
-    """More distinct links of a message clicked in one walk (`chained`) by one network than the
-    message holds (`message.link_count`): some of them are not in the message. A person can
-    only follow the links it shows; scanners rewrite what they fetch (Proofpoint's
-    scrambled-UTM variants, mautic #9798). CustomerMinds flags "more clicks than links"; this
-    counts distinct links, so reloads and double clicks do not count.
+def more_links_hit(links: set[str], link_count: int) -> Hit | None:
+    """More distinct links of a message clicked in one walk (`walk_links`) by one network
+    than the message holds (`message.link_count`): some of them are not in the message. A
+    person can only follow the links it shows; scanners rewrite what they fetch
+    (Proofpoint's scrambled-UTM variants, mautic #9798). CustomerMinds flags "more clicks
+    than links"; this counts distinct links, so reloads and double clicks do not count.
     """
-    if link_count is None or link_count < 1 or len(same_network) < link_count:
-        return None
-    links = {o.link_key for o in chained(click, same_network, PAGE_LOAD_GAP, window)}
-    links.add(click.link_key)
     if len(links) <= link_count:
         return None
     return (

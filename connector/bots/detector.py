@@ -205,24 +205,9 @@ class Detector:
             same_network = behaviour.unpaired(record, same_network, s.pair_window_seconds)
         if same_network:
             hits = behaviour.burst_hits(record, same_network, s.burst_window_seconds)
-            if not (self._burst_outweighs and hits and hits[0][0] == "burst.links"):
-                every = behaviour.all_links_hit(
-                    record, same_network, link_count, s.all_links_window_seconds
-                )
-                if every:
-                    hits.append(every)
+            hits.extend(self._walk_hits(record, same_network, link_count, hits))
             if len(hits) > 1:
                 hits = self._strongest_behaviour(hits)
-            more = behaviour.more_links_hit(
-                record, same_network, link_count, s.all_links_window_seconds
-            )
-            if more:
-                hits.append(more)
-            proven = behaviour.proven_sweep_hit(
-                record, same_network, s.pair_window_seconds, self._proof
-            )
-            if proven:
-                hits.append(proven)
         else:
             hits = []
         if elsewhere >= behaviour.NETWORKS_NEEDED - 1:
@@ -231,6 +216,39 @@ class Detector:
                 hits.append(rotating)
         pair = behaviour.pair_hit(record, others, s.pair_window_seconds, self._weak, self._strong)
         return [*hits, pair] if pair else hits
+
+    def _walk_hits(
+        self,
+        record: ClickRecord,
+        same_network: list[ClickRecord],
+        link_count: int | None,
+        burst: list[Hit],
+    ) -> list[Hit]:
+        """What the walk this click belongs to shows: (nearly) every link or many links, more
+        links than the message holds, a click in it that proves automation. Each is looked
+        for only when it can be found (enough clicks, a click with such evidence), and
+        "every/many links" not when a burst outweighs them; the walk is followed once."""
+        s = self.settings
+        hits: list[Hit] = []
+        others = len(same_network)
+        want_every = others >= behaviour.MANY_LINKS - 1 or (link_count or 0) >= 3
+        if want_every and self._burst_outweighs and burst and burst[0][0] == "burst.links":
+            want_every = False
+        want_more = link_count is not None and link_count >= 1 and others >= link_count
+        if want_every or want_more:
+            links = behaviour.walk_links(record, same_network, s.all_links_window_seconds)
+            every = behaviour.all_links_hit(links, link_count) if want_every else None
+            if every:
+                hits.append(every)
+            more = behaviour.more_links_hit(links, link_count) if link_count and want_more else None
+            if more:
+                hits.append(more)
+        proof = self._proof
+        if record.evidence < proof and any(o.evidence >= proof for o in same_network):
+            proven = behaviour.proven_sweep_hit(record, same_network, s.pair_window_seconds, proof)
+            if proven:
+                hits.append(proven)
+        return hits
 
     def _strongest_behaviour(self, hits: list[Hit]) -> list[Hit]:
         """Bursts and "every link" describe one behaviour: only the strongest of them counts,
