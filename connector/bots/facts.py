@@ -65,7 +65,8 @@ class FactReader:
         ):
             direct = self._direct(click)
             for code, _ in direct:  # proof of automation: the sweep it belongs to shares it
-                evidence += self.points[code]
+                if code != "http.prefetch":  # the person's own browser, before navigating
+                    evidence += self.points[code]
             own += direct
         record = _new_tuple(  # ClickRecord(...) without the Python-level __new__
             ClickRecord,

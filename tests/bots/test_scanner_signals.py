@@ -6,6 +6,7 @@ import pytest
 
 from connector.bots.ipranges import load_index
 from connector.bots.useragents import classify
+from schemas.events import PURPOSE_KEY
 from tests.bots.helpers import (
     CLOUD,
     RESIDENTIAL,
@@ -220,3 +221,15 @@ def test_more_distinct_links_than_the_message_holds(variant: str | None, more: b
     replay = Replay(detector()).feed(delivered(), *clicks)
     found = ["behaviour.more_links" in codes(replay.settled(click)) for click in clicks]
     assert found == [more] * len(clicks)
+
+
+def test_browser_prefetch_lends_nothing_to_the_navigation() -> None:
+    """A browser prefetching the links a person hovers (Purpose: prefetch) is that person's
+    own browser: the navigation that follows is no part of a sweep."""
+    prefetches = [
+        clicked(LATE + 0.8 * n, link=n, metadata={PURPOSE_KEY: "prefetch"}) for n in (1, 2)
+    ]
+    person = clicked(LATE + 2.5, link=0)
+    replay = Replay(detector()).feed(delivered(), *prefetches, person)
+    assert "burst.proven" not in codes(replay.settled(person))
+    assert not replay.settled(person).suspected
