@@ -112,3 +112,20 @@ def test_cloud_desktop_user_after_an_unlisted_gateway_check() -> None:
     check, person = clicked(LATE, ip=RESIDENTIAL), clicked(LATE + 1.5, ip=CLOUD)
     _, person_verdict = _verdicts(check, person)
     assert codes(person_verdict) == {"ip.cloud"}
+
+
+def test_reader_after_a_sweep_without_addresses() -> None:
+    """Customer.io carries no address: a fast reader's click 20 s after a gateway swept
+    other links of the message is no part of that walk, so it is not flagged with it."""
+    sweep = [clicked(5 + 0.8 * n, link=n, ip=None, agent=None, link_count=6) for n in range(4)]
+    reader = clicked(40, link=5, ip=None, agent=None, link_count=6)
+    *_, verdict = _verdicts(*sweep, reader)
+    assert not verdict.suspected
+    assert not codes(verdict) & {"behaviour.all_links", "behaviour.many_links"}
+
+
+def test_cloud_desktop_opening_four_tabs_slowly() -> None:
+    """A cloud-desktop user opening four links 3-5 s apart (a walk, not a burst): many links
+    and a cloud address are two weak signals."""
+    times = (LATE, LATE + 3, LATE + 8, LATE + 11)
+    assert _none_suspected(*(clicked(t, link=n, ip=CLOUD) for n, t in enumerate(times)))
