@@ -25,6 +25,8 @@ MB = 1024 * 1024
 # How often the worker hands glibc's free heap pages back (`keep_trimmed`); see
 # bench/README.md "Memory soak" for what it bought and what it costs.
 TRIM_SECONDS = 30.0
+M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value
 _SMAPS_FIELDS = {"Rss": "rss", "Anonymous": "anon"}
 _PYMALLOC_FIELDS = {  # sys._debugmallocstats() line -> figure
     "# arenas allocated current": "pymalloc_arenas",
@@ -61,6 +63,7 @@ def _libc() -> ctypes.CDLL | None:
         return None  # not glibc (musl, macOS): heap figures and trimming are skipped
     libc.mallinfo2.restype = _MallInfo2
     libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     return libc
 
 
@@ -150,6 +153,20 @@ class TrimCost:
 TRIM_COST = TrimCost()
 
 
+def fix_mmap_threshold(size: int = MMAP_THRESHOLD) -> bool:
+    """Serve every block of `size` bytes or more from its own mapping, for good.
+
+    glibc starts at 128 KiB and raises the threshold each time a mapped block is freed (up
+    to 32 MiB), so a process that once freed a large block (the bot mirror's hash array,
+    a big query result) allocates its later large blocks inside the heap. Freed, they leave
+    holes that small long-lived blocks then pin, and the heap grows in steps. A fixed
+    threshold keeps large blocks in mappings, returned to the kernel when freed. True if
+    set (glibc only).
+    """
+    libc = _libc()
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, size)) if libc is not None else False
+
+
 def trim() -> bool:
     """Give the heap's free pages back to the kernel (`malloc_trim(0)`); True if any went."""
     libc = _libc()
@@ -176,3 +193,10 @@ def keep_trimmed(loop: asyncio.AbstractEventLoop, seconds: float = TRIM_SECONDS)
         loop.call_later(seconds, again)
 
     loop.call_later(seconds, again)
+
+
+def settle_allocator(loop: asyncio.AbstractEventLoop) -> None:
+    """The worker's malloc policy, from one place: large blocks in their own mappings, free
+    heap pages handed back every `TRIM_SECONDS` (bench/README.md "Memory soak")."""
+    fix_mmap_threshold()
+    keep_trimmed(loop)

@@ -25,6 +25,7 @@ import signal
 
 import structlog
 
+from connector import memory, memory_probe
 from connector.delivery.client import make_client
 from connector.gc import WORKER_GC_THRESHOLDS, settle_gc
 from connector.metrics import Metrics
@@ -68,6 +69,8 @@ async def run_worker(
         route_batch=ROUTE_BATCH,
     )
     settle_gc(WORKER_GC_THRESHOLDS)
+    memory.settle_allocator(loop)
+    memory_probe.install(loop)
     pipeline.start()
     if wake_fd is not None:
         listen(wake_fd, pipeline.wake)

@@ -88,3 +88,15 @@ def test_keep_trimmed_trims_while_the_loop_runs() -> None:
     asyncio.run(ten_turns())
     assert memory.TRIM_COST.count >= before + 3
     assert memory.TRIM_COST.seconds > 0
+
+
+def test_fixed_mmap_threshold_maps_large_blocks_after_a_large_free() -> None:
+    """Once fixed, a large block gets its own mapping even after one was freed (glibc would
+    otherwise raise its threshold and put the next one inside the heap)."""
+    assert memory.fix_mmap_threshold()
+    size = int(memory.heap()["heap_free"] + 2) * memory.MB  # more than any hole in the heap
+    bytearray(2 * size)  # mapped, then freed at once
+    before = memory.heap()["heap_mmapped"]
+    block = bytearray(size)
+    assert memory.heap()["heap_mmapped"] - before >= size / memory.MB - 0.1
+    del block
