@@ -34,7 +34,7 @@ _MARKED = re.compile(r"zqxmarker(\d+)zqx")
 @dataclass(frozen=True, slots=True)
 class _Plan:
     host: str | None
-    canonical: str | None  # with markers where the values go
+    canonical: tuple[str, ...] | None  # split at its markers: text, number, text, ...
 
 
 def click_link_fields(
@@ -47,13 +47,9 @@ def click_link_fields(
         if ignore_params:
             fields["canonical"] = canonical_url(filled.url, ignore_params)
         return fields
-    canonical = plan.canonical
-    if canonical is not None:
-        values = filled.values
-        canonical = _MARKED.sub(lambda m: canonical_query_text(values[int(m[1])]), canonical)
     return {
         "url": filled.url,
-        "canonical": canonical,
+        "canonical": _with_values(plan.canonical, filled.values),
         "id": text(slug),
         "host": plan.host,
         "position": None,
@@ -69,7 +65,18 @@ def _plan(destination: str, ignore_params: frozenset[str]) -> _Plan | None:
     marked = PLACEHOLDER.sub(lambda _: _MARKER.format(next(numbers)), destination)
     fields = link_fields(marked)
     canonical = canonical_url(marked, ignore_params) if ignore_params else fields["canonical"]
-    return _Plan(host=fields["host"], canonical=canonical)
+    pieces = None if canonical is None else tuple(_MARKED.split(canonical))
+    return _Plan(host=fields["host"], canonical=pieces)
+
+
+def _with_values(pieces: tuple[str, ...] | None, values: tuple[str, ...]) -> str | None:
+    """The marked canonical form with each marker replaced by its encoded value."""
+    if pieces is None:
+        return None
+    out = [pieces[0]]
+    for index in range(1, len(pieces), 2):
+        out += (canonical_query_text(values[int(pieces[index])]), pieces[index + 1])
+    return "".join(out)
 
 
 def _values_only(destination: str) -> bool:

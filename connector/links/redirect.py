@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote
 
 import structlog
@@ -27,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 from connector.links.cache import LinkCache
 from connector.links.event import Click, click_record
 from connector.links.inbox import ClickInbox
-from connector.links.template import SLUG, fill
+from connector.links.template import PLACEHOLDER, SLUG, fill
 from connector.links.tokens import verify
 from connector.metrics import Metrics
 from connector.storage.base import Store
@@ -107,7 +108,7 @@ async def _click(context: LinkContext, scope: Scope, link: TriggerLink) -> str:
     """Store the click; the URL to send the person to (quoted for a `Location` header)."""
     headers = _headers(scope["headers"])
     raw_query: bytes = scope.get("query_string", b"")
-    query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
+    query = parse_query(raw_query) if raw_query else {}
     contact = verify(context.secret, link.slug, query.pop(CONTACT_PARAM, None))
     filled = fill(link.destination, link.values, contact, query)
     if filled.missing:
@@ -130,7 +131,33 @@ async def _click(context: LinkContext, scope: Scope, link: TriggerLink) -> str:
         context.inbox.count("not_stored", 1)
     else:
         await context.inbox.put(record, link.slug, contact is not None)
+    if _kept_as_is(link.destination):
+        return filled.url
     return quote(filled.url, safe=_SAFE)
+
+
+def parse_query(raw: bytes) -> dict[str, str]:
+    """`dict(parse_qsl(raw.decode("latin-1")))`, without its unquoting when nothing is
+    encoded (a token is URL-safe base64): pairs without a value are left out, the last of
+    a repeated name wins. tests/links/test_redirect.py checks both agree."""
+    text = raw.decode("latin-1")
+    if "%" in text or "+" in text:
+        return dict(parse_qsl(text))
+    found: dict[str, str] = {}
+    for pair in text.split("&"):
+        name, _, value = pair.partition("=")
+        if value:
+            found[name] = value
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _kept_as_is(destination: str) -> bool:
+    """Whether every URL filled from this template is already what `Location` needs: its
+    own text quotes to itself, and filled values are percent-encoded whole (template.py),
+    which quoting keeps as they are."""
+    text = PLACEHOLDER.sub("", destination)
+    return quote(text, safe=_SAFE) == text
 
 
 # The request headers a click reads; the others are not even decoded.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -27,8 +28,8 @@ _VALID = re.compile(rf"contact|query\.{_NAME}|values\.{_NAME}")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
-@dataclass(frozen=True, slots=True)
-class Filled:
+@dataclass(slots=True)
+class Filled:  # not frozen: a frozen dataclass sets each field through object.__setattr__
     url: str
     missing: tuple[str, ...] = ()  # placeholders that could not be filled (then `url` is base)
     values: tuple[str, ...] = ()  # what each placeholder was filled with, in order (fields.py)
@@ -83,29 +84,36 @@ def fill(
     """The destination for one click, or its base destination if a placeholder is empty."""
     if "{" not in destination:
         return Filled(destination)
-    missing: list[str] = []
+    pieces = _pieces(destination)
+    url = [pieces[0]]
     used: list[str] = []
-
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name == "contact":
-            found = contact
-        elif name.startswith("query."):
-            found = query.get(name[6:])
-        elif name.startswith("values."):
-            found = values.get(name[7:])
-        else:
-            found = None
+    for index in range(1, len(pieces), 2):
+        found = _value(pieces[index], values, contact, query)
         if found is None:
-            missing.append(name)
-            return ""
+            missing = [n for n in pieces[index::2] if _value(n, values, contact, query) is None]
+            return Filled(base_destination(destination), tuple(missing))
         used.append(found)
-        return quote(found, safe="")
+        url += (quote(found, safe=""), pieces[index + 1])
+    return Filled("".join(url), values=tuple(used))
 
-    url = PLACEHOLDER.sub(one, destination)
-    if missing:
-        return Filled(base_destination(destination), tuple(missing))
-    return Filled(url, values=tuple(used))
+
+@lru_cache(maxsize=1024)
+def _pieces(destination: str) -> tuple[str, ...]:
+    """The template cut at its placeholders: text, name, text, name, ..., text."""
+    return tuple(PLACEHOLDER.split(destination))
+
+
+def _value(
+    name: str, values: Mapping[str, str], contact: str | None, query: Mapping[str, str]
+) -> str | None:
+    """What a placeholder is filled with for this click, or None."""
+    if name == "contact":
+        return contact
+    if name.startswith("query."):
+        return query.get(name[6:])
+    if name.startswith("values."):
+        return values.get(name[7:])
+    return None
 
 
 def base_destination(destination: str) -> str:

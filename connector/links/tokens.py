@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+from functools import lru_cache
 
 MAC_BYTES = 16
 MAX_TOKEN = 512  # longer tokens are not ours: not even decoded
@@ -23,13 +24,25 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """`base64.urlsafe_b64decode` with the padding put back, without its Python layers (a
+    click decodes two of these): non-ASCII raises ValueError, bad data binascii.Error."""
+    data = text.encode("ascii").translate(_FROM_URLSAFE)
+    return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
 
 
 def _mac(secret: bytes, slug: str, contact: str) -> bytes:
-    message = slug.encode() + b"\x00" + contact.encode()
-    return hmac.new(secret, message, hashlib.sha256).digest()[:MAC_BYTES]
+    keyed = _keyed(secret).copy()  # the key's pads hashed once, not on every click
+    keyed.update(slug.encode() + b"\x00" + contact.encode())
+    return keyed.digest()[:MAC_BYTES]
+
+
+@lru_cache(maxsize=8)
+def _keyed(secret: bytes) -> hmac.HMAC:
+    return hmac.new(secret, digestmod=hashlib.sha256)
 
 
 def sign(secret: bytes, slug: str, contact: str) -> str:
