@@ -20,7 +20,13 @@ import click
 from connector.cli.common import config_option, load_or_exit, resolve_config_path
 from connector.cli.progress import Advance, progress
 from connector.reports import tables
-from connector.reports.rebuild import Progress, RebuildBusy, count_stored, empty_reports
+from connector.reports.rebuild import (
+    BATCH_SIZE,
+    Progress,
+    RebuildBusy,
+    count_stored,
+    empty_reports,
+)
 from connector.storage.base import Tx
 from connector.storage.factory import open_store
 from connector.storage.report_records import ContactClicks, ReportTotals, Subject, TimeBucket
@@ -107,7 +113,7 @@ def _print(as_csv: bool, columns: tuple[str, ...], rows: list[tables.Row]) -> No
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 10_000),
-    default=500,
+    default=BATCH_SIZE,
     show_default=True,
     help="Events read and counted per transaction (ingest waits at most for one).",
 )
