@@ -58,7 +58,6 @@ class Outflow(Generic[R]):
         self._tasks: set[asyncio.Task[None]] = set()
         self._done: list[R] = []
         self._changed = asyncio.Event()
-        self._ready: Callable[[], bool] | None = None  # what `wait` waits for
 
     @property
     def busy(self) -> int:
@@ -119,10 +118,7 @@ class Outflow(Generic[R]):
         if not self._held[key]:  # nobody holds or waits for its slot: forget it
             del self._held[key], self._slots[key]
             self._queued.pop(key, None)
-        # Checked here rather than by the waiter at every finish: under load the window is
-        # full and a waiter for half a batch would otherwise be resumed once per attempt.
-        if self._ready is not None and (not self._total or self._ready()):
-            self._changed.set()
+        self._changed.set()
         if self._on_finish is not None:
             self._on_finish()
 
@@ -134,16 +130,11 @@ class Outflow(Generic[R]):
     async def wait(self, ready: Callable[[], bool], seconds: float) -> None:
         """Until `ready()` holds (checked as attempts finish) or nothing is in flight, at
         most `seconds`."""
-        if not self._total or ready():
-            return
-        self._ready = ready
-        self._changed.clear()
-        try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(seconds):
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while self._total and not ready():
+                    self._changed.clear()
                     await self._changed.wait()
-        finally:
-            self._ready = None
 
     async def cancel(self) -> None:
         """Stop every attempt in flight; what finished stays for `take`."""
