@@ -358,7 +358,8 @@ def measure_loop(db: Path, port: int, concurrency: int, api: str) -> dict[str, A
         check=True,
         cwd=ROOT,
     ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return figures
 
 
 def summarise_round(figures: dict[str, Any]) -> dict[str, Any]:
@@ -474,7 +475,7 @@ def main() -> None:
             rows = results[k]
 
             def median(field: str, rows: list[dict[str, Any]] = rows) -> float:
-                return statistics.median(r[field] for r in rows)
+                return float(statistics.median(r[field] for r in rows))
 
             print(
                 f"  {k} action(s) per event: worker {median('worker'):,.0f}/s, aiohttp loop "

@@ -44,10 +44,11 @@ class StubDNS:
         answer = self.answers.get(host.rstrip("."))
         if answer is None:
             raise OSError(-2, "Name or service not known")
-        if answer and isinstance(answer[0], list):
+        turns = [item for item in answer if isinstance(item, list)]
+        if turns:
             turn = sum(1 for name in self.lookups if name == host) - 1
-            return answer[min(turn, len(answer) - 1)]  # type: ignore[return-value]
-        return answer  # type: ignore[return-value]
+            return turns[min(turn, len(turns) - 1)]
+        return [item for item in answer if isinstance(item, str)]
 
 
 @dataclass
@@ -124,7 +125,7 @@ class Receiver:
             (Path(folder) / "cert.pem").write_bytes(cert)
             (Path(folder) / "key.pem").write_bytes(key)
             server.load_cert_chain(Path(folder) / "cert.pem", Path(folder) / "key.pem")
-        server.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)  # type: ignore[assignment,func-returns-value]
+        server.sni_callback = lambda _sock, name, _ctx: self.sni.append(name)
         self.client_context = ssl.create_default_context(cadata=cert.decode())
         return server
 

@@ -30,7 +30,7 @@ def test_one_destination_may_fill_the_window_but_not_beyond() -> None:
 
     async def scenario() -> tuple[list[bool], int]:
         flow: Outflow[str] = Outflow(concurrency=4, per_destination=2, window=6)
-        gate, seen = asyncio.Event(), []
+        gate, seen = asyncio.Event(), list[str]()
         admitted = [flow.start("a", _blocked(gate, seen)) for _ in range(7)]
         await asyncio.sleep(0)
         running = len(seen)
@@ -49,7 +49,7 @@ def test_a_new_destination_trims_the_queue_of_a_full_one_to_its_share() -> None:
 
     async def scenario() -> tuple[list[str], int, bool]:
         flow: Outflow[str] = Outflow(concurrency=4, per_destination=2, window=8)
-        gate, seen = asyncio.Event(), []
+        gate, seen = asyncio.Event(), list[str]()
         for _ in range(8):
             flow.start("slow", _blocked(gate, seen))
         await asyncio.sleep(0)
@@ -127,7 +127,7 @@ def test_a_slow_receiver_does_not_starve_a_fast_one(tmp_path: Path) -> None:
     count = 20
 
     async def scenario() -> tuple[int, int, int]:
-        gate, slow_seen, fast_seen = asyncio.Event(), [], []
+        gate, slow_seen, fast_seen = asyncio.Event(), list[bytes](), list[bytes]()
         arrived = asyncio.Event()
         slow = await _sink(gate, slow_seen, asyncio.Event())
         fast = await _sink(None, fast_seen, arrived)
