@@ -79,13 +79,18 @@ def burst_hits(click: ClickRecord, same_network: list[ClickRecord], window: floa
         return []
     hits: list[Hit] = []
     distinct = {other_link for _, other_link in near}
-    gap, span = min(near)[0], max(near)[0]
-    if len(distinct) < 2:  # a walk at a burst's pace reaches further than `window`
+    gap = min(near)[0]
+    if len(distinct) >= 2:
+        span = max(near)[0]
+        hits.append(("burst.links", f"{len(distinct) + 1} distinct links within {span:.2f} s"))
+    elif len(same_network) > 1:  # a walk at a burst's pace reaches further than `window`
         walk = [o for o in chained(click, same_network, window, BURST_WALK) if o.link_key != link]
         distinct = {o.link_key for o in walk}
-        span = max(abs(o.occurred - occurred) for o in walk)
-    if len(distinct) >= 2:
-        hits.append(("burst.links", f"{len(distinct) + 1} distinct links within {span:.2f} s"))
+        if len(distinct) >= 2:
+            span = max(abs(o.occurred - occurred) for o in walk)
+            hits.append(
+                ("burst.links", f"{len(distinct) + 1} distinct links in a walk of {span:.2f} s")
+            )
     if gap < INHUMAN_GAP_SECONDS and _sub_second(occurred, near, same_network):
         hits.append(("burst.inhuman_gap", f"another link {gap * 1000:.0f} ms apart"))
     elif gap <= SAME_SECOND and not hits:

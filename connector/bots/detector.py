@@ -205,7 +205,24 @@ class Detector:
             same_network = behaviour.unpaired(record, same_network, s.pair_window_seconds)
         if same_network:
             hits = behaviour.burst_hits(record, same_network, s.burst_window_seconds)
-            hits.extend(self._walk_hits(record, same_network, link_count, hits))
+            count = len(same_network)
+            # Looked for only when they can be found; a burst outweighs "every/many links".
+            want_every = (count >= behaviour.MANY_LINKS - 1 or (link_count or 0) >= 3) and not (
+                self._burst_outweighs and hits and hits[0][0] == "burst.links"
+            )
+            want_more = link_count is not None and 1 <= link_count <= count
+            if want_every or want_more:
+                hits.extend(self._walk_hits(record, same_network, link_count, want_every))
+            proof = self._proof
+            if record.evidence < proof:
+                for other in same_network:  # a loop, not any(): this runs for most clicks
+                    if other.evidence >= proof:
+                        proven = behaviour.proven_sweep_hit(
+                            record, same_network, s.pair_window_seconds, proof
+                        )
+                        if proven:
+                            hits.append(proven)
+                        break
             if len(hits) > 1:
                 hits = self._strongest_behaviour(hits)
         else:
@@ -222,32 +239,19 @@ class Detector:
         record: ClickRecord,
         same_network: list[ClickRecord],
         link_count: int | None,
-        burst: list[Hit],
+        every: bool,
     ) -> list[Hit]:
-        """What the walk this click belongs to shows: (nearly) every link or many links, more
-        links than the message holds, a click in it that proves automation. Each is looked
-        for only when it can be found (enough clicks, a click with such evidence), and
-        "every/many links" not when a burst outweighs them; the walk is followed once."""
-        s = self.settings
+        """What the walk this click belongs to shows (followed once): (nearly) every link or
+        many links when `every`, more links than the message holds when it says how many."""
+        links = behaviour.walk_links(record, same_network, self.settings.all_links_window_seconds)
         hits: list[Hit] = []
-        others = len(same_network)
-        want_every = others >= behaviour.MANY_LINKS - 1 or (link_count or 0) >= 3
-        if want_every and self._burst_outweighs and burst and burst[0][0] == "burst.links":
-            want_every = False
-        want_more = link_count is not None and link_count >= 1 and others >= link_count
-        if want_every or want_more:
-            links = behaviour.walk_links(record, same_network, s.all_links_window_seconds)
-            every = behaviour.all_links_hit(links, link_count) if want_every else None
-            if every:
-                hits.append(every)
-            more = behaviour.more_links_hit(links, link_count) if link_count and want_more else None
-            if more:
-                hits.append(more)
-        proof = self._proof
-        if record.evidence < proof and any(o.evidence >= proof for o in same_network):
-            proven = behaviour.proven_sweep_hit(record, same_network, s.pair_window_seconds, proof)
-            if proven:
-                hits.append(proven)
+        found = behaviour.all_links_hit(links, link_count) if every else None
+        if found:
+            hits.append(found)
+        if link_count is not None:
+            found = behaviour.more_links_hit(links, link_count)
+            if found:
+                hits.append(found)
         return hits
 
     def _strongest_behaviour(self, hits: list[Hit]) -> list[Hit]:
