@@ -18,37 +18,24 @@ def _bytes_waiting(fd: int) -> int:
         return 0
 
 
-def test_a_wake_after_a_quiet_spell_writes_at_once() -> None:
-    """The first webhook after a quiet spell wakes the worker without waiting for a timer."""
-    asyncio.run(_a_wake_after_a_quiet_spell_writes_at_once())
+def test_wakes_write_at_once_then_coalesce_within_the_window() -> None:
+    """The first wake after a quiet spell writes at once; the others within its window share
+    one byte at the window's end; after the window a wake writes at once again."""
+    asyncio.run(_wakes_write_at_once_then_coalesce_within_the_window())
 
 
-async def _a_wake_after_a_quiet_spell_writes_at_once() -> None:
+async def _wakes_write_at_once_then_coalesce_within_the_window() -> None:
     pipe = WakePipe()
     try:
         pipe.wake()
-        assert _bytes_waiting(pipe.read_fd) == 1
-        await asyncio.sleep(COALESCE_SECONDS * 5)  # the window has passed: at once again
-        pipe.wake()
-        assert _bytes_waiting(pipe.read_fd) == 1
-    finally:
-        pipe.close()
-
-
-def test_wakes_within_one_window_become_one_byte() -> None:
-    """Webhooks stored within a window of a write share one byte, at the window's end."""
-    asyncio.run(_wakes_within_one_window_become_one_byte())
-
-
-async def _wakes_within_one_window_become_one_byte() -> None:
-    pipe = WakePipe()
-    try:
-        pipe.wake()
-        assert _bytes_waiting(pipe.read_fd) == 1
+        assert _bytes_waiting(pipe.read_fd) == 1  # no timer for the first one
         for _ in range(50):
             pipe.wake()
         assert _bytes_waiting(pipe.read_fd) == 0  # not before the window ends
         await asyncio.sleep(COALESCE_SECONDS * 5)
+        assert _bytes_waiting(pipe.read_fd) == 1
+        await asyncio.sleep(COALESCE_SECONDS * 5)  # a quiet spell
+        pipe.wake()
         assert _bytes_waiting(pipe.read_fd) == 1
     finally:
         pipe.close()
