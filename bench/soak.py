@@ -176,7 +176,7 @@ async def soak(
         load = Load(session, backlog)
         for start in range(0, events, every):
             await load.run(start, min(events, start + every))
-            sample = {
+            sample: dict[str, Any] = {
                 "events": load.acked,
                 "failed": load.failed,
                 "delivered": await load.delivered_now(),
@@ -195,9 +195,9 @@ async def soak(
 
 def spread(samples: list[dict[str, Any]], key: str, every: int) -> float:
     """The largest deviation from the value at 200k, as a fraction of it."""
-    later = [s[key] for s in samples if s["events"] >= 200_000 - every // 2]
+    later = [float(s[key]) for s in samples if s["events"] >= 200_000 - every // 2]
     if not later:
-        later = [s[key] for s in samples]
+        later = [float(s[key]) for s in samples]
     base = later[0]
     return round(max(abs(value - base) for value in later) / base, 3)
 
