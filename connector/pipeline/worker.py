@@ -145,15 +145,16 @@ class Pipeline:
         event.clear()
 
     async def route_once(self) -> int:
-        """Immediate pass and due settlements in one transaction, which also claims the due
-        deliveries when it queued some and the window has room: they start at once, not
-        after another transaction of the delivery loop (one commit less on a click's way
-        downstream). The delivery loop is woken for whatever this claim left."""
+        """Immediate pass and due settlements in one transaction. When nothing is in flight
+        (light load, where a click's latency is the delivery loop's hops) it also claims the
+        due deliveries it queued, which start at once, not after another transaction of the
+        delivery loop. Under load the delivery loop claims, as before: its transactions
+        share the write lock with ingest, and their number sets how fast the outbox drains."""
         now = self.clock()
-        if self._claiming.locked():  # the delivery loop is claiming: it comes round again
+        if self._claiming.locked() or self._outflow.busy:
             return await self._route(now, 0)
         async with self._claiming:
-            return await self._route(now, min(self.batch_size, self._outflow.room()))
+            return await self._route(now, self.batch_size)
 
     async def _route(self, now: float, size: int) -> int:
         lease = self.lease_seconds

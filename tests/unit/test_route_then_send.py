@@ -27,15 +27,15 @@ def _click() -> EventRecord:
 
 
 @pytest.mark.parametrize(
-    ("claim_busy", "expected"),
-    [(False, [("delivered", 1)]), (True, [("pending", 0)])],
-    ids=["claimed-by-routing", "left-to-the-delivery-loop"],
+    ("busy", "expected"),
+    [("idle", [("delivered", 1)]), ("claiming", [("pending", 0)]), ("in-flight", [("pending", 0)])],
 )
 def test_a_routed_click_is_sent_by_the_routing_pass(
-    tmp_path: Path, claim_busy: bool, expected: list[tuple[str, int]]
+    tmp_path: Path, busy: str, expected: list[tuple[str, int]]
 ) -> None:
-    """Without a delivery-loop pass, the routing pass's claim sends the click; while the
-    delivery loop is claiming, routing leaves it unclaimed for that loop (and wakes it)."""
+    """With nothing in flight, the routing pass's claim sends the click without a
+    delivery-loop pass; while the delivery loop is claiming, or attempts are in flight (under
+    load), routing leaves it unclaimed for that loop, and wakes it."""
     db = tmp_path / "route.db"
     settings = parse_settings(
         {
@@ -52,11 +52,19 @@ def test_a_routed_click_is_sent_by_the_routing_pass(
         store.transaction_sync(lambda tx: tx.ingest(IngestBatch("cio", 2.0, [_click()])))
         async with httpx.AsyncClient() as client:
             pipeline = build_pipeline(settings, store, Metrics(), client)
-            if claim_busy:
+            gate = asyncio.Event()
+
+            async def in_flight() -> None:
+                await gate.wait()
+
+            if busy == "in-flight":
+                pipeline._outflow.start("elsewhere", in_flight)
+            if busy == "claiming":
                 async with pipeline._claiming:
                     await pipeline.route_once()
             else:
                 await pipeline.route_once()
+            gate.set()
             await pipeline._outflow.wait(lambda: False, 5)  # the attempt runs on its own
             woken = pipeline._outbox.is_set()
             await pipeline.stop()  # records what finished
