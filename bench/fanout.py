@@ -392,6 +392,8 @@ def profile_summary(path: Path, top: int = 25) -> str:
     samples = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():  # a frame name with spaces split across lines
+            continue
         count = int(count_text)
         frames = stack.split(";")
         samples += count
