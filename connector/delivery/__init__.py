@@ -14,4 +14,5 @@ client.py         the one shared httpx client (httpx's API, aiohttp's engine), m
                   app's lifespan
 sender.py         `Sender.attempt(job) -> AttemptResult`, called by the outbox worker
 outflow.py        the worker's attempts in flight: per-destination slots, fair window shares
+retry_alarm.py    wakes the delivery loop when a retry it scheduled comes due
 """
