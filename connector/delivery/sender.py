@@ -224,6 +224,9 @@ class Sender:
             snippet = response.content[:_KEPT_BYTES]
         else:
             snippet = await _read_rest(response, deadline)
+        # httpx's client binds the response's stream back to the response: a cycle of ~20
+        # objects per attempt that only the collector would free (bench/README.md, latency).
+        del response.stream
         status = response.status_code
         decision = self._decide(status, job, response.headers.get("retry-after"))
         if decision.outcome == "delivered":
