@@ -238,7 +238,9 @@ def _admin_mount(settings: Settings, store: Store, link_cache: LinkCache) -> Mou
     token = settings.admin.token
     if token is None:
         return Mount("/api/v1", routes=[Route("/{rest:path}", api_off, methods=_ALL_METHODS)])
-    api = AdminApi(token.get_secret_value(), store, settings.rules, link_cache)
+    api = AdminApi(
+        token.get_secret_value(), store, settings.rules, link_cache, settings.trigger_links
+    )
     return Mount("/api/v1", routes=api.routes())
 
 

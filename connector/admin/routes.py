@@ -38,6 +38,7 @@ from connector.admin.openapi import openapi_document
 from connector.admin.reports_api import ReportsApi
 from connector.errors import ApiError, Conflict, NotFound, Unauthorized, Unprocessable
 from connector.links.cache import LinkCache
+from connector.links.settings import TriggerLinksSettings
 from connector.rules.model import RuleSettings
 from connector.scenarios.engine import ScenarioEngine, new_check
 from connector.storage.base import Store, Tx
@@ -55,11 +56,13 @@ class AdminApi:
         store: Store,
         rules: list[RuleSettings],
         link_cache: LinkCache | None = None,
+        trigger_links: TriggerLinksSettings | None = None,
     ) -> None:
         self.token = token.encode()
         self.store = store
         self.engine = ScenarioEngine(rules)
         self.link_cache = link_cache  # the redirect's cache, dropped on link edits
+        self.trigger_links = trigger_links  # signs contacts' tracked URLs
 
     def routes(self) -> list[Route]:
         guarded = self._guarded
@@ -73,7 +76,7 @@ class AdminApi:
             Route("/waits", guarded(self.start_wait), methods=["POST"]),
             Route("/events", guarded(self.list_events), methods=["GET"]),
             Route("/events/{event_id}", guarded(self.get_event), methods=["GET"]),
-            *LinksApi(self.store, self.link_cache).routes(guarded),
+            *LinksApi(self.store, self.link_cache, self.trigger_links).routes(guarded),
             *ReportsApi(self.store).routes(guarded),
         ]
 

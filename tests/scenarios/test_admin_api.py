@@ -161,6 +161,7 @@ def test_the_openapi_document_describes_every_route(client: TestClient) -> None:
         "/links/{slug}",
         "/links/{slug}/enable",
         "/links/{slug}/disable",
+        "/links/{slug}/urls",
     }
     post = document["paths"]["/checks"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
