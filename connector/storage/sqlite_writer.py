@@ -17,8 +17,10 @@ begins again at once could starve the other; a kernel lock wakes the waiter the 
 holder is done, so acknowledging webhooks never queues behind a busy worker for long.
 
 A background writer (the worker process's: `yield_ratio` > 0) yields to a busy peer: after
-a commit for which it had to wait for the lock, it pauses `yield_ratio` times as long as it
-held the lock (at most `MAX_YIELD_SECONDS`) before its next transaction. Short holds (under
+the second commit in a row for which it had to wait for the lock (one wait is a chance
+meeting at light load, where a pause would only delay the next click), it pauses
+`yield_ratio` times as long as it held the lock (at most `MAX_YIELD_SECONDS`) before its
+next transaction. Short holds (under
 `MIN_YIELD_HOLD_SECONDS`: routing a few events as they arrive) never pause, so at moderate
 load a click's way downstream is not slowed. The worker does its
 routing inside its transactions, and while it holds the lock the web process cannot
@@ -76,6 +78,7 @@ class SqliteWriter:
         self._path = path
         self._yield_ratio = yield_ratio
         self._yield_for = 0.0
+        self._streak = 0  # contended long holds in a row
         self._synchronous = synchronous
         self._in_force = synchronous  # the connection's level for its next commit
         self._max_batch = max_batch
@@ -205,7 +208,9 @@ class SqliteWriter:
                 started = time.perf_counter()
                 values = _transaction(conn, [job.fn for job in batch])
             held = time.perf_counter() - started
-            if contended and self._yield_ratio and held >= MIN_YIELD_HOLD_SECONDS:
+            long_wait = contended and held >= MIN_YIELD_HOLD_SECONDS
+            self._streak = self._streak + 1 if long_wait else 0
+            if self._yield_ratio and self._streak >= 2:  # sustained, not a chance meeting
                 self._yield_for = held * self._yield_ratio
             return [(value, None) for value in values]
         except sqlite3.Error as error:
