@@ -140,8 +140,12 @@ class Pipeline:
         if event is None:
             await asyncio.sleep(seconds)
             return
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+        # that arrives as the event is set (an attempt finishing while `stop` cancels this
+        # loop), and the loop then ran on, so `stop` never returned.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await event.wait()
         event.clear()
 
     async def route_once(self) -> int:
