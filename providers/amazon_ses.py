@@ -56,7 +56,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from connector.errors import CredentialsRequired, ForbiddenSource, MalformedPayload, SignatureError
 from providers.base import ControlTask, ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import dig, link_fields, load_json, origin, text, to_utc
+from providers.normalize import agent, dig, link_fields, load_json, origin, text, to_utc
 from providers.signing import (
     basic_auth_problems,
     basic_auth_user_pass,
@@ -255,7 +255,7 @@ def _event(
     url = text(detail.get("link"))
     if url is None:
         raise MalformedPayload("Click event has no click.link")
-    client = {"user_agent": text(detail.get("userAgent")), "ip": text(detail.get("ipAddress"))}
+    client = {"user_agent": agent(detail.get("userAgent")), "ip": text(detail.get("ipAddress"))}
     return build_event("email.clicked", {**common, "link": link_fields(url), "client": client})
 
 

@@ -51,6 +51,7 @@ from typing import Any
 from connector.errors import MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, by_field, collect
 from providers.normalize import (
+    agent,
     dig,
     link_fields,
     load_form,
@@ -231,7 +232,7 @@ def _event(kind: str, payload: dict[str, Any], request: WebhookRequest) -> Compi
         return build_event(kind, common)
     if url is None:
         raise MalformedPayload("clicked event has no url")
-    user_agent = text(dig(data, "client-info", "user-agent"))
+    user_agent = agent(dig(data, "client-info", "user-agent"))
     client_type = text(dig(data, "client-info", "client-type"))  # e.g. "browser", "robot"
     if client_type:
         common["metadata"][BOT_HINT_KEY] = client_type.lower()
@@ -259,7 +260,7 @@ def _legacy_event(
         raise MalformedPayload("clicked event has no url")
     common["link"] = link_fields(url)
     common["client"] = {
-        "user_agent": text(_first(fields, "user-agent")),
+        "user_agent": agent(_first(fields, "user-agent")),
         "ip": text(_first(fields, "ip")),
     }
     return build_event("email.clicked", common)

@@ -40,7 +40,7 @@ import orjson
 
 from connector.errors import MalformedPayload
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
-from providers.normalize import link_fields, load_json, origin, text, to_utc
+from providers.normalize import agent, link_fields, load_json, origin, text, to_utc
 from providers.signing import basic_authorization, check_authorization, check_ip
 from schemas import composite_key
 from schemas.compiled import CompiledEvent, build_event
@@ -119,7 +119,7 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
         return build_event("email.delivered", common)
     if url is None:
         raise MalformedPayload("click event has no url")
-    client = {"user_agent": text(item.get("agent")), "ip": text(item.get("ip"))}
+    client = {"user_agent": agent(item.get("agent")), "ip": text(item.get("ip"))}
     return build_event("email.clicked", {**common, "link": link_fields(url), "client": client})
 
 

@@ -44,6 +44,7 @@ from typing import Any
 from connector.errors import ConfigError, MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
 from providers.normalize import (
+    agent,
     dig,
     link_fields,
     load_form,
@@ -167,7 +168,7 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
         return build_event(kind, common)
     if url is None:
         raise MalformedPayload("click event has no url")
-    client = {"user_agent": text(item.get("user_agent")), "ip": text(item.get("ip"))}
+    client = {"user_agent": agent(item.get("user_agent")), "ip": text(item.get("ip"))}
     agent_type = text(dig(item, "user_agent_parsed", "type"))  # e.g. "Browser", "Robot"
     if agent_type:
         metadata[BOT_HINT_KEY] = agent_type.lower()

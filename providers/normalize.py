@@ -83,6 +83,19 @@ def text(value: Any) -> str | None:
     return result or None
 
 
+def agent(value: Any) -> str | None:
+    """The clicker's user agent from an ESP field that always carries it.
+
+    Unlike `text`, a present but empty field stays `""`: the click came without a
+    `User-Agent`, which the bot detector counts as evidence (`ua.empty`). An absent field
+    (None) stays unknown. Only for ESPs whose click payload documents the field on every
+    click; where it is optional (Brevo, MailerSend), use `text`.
+    """
+    if type(value) is str:
+        return value.strip()
+    return text(value)
+
+
 def bare_address(value: Any) -> str | None:
     """`dana@example.org` from `"Dana" <dana@example.org>`: recipients are stored bare.
 

@@ -53,7 +53,16 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from connector.errors import MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
-from providers.normalize import bare_address, dig, link_fields, load_json, origin, text, to_utc
+from providers.normalize import (
+    agent,
+    bare_address,
+    dig,
+    link_fields,
+    load_json,
+    origin,
+    text,
+    to_utc,
+)
 from providers.signing import check_freshness, check_ip, decode_base64
 from schemas.compiled import CompiledEvent, build_event
 
@@ -241,7 +250,7 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
         raise MalformedPayload("MessageLinkClicked has no payload.url")
     common["link"] = link_fields(url, id=body.get("token"))
     common["client"] = {
-        "user_agent": text(body.get("user_agent")),
+        "user_agent": agent(body.get("user_agent")),
         "ip": text(body.get("ip_address")),
     }
     return build_event(kind, common)

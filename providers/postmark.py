@@ -40,7 +40,17 @@ from typing import Any
 
 from connector.errors import MalformedPayload
 from providers.base import ParseResult, Source, Verified, WebhookRequest, by_field, collect
-from providers.normalize import dig, link_fields, load_json, origin, tags, text, to_utc, url_field
+from providers.normalize import (
+    agent,
+    dig,
+    link_fields,
+    load_json,
+    origin,
+    tags,
+    text,
+    to_utc,
+    url_field,
+)
 from providers.signing import (
     allowed_ips_problems,
     basic_auth_problems,
@@ -134,5 +144,5 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
         return build_event("email.delivered", common)
     if url is None:
         raise MalformedPayload("Click record has no OriginalLink")
-    client = {"user_agent": text(item.get("UserAgent")), "ip": text(dig(item, "Geo", "IP"))}
+    client = {"user_agent": agent(item.get("UserAgent")), "ip": text(dig(item, "Geo", "IP"))}
     return build_event("email.clicked", {**common, "link": link_fields(url), "client": client})

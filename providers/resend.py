@@ -51,7 +51,7 @@ from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from connector.errors import MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
-from providers.normalize import link_fields, load_json, origin, text, to_utc
+from providers.normalize import agent, link_fields, load_json, origin, text, to_utc
 from providers.signing import check_freshness, check_ip, parse_epoch
 from schemas.compiled import CompiledEvent, build_event
 
@@ -214,7 +214,7 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
     fields = {**origin(name, request, provider_event_id, occurred_at), **common}
     fields["link"] = link_fields(url)
     fields["client"] = {
-        "user_agent": text(click.get("userAgent")),
+        "user_agent": agent(click.get("userAgent")),
         "ip": text(click.get("ipAddress")),
     }
     return build_event(kind, fields)

@@ -44,7 +44,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from connector.errors import ConfigError, MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, by_field, collect
-from providers.normalize import dig, link_fields, load_json, origin, tags, text, to_utc, url_field
+from providers.normalize import (
+    agent,
+    dig,
+    link_fields,
+    load_json,
+    origin,
+    tags,
+    text,
+    to_utc,
+    url_field,
+)
 from providers.signing import check_authorization, check_freshness, decode_base64, parse_epoch
 from schemas import composite_key
 from schemas.compiled import CompiledEvent, build_event
@@ -214,7 +224,7 @@ def _event(kind: str, item: dict[str, Any], request: WebhookRequest) -> Compiled
         {
             **common,
             "link": link_fields(url, position=position if _is_index(position) else None),
-            "client": {"user_agent": text(item.get("useragent")), "ip": text(item.get("ip"))},
+            "client": {"user_agent": agent(item.get("useragent")), "ip": text(item.get("ip"))},
         },
     )
 

@@ -37,7 +37,7 @@ from typing import Any, NoReturn
 
 from connector.errors import ConfigError, MalformedPayload
 from providers.base import ParseResult, Source, Verified, WebhookRequest
-from providers.normalize import link_fields, load_json, origin, text, to_utc
+from providers.normalize import agent, link_fields, load_json, origin, text, to_utc
 from providers.signing import (
     basic_auth_problems,
     basic_authorization,
@@ -166,7 +166,7 @@ def _event(
         raise MalformedPayload("click event has no target_link_url")
     common["link"] = link_fields(url, id=event.get("target_link_name"))
     common["client"] = {
-        "user_agent": text(event.get("user_agent")),
+        "user_agent": agent(event.get("user_agent")),
         "ip": text(event.get("ip_address")),
     }
     return build_event("email.clicked", common)

@@ -65,7 +65,11 @@ class Link(_Model):
 
 
 class Client(_Model):
-    user_agent: str | None = None
+    user_agent: str | None = Field(
+        None,
+        description='The clicker\'s User-Agent; `""` when the click came without one, null when '
+        "the ESP does not report it (Customer.io, MailerSend, older Brevo payloads).",
+    )
     ip: str | None = None
     http_method: str | None = Field(None, description="GET or HEAD, for our own redirect links.")
 
