@@ -208,7 +208,9 @@ def pair_hit(
     person = min(partners, key=lambda o: (o.evidence, o.occurred))
     gap = abs(person.occurred - click.occurred)
     if click.evidence > person.evidence:
-        if click.evidence >= strong or click.occurred <= person.occurred:
+        if click.evidence < strong and _rotating(person, others, click):
+            return None  # the partner is itself a sweep through rotating exits, no person
+        if click.evidence >= strong or click.occurred < person.occurred:
             return "pair.scanner_check", f"same link from {person.network} {gap:.1f} s apart"
         if person.evidence == 0 and gap > CHECK_FIRST_WITHIN:
             # Too late to be a person redirected after that click's check: a scan that
@@ -225,8 +227,16 @@ def pair_hit(
     if click.evidence == person.evidence == 0 and click.occurred < person.occurred:
         if _ordered(click.occurred, person.occurred) and _same_family(click.ip, person.ip):
             return "pair.check_first", f"{person.network} followed on this link {gap:.1f} s later"
-        return "pair.earlier_check", f"same link from {person.network} {gap:.1f} s later"
+        if gap <= CHECK_FIRST_WITHIN:  # a check precedes its redirect by seconds, no more
+            return "pair.earlier_check", f"same link from {person.network} {gap:.1f} s later"
     return None
+
+
+def _rotating(partner: ClickRecord, others: list[ClickRecord], click: ClickRecord) -> bool:
+    """`partner` is one step of a sweep through rotating exits (`networks_hit` from its side,
+    `click` left out): a residential-proxy scanner's fetch, not the person a check follows."""
+    rest = [o for o in others if o is not partner and o.link_key != click.link_key]
+    return networks_hit(partner, rest) is not None
 
 
 def _same_family(a: str, b: str) -> bool:

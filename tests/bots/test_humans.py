@@ -129,3 +129,21 @@ def test_cloud_desktop_opening_four_tabs_slowly() -> None:
     and a cloud address are two weak signals."""
     times = (LATE, LATE + 3, LATE + 8, LATE + 11)
     assert _none_suspected(*(clicked(t, link=n, ip=CLOUD) for n, t in enumerate(times)))
+
+
+def test_cloud_desktop_user_in_the_same_whole_second_as_a_check() -> None:
+    """Whole-second times (SendGrid) equal for a check and the person: which came first is
+    unknown, so the cloud-desktop side is not taken for the check."""
+    check, person = clicked(LATE, ip=RESIDENTIAL), clicked(LATE, ip=CLOUD)
+    _, person_verdict = _verdicts(check, person)
+    assert codes(person_verdict) == {"ip.cloud"}
+
+
+def test_cloud_desktop_reader_after_a_rotating_sweep() -> None:
+    """A cloud-desktop user clicks a link 10 s after a scanner behind rotating residential
+    exits fetched it: that fetch is no person the reader's click could be a check of."""
+    sweep = [clicked(LATE + 1.5 * n, link=n, ip=f"198.51.{n}.20") for n in range(4)]
+    reader = clicked(LATE + 10, link=0, ip=CLOUD)
+    *_, verdict = _verdicts(*sweep, reader)
+    assert "pair.scanner_check" not in codes(verdict)
+    assert not verdict.suspected
