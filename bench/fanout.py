@@ -15,8 +15,11 @@ Each round then measures, in alternating order, on CPU 0:
 * **aiohttp loop**: a plain `aiohttp.ClientSession` loop (uvloop, the same number of
   connections as the worker's concurrency) POSTing the very bodies stored in the outbox.
 * **httpx-over-aiohttp loop**: the same loop through an `httpx.AsyncClient` over
-  httpx-aiohttp's transport: aiohttp's engine under httpx's API, the most any sender on
-  that API could reach.
+  httpx-aiohttp's transport: aiohttp's engine under httpx's API.
+* **lean** and **direct** loops: prebuilt `httpx.Request`s over our own engine
+  (connector/delivery/engine.py), sent with `AsyncClient.send` ("lean") or handed straight
+  to the transport's `handle_async_request` ("direct", as the sender does): the ceilings of
+  a sender on httpx's API.
 
 The order rotates every round; the summary gives the medians of the in-round ratios
 (worker / aiohttp loop; issue 14's bar: >= 0.6 for 1 and for 5 actions), and the worker's
@@ -132,7 +135,9 @@ def run_loop(db: Path, port: int, concurrency: int, api: str) -> None:
     """POST every stored body to its action's URL with a plain loop; print JSON. `api`:
     "aiohttp" (a ClientSession), "httpx" (`client.post` on an httpx.AsyncClient over
     httpx-aiohttp's transport: aiohttp's engine under httpx's API) or "lean" (`client.send`
-    of a prebuilt request, URL parsed once, over connector/delivery/engine.py: the least any
+    of a prebuilt request, URL parsed once, over connector/delivery/engine.py) or "direct"
+    (the same prebuilt `httpx.Request` handed straight to engine.py's
+    `handle_async_request`, httpx's transport interface, as the sender does: the least any
     sender on httpx's API can do per request with our engine)."""
     import aiohttp
     import httpx
@@ -185,8 +190,33 @@ def run_loop(db: Path, port: int, concurrency: int, api: str) -> None:
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
 
+    async def with_direct(queue: Iterator[tuple[str, bytes]]) -> None:
+        def session() -> aiohttp.ClientSession:
+            return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
+
+        urls = {url: httpx.URL(url) for url, _ in jobs}
+        extensions = {"timeout": httpx.Timeout(10.0).as_dict()}
+        transport = AiohttpEngine(session)
+
+        async def worker() -> None:
+            for url, body in queue:
+                request = httpx.Request(
+                    "POST", urls[url], content=body, headers=headers, extensions=extensions
+                )
+                response = await transport.handle_async_request(request)
+                await response.aread()
+                assert response.status_code == 200
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await transport.aclose()
+
     async def go() -> float:
-        loops = {"aiohttp": with_aiohttp, "httpx": with_httpx, "lean": with_lean}
+        loops = {
+            "aiohttp": with_aiohttp,
+            "httpx": with_httpx,
+            "lean": with_lean,
+            "direct": with_direct,
+        }
         started = time.perf_counter()
         await loops[api](iter(jobs))
         return time.perf_counter() - started
@@ -444,7 +474,7 @@ def main() -> None:
                 copy_store(templates[k], db)
                 config = write_config(work, db, port, k, args)
                 profile = args.profile if round_ == args.rounds - 1 else 0.0
-                names = ["worker", "aiohttp", "httpx", "lean", *variants]
+                names = ["worker", "aiohttp", "httpx", "lean", "direct", *variants]
                 shift = round_ % len(names)  # each goes first in turn
                 figures: dict[str, Any] = {}
                 for name in names[shift:] + names[:shift]:
@@ -460,7 +490,7 @@ def main() -> None:
                 results[k].append(row)
                 extra = "".join(
                     f"; {name} {row[name]:,.0f}/s (ratio {row[name + '_ratio']:.2f})"
-                    for name in ["lean", *variants]
+                    for name in ["lean", "direct", *variants]
                 )
                 print(
                     f"round {round_ + 1} actions={k}: worker {row['worker']:,.0f}/s, "
@@ -487,7 +517,8 @@ def main() -> None:
                 f"loop {median('of_ceiling'):.2f}; worker CPU {median('cpu_us'):.0f} us per "
                 "delivery"
                 + "".join(
-                    f"; {name} ratio {median(name + '_ratio'):.2f}" for name in ["lean", *variants]
+                    f"; {name} ratio {median(name + '_ratio'):.2f}"
+                    for name in ["lean", "direct", *variants]
                 )
             )
     finally:

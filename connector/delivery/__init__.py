@@ -11,7 +11,7 @@ resolver.py       host name resolution with a short TTL cache
 guard.py          the SSRF guard at connect time: resolve once, check, dial the checked IP
 engine.py         httpx's transport interface over aiohttp's engine, lean for deliveries
 client.py         the one shared httpx client (httpx's API, aiohttp's engine), made by the
-                  app's lifespan
+                  app's lifespan, and `send`: a request straight to its transport
 sender.py         `Sender.attempt(job) -> AttemptResult`, called by the outbox worker
 outflow.py        the worker's attempts in flight: per-destination slots, fair window shares
 retry_alarm.py    wakes the delivery loop when a retry it scheduled comes due

@@ -304,6 +304,24 @@ def test_cookies_set_by_a_receiver_are_not_sent_back() -> None:
     assert "cookie" not in route.calls.last.request.headers
 
 
+@RESPX
+def test_a_closed_client_sends_nothing_and_the_delivery_is_retried() -> None:
+    """Sending straight to the transport keeps `AsyncClient.send`'s refusal once the client is
+    closed (at shutdown): nothing goes out, and the delivery waits for its retry."""
+    route = RESPX.post(URL).mock(return_value=httpx.Response(200))
+    settings = DeliverySettings()
+
+    async def after_close() -> AttemptResult:
+        async with make_client(settings) as client:
+            sender = Sender(client, {"crm": http_action()}, RetryPolicy(settings))
+        return await sender.attempt(job())
+
+    result = asyncio.run(after_close())
+    assert (result.outcome, result.status_code) == ("retry", None)
+    assert result.error is not None and result.error.startswith("unexpected RuntimeError")
+    assert not route.called
+
+
 def test_make_client_is_bounded_and_does_not_follow_redirects() -> None:
     """The shared client has one connection per concurrent attempt (aiohttp's engine), never
     follows redirects and ignores proxy variables in the environment."""
