@@ -89,6 +89,7 @@ class _HttpTarget:
         url = self.url
         self.destination = f"{url.scheme}://{url.host}:{url.port or _DEFAULT_PORTS[url.scheme]}"
         self.headers = {
+            "Host": url.netloc.decode("ascii"),  # what httpx would add (IDNA-encoded)
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             **{name: value.get_secret_value() for name, value in action.headers.items()},
@@ -108,6 +109,7 @@ class _HttpTarget:
         headers = {**self.headers, **extra, "idempotency-key": delivery_id}
         if self.signer is not None:
             headers.update(self.signer.headers(delivery_id, now, payload))
+        headers["Content-Length"] = str(len(payload))
         return headers
 
 
@@ -211,13 +213,16 @@ class Sender:
             headers = target.request_headers(job.delivery_id, job.now, payload, extra)
             # Built directly, not with `client.build_request`: the client adds no headers or
             # cookies we want, and merging them cost ~5 % of an attempt (py-spy, fanout.py).
+            # A ready stream, with Host and Content-Length among our headers: `content=`
+            # made httpx add them by rebuilding the headers, 11.6 against 4.4 µs (timeit).
             request = httpx.Request(
                 action.method,
                 target.url,
-                content=payload,
                 headers=headers,
+                stream=httpx.ByteStream(payload),
                 extensions=target.extensions,
             )
+            request.read()  # keeps the body as `content`, for the transport and respx
             async with asyncio.timeout_at(deadline):
                 response = await send(self._client, request)
         except Exception as exc:  # cancellation (BaseException) propagates

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from connector.delivery.client import make_client
-from connector.delivery.engine import httpx_error
+from connector.delivery.engine import _read, httpx_error
 from connector.delivery.policy import RetryPolicy
 from connector.delivery.sender import AttemptResult, DeliveryJob, Sender
 from connector.delivery.settings import DeliverySettings
@@ -84,8 +84,8 @@ def test_a_connection_is_reused_after_a_short_answer() -> None:
 
 @pytest.mark.e2e
 def test_attempts_leave_no_cyclic_garbage() -> None:
-    """An attempt frees what it made when it ends: httpx's response/stream cycle (~19
-    objects an attempt before) is broken, so the worker's collector has nothing to do."""
+    """An attempt frees what it made when it ends: no response/stream cycle (~19 objects an
+    attempt when `AsyncClient.send` bound them), so the worker's collector has nothing to do."""
 
     async def run() -> int:
         async with Receiver(responses=[response("200 OK", b"ok")]) as receiver:
@@ -123,3 +123,23 @@ def test_aiohttp_errors_become_the_closest_httpx_error(
 ) -> None:
     """Each aiohttp failure maps to one httpx class (a timeout stays a timeout)."""
     assert type(httpx_error(error)) is expected
+
+
+@pytest.mark.parametrize("content", [b"", b"ok", b"x" * 70_000])
+def test_a_response_that_came_whole_is_left_as_httpx_read_leaves_it(content: bytes) -> None:
+    """The engine's already-read response looks exactly like one httpx read itself."""
+    request = httpx.Request("POST", "http://127.0.0.1:9/hook")
+    ours = _read(httpx.Response(200, stream=httpx.ByteStream(content), request=request), content)
+    theirs = httpx.Response(200, content=content, request=request)
+
+    def state(response: httpx.Response) -> tuple[object, ...]:
+        return (
+            response.content,
+            response.is_stream_consumed,
+            response.is_closed,
+            response.num_bytes_downloaded,
+            response.read(),
+            asyncio.run(response.aread()),
+        )
+
+    assert state(ours) == state(theirs)

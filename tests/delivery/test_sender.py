@@ -72,6 +72,9 @@ def test_posts_the_event_as_json_with_our_headers() -> None:
     assert request.headers["idempotency-key"] == "dlv_01"
     assert request.headers["authorization"] == TOKEN
     assert "webhook-signature" not in request.headers
+    # Set by the sender itself, as httpx would: the request skips httpx's own header pass.
+    assert request.headers["host"] == "127.0.0.1:9"
+    assert request.headers["content-length"] == str(len(request.content))
 
 
 @RESPX
