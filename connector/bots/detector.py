@@ -24,7 +24,7 @@ from connector.bots.records import ClickRecord
 from connector.bots.settings import BotSettings
 from connector.bots.state import BotState
 from connector.bots.timing import timing_hit
-from connector.bots.verdict import Phase, build_verdict
+from connector.bots.verdict import Phase, build_verdict, rephase
 from schemas.events import CLICK_TYPES, Bot
 from schemas.views import ClickView, EventView
 
@@ -92,24 +92,28 @@ class Detector:
         state.record_click(record)
         link_count = click.message.link_count
         hits = self._hits(facts, link_count, state, record.received)
+        verdict = self._verdict(hits, "immediate")
         observed = (
-            fingerprint(click, self.settings.esp_hint_key),
+            click,
             facts,
             state.snapshot(record.message_key, record.ip),
-            tuple(hits),
+            verdict,
             link_count,
         )
         self._pending.remember(click.id, _new_tuple(Observed, observed))
-        return self._verdict(hits, "immediate")
+        return verdict
 
     def settle(self, click: ClickView, state: BotState) -> Bot:
         """The settled verdict, from evidence that had arrived by `settle_at(click)`."""
         if not self.settings.enabled:
             return self._neutral("settled")
         seen = self._pending.take(click.id)
-        if seen is not None and seen.fingerprint == fingerprint(click, self.settings.esp_hint_key):
+        hint_key = self.settings.esp_hint_key
+        if seen is not None and (
+            seen.click is click or fingerprint(seen.click, hint_key) == fingerprint(click, hint_key)
+        ):
             if _unchanged(seen, state):
-                return self._verdict(list(seen.hits), "settled")
+                return rephase(seen.verdict, "settled")
             facts = seen.facts
         else:
             facts = self._facts.read(click)
@@ -126,7 +130,7 @@ class Detector:
         if seen is None:
             return None
         if _unchanged(seen, state):
-            return self._verdict(list(seen.hits), "settled")
+            return rephase(seen.verdict, "settled")
         return self._settled(seen.facts, seen.link_count, state)
 
     def _settled(self, facts: Facts, link_count: int | None, state: BotState) -> Bot:
@@ -166,13 +170,13 @@ class Detector:
                 found = timing_hit(occurred, delivery)
                 if found:
                     hits.append(found)
-            others = [
-                other
-                for other in state.message_clicks(
-                    record.message_key, occurred - self._back, end, received_by
-                )
-                if other.event_id != record.event_id
-            ]
+            others = state.message_clicks(
+                record.message_key, occurred - self._back, end, received_by
+            )
+            try:  # the click itself, stored above; event ids are stored once, so it is the one
+                others.remove(record)
+            except ValueError:  # stored with other fields (observed again after a change)
+                others = [other for other in others if other.event_id != record.event_id]
             if others:
                 seen = self._behaviour(record, others, link_count)
                 hits.extend(seen)

@@ -1,13 +1,16 @@
 """What `observe` worked out for a click, kept in this process until the click settles.
 
 The settled pass gets the click back from storage (a new object, same content). When its
-inputs are unchanged (same `fingerprint`), the facts `observe` read are reused. When, in
+inputs are unchanged (same `fingerprint` as the click observed, which is kept and, like
+every event we are given, only read), the facts `observe` read are reused. When, in
 addition, the evidence held for its message and address is unchanged since `observe` (same
 `BotState.snapshot`) and none of it arrived after the click, the settled assessment would
 see exactly the rows the immediate one saw, through the same windows: its reasons are the
-immediate ones and only the phase differs. In every other case (the click was observed by
-another process or dropped from this bounded cache, its evidence changed) the settled
-verdict is computed from scratch, so verdicts never depend on what is cached.
+immediate ones and only the phase differs (the immediate verdict is kept for that). In
+every other case (the click was observed by another process or dropped from this bounded
+cache, its evidence changed) the settled verdict is computed from scratch, so verdicts
+never depend on what is cached. The service settles by event id (its inbox never rewrites
+a click), so fingerprints are taken only when a click is handed back.
 """
 
 from __future__ import annotations
@@ -16,18 +19,17 @@ from typing import NamedTuple
 
 from connector.bots.facts import Facts
 from connector.bots.records import Snapshot
-from schemas.events import PURPOSE_KEY
+from schemas.events import PURPOSE_KEY, Bot
 from schemas.views import ClickView
 
-Hit = tuple[str, str]
 MAX_PENDING = 10_000  # clicks awaiting settlement (~1-2 KB each): 2 minutes at ~80/s
 
 
 class Observed(NamedTuple):
-    fingerprint: tuple[object, ...]
+    click: ClickView  # as observed: its `fingerprint` is compared when a click is handed back
     facts: Facts
     snapshot: Snapshot | None  # taken after the immediate assessment
-    hits: tuple[Hit, ...]  # the immediate reasons, before weighing
+    verdict: Bot  # the immediate verdict: the settled one when nothing changed
     link_count: int | None  # the one field of the click an assessment reads beyond its facts
 
 

@@ -41,15 +41,18 @@ class DeliveryRecord(NamedTuple):
 class Timeline:
     """Clicks ordered by (occurred, event_id), as `ORDER BY occurred, event_id` returns them.
 
-    Windows bisect a parallel list of floats (cheaper than tuple keys); `oldest` is the
-    earliest arrival held, so pruning skips timelines with nothing to drop.
+    Windows bisect a parallel list of floats (cheaper than tuple keys), and recipients are
+    counted from a parallel list of their keys (a set of a slice, no per-row attribute
+    read); `oldest` is the earliest arrival held, so pruning skips timelines with nothing
+    to drop.
     """
 
-    __slots__ = ("items", "newest", "oldest", "stamp", "times")
+    __slots__ = ("items", "newest", "oldest", "people", "stamp", "times")
 
     def __init__(self) -> None:
         self.times: list[float] = []
         self.items: list[ClickRecord] = []
+        self.people: list[str] = []  # recipient_key of each item
         self.oldest = inf
         self.newest = -inf
         self.stamp = next(_STAMPS)
@@ -62,6 +65,7 @@ class Timeline:
         if not times or occurred > times[-1]:  # the usual case: clicks come in order
             times.append(occurred)
             self.items.append(click)
+            self.people.append(click.recipient_key)
         else:
             position = bisect_right(times, occurred)
             if position and times[position - 1] == occurred:  # ties are ordered by event id
@@ -70,6 +74,7 @@ class Timeline:
                     position -= 1
             times.insert(position, occurred)
             self.items.insert(position, click)
+            self.people.insert(position, click.recipient_key)
         received = click.received
         if received < self.oldest:
             self.oldest = received
@@ -88,7 +93,13 @@ class Timeline:
 
     def recipients(self, start: float, end: float, received_by: float) -> int:
         """Distinct recipient keys in the window."""
-        return len({c.recipient_key for c in self.window(start, end, received_by)})
+        times = self.times
+        low = bisect_left(times, start)
+        high = bisect_right(times, end, low)
+        if self.newest <= received_by:
+            return len(set(self.people[low:high]))
+        items = self.items[low:high]
+        return len({c.recipient_key for c in items if c.received <= received_by})
 
     def drop_before(self, cutoff: float) -> int:
         """Forget clicks that arrived before `cutoff`; returns how many were dropped."""
@@ -98,6 +109,7 @@ class Timeline:
         dropped = len(self.items) - len(kept)
         self.items = kept
         self.times = [c.occurred for c in kept]
+        self.people = [c.recipient_key for c in kept]
         self.oldest = min((c.received for c in kept), default=inf)
         self.newest = max((c.received for c in kept), default=-inf)
         self.stamp = next(_STAMPS)

@@ -33,6 +33,11 @@ _SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
 _SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 _BOT_FIELDS = frozenset(Bot.model_fields)
 _REASON_FIELDS = frozenset(BotReason.model_fields)
+# Most reasons repeat word for word (an address's range, an agent, a timing bucket: 8 in 10
+# on the corpus), so one `BotReason` serves every verdict that names it. Nothing changes a
+# verdict's reasons once built (the service only reads and dumps them).
+REASON_CACHE = 4096
+_REASONS: dict[tuple[int, str, str], BotReason] = {}
 
 
 def band_for(score: int) -> Band:
@@ -40,6 +45,9 @@ def band_for(score: int) -> Band:
         if score >= floor:
             return band
     return "human"
+
+
+_BAND_OF: tuple[Band, ...] = tuple(band_for(score) for score in range(101))  # a score's band
 
 
 def build_verdict(
@@ -51,13 +59,15 @@ def build_verdict(
         weighed.sort(key=_strongest_first)  # stable: equal points keep their order
     total = 0
     reasons = []
-    for worth, code, detail in weighed:  # _construct, inlined: verdicts are on the hot path
-        total += worth
-        reason = _new(BotReason)
-        _SET_DICT(reason, {"code": code, "points": worth, "detail": detail})
-        _SET_FIELDS(reason, set(_REASON_FIELDS))
-        _SET_EXTRA(reason, None)
-        _SET_PRIVATE(reason, None)
+    cache = _REASONS
+    for weighed_hit in weighed:
+        total += weighed_hit[0]
+        reason = cache.get(weighed_hit)
+        if reason is None:
+            reason = _reason(*weighed_hit)
+            if len(cache) >= REASON_CACHE:
+                cache.clear()
+            cache[weighed_hit] = reason
         reasons.append(reason)
     score = 0 if total < 0 else min(total, 100)
     bot = _new(Bot)
@@ -66,7 +76,7 @@ def build_verdict(
         {
             "suspected": score >= threshold,
             "score": score,
-            "band": band_for(score),
+            "band": _BAND_OF[score],
             "phase": phase,
             "reasons": reasons,
             "version": version,
@@ -76,6 +86,26 @@ def build_verdict(
     _SET_EXTRA(bot, None)
     _SET_PRIVATE(bot, None)
     return bot
+
+
+def _reason(worth: int, code: str, detail: str) -> BotReason:
+    reason = _new(BotReason)  # _construct, inlined: verdicts are on the hot path
+    _SET_DICT(reason, {"code": code, "points": worth, "detail": detail})
+    _SET_FIELDS(reason, set(_REASON_FIELDS))
+    _SET_EXTRA(reason, None)
+    _SET_PRIVATE(reason, None)
+    return reason
+
+
+def rephase(bot: Bot, phase: Phase) -> Bot:
+    """The same verdict in another phase (a settled verdict whose evidence did not change
+    since the immediate one): a new `Bot` sharing its reasons, which nothing mutates."""
+    copy = _new(Bot)
+    _SET_DICT(copy, {**bot.__dict__, "phase": phase, "reasons": list(bot.reasons)})
+    _SET_FIELDS(copy, set(_BOT_FIELDS))
+    _SET_EXTRA(copy, None)
+    _SET_PRIVATE(copy, None)
+    return copy
 
 
 def verdict_data(bot: Bot) -> dict[str, Any]:
