@@ -23,6 +23,28 @@ ASSISTANT_POOLS = [
     [pools.from_cloud(_RNG, provider, prefix) for _ in range(4)]
     for provider, prefix in (("aws", "EC2"), ("gcp", ""), ("azure", "AZURECLOUD"), ("aws", "EC2"))
 ]
+# Chat assistants with mail connectors fetch a link when their user asks about a message,
+# with the user-triggered agents their makers document (OpenAI's ChatGPT-User, Anthropic's
+# Claude-User, Perplexity's Perplexity-User), from the maker's cloud egress (OpenAI and
+# Perplexity publish these ranges: chatgpt-user.json, perplexity-user.json).
+DECLARED_ASSISTANTS = [
+    (
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; ChatGPT-User/1.0; "
+        "+https://openai.com/bot",
+        [pools.from_cloud(_RNG, "azure", "AZURECLOUD") for _ in range(4)],
+    ),
+    (
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Claude-User/1.0; "
+        "+Claude-User@anthropic.com)",
+        [pools.from_cloud(_RNG, "gcp") for _ in range(4)],
+    ),
+    (
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Perplexity-User/1.0; "
+        "+https://perplexity.ai/perplexity-user)",
+        [pools.from_cloud(_RNG, "aws", "EC2") for _ in range(4)],
+    ),
+]
+DECLARED_SHARE = 0.3  # ASSUMPTION: of assistant users, those whose assistant is a chat service
 HOSTED_SCANNER_POOLS = [
     pools.pool(_RNG, pools.UNLISTED_HOSTING, 4),
     pools.pool(_RNG, pools.UNLISTED_HOSTING, 4),
@@ -73,8 +95,17 @@ def ai_assistant(corpus: Any, rng: random.Random, msg: Message, major: int) -> N
     """An AI inbox assistant (summaries, triage) fetches the message's main links: on
     arrival, or when its user opens the summary (ASSUMPTION: 60/40). Multi-tenant cloud
     service, browser-like agent (Shoplift and Insider describe such clicks; no vendor
-    documents its fetcher)."""
-    service = ASSISTANT_POOLS[rng.randrange(len(ASSISTANT_POOLS))]
+    documents its fetcher). A chat assistant with a mail connector (DECLARED_ASSISTANTS)
+    fetches when its user asks about the message, with its documented agent."""
+    chosen = random.Random(f"{msg.recipient}/assistant")  # a person keeps one assistant
+    if chosen.random() < DECLARED_SHARE:
+        agent, service = DECLARED_ASSISTANTS[chosen.randrange(len(DECLARED_ASSISTANTS))]
+        at = msg.delivered + _s(min(math.exp(rng.gauss(math.log(1800), 1.3)), 86400))
+        visible = [i for i in range(len(msg.urls)) if i != msg.hidden_position]
+        links = visible[: rng.choice((1, 1, 2))]
+        scan(corpus, msg, at, links, lambda: rng.choice(service), agent, "ai_assistant", (1, 8))
+        return
+    service = ASSISTANT_POOLS[chosen.randrange(len(ASSISTANT_POOLS))]
     if rng.random() < 0.6:
         at = msg.delivered + _s(rng.uniform(2, 180))
     else:

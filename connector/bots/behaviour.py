@@ -225,6 +225,8 @@ def pair_hit(
             f"scanner-like request from {scanner.network} {gap:.1f} s apart",
         )
     if click.evidence == person.evidence == 0 and click.occurred < person.occurred:
+        if _rotating(person, others, click):
+            return None  # what followed is a sweep through rotating exits, not a redirect
         if _ordered(click.occurred, person.occurred) and _same_family(click.ip, person.ip):
             return "pair.check_first", f"{person.network} followed on this link {gap:.1f} s later"
         if gap <= CHECK_FIRST_WITHIN:  # a check precedes its redirect by seconds, no more

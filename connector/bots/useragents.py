@@ -37,6 +37,11 @@ SCANNER_AGENTS: tuple[tuple[str, str, str], ...] = (
     (r"WhatsApp", "WhatsApp link preview", "self-declared agent"),
     (r"HeadlessChrome|PhantomJS", "headless browser", "isbot, crawler-user-agents"),
     (
+        r"ChatGPT-User|Claude-User|Perplexity-User|MistralAI-User",
+        "AI assistant fetching for its user",
+        "OpenAI, Anthropic, Perplexity and Mistral crawler docs (user-triggered agents)",
+    ),
+    (
         r"python-requests|python-urllib|aiohttp|httpx|Go-http-client|okhttp|\bcurl/|Wget|"
         r"Java/|Apache-HttpClient|libwww-perl|node-fetch|axios|undici",
         "HTTP library",

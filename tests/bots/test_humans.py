@@ -147,3 +147,13 @@ def test_cloud_desktop_reader_after_a_rotating_sweep() -> None:
     *_, verdict = _verdicts(*sweep, reader)
     assert "pair.scanner_check" not in codes(verdict)
     assert not verdict.suspected
+
+
+def test_reader_before_a_rotating_sweep_is_no_check() -> None:
+    """A reader's click seconds before a rotating-exit scanner fetched the same link is not
+    a click-time check followed by its person: the later fetch is a step of a sweep."""
+    reader = clicked(LATE - 3, link=0, ip=RESIDENTIAL)
+    sweep = [clicked(LATE + 1.5 * n, link=n, ip=f"198.51.{n}.20") for n in range(4)]
+    verdict, *_ = _verdicts(reader, *sweep)
+    assert not codes(verdict) & {"pair.check_first", "pair.earlier_check"}
+    assert not verdict.suspected

@@ -30,6 +30,10 @@ def _codes(agent: str | None) -> set[str]:
         f"{WIN} HeadlessChrome/131.0.6778.85 Safari/537.36",
         "python-requests/2.32.3",
         "Go-http-client/1.1",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; ChatGPT-User/1.0; "
+        "+https://openai.com/bot",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; Perplexity-User/1.0; "
+        "+https://perplexity.ai/perplexity-user)",
     ],
 )
 def test_known_scanners_and_previews(agent: str) -> None:
