@@ -27,6 +27,9 @@ KNOWN_URLS: dict[str, str] = {
         "https://developers.google.com/static/search/apis/ipranges/user-triggered-fetchers.json"
     ),
     "microsoft365": "https://endpoints.office.com/endpoints/worldwide?clientrequestid={guid}",
+    # AI assistants' user-triggered fetchers (rangefiles.FETCHER_LISTS)
+    "openai-chatgpt-user": "https://openai.com/chatgpt-user.json",
+    "perplexity-user": "https://www.perplexity.com/perplexity-user.json",
 }
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 

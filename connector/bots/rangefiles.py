@@ -115,15 +115,32 @@ def _azure(data: dict[str, Any], name: str) -> RangeSource:
     return RangeSource("azure", "azure", "", origin, tuple(ranges))
 
 
+# Fetcher lists other publishers give in Google's format (`creationTime`, `prefixes`), by
+# file name: (source id, provider, detail). OpenAI: https://platform.openai.com/docs/bots;
+# Perplexity: https://docs.perplexity.ai/guides/bots. Their user-triggered agents fetch what
+# a person asked their assistant about (a link in a mail, too): no people behind them.
+FETCHER_LISTS: dict[str, tuple[str, str, str]] = {
+    "chatgpt-user": ("openai-chatgpt-user", "openai", "OpenAI ChatGPT-User"),
+    "searchbot": ("openai-searchbot", "openai", "OpenAI OAI-SearchBot"),
+    "gptbot": ("openai-gptbot", "openai", "OpenAI GPTBot"),
+    "perplexity-user": ("perplexity-user", "perplexity", "Perplexity-User"),
+    "perplexitybot": ("perplexitybot", "perplexity", "PerplexityBot"),
+}
+
+
 def _google(data: dict[str, Any], name: str) -> RangeSource:
     prefixes = _list(data, "prefixes", name)
     date = str(data.get("creationTime", ""))[:10]
+    stem = Path(name).stem.lower()
+    provider = "google"
     if any("scope" in item or "service" in item for item in prefixes):
         source, category, detail = "gcp", "cloud", "Google Cloud"
     elif "syncToken" in data:
         source, category, detail = "google", "service", "Google service (goog.json)"
+    elif stem in FETCHER_LISTS:
+        source, provider, detail = FETCHER_LISTS[stem]
+        category = "crawler"
     else:
-        stem = Path(name).stem.lower()
         source, category, detail = f"google-{stem}", "crawler", f"Google {stem}"
     ranges = []
     for item in prefixes:
@@ -132,7 +149,7 @@ def _google(data: dict[str, Any], name: str) -> RangeSource:
         ranges.append(
             _range(item.get("ipv4Prefix") or item.get("ipv6Prefix"), category, label, name)
         )
-    return RangeSource(source, "google", date, name, tuple(ranges))
+    return RangeSource(source, provider, date, name, tuple(ranges))
 
 
 def _m365(data: list[dict[str, Any]], name: str) -> RangeSource:

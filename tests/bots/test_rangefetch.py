@@ -37,6 +37,8 @@ def _run(*args: str) -> Result:
         ("aws", AWS, "aws", "2026-11-20"),
         ("google-special-crawlers", CRAWLERS, "google-special-crawlers", "2026-11-02"),
         ("microsoft365", M365, "microsoft365", None),  # undated list: dated when fetched
+        ("openai-chatgpt-user", CRAWLERS, "openai-chatgpt-user", "2026-11-02"),
+        ("perplexity-user", CRAWLERS, "perplexity-user", "2026-11-02"),
     ],
 )
 @respx.mock

@@ -66,6 +66,8 @@ def _write(tmp_path: Path, name: str, data: Any) -> Path:
         ("goog.json", GOOG, "google", "service"),
         ("cloud.json", CLOUD, "gcp", "cloud"),
         ("special-crawlers.json", SPECIAL, "google-special-crawlers", "crawler"),
+        ("chatgpt-user.json", SPECIAL, "openai-chatgpt-user", "crawler"),
+        ("perplexity-user.json", SPECIAL, "perplexity-user", "crawler"),
         ("endpoints.json", M365, "microsoft365", "vendor"),
     ],
 )
