@@ -26,9 +26,11 @@ The order rotates every round; the summary gives the medians of the in-round rat
 CPU per delivery (/proc, from its first recorded attempt to the empty outbox).
 
     flock /tmp/bench.lock .venv/bin/python bench/fanout.py [--events 1000] [--rounds 3]
-        [--actions 1,5] [--profile SECONDS]
+        [--actions 1,5] [--profile SECONDS [--gil]] [--variant NAME=SCRIPT]
 
-`--profile` records the last round's worker with py-spy (`py-spy top`-style summary).
+`--profile` records the last round's worker with py-spy (`py-spy top`-style summary);
+`--gil` samples only the thread holding the GIL: a view of Python's CPU, where the default
+also counts threads waiting for the GIL or in SQLite's commit.
 Needs `taskset` (util-linux) and 2 cores; traffic goes to 127.0.0.1 only.
 """
 
@@ -136,7 +138,7 @@ def run_loop(db: Path, port: int, concurrency: int, api: str) -> None:
     "aiohttp" (a ClientSession), "httpx" (`client.post` on an httpx.AsyncClient over
     httpx-aiohttp's transport: aiohttp's engine under httpx's API) or "lean" (`client.send`
     of a prebuilt request, URL parsed once, over connector/delivery/engine.py) or "direct"
-    (the same prebuilt `httpx.Request` handed straight to engine.py's
+    (an `httpx.Request` built as the sender builds it, handed straight to engine.py's
     `handle_async_request`, httpx's transport interface, as the sender does: the least any
     sender on httpx's API can do per request with our engine)."""
     import aiohttp
@@ -195,14 +197,21 @@ def run_loop(db: Path, port: int, concurrency: int, api: str) -> None:
             return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
 
         urls = {url: httpx.URL(url) for url, _ in jobs}
+        hosts = {url: parsed.netloc.decode() for url, parsed in urls.items()}
         extensions = {"timeout": httpx.Timeout(10.0).as_dict()}
         transport = AiohttpEngine(session)
 
         async def worker() -> None:
             for url, body in queue:
+                # As the sender builds it: a ready stream, Host and Content-Length set.
                 request = httpx.Request(
-                    "POST", urls[url], content=body, headers=headers, extensions=extensions
+                    "POST",
+                    urls[url],
+                    headers={**headers, "Host": hosts[url], "Content-Length": str(len(body))},
+                    stream=httpx.ByteStream(body),
+                    extensions=extensions,
                 )
+                request.read()
                 response = await transport.handle_async_request(request)
                 await response.aread()
                 assert response.status_code == 200
@@ -294,10 +303,11 @@ def pending(db: Path) -> int:
 
 
 def measure_worker(
-    config: Path, db: Path, profile: float, launcher: Path | None = None
+    config: Path, db: Path, profile: float, launcher: Path | None = None, gil: bool = False
 ) -> dict[str, Any]:
     """Run `connector worker` (or `launcher`, a Python script run with the same arguments)
-    pinned to CPU 0 until the outbox is empty."""
+    pinned to CPU 0 until the outbox is empty; `gil`: profile only the thread holding the
+    GIL (Python's CPU, without threads waiting for it or in SQLite's C code)."""
     command = [sys.executable, str(launcher)] if launcher else [str(ROOT / ".venv/bin/connector")]
     worker = subprocess.Popen(
         ["taskset", "-c", "0", *command, "worker", "--config", str(config)],
@@ -327,6 +337,7 @@ def measure_worker(
                     "--output",
                     str(PROFILE),
                     "--nonblocking",
+                    *(["--gil"] if gil else []),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -413,7 +424,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def profile_summary(path: Path, top: int = 25) -> str:
+def profile_summary(path: Path, top: int = 35) -> str:
     """Self and inclusive shares of the worker's samples by function (py-spy raw format)."""
     from collections import Counter
 
@@ -445,6 +456,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--delivery", default="", help="extra [delivery] lines")
     parser.add_argument("--profile", type=float, default=0.0)
+    parser.add_argument("--gil", action="store_true", help="profile the GIL holder only")
     parser.add_argument(
         "--variant",
         action="append",
@@ -479,7 +491,7 @@ def main() -> None:
                 figures: dict[str, Any] = {}
                 for name in names[shift:] + names[:shift]:
                     if name == "worker":
-                        figures[name] = measure_worker(config, db, profile)
+                        figures[name] = measure_worker(config, db, profile, gil=args.gil)
                     elif name in variants:
                         copy_store(templates[k], db)
                         figures[name] = measure_worker(config, db, 0.0, variants[name])
