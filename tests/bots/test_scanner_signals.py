@@ -28,7 +28,8 @@ V6_HOME = "2001:db8:1::7"
         (0.0, 2.0, RESIDENTIAL_2, "pair.check_first", True),  # whole seconds, 2 s apart
         (0.25, 0.75, RESIDENTIAL_2, "pair.check_first", True),  # 0.5 s, sub-second times
         (0.25, 0.35, RESIDENTIAL_2, "pair.earlier_check", False),  # a double click's pace
-        (0.0, 1.0, RESIDENTIAL_2, "pair.earlier_check", False),  # whole seconds: unordered
+        (0.0, 1.0, RESIDENTIAL_2, "pair.check_first", True),  # whole seconds keep the order
+        (0.0, 0.0, RESIDENTIAL_2, None, False),  # the same whole second: which came first?
         (0.0, 20.0, RESIDENTIAL_2, None, False),  # longer than a redirect: no check at all
         (0.0, 2.0, V6_HOME, "pair.earlier_check", False),  # dual stack switching family
     ],
