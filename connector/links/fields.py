@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from connector.links.template import PLACEHOLDER, Filled
+from connector.links.template import PLACEHOLDER, UNRESERVED, Filled
 from providers.canonical import canonical_url
 from providers.canonical import encode_query_text as canonical_query_text
 from providers.normalize import link_fields, text
@@ -75,7 +75,9 @@ def _with_values(pieces: tuple[str, ...] | None, values: tuple[str, ...]) -> str
         return None
     out = [pieces[0]]
     for index in range(1, len(pieces), 2):
-        out += (canonical_query_text(values[int(pieces[index])]), pieces[index + 1])
+        value = values[int(pieces[index])]
+        encoded = value if UNRESERVED.fullmatch(value) else canonical_query_text(value)
+        out += (encoded, pieces[index + 1])
     return "".join(out)
 
 

@@ -33,9 +33,13 @@ SOURCE = "trigger_links"  # the `source` label of the clicks' request counters
 
 @dataclass(slots=True)
 class _Batch:
-    """The clicks of one loop turn; each waits on its own future (one may be cancelled)."""
+    """The clicks of one loop turn; each waits on its own future (one may be cancelled).
+
+    The batch keeps its loop: `asyncio.get_running_loop()` is a `getpid` system call on
+    Python 3.11, paid once a batch instead of once a click."""
 
     started: float
+    loop: asyncio.AbstractEventLoop
     records: list[EventRecord] = field(default_factory=list)
     slugs: list[str] = field(default_factory=list)
     verified: int = 0
@@ -54,13 +58,13 @@ class ClickInbox:
 
     async def put(self, record: EventRecord, slug: str, verified: bool) -> bool:
         """Store one click's event with the others of its batch; True once committed."""
-        loop = asyncio.get_running_loop()
         batch = self._batch
         if batch is None:
-            batch = self._batch = _Batch(time.perf_counter())
+            loop = asyncio.get_running_loop()
+            batch = self._batch = _Batch(time.perf_counter(), loop)
             if self._storing is None or self._storing.done():
                 loop.call_soon(self._flush)
-        waiter: asyncio.Future[bool] = loop.create_future()
+        waiter: asyncio.Future[bool] = batch.loop.create_future()
         batch.records.append(record)
         batch.slugs.append(slug)
         batch.verified += verified
@@ -70,7 +74,7 @@ class ClickInbox:
     def _flush(self) -> None:
         batch, self._batch = self._batch, None
         if batch is not None:
-            self._storing = asyncio.get_running_loop().create_task(self._store_batch(batch))
+            self._storing = batch.loop.create_task(self._store_batch(batch))
             self._storing.add_done_callback(self._stored)
 
     def _stored(self, task: asyncio.Task[None]) -> None:

@@ -175,11 +175,15 @@ def _prefetch(headers: dict[str, str]) -> bool:
 
 
 async def _answer(send: Send, status: int, extra: list[tuple[bytes, bytes]], body: bytes) -> None:
-    headers = [
-        (b"cache-control", b"no-store"),
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()),
-        *extra,
-    ]
+    """A bodiless redirect sends only what bare Starlette's would (no `content-type`), from
+    a list made once: uvicorn checks every header against two regular expressions."""
+    if body:
+        headers = [*_TEXT_HEADERS, (b"content-length", str(len(body)).encode()), *extra]
+    else:
+        headers = [*_EMPTY_HEADERS, *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+_EMPTY_HEADERS = ((b"cache-control", b"no-store"), (b"content-length", b"0"))
+_TEXT_HEADERS = ((b"cache-control", b"no-store"), (b"content-type", b"text/plain; charset=utf-8"))

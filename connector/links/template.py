@@ -26,6 +26,8 @@ PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME = r"[A-Za-z0-9_.~-]{1,64}"
 _VALID = re.compile(rf"contact|query\.{_NAME}|values\.{_NAME}")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# Characters every percent-encoding keeps as they are (`quote` whatever its `safe`).
+UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 @dataclass(slots=True)
@@ -93,8 +95,14 @@ def fill(
             missing = [n for n in pieces[index::2] if _value(n, values, contact, query) is None]
             return Filled(base_destination(destination), tuple(missing))
         used.append(found)
-        url += (quote(found, safe=""), pieces[index + 1])
+        url += (encode_value(found), pieces[index + 1])
     return Filled("".join(url), values=tuple(used))
+
+
+def encode_value(value: str) -> str:
+    """`quote(value, safe="")`, without its Python layers for a value it keeps as it is
+    (contact ids mostly are): a regular expression costs a fifth of `quote`."""
+    return value if UNRESERVED.fullmatch(value) else quote(value, safe="")
 
 
 @lru_cache(maxsize=1024)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.links.template import base_destination, fill, template_problems
+from connector.links.template import base_destination, encode_value, fill, template_problems
 from connector.links.tokens import sign, verify
 
 KEY = b"0123456789abcdef-secret"
@@ -41,6 +43,12 @@ def test_verify_never_raises(slug: str, token: str) -> None:
 def test_every_contact_round_trips(contact: str) -> None:
     """Any non-empty contact id (unicode, dots, spaces) survives sign then verify."""
     assert verify(KEY, "s", sign(KEY, "s", contact)) == contact
+
+
+@given(st.text(max_size=30) | st.from_regex(r"[A-Za-z0-9_.~-]{0,30}", fullmatch=True))
+def test_a_filled_value_is_encoded_as_quote_encodes_it(value: str) -> None:
+    """The encoder's shortcut for plain values gives what `quote(value, safe="")` gives."""
+    assert encode_value(value) == quote(value, safe="")
 
 
 def test_placeholders_are_filled_and_url_encoded() -> None:
