@@ -94,7 +94,7 @@ class Detector:
         hits = self._hits(facts, link_count, state, record.received)
         verdict = self._verdict(hits, "immediate")
         observed = (
-            click,
+            fingerprint(click, self.settings.esp_hint_key),
             facts,
             state.snapshot(record.message_key, record.ip),
             verdict,
@@ -108,10 +108,7 @@ class Detector:
         if not self.settings.enabled:
             return self._neutral("settled")
         seen = self._pending.take(click.id)
-        hint_key = self.settings.esp_hint_key
-        if seen is not None and (
-            seen.click is click or fingerprint(seen.click, hint_key) == fingerprint(click, hint_key)
-        ):
+        if seen is not None and seen.fingerprint == fingerprint(click, self.settings.esp_hint_key):
             if _unchanged(seen, state):
                 return rephase(seen.verdict, "settled")
             facts = seen.facts

@@ -1,16 +1,15 @@
 """What `observe` worked out for a click, kept in this process until the click settles.
 
 The settled pass gets the click back from storage (a new object, same content). When its
-inputs are unchanged (same `fingerprint` as the click observed, which is kept and, like
-every event we are given, only read), the facts `observe` read are reused. When, in
+inputs are unchanged (same `fingerprint`), the facts `observe` read are reused. When, in
 addition, the evidence held for its message and address is unchanged since `observe` (same
 `BotState.snapshot`) and none of it arrived after the click, the settled assessment would
 see exactly the rows the immediate one saw, through the same windows: its reasons are the
 immediate ones and only the phase differs (the immediate verdict is kept for that). In
 every other case (the click was observed by another process or dropped from this bounded
 cache, its evidence changed) the settled verdict is computed from scratch, so verdicts
-never depend on what is cached. The service settles by event id (its inbox never rewrites
-a click), so fingerprints are taken only when a click is handed back.
+never depend on what is cached. The fingerprint, not the click, is kept: a decoded click is
+~3 KB, its fingerprint a tenth of that, and up to MAX_PENDING of them wait.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ MAX_PENDING = 10_000  # clicks awaiting settlement (~1-2 KB each): 2 minutes at 
 
 
 class Observed(NamedTuple):
-    click: ClickView  # as observed: its `fingerprint` is compared when a click is handed back
+    fingerprint: tuple[object, ...]
     facts: Facts
     snapshot: Snapshot | None  # taken after the immediate assessment
     verdict: Bot  # the immediate verdict: the settled one when nothing changed
