@@ -24,7 +24,7 @@ from connector.bots.records import ClickRecord
 from connector.bots.settings import BotSettings
 from connector.bots.state import BotState
 from connector.bots.timing import timing_hit
-from connector.bots.verdict import Phase, build_verdict, rephase
+from connector.bots.verdict import Phase, build_verdict
 from schemas.events import CLICK_TYPES, Bot
 from schemas.views import ClickView, EventView
 
@@ -92,16 +92,15 @@ class Detector:
         state.record_click(record)
         link_count = click.message.link_count
         hits = self._hits(facts, link_count, state, record.received)
-        verdict = self._verdict(hits, "immediate")
         observed = (
             fingerprint(click, self.settings.esp_hint_key),
             facts,
             state.snapshot(record.message_key, record.ip),
-            verdict,
+            tuple(hits),
             link_count,
         )
         self._pending.remember(click.id, _new_tuple(Observed, observed))
-        return verdict
+        return self._verdict(hits, "immediate")
 
     def settle(self, click: ClickView, state: BotState) -> Bot:
         """The settled verdict, from evidence that had arrived by `settle_at(click)`."""
@@ -110,7 +109,7 @@ class Detector:
         seen = self._pending.take(click.id)
         if seen is not None and seen.fingerprint == fingerprint(click, self.settings.esp_hint_key):
             if _unchanged(seen, state):
-                return rephase(seen.verdict, "settled")
+                return self._verdict(list(seen.hits), "settled")
             facts = seen.facts
         else:
             facts = self._facts.read(click)
@@ -127,7 +126,7 @@ class Detector:
         if seen is None:
             return None
         if _unchanged(seen, state):
-            return rephase(seen.verdict, "settled")
+            return self._verdict(list(seen.hits), "settled")
         return self._settled(seen.facts, seen.link_count, state)
 
     def _settled(self, facts: Facts, link_count: int | None, state: BotState) -> Bot:

@@ -5,11 +5,11 @@ inputs are unchanged (same `fingerprint`), the facts `observe` read are reused. 
 addition, the evidence held for its message and address is unchanged since `observe` (same
 `BotState.snapshot`) and none of it arrived after the click, the settled assessment would
 see exactly the rows the immediate one saw, through the same windows: its reasons are the
-immediate ones and only the phase differs (the immediate verdict is kept for that). In
-every other case (the click was observed by another process or dropped from this bounded
-cache, its evidence changed) the settled verdict is computed from scratch, so verdicts
-never depend on what is cached. The fingerprint, not the click, is kept: a decoded click is
-~3 KB, its fingerprint a tenth of that, and up to MAX_PENDING of them wait.
+immediate ones and only the phase differs. In every other case (the click was observed by
+another process or dropped from this bounded cache, its evidence changed) the settled
+verdict is computed from scratch, so verdicts never depend on what is cached. Up to
+MAX_PENDING entries wait, so they hold small things: the fingerprint, not the decoded click
+(~3 KB against ~0.2 KB), the hits, not the `Bot` (~0.9 KB against ~0.1 KB).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from typing import NamedTuple
 
 from connector.bots.facts import Facts
 from connector.bots.records import Snapshot
-from schemas.events import PURPOSE_KEY, Bot
+from schemas.events import PURPOSE_KEY
 from schemas.views import ClickView
 
+Hit = tuple[str, str]
 MAX_PENDING = 10_000  # clicks awaiting settlement (~1-2 KB each): 2 minutes at ~80/s
 
 
@@ -28,7 +29,7 @@ class Observed(NamedTuple):
     fingerprint: tuple[object, ...]
     facts: Facts
     snapshot: Snapshot | None  # taken after the immediate assessment
-    verdict: Bot  # the immediate verdict: the settled one when nothing changed
+    hits: tuple[Hit, ...]  # the immediate reasons, before weighing
     link_count: int | None  # the one field of the click an assessment reads beyond its facts
 
 

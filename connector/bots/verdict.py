@@ -97,17 +97,6 @@ def _reason(worth: int, code: str, detail: str) -> BotReason:
     return reason
 
 
-def rephase(bot: Bot, phase: Phase) -> Bot:
-    """The same verdict in another phase (a settled verdict whose evidence did not change
-    since the immediate one): a new `Bot` sharing its reasons, which nothing mutates."""
-    copy = _new(Bot)
-    _SET_DICT(copy, {**bot.__dict__, "phase": phase, "reasons": list(bot.reasons)})
-    _SET_FIELDS(copy, set(_BOT_FIELDS))
-    _SET_EXTRA(copy, None)
-    _SET_PRIVATE(copy, None)
-    return copy
-
-
 def verdict_data(bot: Bot) -> dict[str, Any]:
     """`bot.model_dump(mode="json")` for a verdict from `build_verdict`, read straight from
     its slots: the processor puts one in every click it routes (~0.6 us instead of ~4)."""

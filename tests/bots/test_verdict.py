@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from connector.bots.reasons import REASONS
-from connector.bots.verdict import band_for, build_verdict, rephase, verdict_data
+from connector.bots.verdict import band_for, build_verdict, verdict_data
 from schemas.events import Bot
 
 POINTS = {code: spec.points for code, spec in REASONS.items()}
@@ -85,12 +85,3 @@ def test_zero_point_reasons_are_dropped_and_scores_clamped() -> None:
     ]
     assert build_verdict(CASES[4], POINTS, 60, "settled", "v").score == 100
     assert build_verdict(CASES[3], POINTS, 60, "settled", "v").score == 0
-
-
-def test_rephased_verdict_differs_only_in_phase() -> None:
-    """A settled verdict made from the immediate one: same reasons and score, its own list."""
-    immediate = build_verdict(CASES[2], POINTS, 60, "immediate", "v")
-    settled = rephase(immediate, "settled")
-    assert settled == build_verdict(CASES[2], POINTS, 60, "settled", "v")
-    assert settled.model_fields_set == immediate.model_fields_set
-    assert settled.reasons is not immediate.reasons and immediate.phase == "immediate"
