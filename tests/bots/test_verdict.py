@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from connector.bots.reasons import REASONS
-from connector.bots.verdict import band_for, build_verdict, verdict_data
+from connector.bots.verdict import _REASONS, REASON_CACHE, band_for, build_verdict, verdict_data
 from schemas.events import Bot
 
 POINTS = {code: spec.points for code, spec in REASONS.items()}
@@ -85,3 +85,11 @@ def test_zero_point_reasons_are_dropped_and_scores_clamped() -> None:
     ]
     assert build_verdict(CASES[4], POINTS, 60, "settled", "v").score == 100
     assert build_verdict(CASES[3], POINTS, 60, "settled", "v").score == 0
+
+
+def test_reason_cache_stays_bounded() -> None:
+    """Details that never repeat (times, counts) do not grow the shared-reason cache."""
+    for n in range(REASON_CACHE + 10):
+        built = build_verdict([("timing.under_10s", f"clicked {n} s")], POINTS, 60, "settled", "v")
+        assert built.reasons[0].detail == f"clicked {n} s"
+    assert len(_REASONS) <= REASON_CACHE
