@@ -8,12 +8,20 @@ bot detector on, the web process keeps 0.92-0.98 of its detector-off throughput,
 0.64-0.78 inline (bench/README.md). What remains shared is the database's write lock: the
 worker routes inside write transactions, and the web process waits while it holds one.
 
+So the priority is lowered for every thread but the store's writer (on Linux a nice value
+is per thread, and a thread inherits its creator's): the writer holds the write lock, and
+at nice 10 it was preempted by the web process's event loop while the web's own writer
+waited for the lock (priority inversion: under load a routing commit held the lock 37 ms
+on average, by strace, where the same work took ~10 ms with the web process idle). The
+writer's share of the lock stays bounded by its yield (`WORKER_YIELD_RATIO`); the rest of
+the worker (delivery attempts, their logging, the loops) keeps the lower priority.
+
 Started by `connector serve`, it is woken through a pipe (`wakeup.py`) each time the web
-process stores events; it also polls the inbox every `[worker] poll_seconds`, so a worker
-can run alone too (e.g. in its own container on the same volume). Its metrics reach the
-web process's `/metrics` through prometheus-client's multiprocess folder (inherited from
-`connector serve`), and it exits when told to (SIGTERM/SIGINT) or when the
-`connector serve` that started it is gone.
+process stores events, but listens to the pipe only while routing is idle (`WakeListener`);
+it also polls the inbox every `[worker] poll_seconds`, so a worker can run alone too (e.g.
+in its own container on the same volume). Its metrics reach the web process's `/metrics`
+through prometheus-client's multiprocess folder (inherited from `connector serve`), and it
+exits when told to (SIGTERM/SIGINT) or when the `connector serve` that started it is gone.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Callable
 
 import structlog
 
@@ -30,7 +39,6 @@ from connector.delivery.client import make_client
 from connector.gc import WORKER_GC_THRESHOLDS, settle_gc
 from connector.metrics import Metrics
 from connector.pipeline.build import build_pipeline
-from connector.pipeline.wakeup import listen
 from connector.settings import Settings
 from connector.storage.factory import open_store
 
@@ -49,15 +57,21 @@ WORKER_YIELD_RATIO = 4.0
 
 
 async def run_worker(
-    settings: Settings, parent_pid: int | None = None, wake_fd: int | None = None
+    settings: Settings,
+    parent_pid: int | None = None,
+    wake_fd: int | None = None,
+    nice: int = 0,
 ) -> None:
-    """Run the loops until stopped; claimed deliveries left unfinished keep their lease."""
+    """Run the loops until stopped; claimed deliveries left unfinished keep their lease.
+
+    `nice`: how much to lower the CPU priority, once the store's writer thread runs."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     store = open_store(settings, synchronous=WORKER_SYNCHRONOUS, yield_ratio=WORKER_YIELD_RATIO)
     await store.open()
+    lower_priority(nice)  # the writer thread started above keeps its priority
     metrics = Metrics()
     client = make_client(settings.delivery)
     pipeline = build_pipeline(
@@ -71,9 +85,9 @@ async def run_worker(
     settle_gc(WORKER_GC_THRESHOLDS)
     memory.settle_allocator(loop)
     memory_probe.install(loop)
-    pipeline.start()
     if wake_fd is not None:
-        listen(wake_fd, pipeline.wake)
+        pipeline.routing_idle = WakeListener(wake_fd, pipeline.wake).watch
+    pipeline.start()
     log.info("worker.started", pid=os.getpid(), parent_pid=parent_pid)
     try:
         while not stop.is_set():
@@ -87,3 +101,55 @@ async def run_worker(
         await client.aclose()
         await store.close()
         log.info("worker.stopped", pid=os.getpid())
+
+
+def lower_priority(nice: int) -> None:
+    """Lower the calling thread's CPU priority, and so that of threads it starts later.
+
+    Linux keeps a nice value per thread: threads already running (the store's writer, the
+    holder of the write lock) keep theirs. Elsewhere the whole process is lowered."""
+    if nice:
+        os.nice(nice)
+
+
+class WakeListener:
+    """The wake pipe's read end, watched only while routing is idle.
+
+    While routing finds work its loop comes round again at once, yet every byte the web
+    process wrote (one per millisecond under load) woke this process: ~600 context switches
+    a second on the core the two share, ~340 without. Now the reader is registered when routing
+    goes idle and removed when it finds work; bytes written meanwhile wait in the pipe (64
+    KiB, over a minute of wake-ups; the web process drops them when it is full) and wake
+    routing as soon as it is watched again. (`wakeup.listen` is the same reader, always on.)
+    """
+
+    def __init__(self, fd: int, wake: Callable[[], None]) -> None:
+        os.set_blocking(fd, False)
+        self._fd = fd
+        self._wake = wake
+        self._watching = False
+        self._open = True
+        self.watch(True)  # routing starts out idle (Pipeline._loop)
+
+    def watch(self, idle: bool) -> None:
+        """Watch the pipe while routing is idle, not while it is busy."""
+        if not self._open or idle == self._watching:
+            return
+        loop = asyncio.get_running_loop()
+        if idle:
+            loop.add_reader(self._fd, self._readable)
+        else:
+            loop.remove_reader(self._fd)
+        self._watching = idle
+
+    def _readable(self) -> None:
+        try:
+            while os.read(self._fd, 4096):
+                pass
+        except BlockingIOError:  # drained, still open
+            self._wake()
+            return
+        self.watch(False)  # an empty read: the web process closed its end (or is gone)
+        self._open = False
+        os.close(self._fd)
+        self._wake()

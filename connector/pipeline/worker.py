@@ -35,6 +35,10 @@ TaskRunner = Callable[[ControlTask], Awaitable[None]]
 TIMER_POLL_SECONDS = 0.25
 
 
+def _ignore(idle: bool) -> None:
+    """Nobody to tell."""
+
+
 class Pipeline:
     """Owns the background loops; `wake()` is called after each stored webhook."""
 
@@ -80,6 +84,9 @@ class Pipeline:
         # the room left in the window, which a concurrent claim would fill twice.
         self._claiming = asyncio.Lock()
         self._retries = RetryAlarm(self._outbox.set, clock)  # wakes the loop when one is due
+        # Told True when routing goes idle, False when it finds work (standalone.py listens
+        # to the web process's wake-ups only while it is idle).
+        self.routing_idle: Callable[[bool], None] = _ignore
 
     def _background(self, fn: Callable[[Tx], T]) -> Awaitable[T]:
         """The loops' transactions: redone or retried if a power loss undoes them, so they
@@ -95,7 +102,8 @@ class Pipeline:
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(
-                self._loop(self.route_once, self._inbox, self.poll_seconds), name="route"
+                self._loop(self.route_once, self._inbox, self.poll_seconds, self._routing_idle),
+                name="route",
             ),
             asyncio.create_task(self._loop(self.deliver_once, self._outbox), name="deliver"),
             asyncio.create_task(self._loop(self.housekeeping_once, None, 60.0), name="prune"),
@@ -120,8 +128,15 @@ class Pipeline:
             await self._background(lambda tx: tx.record_attempts(records))
 
     async def _loop(
-        self, step: Callable[[], Awaitable[int]], wake: asyncio.Event | None, idle: float = 0.0
+        self,
+        step: Callable[[], Awaitable[int]],
+        wake: asyncio.Event | None,
+        idle: float = 0.0,
+        idling: Callable[[bool], None] = _ignore,
     ) -> None:
+        """Run `step` while it finds work, else sleep until woken; `idling` hears each
+        change between the two."""
+        resting = True
         while True:
             try:
                 done = await step()
@@ -130,9 +145,15 @@ class Pipeline:
             except Exception:
                 log.exception("pipeline.step_failed", step=step.__name__)
                 done = 0
+            if resting == bool(done):
+                resting = not done
+                idling(resting)
             if done:
                 continue
             await self._idle(wake, idle or self.idle_seconds)
+
+    def _routing_idle(self, idle: bool) -> None:
+        self.routing_idle(idle)
 
     @staticmethod
     async def _idle(event: asyncio.Event | None, seconds: float) -> None:
