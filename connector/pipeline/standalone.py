@@ -8,14 +8,6 @@ bot detector on, the web process keeps 0.92-0.98 of its detector-off throughput,
 0.64-0.78 inline (bench/README.md). What remains shared is the database's write lock: the
 worker routes inside write transactions, and the web process waits while it holds one.
 
-So the priority is lowered for every thread but the store's writer (on Linux a nice value
-is per thread, and a thread inherits its creator's): the writer holds the write lock, and
-at nice 10 it was preempted by the web process's event loop while the web's own writer
-waited for the lock (priority inversion: under load a routing commit held the lock 37 ms
-on average, by strace, where the same work took ~10 ms with the web process idle). The
-writer's share of the lock stays bounded by its yield (`WORKER_YIELD_RATIO`); the rest of
-the worker (delivery attempts, their logging, the loops) keeps the lower priority.
-
 Started by `connector serve`, it is woken through a pipe (`wakeup.py`) each time the web
 process stores events, but listens to the pipe only while routing is idle (`WakeListener`);
 it also polls the inbox every `[worker] poll_seconds`, so a worker can run alone too (e.g.
@@ -57,21 +49,15 @@ WORKER_YIELD_RATIO = 4.0
 
 
 async def run_worker(
-    settings: Settings,
-    parent_pid: int | None = None,
-    wake_fd: int | None = None,
-    nice: int = 0,
+    settings: Settings, parent_pid: int | None = None, wake_fd: int | None = None
 ) -> None:
-    """Run the loops until stopped; claimed deliveries left unfinished keep their lease.
-
-    `nice`: how much to lower the CPU priority, once the store's writer thread runs."""
+    """Run the loops until stopped; claimed deliveries left unfinished keep their lease."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     store = open_store(settings, synchronous=WORKER_SYNCHRONOUS, yield_ratio=WORKER_YIELD_RATIO)
     await store.open()
-    lower_priority(nice)  # the writer thread started above keeps its priority
     metrics = Metrics()
     client = make_client(settings.delivery)
     pipeline = build_pipeline(
@@ -101,15 +87,6 @@ async def run_worker(
         await client.aclose()
         await store.close()
         log.info("worker.stopped", pid=os.getpid())
-
-
-def lower_priority(nice: int) -> None:
-    """Lower the calling thread's CPU priority, and so that of threads it starts later.
-
-    Linux keeps a nice value per thread: threads already running (the store's writer, the
-    holder of the write lock) keep theirs. Elsewhere the whole process is lowered."""
-    if nice:
-        os.nice(nice)
 
 
 class WakeListener:
