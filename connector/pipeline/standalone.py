@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable
 
 import structlog
 
@@ -31,6 +30,7 @@ from connector.delivery.client import make_client
 from connector.gc import WORKER_GC_THRESHOLDS, settle_gc
 from connector.metrics import Metrics
 from connector.pipeline.build import build_pipeline
+from connector.pipeline.wakeup import WakeListener
 from connector.settings import Settings
 from connector.storage.factory import open_store
 
@@ -87,47 +87,3 @@ async def run_worker(
         await client.aclose()
         await store.close()
         log.info("worker.stopped", pid=os.getpid())
-
-
-class WakeListener:
-    """The wake pipe's read end, watched only while routing is idle.
-
-    While routing finds work its loop comes round again at once, yet every byte the web
-    process wrote (one per millisecond under load) woke this process on the core the two
-    share. Now the reader is registered when routing goes idle and removed when it finds
-    work; bytes written meanwhile wait in the pipe (64 KiB, over a minute of wake-ups; the
-    web process drops them when it is full) and wake routing as soon as it is watched again.
-    Under load: the worker's context switches 548 -> 374 a second, the web's CPU a request
-    -10 % (bench/README.md). (`wakeup.listen` is the same reader, always on.)
-    """
-
-    def __init__(self, fd: int, wake: Callable[[], None]) -> None:
-        os.set_blocking(fd, False)
-        self._fd = fd
-        self._wake = wake
-        self._watching = False
-        self._open = True
-        self.watch(True)  # routing starts out idle (Pipeline._loop)
-
-    def watch(self, idle: bool) -> None:
-        """Watch the pipe while routing is idle, not while it is busy."""
-        if not self._open or idle == self._watching:
-            return
-        loop = asyncio.get_running_loop()
-        if idle:
-            loop.add_reader(self._fd, self._readable)
-        else:
-            loop.remove_reader(self._fd)
-        self._watching = idle
-
-    def _readable(self) -> None:
-        try:
-            while os.read(self._fd, 4096):
-                pass
-        except BlockingIOError:  # drained, still open
-            self._wake()
-            return
-        self.watch(False)  # an empty read: the web process closed its end (or is gone)
-        self._open = False
-        os.close(self._fd)
-        self._wake()

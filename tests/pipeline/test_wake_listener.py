@@ -8,7 +8,7 @@ import contextlib
 import os
 from types import SimpleNamespace
 
-from connector.pipeline.standalone import WakeListener
+from connector.pipeline.wakeup import WakeListener
 from connector.pipeline.worker import Pipeline
 
 

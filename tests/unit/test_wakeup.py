@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from connector.pipeline.wakeup import COALESCE_SECONDS, WakePipe, listen
+from connector.pipeline.wakeup import COALESCE_SECONDS, WakeListener, WakePipe
 
 
 def _bytes_waiting(fd: int) -> int:
@@ -49,14 +49,14 @@ def test_the_listener_is_called_for_a_coalesced_wake() -> None:
 async def _the_listener_is_called_for_a_coalesced_wake() -> None:
     pipe = WakePipe()
     woken = asyncio.Event()
-    reader = os.dup(pipe.read_fd)  # listen() owns and closes its descriptor
+    reader = os.dup(pipe.read_fd)  # the listener owns and closes its descriptor
+    listener = WakeListener(reader, woken.set)
     try:
-        listen(reader, woken.set)
         pipe.wake()
         pipe.wake()
         await asyncio.wait_for(woken.wait(), 5)
     finally:
-        asyncio.get_running_loop().remove_reader(reader)
+        listener.watch(False)
         os.close(reader)
         pipe.close()
 
