@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import psycopg
 
+from connector.storage import postgres_deliveries
 from connector.storage.base import (
     AttemptRecord,
     ClaimedDelivery,
@@ -54,14 +55,6 @@ _INSERT_EVENTS = (
 # id fails the whole statement (UniqueViolation), and the caller falls back to the above.
 _INSERT_NEW_EVENTS = _INSERT_EVENTS.removesuffix(" ON CONFLICT (id) DO NOTHING RETURNING id")
 _EVENT_COLUMNS = "payload, raw, decision, processed, settled, bot, seq"
-_CLAIM_DELIVERIES = (
-    "WITH due AS (SELECT id, next_attempt_at AS due_at FROM deliveries"
-    " WHERE status = 'pending' AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s"
-    " FOR UPDATE SKIP LOCKED)"
-    " UPDATE deliveries d SET lease_until = %s, next_attempt_at = %s FROM due"
-    " WHERE d.id = due.id"
-    " RETURNING d.id, d.event_id, d.action_id, d.body, d.attempts, d.first_attempt_at, due.due_at"
-)
 _CLAIM_TASKS = (
     "WITH due AS (SELECT id, next_attempt_at AS due_at FROM tasks"
     " WHERE status = 'pending' AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s"
@@ -75,12 +68,6 @@ _EVENT = attrgetter(
     "id", "type", "source", "provider", "occurred_at", "received_at", "payload", "raw"
 )
 _DELIVERY = attrgetter("id", "event_id", "action_id")
-_ATTEMPT = attrgetter(
-    "delivery_id", "attempt", "at", "outcome", "status_code", "error", "duration_ms"
-)
-_OUTCOME = attrgetter(
-    "attempt", "next_attempt_at", "at", "status_code", "error", "at", "delivery_id"
-)
 
 
 class PgTx(PgScenarioSql, PgLinkSql, PgReportSql, PgViewSql):
@@ -277,31 +264,10 @@ class PgTx(PgScenarioSql, PgLinkSql, PgReportSql, PgViewSql):
         return max(self.cur.rowcount, 0)
 
     def claim_deliveries(self, now: float, limit: int, lease: float) -> list[ClaimedDelivery]:
-        """The oldest due deliveries, leased: their next attempt moves to the lease's end,
-        so an attempt in flight is not due (a crash mid-attempt makes it due again)."""
-        until = now + lease
-        rows = self.cur.execute(_CLAIM_DELIVERIES, (now, limit, until, until)).fetchall()
-        rows.sort(key=lambda r: r[6])  # RETURNING has no order: the claim's, by due time
-        return [ClaimedDelivery(r[0], r[1], r[2], r[3], r[4] + 1, r[5]) for r in rows]
+        return postgres_deliveries.claim_deliveries(self.cur, now, limit, lease)
 
     def record_attempts(self, attempts: list[AttemptRecord]) -> None:
-        if not attempts:
-            return
-        with self.conn.pipeline():
-            self.cur.executemany(
-                "INSERT INTO attempts (delivery_id, attempt, at, outcome, status_code, error,"
-                " duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                [_ATTEMPT(a) for a in attempts],
-            )
-            self.cur.executemany(
-                "UPDATE deliveries SET status = %s, attempts = %s, next_attempt_at = %s,"
-                " lease_until = NULL, first_attempt_at = COALESCE(first_attempt_at, %s),"
-                " last_status = %s, last_error = %s, updated_at = %s WHERE id = %s",
-                [
-                    ("pending" if a.outcome == "retry" else a.outcome, *_OUTCOME(a))
-                    for a in attempts
-                ],
-            )
+        postgres_deliveries.record_attempts(self.conn, self.cur, attempts)
 
     def list_deliveries(self, status: str | None, limit: int) -> list[DeliveryRow]:
         query = (

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from connector.storage import sqlite_deliveries
 from connector.storage.base import (
     AttemptRecord,
     ClaimedDelivery,
@@ -177,63 +178,10 @@ class SqliteTx(ScenarioSql, TimerSql, LinkSql, ReportSql, ViewSql):
         return self.conn.total_changes - before
 
     def claim_deliveries(self, now: float, limit: int, lease: float) -> list[ClaimedDelivery]:
-        """The oldest due deliveries, leased: their next attempt moves to the lease's end.
-
-        So an attempt in flight is simply not due (a crash mid-attempt makes it due again
-        when the lease ends), and the claim reads only due rows, in the order of the
-        `deliveries_due` index. The index is named because, without statistics, SQLite
-        preferred `deliveries_status` and sorted every pending row, bodies and all, on each
-        claim: ~40 µs per delivery once a backlog formed.
-        """
-        rows = self.conn.execute(
-            "SELECT id, event_id, action_id, body, attempts, first_attempt_at"
-            " FROM deliveries INDEXED BY deliveries_due"
-            " WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
-            (now, limit),
-        ).fetchall()
-        self.conn.executemany(
-            "UPDATE deliveries SET lease_until = ?, next_attempt_at = ? WHERE id = ?",
-            [(now + lease, now + lease, r[0]) for r in rows],
-        )
-        return [
-            ClaimedDelivery(
-                id=r[0],
-                event_id=r[1],
-                action_id=r[2],
-                body=r[3],
-                attempt=r[4] + 1,
-                first_attempt_at=r[5],
-            )
-            for r in rows
-        ]
+        return sqlite_deliveries.claim_deliveries(self.conn, now, limit, lease)
 
     def record_attempts(self, attempts: list[AttemptRecord]) -> None:
-        self.conn.executemany(
-            "INSERT INTO attempts (delivery_id, attempt, at, outcome, status_code, error,"
-            " duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                (a.delivery_id, a.attempt, a.at, a.outcome, a.status_code, a.error, a.duration_ms)
-                for a in attempts
-            ],
-        )
-        self.conn.executemany(
-            "UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,"
-            " lease_until = NULL, first_attempt_at = COALESCE(first_attempt_at, ?),"
-            " last_status = ?, last_error = ?, updated_at = ? WHERE id = ?",
-            [
-                (
-                    "pending" if a.outcome == "retry" else a.outcome,
-                    a.attempt,
-                    a.next_attempt_at,
-                    a.at,
-                    a.status_code,
-                    a.error,
-                    a.at,
-                    a.delivery_id,
-                )
-                for a in attempts
-            ],
-        )
+        sqlite_deliveries.record_attempts(self.conn, attempts)
 
     def list_deliveries(self, status: str | None, limit: int) -> list[DeliveryRow]:
         query = (
