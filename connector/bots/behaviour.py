@@ -177,7 +177,10 @@ def more_links_hit(links: set[str], link_count: int) -> Hit | None:
 
 
 def pair_hit(
-    click: ClickRecord, others: list[ClickRecord], window: float, weak: int, strong: int
+    click: ClickRecord,
+    others: list[ClickRecord],
+    window: float,
+    evidence: tuple[int, int, int],
 ) -> Hit | None:
     """Decide this click's side when the same link came from another network seconds apart.
 
@@ -191,8 +194,13 @@ def pair_hit(
     takes (CHECK_FIRST_WITHIN). When neither side has any evidence the earlier one is the
     check, because the check usually precedes the redirect to the person (`pair.check_first`
     when the order is sure); equal weak evidence on both sides (a cloud-desktop person, a
-    cloud-hosted check) decides nothing.
+    cloud-hosted check) decides nothing. A partner that is itself one step of a scanner's
+    sweep (through rotating exits, or one that reached a proven automated click such as the
+    hidden link) is no person, so it lends this click no side (`_no_person`).
+
+    `evidence`: the (weak, strong, proof) points that settle which side is the scanner.
     """
+    weak, strong, proof = evidence
     if not click.network:
         return None
     partners = [
@@ -208,8 +216,8 @@ def pair_hit(
     person = min(partners, key=lambda o: (o.evidence, o.occurred))
     gap = abs(person.occurred - click.occurred)
     if click.evidence > person.evidence:
-        if click.evidence < strong and _rotating(person, others, click):
-            return None  # the partner is itself a sweep through rotating exits, no person
+        if click.evidence < strong and _no_person(person, others, click, window, proof):
+            return None  # the partner is itself a step of a scanner's sweep
         if click.evidence >= strong or click.occurred < person.occurred:
             return "pair.scanner_check", f"same link from {person.network} {gap:.1f} s apart"
         if person.evidence == 0 and gap > CHECK_FIRST_WITHIN:
@@ -225,8 +233,8 @@ def pair_hit(
             f"scanner-like request from {scanner.network} {gap:.1f} s apart",
         )
     if click.evidence == person.evidence == 0 and click.occurred < person.occurred:
-        if _rotating(person, others, click):
-            return None  # what followed is a sweep through rotating exits, not a redirect
+        if _no_person(person, others, click, window, proof):
+            return None  # what followed is a step of a scanner's sweep, not a redirect
         if _ordered(click.occurred, person.occurred) and _same_family(click.ip, person.ip):
             return "pair.check_first", f"{person.network} followed on this link {gap:.1f} s later"
         if gap <= CHECK_FIRST_WITHIN:  # a check precedes its redirect by seconds, no more
@@ -234,11 +242,22 @@ def pair_hit(
     return None
 
 
-def _rotating(partner: ClickRecord, others: list[ClickRecord], click: ClickRecord) -> bool:
-    """`partner` is one step of a sweep through rotating exits (`networks_hit` from its side,
-    `click` left out): a residential-proxy scanner's fetch, not the person a check follows."""
+def _no_person(
+    partner: ClickRecord, others: list[ClickRecord], click: ClickRecord, window: float, proof: int
+) -> bool:
+    """`partner` is one step of a scanner's sweep, not the person a check follows: a sweep
+    through rotating exits (`networks_hit` from its side, `click` left out), or its own
+    network's walk reached a click that proves automation (`proven_sweep_hit`: a spoofed
+    Chrome that followed the hidden link, where a fast reader on a cloud desktop had
+    clicked one of its links seconds before)."""
     rest = [o for o in others if o is not partner and o.link_key != click.link_key]
-    return networks_hit(partner, rest) is not None
+    if networks_hit(partner, rest) is not None:
+        return True
+    network = partner.network
+    swept = [o for o in others if o is not partner and o.network == network]
+    return any(o.evidence >= proof for o in swept) and (
+        proven_sweep_hit(partner, swept, window, proof) is not None
+    )
 
 
 def _same_family(a: str, b: str) -> bool:

@@ -51,10 +51,10 @@ class Detector:
         self.version = f"{DETECTOR_VERSION};ip={self.ip_index.version};ua={_crawlerdetect()}"
         self._points = {code: settings.points_for(code) for code in REASONS}
         self._facts = FactReader(settings, self.ip_index, self._points)
-        # Evidence an address/agent needs to settle which side of a pair is the scanner.
-        self._weak = self._points["ip.cloud"]
-        self._strong = self._points["ip.vendor"]
         self._proof = settings.suspect_threshold  # own evidence that flags a click by itself
+        # Evidence an address/agent needs to settle which side of a pair is the scanner:
+        # weak (a cloud address), strong (a vendor's), proof (flags a click by itself).
+        self._pair_evidence = (self._points["ip.cloud"], self._points["ip.vendor"], self._proof)
         self._back = max(
             settings.burst_window_seconds,
             settings.pair_window_seconds,
@@ -231,7 +231,7 @@ class Detector:
             rotating = behaviour.networks_hit(record, others)
             if rotating:
                 hits.append(rotating)
-        pair = behaviour.pair_hit(record, others, s.pair_window_seconds, self._weak, self._strong)
+        pair = behaviour.pair_hit(record, others, s.pair_window_seconds, self._pair_evidence)
         return [*hits, pair] if pair else hits
 
     def _walk_hits(

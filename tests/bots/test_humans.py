@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from schemas.events import Bot, EmailClicked, EmailDelivered
 from tests.bots.helpers import (
     CLOUD,
     CLOUD_2,
     RESIDENTIAL,
+    RESIDENTIAL_2,
     SAFARI_IPHONE,
     VENDOR,
     Replay,
@@ -157,3 +160,15 @@ def test_reader_before_a_rotating_sweep_is_no_check() -> None:
     verdict, *_ = _verdicts(reader, *sweep)
     assert not codes(verdict) & {"pair.check_first", "pair.earlier_check"}
     assert not verdict.suspected
+
+
+@pytest.mark.parametrize("reader_at", [-1.0, 9.0])  # before the sweep's fetch; 7.5 s after
+def test_cloud_desktop_reader_beside_a_hidden_link_sweep(reader_at: float) -> None:
+    """A fast reader on a cloud desktop clicks a link a scanner's sweep (no evidence of its
+    own) also fetched seconds apart; the sweep reached the hidden link, so its fetch is no
+    person the reader's click could be the check of (mix B's fast readers, session 9)."""
+    sweep = [clicked(LATE + 1.5 * n, link=n, ip=RESIDENTIAL_2) for n in range(4)]
+    honeypot = clicked(LATE + 6, link=4, ip=RESIDENTIAL_2, hidden=True)
+    reader = clicked(LATE + reader_at, link=1, ip=CLOUD)
+    *_, verdict = _verdicts(*sweep, honeypot, reader)
+    assert codes(verdict) == {"ip.cloud"}
