@@ -149,7 +149,9 @@ def run_loop(db: Path, port: int, concurrency: int, api: str) -> None:
     from connector.delivery.engine import AiohttpEngine
 
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT action_id, body FROM deliveries").fetchall()
+        rows = conn.execute(
+            "SELECT action_id, body FROM deliveries JOIN delivery_bodies USING (id)"
+        ).fetchall()
     jobs = [(f"http://127.0.0.1:{port}/hook/{action[1:]}", body) for action, body in rows]
     headers = {"content-type": "application/json"}
 

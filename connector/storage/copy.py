@@ -28,6 +28,7 @@ TABLES = (
     "rejections",
     "nonces",
     "deliveries",
+    "delivery_bodies",
     "attempts",
     "tasks",
     "recipients",

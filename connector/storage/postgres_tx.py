@@ -67,7 +67,6 @@ _CLAIM_TASKS = (
 _EVENT = attrgetter(
     "id", "type", "source", "provider", "occurred_at", "received_at", "payload", "raw"
 )
-_DELIVERY = attrgetter("id", "event_id", "action_id")
 
 
 class PgTx(PgScenarioSql, PgLinkSql, PgReportSql, PgViewSql):
@@ -253,15 +252,7 @@ class PgTx(PgScenarioSql, PgLinkSql, PgReportSql, PgViewSql):
 
     # outbox ------------------------------------------------------------------------------
     def add_deliveries(self, deliveries: list[NewDelivery]) -> int:
-        if not deliveries:
-            return 0
-        self.cur.executemany(
-            "INSERT INTO deliveries (id, event_id, action_id, rule_ids, body, next_attempt_at,"
-            " created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (id) DO NOTHING",
-            [(*_DELIVERY(d), _json(d.rule_ids), d.body, *[d.not_before] * 3) for d in deliveries],
-        )
-        return max(self.cur.rowcount, 0)
+        return postgres_deliveries.add_deliveries(self.cur, deliveries)
 
     def claim_deliveries(self, now: float, limit: int, lease: float) -> list[ClaimedDelivery]:
         return postgres_deliveries.claim_deliveries(self.cur, now, limit, lease)

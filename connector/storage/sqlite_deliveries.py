@@ -1,33 +1,78 @@
-"""SQLite's delivery claim and attempt record: the statements the delivery loop runs most.
+"""SQLite's outbox statements on the delivery path: add, claim, record.
 
 They live apart from `sqlite_tx.py` so the delivery path's SQL has one owner; `SqliteTx`
-calls them.
+calls them. A delivery's body lives in `delivery_bodies` (migration 0006), not in its row:
+the claim and each recorded attempt rewrite the row, which used to copy the ~1.5 KB body
+twice per attempt. Claim and record are one statement each, whatever the batch's size.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from functools import cache
 
-from connector.storage.base import AttemptRecord, ClaimedDelivery
+import orjson
 
+from connector.storage.base import AttemptRecord, ClaimedDelivery, NewDelivery
+
+_INSERT_DELIVERY = (
+    "INSERT OR IGNORE INTO deliveries (id, event_id, action_id, rule_ids,"
+    " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+# A delivery stored already keeps its body, as it keeps its row.
+_INSERT_BODY = "INSERT OR IGNORE INTO delivery_bodies (id, body) VALUES (?, ?)"
 # The index is named because, without statistics, SQLite preferred `deliveries_status` and
-# sorted every pending row, bodies and all, on each claim: ~40 µs per delivery once a
-# backlog formed.
+# sorted every pending row on each claim: ~40 µs per delivery once a backlog formed. CROSS
+# JOIN keeps the outbox the outer loop, so the claim still reads only due rows, in order.
 _SELECT_DUE = (
-    "SELECT id, event_id, action_id, body, attempts, first_attempt_at"
-    " FROM deliveries INDEXED BY deliveries_due"
-    " WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?"
+    "SELECT d.id, d.event_id, d.action_id, b.body, d.attempts, d.first_attempt_at"
+    " FROM deliveries AS d INDEXED BY deliveries_due CROSS JOIN delivery_bodies AS b"
+    " WHERE b.id = d.id AND d.status = 'pending' AND d.next_attempt_at <= ?"
+    " ORDER BY d.next_attempt_at LIMIT ?"
 )
-_LEASE = "UPDATE deliveries SET lease_until = ?, next_attempt_at = ? WHERE id = ?"
-_INSERT_ATTEMPT = (
-    "INSERT INTO attempts (delivery_id, attempt, at, outcome, status_code, error,"
-    " duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
-_RECORD_OUTCOME = (
-    "UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?,"
-    " lease_until = NULL, first_attempt_at = COALESCE(first_attempt_at, ?),"
-    " last_status = ?, last_error = ?, updated_at = ? WHERE id = ?"
-)
+
+
+@cache
+def _lease(count: int) -> str:
+    marks = ", ".join("?" * count)
+    return f"UPDATE deliveries SET lease_until = ?1, next_attempt_at = ?1 WHERE id IN ({marks})"
+
+
+@cache
+def _insert_attempts(count: int) -> str:
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * count)
+    return (
+        "INSERT INTO attempts (delivery_id, attempt, at, outcome, status_code, error,"
+        f" duration_ms) VALUES {rows}"
+    )
+
+
+@cache
+def _record_outcomes(count: int) -> str:
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * count)
+    return (
+        "UPDATE deliveries SET status = v.column2, attempts = v.column3,"
+        " next_attempt_at = v.column4, lease_until = NULL,"
+        " first_attempt_at = COALESCE(first_attempt_at, v.column5), last_status = v.column6,"
+        f" last_error = v.column7, updated_at = v.column5 FROM (VALUES {rows}) AS v"
+        " WHERE deliveries.id = v.column1"
+    )
+
+
+def add_deliveries(conn: sqlite3.Connection, deliveries: list[NewDelivery]) -> int:
+    """Queue deliveries (an id stored already is left as it is); how many were new."""
+    before = conn.total_changes
+    conn.executemany(
+        _INSERT_DELIVERY,
+        [
+            (d.id, d.event_id, d.action_id, orjson.dumps(d.rule_ids), *[d.not_before] * 3)
+            for d in deliveries
+        ],
+    )
+    added = conn.total_changes - before
+    if added:
+        conn.executemany(_INSERT_BODY, [(d.id, d.body) for d in deliveries])
+    return added
 
 
 def claim_deliveries(
@@ -39,42 +84,45 @@ def claim_deliveries(
     the lease ends), and the claim reads only due rows, in the order of `deliveries_due`.
     """
     rows = conn.execute(_SELECT_DUE, (now, limit)).fetchall()
-    conn.executemany(_LEASE, [(now + lease, now + lease, r[0]) for r in rows])
-    return [
-        ClaimedDelivery(
-            id=r[0],
-            event_id=r[1],
-            action_id=r[2],
-            body=r[3],
-            attempt=r[4] + 1,
-            first_attempt_at=r[5],
-        )
-        for r in rows
-    ]
+    if rows:
+        conn.execute(_lease(len(rows)), (now + lease, *[r[0] for r in rows]))
+    return [ClaimedDelivery(r[0], r[1], r[2], r[3], r[4] + 1, r[5]) for r in rows]
 
 
 def record_attempts(conn: sqlite3.Connection, attempts: list[AttemptRecord]) -> None:
     """Each attempt's row, and its delivery's new state (a retry stays pending)."""
-    conn.executemany(
-        _INSERT_ATTEMPT,
+    if not attempts:
+        return
+    conn.execute(
+        _insert_attempts(len(attempts)),
         [
-            (a.delivery_id, a.attempt, a.at, a.outcome, a.status_code, a.error, a.duration_ms)
+            value
             for a in attempts
+            for value in (
+                a.delivery_id,
+                a.attempt,
+                a.at,
+                a.outcome,
+                a.status_code,
+                a.error,
+                a.duration_ms,
+            )
         ],
     )
-    conn.executemany(
-        _RECORD_OUTCOME,
+    latest = {a.delivery_id: a for a in attempts}  # one outcome per row: the last attempt's
+    conn.execute(
+        _record_outcomes(len(latest)),
         [
-            (
+            value
+            for a in latest.values()
+            for value in (
+                a.delivery_id,
                 "pending" if a.outcome == "retry" else a.outcome,
                 a.attempt,
                 a.next_attempt_at,
                 a.at,
                 a.status_code,
                 a.error,
-                a.at,
-                a.delivery_id,
             )
-            for a in attempts
         ],
     )

@@ -157,25 +157,7 @@ class SqliteTx(ScenarioSql, TimerSql, LinkSql, ReportSql, ViewSql):
 
     # outbox ------------------------------------------------------------------------------
     def add_deliveries(self, deliveries: list[NewDelivery]) -> int:
-        before = self.conn.total_changes
-        self.conn.executemany(
-            "INSERT OR IGNORE INTO deliveries (id, event_id, action_id, rule_ids, body,"
-            " next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    d.id,
-                    d.event_id,
-                    d.action_id,
-                    orjson.dumps(d.rule_ids),
-                    d.body,
-                    d.not_before,
-                    d.not_before,
-                    d.not_before,
-                )
-                for d in deliveries
-            ],
-        )
-        return self.conn.total_changes - before
+        return sqlite_deliveries.add_deliveries(self.conn, deliveries)
 
     def claim_deliveries(self, now: float, limit: int, lease: float) -> list[ClaimedDelivery]:
         return sqlite_deliveries.claim_deliveries(self.conn, now, limit, lease)

@@ -50,7 +50,8 @@ class Harness:
         """The bodies queued for `action` (every action when None), oldest first."""
         with sqlite3.connect(self.store.path) as conn:
             rows = conn.execute(
-                "SELECT action_id, body FROM deliveries ORDER BY created_at, id"
+                "SELECT action_id, body FROM deliveries JOIN delivery_bodies USING (id)"
+                " ORDER BY created_at, id"
             ).fetchall()
         return [{"action": a, **orjson.loads(body)} for a, body in rows if action in (None, a)]
 
