@@ -14,13 +14,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import cast
 
 from connector.bots import behaviour
+from connector.bots.crowd import CampaignStarts, CrowdIndex
 from connector.bots.facts import FactReader, Facts
 from connector.bots.ipindex import IpIndex
 from connector.bots.ipranges import load_index
-from connector.bots.keys import aware, epoch_seconds, message_key
+from connector.bots.keys import aware, campaign_key, epoch_seconds, message_key
 from connector.bots.observed import MAX_PENDING, Observed, PendingClicks, fingerprint
 from connector.bots.reasons import REASONS
-from connector.bots.records import ClickRecord
+from connector.bots.records import ClickRecord, DeliveryRecord
 from connector.bots.settings import BotSettings
 from connector.bots.state import BotState
 from connector.bots.timing import timing_hit
@@ -35,6 +36,10 @@ _ONE_BEHAVIOUR = frozenset(
 )
 _MULTI_LINK = frozenset({"burst.links", "behaviour.all_links", "behaviour.many_links"})
 _new_tuple = tuple.__new__  # a NamedTuple without its Python-level __new__
+CROWD_NEEDED = 3  # recipients clicking one campaign link within the burst window
+# How long a campaign link's clicks are kept after its newest arrival: its clicks settle
+# `settle_seconds` later, and some webhooks arrive minutes late.
+CROWD_LAG_SECONDS = 600.0
 
 
 class Detector:
@@ -66,6 +71,9 @@ class Detector:
             self._points["behaviour.all_links"], self._points["behaviour.many_links"]
         )
         self._pending = PendingClicks(pending_clicks)
+        horizon = settings.settle_seconds + settings.at_delivery_seconds + CROWD_LAG_SECONDS
+        self._crowd = CrowdIndex(horizon)
+        self._starts = CampaignStarts(horizon)
         self._settle_delay = timedelta(seconds=settings.settle_seconds)
 
     @classmethod
@@ -78,11 +86,15 @@ class Detector:
         `event` is a model or its compiled twin (schemas/views.py): only read, never changed.
         """
         if event.type not in CLICK_TYPES:  # email.clicked, and link.clicked (trigger links)
+            if not self.settings.enabled:
+                return None
+            occurred, received = epoch_seconds(event.occurred_at), epoch_seconds(event.received_at)
             key = message_key(event)
-            if key and self.settings.enabled:
-                state.record_delivery(
-                    key, epoch_seconds(event.occurred_at), epoch_seconds(event.received_at)
-                )
+            if key:
+                state.record_delivery(key, occurred, received)
+            campaign = campaign_key(event)
+            if campaign:
+                self._starts.add(campaign, occurred, received)
             return None
         if not self.settings.enabled:
             return self._neutral("immediate")
@@ -90,6 +102,9 @@ class Detector:
         facts = self._facts.read(click)
         record = facts.record
         state.record_click(record)
+        crowd = facts.crowd_key
+        if crowd:
+            self._crowd.add(crowd, record.occurred, record.received, record.recipient_key)
         link_count = click.message.link_count
         hits = self._hits(facts, link_count, state, record.received)
         observed = (
@@ -98,6 +113,7 @@ class Detector:
             state.snapshot(record.message_key, record.ip),
             tuple(hits),
             link_count,
+            self._crowd_snapshot(facts),
         )
         self._pending.remember(click.id, _new_tuple(Observed, observed))
         return self._verdict(hits, "immediate")
@@ -108,7 +124,7 @@ class Detector:
             return self._neutral("settled")
         seen = self._pending.take(click.id)
         if seen is not None and seen.fingerprint == fingerprint(click, self.settings.esp_hint_key):
-            if _unchanged(seen, state):
+            if self._unchanged(seen, state):
                 return self._verdict(list(seen.hits), "settled")
             facts = seen.facts
         else:
@@ -125,7 +141,7 @@ class Detector:
         seen = self._pending.take(event_id) if self.settings.enabled else None
         if seen is None:
             return None
-        if _unchanged(seen, state):
+        if self._unchanged(seen, state):
             return self._verdict(list(seen.hits), "settled")
         return self._settled(seen.facts, seen.link_count, state)
 
@@ -160,12 +176,13 @@ class Detector:
         hits = list(facts.own)
         occurred = record.occurred
         end = occurred + s.settle_seconds
+        timing: Hit | None = None
         if record.message_key:
             delivery = state.delivery(record.message_key, received_by)
             if delivery is not None:
-                found = timing_hit(occurred, delivery)
-                if found:
-                    hits.append(found)
+                timing = timing_hit(occurred, delivery)
+                if timing:
+                    hits.append(timing)
             others = state.message_clicks(
                 record.message_key, occurred - self._back, end, received_by
             )
@@ -176,13 +193,22 @@ class Detector:
             if others:
                 seen = self._behaviour(record, others, link_count)
                 hits.extend(seen)
-                if delivery and any(code in _MULTI_LINK for code, _ in seen):
-                    after = occurred - delivery.occurred
-                    if after <= s.at_delivery_seconds:
-                        detail = (
-                            f"several links by one network {max(after, 0.0):.0f} s after delivery"
-                        )
-                        hits.append(("behaviour.at_delivery", detail))
+                if any(code in _MULTI_LINK for code, _ in seen):
+                    at_delivery = self._at_delivery(facts, delivery, received_by)
+                    if at_delivery:
+                        hits.append(at_delivery)
+        if facts.crowd_key:
+            window = s.burst_window_seconds
+            crowd = self._crowd.others(
+                facts.crowd_key,
+                record.recipient_key,
+                occurred - window,
+                occurred + window,
+                received_by,
+            )
+            if crowd >= CROWD_NEEDED - 1:
+                detail = f"{crowd + 1} recipients clicked this link within {window:g} s"
+                self._add_crowd(hits, detail, timing)
         if record.ip:
             window = s.fanout_window_seconds
             recipients = state.ip_recipients(
@@ -254,6 +280,51 @@ class Detector:
                 hits.append(found)
         return hits
 
+    def _at_delivery(
+        self, facts: Facts, delivery: DeliveryRecord | None, received_by: float
+    ) -> Hit | None:
+        """A multi-link visit within `at_delivery_seconds` of the message's delivery or, when
+        none is at hand, of its campaign's first delivery (no message is delivered before
+        its campaign's first): "many clicks at delivery time"."""
+        occurred, limit = facts.record.occurred, self.settings.at_delivery_seconds
+        if delivery is not None:
+            after = occurred - delivery.occurred
+            if after <= limit:
+                return (
+                    "behaviour.at_delivery",
+                    f"several links by one network {max(after, 0.0):.0f} s after delivery",
+                )
+            return None
+        first = self._starts.first(facts.campaign_key, received_by) if facts.campaign_key else None
+        if first is None or not -limit <= occurred - first <= limit:
+            return None
+        return (
+            "behaviour.at_delivery",
+            f"several links by one network {max(occurred - first, 0.0):.0f} s after the"
+            " campaign's first delivery (none reported for this message yet)",
+        )
+
+    def _add_crowd(self, hits: list[Hit], detail: str, timing: Hit | None) -> None:
+        """`burst.recipients`, unless the click already has evidence of coming at delivery:
+        both say it came when gateways scan (a fast reader's click, a person's tabs then
+        meet other recipients' scans), so they do not add up. A sweep "at delivery" keeps
+        its points; a timing bucket is replaced when the crowd outweighs it. The other is
+        named in the detail of the one that counts."""
+        points = self._points
+        for at, (code, text) in enumerate(hits):
+            if code == "behaviour.at_delivery":
+                if points[code] >= points["burst.recipients"]:
+                    hits[at] = (code, f"{text}; {detail}")
+                else:
+                    hits[at] = ("burst.recipients", f"{detail}; {text}")
+                return
+        if timing is None:
+            hits.append(("burst.recipients", detail))
+        elif points[timing[0]] >= points["burst.recipients"]:
+            hits[hits.index(timing)] = (timing[0], f"{timing[1]}; {detail}")
+        else:
+            hits[hits.index(timing)] = ("burst.recipients", f"{detail}; {timing[1]}")
+
     def _strongest_behaviour(self, hits: list[Hit]) -> list[Hit]:
         """Bursts and "every link" describe one behaviour: only the strongest of them counts,
         the others are kept in its detail. A sub-100 ms gap is separate, stronger evidence."""
@@ -264,16 +335,27 @@ class Detector:
         merged = (top[0], "; ".join([top[1], *(h[1] for h in grouped if h is not top)]))
         return [h for h in hits if h[0] not in _ONE_BEHAVIOUR] + [merged]
 
+    def _crowd_snapshot(self, facts: Facts) -> tuple[int, float, int]:
+        """What the campaign-wide indexes hold for this click (see `_unchanged`)."""
+        if not facts.crowd_key:
+            return _NO_CROWD
+        stamp, newest = self._crowd.snapshot(facts.crowd_key)
+        return stamp, newest, self._starts.version(facts.campaign_key)
 
-def _unchanged(seen: Observed, state: BotState) -> bool:
-    """The click's evidence is the very rows its immediate verdict saw (observed.py)."""
-    record = seen.facts.record
-    before = seen.snapshot
-    return (
-        before is not None
-        and before.newest <= record.received
-        and state.snapshot(record.message_key, record.ip) == before
-    )
+    def _unchanged(self, seen: Observed, state: BotState) -> bool:
+        """The click's evidence is the very rows its immediate verdict saw (observed.py)."""
+        record = seen.facts.record
+        before = seen.snapshot
+        if before is None or before.newest > record.received:
+            return False
+        if seen.facts.crowd_key:
+            crowd = seen.crowd
+            if crowd[1] > record.received or self._crowd_snapshot(seen.facts) != crowd:
+                return False
+        return state.snapshot(record.message_key, record.ip) == before
+
+
+_NO_CROWD = (0, 0.0, 0)
 
 
 def _crawlerdetect() -> str:

@@ -13,7 +13,13 @@ from typing import NamedTuple
 
 from connector.bots import behaviour, useragents
 from connector.bots.ipindex import IpIndex, parse_ip
-from connector.bots.keys import epoch_seconds, link_key, message_key, recipient_key
+from connector.bots.keys import (
+    campaign_key,
+    epoch_seconds,
+    link_key,
+    message_key,
+    recipient_key,
+)
 from connector.bots.records import ClickRecord
 from connector.bots.settings import BotSettings
 from schemas.events import PURPOSE_KEY
@@ -33,6 +39,8 @@ _new_tuple = tuple.__new__
 class Facts(NamedTuple):
     record: ClickRecord
     own: tuple[Hit, ...]  # agent, address and direct evidence, in that order
+    campaign_key: str  # provider and campaign ("" without a campaign)
+    crowd_key: str  # the link within its campaign, across recipients ("" without a campaign)
 
 
 class FactReader:
@@ -68,12 +76,13 @@ class FactReader:
                 if code != "http.prefetch":  # the person's own browser, before navigating
                     evidence += self.points[code]
             own += direct
+        link_of_message = link_key(click)
         record = _new_tuple(  # ClickRecord(...) without the Python-level __new__
             ClickRecord,
             (
                 click.id,
                 message_key(click),
-                link_key(click),
+                link_of_message,
                 recipient_key(click),
                 ip,
                 network,
@@ -87,7 +96,9 @@ class FactReader:
                 evidence,
             ),
         )
-        return _new_tuple(Facts, (record, own))
+        campaign = campaign_key(click)
+        crowd = f"{campaign}\x1f{link_of_message}" if campaign else ""
+        return _new_tuple(Facts, (record, own, campaign, crowd))
 
     def address(self, raw: str | None) -> tuple[str, str, tuple[Hit, ...], int]:
         """(canonical address, its /24 or /48, its range evidence, its points); cached."""

@@ -21,6 +21,12 @@ def message_key(event: EventView) -> str:
     return ""
 
 
+def campaign_key(event: EventView) -> str:
+    """The campaign across its recipients (provider-scoped), "" when the event names none."""
+    campaign = event.message.campaign_id
+    return f"{event.provider}\x1f{campaign}" if campaign else ""
+
+
 def recipient_key(click: ClickView) -> str:
     """The person behind a click, for counting recipients per address."""
     recipient = click.recipient.email or click.recipient.id

@@ -49,6 +49,9 @@ REASONS: dict[str, ReasonSpec] = {
     "burst.inhuman_gap": ReasonSpec(45, "two distinct links under 100 ms apart"),
     "burst.same_second": ReasonSpec(15, "two distinct links within one second"),
     "burst.networks": ReasonSpec(60, "links of one message from 3+ networks within seconds"),
+    "burst.recipients": ReasonSpec(
+        30, "3+ recipients clicked this link of the campaign within the burst window"
+    ),
     "burst.proven": ReasonSpec(
         60, "one sweep of links with a click that proves automation (hidden link, HEAD, ...)"
     ),

@@ -81,6 +81,7 @@ def clicked(
     lag: float = 1.0,
     recipient: str = "ann@firm.example",
     link_count: int | None = None,
+    campaign: str | None = None,
     hidden: bool | None = None,
     method: str | None = None,
     metadata: dict[str, Any] | None = None,
@@ -96,7 +97,7 @@ def clicked(
         occurred_at=at,
         received_at=at + timedelta(seconds=lag),
         recipient={"email": recipient},
-        message={"id": message, "link_count": link_count},
+        message={"id": message, "link_count": link_count, "campaign_id": campaign},
         link={
             "url": url or f"https://sender.example/l{link}",
             "position": link,

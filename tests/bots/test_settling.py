@@ -144,13 +144,21 @@ def test_verdicts_do_not_depend_on_the_cache() -> None:
     events += [clicked(1797, link=1, ip=CLOUD), clicked(1800, link=1), clicked(1800.4, link=1)]
     events += [clicked(40 + n, message="m2", ip=CLOUD, recipient=f"p{n}") for n in range(6)]
     events += [clicked(9, message="m3", lag=400), clicked(20, message="m3", link=2)]
+    # one campaign: many recipients on one link, one of them arriving late; a message
+    # without its delivered event swept soon after the campaign's first delivery
+    events += [delivered(f"k{n}", campaign_id="k", recipient=f"k{n}") for n in range(3)]
+    events += [
+        clicked(12 + 0.2 * n, message=f"k{n}", campaign="k", recipient=f"k{n}", lag=1 + 60 * n)
+        for n in range(4)
+    ]
+    events += [clicked(30 + 0.4 * n, message="k9", link=n, campaign="k") for n in range(3)]
     assert _verdicts(detector(), events) == _verdicts(_uncached(), events)
 
 
 def test_pending_clicks_are_bounded() -> None:
     """Beyond its limit the oldest observed click is forgotten (and later fully assessed)."""
     pending = PendingClicks(limit=2)
-    remembered = Observed((), None, None, (), None)  # type: ignore[arg-type]
+    remembered = Observed((), None, None, (), None, (0, 0.0, 0))  # type: ignore[arg-type]
     for event_id in ("a", "b", "a", "c"):
         pending.remember(event_id, remembered)
     assert len(pending) == 2
