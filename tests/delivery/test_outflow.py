@@ -88,6 +88,37 @@ def test_wait_returns_once_ready_holds_with_attempts_still_in_flight() -> None:
     assert (busy, done) == (1, ["done", "done"])
 
 
+def test_lanes_take_destinations_in_turn_on_long_lived_tasks() -> None:
+    """Attempts run on at most `concurrency` lanes (tasks), taking destinations in turn."""
+
+    async def scenario() -> tuple[list[str], int, int]:
+        flow: Outflow[str] = Outflow(concurrency=2, per_destination=1, window=10)
+        order, lanes, wire = list[str](), set[int](), [0, 0]
+
+        def work(key: str) -> Callable[[], Awaitable[str]]:
+            async def attempt() -> str:
+                order.append(key)
+                lanes.add(id(asyncio.current_task()))
+                wire[0] += 1
+                wire[1] = max(wire)
+                await asyncio.sleep(0.001)
+                wire[0] -= 1
+                return key
+
+            return attempt
+
+        for key in ("a", "a", "a", "b", "b", "c"):
+            flow.start(key, work(key))
+        await flow.wait(lambda: False, 5)
+        assert sorted(flow.take()) == ["a", "a", "a", "b", "b", "c"]
+        await flow.cancel()
+        return order, len(lanes), wire[1]
+
+    order, lanes, most = asyncio.run(scenario())
+    assert order[:3] == ["a", "b", "c"] and order[3:] in (["a", "b", "a"], ["b", "a", "a"])
+    assert (lanes, most) == (2, 2)
+
+
 async def _sink(
     gate: asyncio.Event | None, seen: list[bytes], arrived: asyncio.Event
 ) -> asyncio.Server:
