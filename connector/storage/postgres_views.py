@@ -46,12 +46,14 @@ class PgViewSql:
         last = self._one(
             "SELECT received_at FROM events WHERE source = %s ORDER BY seq DESC LIMIT 1", (source,)
         )
-        first = self._one(
-            "SELECT seq FROM events WHERE received_at >= %s ORDER BY received_at LIMIT 1", (since,)
+        older = self._one(  # seq follows arrival: the source's newest event before `since`
+            "SELECT seq FROM events WHERE source = %s AND received_at < %s"
+            " ORDER BY seq DESC LIMIT 1",
+            (source, since),
         )
         accepted = self._one(
-            "SELECT COUNT(*) FROM events WHERE source = %s AND seq >= %s",
-            (source, 2**62 if first is None else first),
+            "SELECT COUNT(*) FROM events WHERE source = %s AND seq > %s",
+            (source, 0 if older is None else older),
         )
         rejected = self._one(
             "SELECT COUNT(*) FROM rejections WHERE source = %s AND received_at >= %s",

@@ -49,7 +49,7 @@ class ViewSql:
         ).fetchone()
         accepted = self.conn.execute(
             "SELECT COUNT(*) FROM events WHERE source = ? AND seq >= ?",
-            (source, self._first_seq_since(since)),
+            (source, self._first_seq_since(source, since)),
         ).fetchone()[0]
         rejected = self.conn.execute(
             "SELECT COUNT(*) FROM rejections WHERE source = ? AND received_at >= ?",
@@ -69,9 +69,12 @@ class ViewSql:
             last_rejection=row[1] if row else None,
         )
 
-    def _first_seq_since(self, since: float) -> int:
-        """The first event stored at or after `since` (seq follows arrival), by its index."""
+    def _first_seq_since(self, source: str, since: float) -> int:
+        """The first seq of a source stored at or after `since`: seq follows arrival, so one
+        walk down its (source, seq) index stops at the newest older event (no index on
+        received_at: migration 0007)."""
         row = self.conn.execute(
-            "SELECT seq FROM events WHERE received_at >= ? ORDER BY received_at LIMIT 1", (since,)
+            "SELECT seq FROM events WHERE source = ? AND received_at < ? ORDER BY seq DESC LIMIT 1",
+            (source, since),
         ).fetchone()
-        return int(row[0]) if row else 2**62
+        return int(row[0]) + 1 if row else 0
