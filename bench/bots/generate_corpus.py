@@ -124,6 +124,7 @@ def apply_mix(spec: str) -> None:
         "egress": EGRESS,
         "trait": people.TRAITS,
         "rate": families.RATES,
+        "push": people.PUSH,
     }
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, value = item.partition("=")
@@ -147,18 +148,26 @@ def build(seed: int, campaigns: int, companies: int) -> list[dict[str, Any]]:
         for n in range(companies)
     ]
     start = datetime(2026, 9, 1, 7, 0, tzinfo=UTC)
+    pushed: list[tuple[list[scenarios.Message], int]] = []
+    push_rng = random.Random(f"push-{seed}")  # its own stream: the rest stays as it was
     for number in range(campaigns):
         sent = start + timedelta(days=rng.uniform(0, 60), hours=rng.uniform(0, 10))
         template = scenarios.Template.random(rng, number, rng.choice(PROVIDERS))
         major = expected_major(sent)
+        messages: list[scenarios.Message] = []
+        if push_rng.random() < people.PUSH["campaign"]:
+            pushed.append((messages, major))
         for firm in rng.sample(firms, rng.randint(20, 40)):
             for person in range(rng.randint(1, 4)):
                 msg = template.message(rng, firm, person, sent)
+                messages.append(msg)
                 if rng.random() > 0.08:  # some ESPs/routes never report delivery
                     corpus.delivered(msg)
                 scenarios.delivery_scans(corpus, rng, msg, firm, major)
                 families.scans(corpus, rng, msg, firm, major)
                 people.person(corpus, rng, msg, firm, major)
+    for messages, major in pushed:
+        people.push_readers(corpus, push_rng, messages, major)
     return corpus.lines
 
 

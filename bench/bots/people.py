@@ -32,6 +32,10 @@ TRAITS: dict[str, float] = {
     "hidden_link": 1,
 }
 CLICK_RATE = 0.35  # ASSUMPTION: high on purpose, to have enough human clicks per group
+# A newsletter whose readers' mail apps notify them on arrival: many read at the same moment
+# (ASSUMPTION: a share of campaigns, and of their recipients who click the headline link
+# from the notification). `--mix push.campaign=0.3,push.reader=0.4` changes them.
+PUSH: dict[str, float] = {"campaign": 0.15, "reader": 0.25}
 EGRESS_KIND = {
     "cloud_desktop": "human_cloud_desktop",
     "zscaler": "human_corporate_proxy",
@@ -63,6 +67,29 @@ def person(corpus: Any, rng: random.Random, msg: Message, firm: Company, major: 
         _gateway_check(corpus, rng, msg, firm, link, at, major)
     if rng.random() < 0.05:
         _preview(corpus, rng, msg)
+
+
+def push_readers(corpus: Any, rng: random.Random, msgs: list[Message], major: int) -> None:
+    """Readers of a pushed newsletter: the phone's mail app notifies on arrival, and a share
+    of the recipients open it and click the headline link (the first) within seconds to a
+    minute (ASSUMPTION: 5-60 s, as a fast reader), from the phone's carrier network. Many
+    recipients of one campaign then click one link at the same moment, as gateways scanning
+    the copies do: the hard case for evidence across recipients (`burst.recipients`).
+
+    Drawn after the rest of the corpus, from its own generator (`rng`, also `corpus.rng`
+    meanwhile), so the other groups' clicks stay as they were.
+    """
+    kept = corpus.rng
+    corpus.rng = rng
+    try:
+        for msg in msgs:
+            if rng.random() >= PUSH["reader"]:
+                continue
+            at = msg.delivered + _s(rng.uniform(5, 60))
+            address, agent = pools.residential(rng, 0.2), pools.human_agent(rng, major)
+            corpus.click(msg, 0, at, address, agent, "human", "human_push_reader")
+    finally:
+        corpus.rng = kept
 
 
 def _s(value: float) -> timedelta:
