@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import httpx
+import orjson
 import structlog
 
 from connector.delivery import cloud_events
@@ -47,17 +48,30 @@ _KEPT_BYTES = ERROR_CHARS * 4  # enough UTF-8 for ERROR_CHARS characters
 _log = structlog.get_logger("connector.delivery")
 
 
-@dataclass(frozen=True, slots=True)
+# Plain (not frozen) dataclasses on the per-attempt path: a frozen one's __init__ sets each
+# field through object.__setattr__, 0.9 against 0.2 µs a construction (timeit).
+@dataclass(slots=True)
 class DeliveryJob:
     delivery_id: str
     action_id: str
-    event: dict[str, Any]  # the normalised event, `event.model_dump(mode="json")`
+    # The normalised event, `event.model_dump(mode="json")`; None: decoded from `body` when
+    # an action needs the value (a template, CloudEvents, a log action).
+    event: dict[str, Any] | None
     attempt: int  # 1-based number of this attempt
     first_attempt_at: datetime | None  # None on the first attempt
     now: datetime
+    # The event as stored in the outbox: orjson's own output, so for `body = "event"` these
+    # are the bytes `encode(render(event))` would give, sent without decoding them.
+    body: bytes | None = None
+
+    def value(self) -> dict[str, Any]:
+        """The event as a value (decoded once, on first use)."""
+        if self.event is None:
+            self.event = orjson.loads(self.body or b"null")
+        return self.event
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AttemptResult:
     outcome: Literal["delivered", "retry", "dead"]
     status_code: int | None
@@ -66,7 +80,7 @@ class AttemptResult:
     duration_ms: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Done:
     decision: Decision
     status: int | None = None
@@ -86,6 +100,8 @@ class _HttpTarget:
             "timeout": httpx.Timeout(action.timeout).as_dict(),
         }
         self.signer = Signer(action.secret) if action.secret is not None else None
+        # The whole event as plain JSON: the stored bytes are the body (DeliveryJob.body).
+        self.sends_stored = action.body == "event" and action.format == "json"
         url = self.url
         self.destination = f"{url.scheme}://{url.host}:{url.port or _DEFAULT_PORTS[url.scheme]}"
         self.headers = {
@@ -100,7 +116,9 @@ class _HttpTarget:
     ) -> tuple[bytes, dict[str, str]]:
         """The exact body to sign and send, and the headers its format adds."""
         if self.action.format == "cloudevents":
-            return cloud_events.encode(value, payload, job.event, job.delivery_id, self.action.mode)
+            return cloud_events.encode(
+                value, payload, job.value(), job.delivery_id, self.action.mode
+            )
         return payload, {}
 
     def request_headers(
@@ -186,14 +204,16 @@ class Sender:
         if action is None:
             error = f"unknown action {job.action_id!r}: not in the current configuration"
             return _Done(Decision("dead"), error=error, failure="unknown_action")
+        target = self._targets.get(job.action_id)
+        if target is not None and target.sends_stored and job.body is not None:
+            return await self._send(target, job, job.body, {})
         try:
-            value = render(job.event, action.body)
+            value = render(job.value(), action.body)
             payload = encode(value)
         except (TypeError, ValueError) as exc:  # orjson.JSONEncodeError is a TypeError
             # orjson's messages name types and limits, never values
             error = f"body could not be encoded as JSON: {str(exc)[:ERROR_CHARS]}"
             return _Done(Decision("dead"), error=error, failure="body")
-        target = self._targets.get(job.action_id)
         if target is None:  # a log action
             return _Done(Decision("delivered"), logged_body=value)
         try:

@@ -356,3 +356,28 @@ def test_the_engine_is_mockable_with_respx() -> None:
         result = attempt(job(), http_action(secret=SECRET))
     assert result.outcome == "delivered"
     assert route.calls.last.request.headers["webhook-id"] == "dlv_01"
+
+
+@RESPX
+@pytest.mark.parametrize(
+    ("overrides", "stored"),
+    [
+        ({}, True),  # the whole event as JSON: the stored bytes, sent as they are
+        ({"body": {"email": "recipient.email"}}, False),  # a template: decoded, rendered
+        ({"format": "cloudevents"}, False),
+    ],
+)
+def test_a_job_from_the_outbox_sends_what_the_decoded_event_would(
+    overrides: dict[str, Any], stored: bool
+) -> None:
+    """A job carrying the stored JSON sends the same bytes as one carrying the event."""
+    route = RESPX.post(URL).mock(return_value=httpx.Response(200))
+    action = http_action(secret=SECRET, **overrides)
+    attempt(job(), action)
+    from_event = route.calls.last.request
+    outbox = job(event=None, body=orjson.dumps(make_event()))
+    attempt(outbox, action)
+    from_body = route.calls.last.request
+    assert from_body.content == from_event.content
+    assert from_body.headers["webhook-signature"] == from_event.headers["webhook-signature"]
+    assert (outbox.event is None) == stored  # decoded only where the action needed the value
