@@ -305,25 +305,21 @@ class Detector:
         )
 
     def _add_crowd(self, hits: list[Hit], detail: str, timing: Hit | None) -> None:
-        """`burst.recipients`, unless the click already has evidence of coming at delivery:
+        """`burst.recipients`, weighed against the click's evidence of coming at delivery:
         both say it came when gateways scan (a fast reader's click, a person's tabs then
-        meet other recipients' scans), so they do not add up. A sweep "at delivery" keeps
-        its points; a timing bucket is replaced when the crowd outweighs it. The other is
-        named in the detail of the one that counts."""
-        points = self._points
-        for at, (code, text) in enumerate(hits):
-            if code == "behaviour.at_delivery":
-                if points[code] >= points["burst.recipients"]:
-                    hits[at] = (code, f"{text}; {detail}")
-                else:
-                    hits[at] = ("burst.recipients", f"{detail}; {text}")
-                return
-        if timing is None:
+        meet other recipients' scans), so only the stronger counts, the other named in its
+        detail. The rival is `behaviour.at_delivery` when the visit has it, else the timing
+        bucket."""
+        rival = next((hit for hit in hits if hit[0] == "behaviour.at_delivery"), timing)
+        if rival is None:
             hits.append(("burst.recipients", detail))
-        elif points[timing[0]] >= points["burst.recipients"]:
-            hits[hits.index(timing)] = (timing[0], f"{timing[1]}; {detail}")
+            return
+        points = self._points
+        at = hits.index(rival)
+        if points[rival[0]] >= points["burst.recipients"]:
+            hits[at] = (rival[0], f"{rival[1]}; {detail}")
         else:
-            hits[hits.index(timing)] = ("burst.recipients", f"{detail}; {timing[1]}")
+            hits[at] = ("burst.recipients", f"{detail}; {rival[1]}")
 
     def _strongest_behaviour(self, hits: list[Hit]) -> list[Hit]:
         """Bursts and "every link" describe one behaviour: only the strongest of them counts,
