@@ -22,6 +22,7 @@ import structlog
 from connector.bots.detector import Detector
 from connector.bots.verdict import verdict_data
 from connector.metrics import Metrics
+from connector.pipeline.click_index import INDEXED_TYPE, reads_clicks
 from connector.reports.recorder import ReportCounts
 from connector.rules.decision import Decision
 from connector.rules.engine import RuleSet
@@ -67,10 +68,14 @@ class Processor:
         self.metrics = metrics
         self.batch_size = batch_size
         self.scenarios = scenarios or ScenarioEngine([])
+        # No check rule, no click index (click_index.py: a later one fills it first).
+        self.indexes_clicks = reads_clicks(self.scenarios)
 
     def process(self, tx: Tx, now: float) -> Processed:
         """Immediate pass over the oldest unprocessed events (one transaction)."""
         stored = tx.pending_events(self.batch_size)
+        if stored and not self.indexes_clicks:
+            tx.open_click_index_gap(now)
         state = tx.bot_state() if self.detector else None
         outbox: list[NewDelivery] = []
         routed: list[Routed] = []
@@ -125,7 +130,8 @@ class Processor:
             settling=settling,
             settled_phase=False,
         )
-        self.scenarios.observe(tx, data, suspected, settle_at, now)
+        if self.indexes_clicks or row.type != INDEXED_TYPE:
+            self.scenarios.observe(tx, data, suspected, settle_at, now)
         routed = Routed(row.id, bot, decision.as_dict(), settle_at)
         deliveries = self._deliveries(row.id, data, decision.matched, now, settling, False)
         counts.click(data, suspected, settle_at)  # last: a click that failed is not counted
@@ -165,7 +171,8 @@ class Processor:
             click = cast(ClickView, decode(row.type, row.payload))
             verdict = self.detector.settle(click, state)
         self._count_bot(verdict)
-        self.scenarios.settled(tx, row.id, verdict.suspected)
+        if self.indexes_clicks:
+            self.scenarios.settled(tx, row.id, verdict.suspected)
         decision, deliveries = self._route_settled(tx, row, verdict_data(verdict), now)
         counts.settled(orjson.loads(row.payload), verdict.suspected)
         return verdict, decision, deliveries

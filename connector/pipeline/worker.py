@@ -23,6 +23,7 @@ from connector.delivery.outflow import Outflow
 from connector.delivery.retry_alarm import RetryAlarm
 from connector.delivery.sender import DeliveryJob, Sender
 from connector.metrics import Metrics
+from connector.pipeline import click_index
 from connector.pipeline.processor import Processor
 from connector.storage.base import AttemptRecord, ClaimedDelivery, ClaimedTask, Store, Tx
 from providers.base import ControlTask
@@ -198,10 +199,13 @@ class Pipeline:
         return events
 
     async def _timers(self) -> None:
-        """Config checks first, then due timers every `TIMER_POLL_SECONDS` (so a check
-        registered by another process, or a wait started by a delivery, fires on time)."""
+        """The click index made whole and config checks first, then due timers every
+        `TIMER_POLL_SECONDS` (so a check registered by another process, or a wait started by
+        a delivery, fires on time)."""
         now = self.clock()
         scenarios = self.processor.scenarios
+        if self.processor.indexes_clicks:
+            await self._fill_click_index(now)
         try:
             await self._background(lambda tx: scenarios.schedule_config_checks(tx, now))
         except Exception:
@@ -216,6 +220,20 @@ class Pipeline:
                 pause = TIMER_POLL_SECONDS
             if pause > 0:
                 await asyncio.sleep(pause)
+
+    async def _fill_click_index(self, now: float) -> None:
+        """Index the clicks routed while no check rule was configured (click_index.py),
+        before any check can read the index; a failure is retried, checks wait."""
+        scenarios = self.processor.scenarios
+        after: int | None = 0
+        while after is not None:
+            try:
+                after = await self._background(
+                    partial(click_index.fill_page, engine=scenarios, after=after, now=now)
+                )
+            except Exception:
+                log.exception("pipeline.click_index_fill_failed")
+                await asyncio.sleep(self.idle_seconds)
 
     async def timers_once(self) -> float:
         """Fire due timers (a page of recipients per transaction); their events are routed
@@ -292,10 +310,11 @@ class Pipeline:
         job = DeliveryJob(
             delivery_id=item.id,
             action_id=item.action_id,
-            event=orjson.loads(item.body),
+            event=None,  # decoded by the sender only where an action needs the value
             attempt=item.attempt,
             first_attempt_at=_utc(item.first_attempt_at) if item.first_attempt_at else None,
             now=_utc(now),
+            body=item.body,
         )
         result = await self.sender.attempt(job)
         self._count(item.action_id, result.outcome)

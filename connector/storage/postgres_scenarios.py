@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from connector.storage.click_gap_sql import ClickGapSql, statements
 from connector.storage.scenario_records import (
     ClickRecord,
     IndexedClick,
@@ -60,10 +61,15 @@ def _send_params(send: SendKey) -> tuple[str, ...]:
     return () if send.kind == "all" else (send.id,)
 
 
-class PgScenarioSql:
+class PgScenarioSql(ClickGapSql):
     """Mixed into `PgTx`: the scenario operations of the `Tx` protocol."""
 
     cur: psycopg.Cursor[Any]
+    _GAP_SQL = statements("%s")
+
+    def _gap_run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        self.cur.execute(sql, params)
+        return self.cur.fetchall() if self.cur.description else []
 
     # recipients and clicks ---------------------------------------------------------------
     def record_recipients(self, rows: list[RecipientRecord]) -> None:

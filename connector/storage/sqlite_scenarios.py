@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from connector.storage.click_gap_sql import ClickGapSql, statements
 from connector.storage.scenario_records import (
     ClickRecord,
     IndexedClick,
@@ -91,10 +92,14 @@ def _send_params(send: SendKey) -> tuple[str, ...]:
     return () if send.kind == "all" else (send.id,)
 
 
-class ScenarioSql:
+class ScenarioSql(ClickGapSql):
     """Mixed into `SqliteTx`: the scenario operations of the `Tx` protocol."""
 
     conn: sqlite3.Connection
+    _GAP_SQL = statements("?")
+
+    def _gap_run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, params).fetchall()
 
     # recipients and clicks -----------------------------------------------------------------
     def record_recipients(self, rows: list[RecipientRecord]) -> None:
