@@ -18,34 +18,44 @@ like `BotState`'s, so a replay gives the same verdicts however late it settles.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from itertools import count
+from math import inf
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from connector.bots.facts import Facts
 
 MAX_ROWS = 200_000  # ~80 bytes a row: ~16 MB at most
-_STAMPS = count(1)  # 0 stands for "no rows held"
-_LONG_STARTED = -1.0  # in place of a campaign's arrivals: its first delivery is long past
+LONG_STARTED = -1.0  # in place of a campaign's arrivals: its first delivery is long past
 
 
 class _Link:
     """One campaign link's recent clicks, ordered by occurrence."""
 
-    __slots__ = ("newest", "people", "received", "stamp", "times")
+    __slots__ = ("newest", "people", "received", "times")
 
     def __init__(self) -> None:
         self.times: list[float] = []
         self.received: list[float] = []
         self.people: list[str] = []
         self.newest = 0.0
-        self.stamp = next(_STAMPS)
+
+
+Answers = tuple[int, float | None]  # (other recipients on the link, campaign's first delivery)
+NO_ANSWERS: Answers = (0, None)
 
 
 class CrowdIndex:
-    """Per campaign link: when which recipient clicked it (occurrence, arrival)."""
+    """Per campaign link: when which recipient clicked it (occurrence, arrival); and, in
+    `starts`, each campaign's first delivery."""
 
-    def __init__(self, horizon: float, max_rows: int = MAX_ROWS) -> None:
+    def __init__(self, window: float, horizon: float, max_rows: int = MAX_ROWS) -> None:
+        """`window`: how close in time other recipients' clicks count (`answers`)."""
+        self.window = window
         self.horizon = horizon
         self.max_rows = max_rows
         self.rows = 0
         self._links: dict[str, _Link] = {}  # least recently clicked first
+        self.starts = CampaignStarts(horizon)
 
     def add(self, key: str, occurred: float, received: float, recipient: str) -> None:
         links = self._links
@@ -64,7 +74,6 @@ class CrowdIndex:
         self.rows += 1
         if received > link.newest:
             link.newest = received
-        link.stamp = next(_STAMPS)
         if times[0] < link.newest - self.horizon:
             self._drop_old(link)
         while self.rows > self.max_rows and len(links) > 1:
@@ -76,27 +85,35 @@ class CrowdIndex:
         del link.times[:cut], link.received[:cut], link.people[:cut]
         self.rows -= cut
 
-    def others(self, key: str, recipient: str, start: float, end: float, received_by: float) -> int:
-        """Distinct recipients other than `recipient` who clicked the link with
-        start <= occurred <= end and whose click had arrived by `received_by`."""
-        link = self._links.get(key)
+    def answers(self, facts: Facts, by: float) -> Answers:
+        """What a click learns from arrivals up to `by`: how many recipients other than its
+        own clicked its campaign link within `window` seconds of it, and its campaign's
+        first delivery (`CampaignStarts.first`, inlined: this runs twice for every click)."""
+        record = facts.record
+        first = None
+        rows = self.starts.campaigns.get(facts.campaign_key)
+        if rows is not None:
+            arrivals, earliest = rows
+            # CampaignStarts.first, inlined: a first delivery the index may have missed the
+            # start of (`opened`) or long past is no answer
+            if arrivals and arrivals[0] >= self.starts.opened + self.starts.horizon:
+                at = bisect_right(arrivals, by)
+                first = earliest[at - 1] if at else None
+        link = self._links.get(facts.crowd_key)
         if link is None:
-            return 0
-        times = link.times
-        low = bisect_left(times, start)
-        high = bisect_right(times, end, low)
-        if high == low:
-            return 0
+            return 0, first
+        times, occurred, window = link.times, record.occurred, self.window
+        low = bisect_left(times, occurred - window)
+        high = bisect_right(times, occurred + window, low)
+        recipient = record.recipient_key
+        if high - low < 2:  # the common case: nobody else, or one click
+            if high == low or link.people[low] == recipient or link.received[low] > by:
+                return 0, first
+            return 1, first
         received, people = link.received, link.people
-        seen = {people[i] for i in range(low, high) if received[i] <= received_by}
+        seen = {people[i] for i in range(low, high) if received[i] <= by}
         seen.discard(recipient)
-        return len(seen)
-
-    def snapshot(self, key: str) -> tuple[int, float]:
-        """(stamp, latest arrival) of the link's rows; the stamp changes whenever the rows
-        do (0: none held), as `BotState.snapshot`'s."""
-        link = self._links.get(key)
-        return (link.stamp, link.newest) if link is not None else (0, 0.0)
+        return len(seen), first
 
 
 class CampaignStarts:
@@ -121,25 +138,25 @@ class CampaignStarts:
         self.max_rows = max_rows
         self.max_campaigns = max_campaigns
         # campaign -> (arrival times, earliest occurrence by then); empty lists: long started
-        self._campaigns: dict[str, tuple[list[float], list[float]]] = {}
-        self._opened: float | None = None  # the first arrival seen, or the last forgetting
+        self.campaigns: dict[str, tuple[list[float], list[float]]] = {}
+        self.opened = inf  # the first arrival seen, or the last forgetting
 
     def add(self, key: str, occurred: float, received: float) -> None:
-        campaigns = self._campaigns
-        if self._opened is None:
-            self._opened = received
+        campaigns = self.campaigns
+        if self.opened == inf:
+            self.opened = received
         rows = campaigns.pop(key, None)
         if rows is None:
             rows = ([], [])
             while len(campaigns) >= self.max_campaigns:
                 del campaigns[next(iter(campaigns))]
-                self._opened = received  # a campaign forgotten may be delivering still
+                self.opened = received  # a campaign forgotten may be delivering still
         campaigns[key] = rows  # now the most recently delivered
         arrivals, earliest = rows
-        if arrivals and arrivals[0] == _LONG_STARTED:
+        if arrivals and arrivals[0] == LONG_STARTED:
             return
         if earliest and received - earliest[-1] > self.horizon:
-            arrivals[:] = [_LONG_STARTED]
+            arrivals[:] = [LONG_STARTED]
             earliest.clear()
             return
         if len(arrivals) >= self.max_rows:
@@ -154,19 +171,11 @@ class CampaignStarts:
     def first(self, key: str, received_by: float) -> float | None:
         """The campaign's earliest delivery among those that had arrived by `received_by`;
         None when none had, or the campaign started long ago."""
-        rows = self._campaigns.get(key)
+        rows = self.campaigns.get(key)
         if rows is None:
             return None
         arrivals, earliest = rows
-        if not arrivals or arrivals[0] == _LONG_STARTED:
-            return None
-        opened = self._opened
-        if opened is None or arrivals[0] < opened + self.horizon:
-            return None  # it may have started before this index saw it
+        if not arrivals or arrivals[0] < self.opened + self.horizon:
+            return None  # long started (LONG_STARTED), or may have before this index saw it
         at = bisect_right(arrivals, received_by)
         return earliest[at - 1] if at else None
-
-    def version(self, key: str) -> int:
-        """Changes whenever what `first` can answer for the campaign does."""
-        rows = self._campaigns.get(key)
-        return len(rows[0]) if rows is not None else 0

@@ -14,14 +14,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import cast
 
 from connector.bots import behaviour
-from connector.bots.crowd import CampaignStarts, CrowdIndex
+from connector.bots.crowd import NO_ANSWERS, Answers, CrowdIndex
 from connector.bots.facts import FactReader, Facts
 from connector.bots.ipindex import IpIndex
 from connector.bots.ipranges import load_index
 from connector.bots.keys import aware, campaign_key, epoch_seconds, message_key
 from connector.bots.observed import MAX_PENDING, Observed, PendingClicks, fingerprint
 from connector.bots.reasons import REASONS
-from connector.bots.records import ClickRecord, DeliveryRecord
+from connector.bots.records import ClickRecord
 from connector.bots.settings import BotSettings
 from connector.bots.state import BotState
 from connector.bots.timing import timing_hit
@@ -72,8 +72,7 @@ class Detector:
         )
         self._pending = PendingClicks(pending_clicks)
         horizon = settings.settle_seconds + settings.at_delivery_seconds + CROWD_LAG_SECONDS
-        self._crowd = CrowdIndex(horizon)
-        self._starts = CampaignStarts(horizon)
+        self._crowd = CrowdIndex(settings.burst_window_seconds, horizon)
         self._settle_delay = timedelta(seconds=settings.settle_seconds)
 
     @classmethod
@@ -94,7 +93,7 @@ class Detector:
                 state.record_delivery(key, occurred, received)
             campaign = campaign_key(event)
             if campaign:
-                self._starts.add(campaign, occurred, received)
+                self._crowd.starts.add(campaign, occurred, received)
             return None
         if not self.settings.enabled:
             return self._neutral("immediate")
@@ -102,18 +101,18 @@ class Detector:
         facts = self._facts.read(click)
         record = facts.record
         state.record_click(record)
-        crowd = facts.crowd_key
-        if crowd:
-            self._crowd.add(crowd, record.occurred, record.received, record.recipient_key)
+        if facts.crowd_key:
+            self._crowd.add(facts.crowd_key, record.occurred, record.received, record.recipient_key)
         link_count = click.message.link_count
-        hits = self._hits(facts, link_count, state, record.received)
+        answers = self._crowd.answers(facts, record.received) if facts.crowd_key else NO_ANSWERS
+        hits = self._hits(facts, link_count, state, record.received, answers)
         observed = (
             fingerprint(click, self.settings.esp_hint_key),
             facts,
             state.snapshot(record.message_key, record.ip),
             tuple(hits),
             link_count,
-            self._crowd_snapshot(facts),
+            answers,
         )
         self._pending.remember(click.id, _new_tuple(Observed, observed))
         return self._verdict(hits, "immediate")
@@ -124,12 +123,8 @@ class Detector:
             return self._neutral("settled")
         seen = self._pending.take(click.id)
         if seen is not None and seen.fingerprint == fingerprint(click, self.settings.esp_hint_key):
-            if self._unchanged(seen, state):
-                return self._verdict(list(seen.hits), "settled")
-            facts = seen.facts
-        else:
-            facts = self._facts.read(click)
-        return self._settled(facts, click.message.link_count, state)
+            return self._settled(seen.facts, seen.link_count, state, seen)
+        return self._settled(self._facts.read(click), click.message.link_count, state, None)
 
     def settle_by_id(self, event_id: str, state: BotState) -> Bot | None:
         """The settled verdict of a click this detector observed, from what `observe` kept
@@ -141,14 +136,19 @@ class Detector:
         seen = self._pending.take(event_id) if self.settings.enabled else None
         if seen is None:
             return None
-        if self._unchanged(seen, state):
-            return self._verdict(list(seen.hits), "settled")
-        return self._settled(seen.facts, seen.link_count, state)
+        return self._settled(seen.facts, seen.link_count, state, seen)
 
-    def _settled(self, facts: Facts, link_count: int | None, state: BotState) -> Bot:
-        """Assess again with the evidence that had arrived by the click's settle time."""
+    def _settled(
+        self, facts: Facts, link_count: int | None, state: BotState, seen: Observed | None
+    ) -> Bot:
+        """The immediate reasons again when `seen` (what `observe` kept) says nothing changed,
+        else an assessment with the evidence that had arrived by the click's settle time."""
         deadline = max(facts.record.occurred, facts.record.received) + self.settings.settle_seconds
-        return self._verdict(self._hits(facts, link_count, state, deadline), "settled")
+        # what the campaign-wide index answers by then, against the immediate pass's
+        answers = self._crowd.answers(facts, deadline) if facts.crowd_key else NO_ANSWERS
+        if seen is not None and answers == seen.crowd and _unchanged(seen, state):
+            return self._verdict(list(seen.hits), "settled")
+        return self._verdict(self._hits(facts, link_count, state, deadline, answers), "settled")
 
     def settle_at(self, click: EventView) -> datetime:
         """When the settled verdict can be computed: settle_seconds after occurrence/arrival."""
@@ -168,9 +168,15 @@ class Detector:
         )
 
     def _hits(
-        self, facts: Facts, link_count: int | None, state: BotState, received_by: float
+        self,
+        facts: Facts,
+        link_count: int | None,
+        state: BotState,
+        received_by: float,
+        answers: Answers,
     ) -> list[Hit]:
-        """Every reason for this click, from the evidence that had arrived by `received_by`."""
+        """Every reason for this click, from the evidence that had arrived by `received_by`
+        (`answers`: what the campaign-wide index answers by then, `CrowdIndex.answers`)."""
         s = self.settings
         record = facts.record
         hits = list(facts.own)
@@ -194,21 +200,20 @@ class Detector:
                 seen = self._behaviour(record, others, link_count)
                 hits.extend(seen)
                 if any(code in _MULTI_LINK for code, _ in seen):
-                    at_delivery = self._at_delivery(facts, delivery, received_by)
-                    if at_delivery:
-                        hits.append(at_delivery)
-        if facts.crowd_key:
+                    if delivery is not None:
+                        after = occurred - delivery.occurred
+                        if after <= s.at_delivery_seconds:
+                            detail = f"several links by one network {max(after, 0.0):.0f} s"
+                            hits.append(("behaviour.at_delivery", f"{detail} after delivery"))
+                    elif answers[1] is not None:
+                        found = self._after_first_delivery(occurred, answers[1])
+                        if found:
+                            hits.append(found)
+        crowd = answers[0]
+        if crowd >= CROWD_NEEDED - 1:
             window = s.burst_window_seconds
-            crowd = self._crowd.others(
-                facts.crowd_key,
-                record.recipient_key,
-                occurred - window,
-                occurred + window,
-                received_by,
-            )
-            if crowd >= CROWD_NEEDED - 1:
-                detail = f"{crowd + 1} recipients clicked this link within {window:g} s"
-                self._add_crowd(hits, detail, timing)
+            detail = f"{crowd + 1} recipients clicked this link within {window:g} s"
+            self._add_crowd(hits, detail, timing)
         if record.ip:
             window = s.fanout_window_seconds
             recipients = state.ip_recipients(
@@ -280,23 +285,12 @@ class Detector:
                 hits.append(found)
         return hits
 
-    def _at_delivery(
-        self, facts: Facts, delivery: DeliveryRecord | None, received_by: float
-    ) -> Hit | None:
-        """A multi-link visit within `at_delivery_seconds` of the message's delivery or, when
-        none is at hand, of its campaign's first delivery (no message is delivered before
-        its campaign's first): "many clicks at delivery time"."""
-        occurred, limit = facts.record.occurred, self.settings.at_delivery_seconds
-        if delivery is not None:
-            after = occurred - delivery.occurred
-            if after <= limit:
-                return (
-                    "behaviour.at_delivery",
-                    f"several links by one network {max(after, 0.0):.0f} s after delivery",
-                )
-            return None
-        first = self._starts.first(facts.campaign_key, received_by) if facts.campaign_key else None
-        if first is None or not -limit <= occurred - first <= limit:
+    def _after_first_delivery(self, occurred: float, first: float) -> Hit | None:
+        """`behaviour.at_delivery` for a multi-link visit whose message's delivered event is
+        not at hand: within `at_delivery_seconds` of its campaign's `first` delivery, as no
+        copy is delivered before its campaign's first ("many clicks at delivery time")."""
+        limit = self.settings.at_delivery_seconds
+        if not -limit <= occurred - first <= limit:
             return None
         return (
             "behaviour.at_delivery",
@@ -331,27 +325,17 @@ class Detector:
         merged = (top[0], "; ".join([top[1], *(h[1] for h in grouped if h is not top)]))
         return [h for h in hits if h[0] not in _ONE_BEHAVIOUR] + [merged]
 
-    def _crowd_snapshot(self, facts: Facts) -> tuple[int, float, int]:
-        """What the campaign-wide indexes hold for this click (see `_unchanged`)."""
-        if not facts.crowd_key:
-            return _NO_CROWD
-        stamp, newest = self._crowd.snapshot(facts.crowd_key)
-        return stamp, newest, self._starts.version(facts.campaign_key)
 
-    def _unchanged(self, seen: Observed, state: BotState) -> bool:
-        """The click's evidence is the very rows its immediate verdict saw (observed.py)."""
-        record = seen.facts.record
-        before = seen.snapshot
-        if before is None or before.newest > record.received:
-            return False
-        if seen.facts.crowd_key:
-            crowd = seen.crowd
-            if crowd[1] > record.received or self._crowd_snapshot(seen.facts) != crowd:
-                return False
-        return state.snapshot(record.message_key, record.ip) == before
-
-
-_NO_CROWD = (0, 0.0, 0)
+def _unchanged(seen: Observed, state: BotState) -> bool:
+    """The click's message and address evidence is the very rows its immediate verdict saw
+    (observed.py); the campaign-wide answers are compared by the caller."""
+    record = seen.facts.record
+    before = seen.snapshot
+    return (
+        before is not None
+        and before.newest <= record.received
+        and state.snapshot(record.message_key, record.ip) == before
+    )
 
 
 def _crawlerdetect() -> str:

@@ -13,13 +13,7 @@ from typing import NamedTuple
 
 from connector.bots import behaviour, useragents
 from connector.bots.ipindex import IpIndex, parse_ip
-from connector.bots.keys import (
-    campaign_key,
-    epoch_seconds,
-    link_key,
-    message_key,
-    recipient_key,
-)
+from connector.bots.keys import epoch_seconds, link_key, message_key, recipient_key
 from connector.bots.records import ClickRecord
 from connector.bots.settings import BotSettings
 from schemas.events import PURPOSE_KEY
@@ -96,8 +90,12 @@ class FactReader:
                 evidence,
             ),
         )
-        campaign = campaign_key(click)
-        crowd = f"{campaign}\x1f{link_of_message}" if campaign else ""
+        campaign = click.message.campaign_id  # keys.campaign_key, inlined: every click
+        if campaign:
+            campaign = f"{click.provider}\x1f{campaign}"
+            crowd = f"{campaign}\x1f{link_of_message}"
+        else:
+            campaign = crowd = ""
         return _new_tuple(Facts, (record, own, campaign, crowd))
 
     def address(self, raw: str | None) -> tuple[str, str, tuple[Hit, ...], int]:

@@ -31,7 +31,8 @@ class Observed(NamedTuple):
     snapshot: Snapshot | None  # taken after the immediate assessment
     hits: tuple[Hit, ...]  # the immediate reasons, before weighing
     link_count: int | None  # the one field of the click an assessment reads beyond its facts
-    crowd: tuple[int, float, int]  # its campaign link's rows and campaign's deliveries (crowd.py)
+    # what the campaign-wide indexes answered (crowd.py): recipients on its link, first delivery
+    crowd: tuple[int, float | None]
 
 
 def fingerprint(click: ClickView, hint_key: str) -> tuple[object, ...]:

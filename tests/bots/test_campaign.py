@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 
 from connector.bots.crowd import CampaignStarts, CrowdIndex
+from connector.bots.facts import Facts
+from connector.bots.records import ClickRecord
 from schemas.events import Bot, EmailClicked, EmailDelivered
 from tests.bots.helpers import CLOUD, T0, Replay, clicked, codes, delivered, detector
 
@@ -69,20 +71,26 @@ def test_sweep_soon_after_the_campaigns_first_delivery(started: float | None, fo
     assert verdicts[sweep[0].id].suspected is found  # cloud 25 + burst 30 (+ 20)
 
 
+def _others(index: CrowdIndex, link: str, recipient: str, at: float, by: float = 1e9) -> int:
+    """Other recipients on `link` within the index's window of `at`, arrived by `by`."""
+    record = ClickRecord("e", "m", "p0", recipient, "", "", at, at, 0)
+    return index.answers(Facts(record, (), "c", link), by)[0]
+
+
 def test_crowd_index_is_bounded() -> None:
     """Rows older than the horizon before their link's newest arrival go; past max_rows the
     least recently clicked link goes whole."""
-    index = CrowdIndex(horizon=100.0, max_rows=4)
+    index = CrowdIndex(window=150.0, horizon=100.0, max_rows=4)
     index.add("a", 0.0, 1.0, "r1")
     index.add("a", 200.0, 201.0, "r2")  # r1's click is now beyond the horizon
-    assert index.others("a", "x", 0.0, 300.0, 1e9) == 1
+    assert _others(index, "a", "x", 150.0) == 1
     index.add("b", 200.0, 201.0, "r3")
     index.add("b", 200.5, 201.5, "r4")
     index.add("c", 201.0, 202.0, "r5")
     index.add("c", 201.5, 202.5, "r6")  # 5 rows: "a", least recently clicked, goes
-    assert index.others("a", "x", 0.0, 300.0, 1e9) == 0
+    assert _others(index, "a", "x", 150.0) == 0
     assert index.rows == 4
-    assert index.others("b", "r3", 199.0, 202.0, 201.0) == 0  # r4 had not arrived by then
+    assert _others(index, "b", "r3", 200.0, by=201.0) == 0  # r4 had not arrived by then
 
 
 def test_campaign_starts_running_minimum() -> None:
