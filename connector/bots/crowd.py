@@ -11,7 +11,7 @@ evidence (`burst.recipients`).
 The index is the detector's own, in memory: a restarted process starts empty and two
 processes do not share it, so the signal may be missed, never invented. It is bounded: rows
 older than `horizon` seconds before the newest arrival of their link are dropped, and past
-`max_rows` the links least recently clicked are forgotten whole. Queries take `received_by`
+`max_rows` the links first clicked longest ago are forgotten whole. Queries take `received_by`
 like `BotState`'s, so a replay gives the same verdicts however late it settles.
 """
 
@@ -54,31 +54,37 @@ class CrowdIndex:
         self.horizon = horizon
         self.max_rows = max_rows
         self.rows = 0
-        self._links: dict[str, _Link] = {}  # least recently clicked first
+        self._links: dict[str, _Link] = {}  # first clicked longest ago first
         self.starts = CampaignStarts(horizon)
 
     def add(self, key: str, occurred: float, received: float, recipient: str) -> None:
         links = self._links
-        link = links.pop(key, None)
+        link = links.get(key)
         if link is None:
-            link = _Link()
-        links[key] = link  # now the most recently clicked
+            if self.rows >= self.max_rows:
+                self._forget()
+            link = links[key] = _Link()
         times = link.times
-        if not times or occurred >= times[-1]:
-            position = len(times)
+        if not times or occurred >= times[-1]:  # the usual case: clicks come in order
+            times.append(occurred)
+            link.received.append(received)
+            link.people.append(recipient)
         else:
             position = bisect_right(times, occurred)
-        times.insert(position, occurred)
-        link.received.insert(position, received)
-        link.people.insert(position, recipient)
+            times.insert(position, occurred)
+            link.received.insert(position, received)
+            link.people.insert(position, recipient)
         self.rows += 1
         if received > link.newest:
             link.newest = received
-        if times[0] < link.newest - self.horizon:
-            self._drop_old(link)
-        while self.rows > self.max_rows and len(links) > 1:
-            oldest = next(iter(links))
-            self.rows -= len(links.pop(oldest).times)
+            if times[0] < received - self.horizon:
+                self._drop_old(link)
+
+    def _forget(self) -> None:
+        """Past `max_rows`, the links first clicked longest ago go whole."""
+        links = self._links
+        while self.rows >= self.max_rows and links:
+            self.rows -= len(links.pop(next(iter(links))).times)
 
     def _drop_old(self, link: _Link) -> None:
         cut = bisect_left(link.times, link.newest - self.horizon)
@@ -125,7 +131,7 @@ class CampaignStarts:
     Per campaign: arrivals in order with the earliest occurrence so far (a running minimum),
     at most `max_rows` of them (later ones no longer move the minimum much); once the first
     delivery is `horizon` seconds older than the newest arrival the campaign is "long
-    started" and only that is kept. At most `max_campaigns`, least recently delivered out.
+    started" and only that is kept. At most `max_campaigns`, the longest held out first.
 
     A campaign may have started before this index saw it (the process started, or the
     campaign was forgotten while delivering), so a first delivery that arrived within
@@ -143,15 +149,14 @@ class CampaignStarts:
 
     def add(self, key: str, occurred: float, received: float) -> None:
         campaigns = self.campaigns
-        if self.opened == inf:
-            self.opened = received
-        rows = campaigns.pop(key, None)
+        rows = campaigns.get(key)
         if rows is None:
-            rows = ([], [])
+            if self.opened == inf:
+                self.opened = received
             while len(campaigns) >= self.max_campaigns:
                 del campaigns[next(iter(campaigns))]
                 self.opened = received  # a campaign forgotten may be delivering still
-        campaigns[key] = rows  # now the most recently delivered
+            rows = campaigns[key] = ([], [])
         arrivals, earliest = rows
         if arrivals and arrivals[0] == LONG_STARTED:
             return
@@ -161,7 +166,11 @@ class CampaignStarts:
             return
         if len(arrivals) >= self.max_rows:
             return
-        at = bisect_right(arrivals, received)  # the end, unless it arrived out of order
+        if not arrivals or received >= arrivals[-1]:  # the usual case: in arrival order
+            arrivals.append(received)
+            earliest.append(occurred if not earliest or occurred < earliest[-1] else earliest[-1])
+            return
+        at = bisect_right(arrivals, received)
         arrivals.insert(at, received)
         earliest.insert(at, occurred)
         for i in range(max(at, 1), len(earliest)):  # the running minimum from `at` on

@@ -78,19 +78,19 @@ def _others(index: CrowdIndex, link: str, recipient: str, at: float, by: float =
 
 
 def test_crowd_index_is_bounded() -> None:
-    """Rows older than the horizon before their link's newest arrival go; past max_rows the
-    least recently clicked link goes whole."""
+    """Rows older than the horizon before their link's newest arrival go; once max_rows are
+    held, a new link makes the links first clicked longest ago go whole."""
     index = CrowdIndex(window=150.0, horizon=100.0, max_rows=4)
     index.add("a", 0.0, 1.0, "r1")
     index.add("a", 200.0, 201.0, "r2")  # r1's click is now beyond the horizon
     assert _others(index, "a", "x", 150.0) == 1
-    index.add("b", 200.0, 201.0, "r3")
-    index.add("b", 200.5, 201.5, "r4")
-    index.add("c", 201.0, 202.0, "r5")
-    index.add("c", 201.5, 202.5, "r6")  # 5 rows: "a", least recently clicked, goes
-    assert _others(index, "a", "x", 150.0) == 0
-    assert index.rows == 4
+    for link, recipients in (("b", ("r3", "r4")), ("c", ("r5", "r6"))):
+        for n, recipient in enumerate(recipients):
+            index.add(link, 200.0 + n, 201.0 + n, recipient)
     assert _others(index, "b", "r3", 200.0, by=201.0) == 0  # r4 had not arrived by then
+    index.add("d", 202.0, 203.0, "r7")  # 5 rows held: "a" then "b" go
+    assert [_others(index, link, "x", 200.0) for link in "abcd"] == [0, 0, 2, 1]
+    assert index.rows == 3
 
 
 def test_campaign_starts_running_minimum() -> None:
