@@ -83,7 +83,13 @@ def settle(detector: Detector, click: EmailClicked, state: BotState) -> None:
 
 
 def replay(detector: Detector, events: list[Event], transaction: Store) -> tuple[float, float]:
-    """(immediate, settled) microseconds per click of one replay into a fresh store."""
+    """(immediate, settled) microseconds per click of one replay into a fresh store.
+
+    The detector's own campaign-wide index is emptied first (since session 9), as the store
+    is new: otherwise every replay of the same events would add them to it again."""
+    forget = getattr(detector, "forget_campaigns", None)  # older detectors have none
+    if forget is not None:
+        forget()
     pending: list[tuple[float, int, EmailClicked]] = []
     spent = {"immediate": 0, "settled": 0}
     clicks = 0

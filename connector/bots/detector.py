@@ -71,13 +71,23 @@ class Detector:
             self._points["behaviour.all_links"], self._points["behaviour.many_links"]
         )
         self._pending = PendingClicks(pending_clicks)
-        horizon = settings.settle_seconds + settings.at_delivery_seconds + CROWD_LAG_SECONDS
-        self._crowd = CrowdIndex(settings.burst_window_seconds, horizon)
+        self._crowd = self._new_crowd()
         self._settle_delay = timedelta(seconds=settings.settle_seconds)
 
     @classmethod
     def from_settings(cls, settings: BotSettings) -> Detector:
         return cls(settings)
+
+    def forget_campaigns(self) -> None:
+        """Empty the campaign-wide index (crowd.py): for a replay of another stream of
+        events, as a restarted process starts (bench/bot_scoring.py replays one corpus
+        many times with one warm detector)."""
+        self._crowd = self._new_crowd()
+
+    def _new_crowd(self) -> CrowdIndex:
+        s = self.settings
+        horizon = s.settle_seconds + s.at_delivery_seconds + CROWD_LAG_SECONDS
+        return CrowdIndex(s.burst_window_seconds, horizon)
 
     def observe(self, event: EventView, state: BotState) -> Bot | None:
         """Record the event; the immediate verdict for a click, None for a delivery.

@@ -110,3 +110,14 @@ def test_campaign_starts_running_minimum() -> None:
     assert starts.first("opening", 1.0) is None
     starts.add("c", 700.0, 701.0)  # 200 s after the first: long started
     assert starts.first("c", 800.0) is None
+
+
+def test_forget_campaigns_starts_a_new_stream() -> None:
+    """After `forget_campaigns` (a replay of another stream) earlier recipients' clicks on
+    the link no longer count."""
+    found = detector()
+    first, second, third = _crowd(LATE, 3, 0.5, agent=None, ip=None)
+    replay = Replay(found).feed(first, second)
+    found.forget_campaigns()
+    replay.feed(third)
+    assert "burst.recipients" not in codes(replay.settled(third))
