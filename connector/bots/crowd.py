@@ -40,10 +40,6 @@ class _Link:
         self.newest = 0.0
 
 
-Answers = tuple[int, float | None]  # (other recipients on the link, campaign's first delivery)
-NO_ANSWERS: Answers = (0, None)
-
-
 class CrowdIndex:
     """Per campaign link: when which recipient clicked it (occurrence, arrival); and, in
     `starts`, each campaign's first delivery."""
@@ -91,35 +87,25 @@ class CrowdIndex:
         del link.times[:cut], link.received[:cut], link.people[:cut]
         self.rows -= cut
 
-    def answers(self, facts: Facts, by: float) -> Answers:
-        """What a click learns from arrivals up to `by`: how many recipients other than its
-        own clicked its campaign link within `window` seconds of it, and its campaign's
-        first delivery (`CampaignStarts.first`, inlined: this runs twice for every click)."""
+    def others(self, facts: Facts, by: float) -> int:
+        """How many recipients other than the click's own clicked its campaign link within
+        `window` seconds of it, counting arrivals up to `by`."""
         record = facts.record
-        first = None
-        rows = self.starts.campaigns.get(facts.campaign_key)
-        if rows is not None:
-            arrivals, earliest = rows
-            # CampaignStarts.first, inlined: a first delivery the index may have missed the
-            # start of (`opened`) or long past is no answer
-            if arrivals and arrivals[0] >= self.starts.opened + self.starts.horizon:
-                at = bisect_right(arrivals, by)
-                first = earliest[at - 1] if at else None
         link = self._links.get(facts.crowd_key)
         if link is None:
-            return 0, first
+            return 0
         times, occurred, window = link.times, record.occurred, self.window
         low = bisect_left(times, occurred - window)
         high = bisect_right(times, occurred + window, low)
         recipient = record.recipient_key
         if high - low < 2:  # the common case: nobody else, or one click
             if high == low or link.people[low] == recipient or link.received[low] > by:
-                return 0, first
-            return 1, first
+                return 0
+            return 1
         received, people = link.received, link.people
         seen = {people[i] for i in range(low, high) if received[i] <= by}
         seen.discard(recipient)
-        return len(seen), first
+        return len(seen)
 
 
 class CampaignStarts:

@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import cast
 
 from connector.bots import behaviour
-from connector.bots.crowd import NO_ANSWERS, Answers, CrowdIndex
+from connector.bots.crowd import CrowdIndex
 from connector.bots.facts import FactReader, Facts
 from connector.bots.ipindex import IpIndex
 from connector.bots.ipranges import load_index
@@ -114,15 +114,16 @@ class Detector:
         if facts.crowd_key:
             self._crowd.add(facts.crowd_key, record.occurred, record.received, record.recipient_key)
         link_count = click.message.link_count
-        answers = self._crowd.answers(facts, record.received) if facts.crowd_key else NO_ANSWERS
-        hits = self._hits(facts, link_count, state, record.received, answers)
+        crowd = self._crowd.others(facts, record.received) if facts.crowd_key else 0
+        firsts: list[float | None] = []
+        hits = self._hits(facts, link_count, state, record.received, crowd, firsts)
         observed = (
             fingerprint(click, self.settings.esp_hint_key),
             facts,
             state.snapshot(record.message_key, record.ip),
             tuple(hits),
             link_count,
-            answers,
+            (crowd, tuple(firsts)),
         )
         self._pending.remember(click.id, _new_tuple(Observed, observed))
         return self._verdict(hits, "immediate")
@@ -155,10 +156,21 @@ class Detector:
         else an assessment with the evidence that had arrived by the click's settle time."""
         deadline = max(facts.record.occurred, facts.record.received) + self.settings.settle_seconds
         # what the campaign-wide index answers by then, against the immediate pass's
-        answers = self._crowd.answers(facts, deadline) if facts.crowd_key else NO_ANSWERS
-        if seen is not None and answers == seen.crowd and _unchanged(seen, state):
+        crowd = self._crowd.others(facts, deadline) if facts.crowd_key else 0
+        if (
+            seen is not None
+            and crowd == seen.crowd[0]
+            and self._same_firsts(facts.campaign_key, seen.crowd[1], deadline)
+            and _unchanged(seen, state)
+        ):
             return self._verdict(list(seen.hits), "settled")
-        return self._verdict(self._hits(facts, link_count, state, deadline, answers), "settled")
+        hits = self._hits(facts, link_count, state, deadline, crowd, [])
+        return self._verdict(hits, "settled")
+
+    def _same_firsts(self, campaign: str, firsts: tuple[float | None, ...], by: float) -> bool:
+        """The campaign's first delivery by `by` is what the immediate pass found, if it
+        asked (only a multi-link visit without its message's delivery does)."""
+        return all(self._crowd.starts.first(campaign, by) == first for first in firsts)
 
     def settle_at(self, click: EventView) -> datetime:
         """When the settled verdict can be computed: settle_seconds after occurrence/arrival."""
@@ -183,10 +195,12 @@ class Detector:
         link_count: int | None,
         state: BotState,
         received_by: float,
-        answers: Answers,
+        crowd: int,
+        firsts: list[float | None],
     ) -> list[Hit]:
         """Every reason for this click, from the evidence that had arrived by `received_by`
-        (`answers`: what the campaign-wide index answers by then, `CrowdIndex.answers`)."""
+        (`crowd`: other recipients on its campaign link, `CrowdIndex.others`); the campaign's
+        first delivery, when asked for, is added to `firsts` (see `_same_firsts`)."""
         s = self.settings
         record = facts.record
         hits = list(facts.own)
@@ -215,11 +229,12 @@ class Detector:
                         if after <= s.at_delivery_seconds:
                             detail = f"several links by one network {max(after, 0.0):.0f} s"
                             hits.append(("behaviour.at_delivery", f"{detail} after delivery"))
-                    elif answers[1] is not None:
-                        found = self._after_first_delivery(occurred, answers[1])
+                    elif facts.campaign_key:
+                        first = self._crowd.starts.first(facts.campaign_key, received_by)
+                        firsts.append(first)
+                        found = self._after_first_delivery(occurred, first)
                         if found:
                             hits.append(found)
-        crowd = answers[0]
         if crowd >= CROWD_NEEDED - 1:
             window = s.burst_window_seconds
             detail = f"{crowd + 1} recipients clicked this link within {window:g} s"
@@ -295,12 +310,12 @@ class Detector:
                 hits.append(found)
         return hits
 
-    def _after_first_delivery(self, occurred: float, first: float) -> Hit | None:
+    def _after_first_delivery(self, occurred: float, first: float | None) -> Hit | None:
         """`behaviour.at_delivery` for a multi-link visit whose message's delivered event is
         not at hand: within `at_delivery_seconds` of its campaign's `first` delivery, as no
         copy is delivered before its campaign's first ("many clicks at delivery time")."""
         limit = self.settings.at_delivery_seconds
-        if not -limit <= occurred - first <= limit:
+        if first is None or not -limit <= occurred - first <= limit:
             return None
         return (
             "behaviour.at_delivery",

@@ -31,8 +31,9 @@ class Observed(NamedTuple):
     snapshot: Snapshot | None  # taken after the immediate assessment
     hits: tuple[Hit, ...]  # the immediate reasons, before weighing
     link_count: int | None  # the one field of the click an assessment reads beyond its facts
-    # what the campaign-wide indexes answered (crowd.py): recipients on its link, first delivery
-    crowd: tuple[int, float | None]
+    # what the campaign-wide index answered (crowd.py): other recipients on its link, and the
+    # campaign's first delivery if the assessment asked for it
+    crowd: tuple[int, tuple[float | None, ...]]
 
 
 def fingerprint(click: ClickView, hint_key: str) -> tuple[object, ...]:

@@ -158,7 +158,7 @@ def test_verdicts_do_not_depend_on_the_cache() -> None:
 def test_pending_clicks_are_bounded() -> None:
     """Beyond its limit the oldest observed click is forgotten (and later fully assessed)."""
     pending = PendingClicks(limit=2)
-    remembered = Observed((), None, None, (), None, (0, None))  # type: ignore[arg-type]
+    remembered = Observed((), None, None, (), None, (0, ()))  # type: ignore[arg-type]
     for event_id in ("a", "b", "a", "c"):
         pending.remember(event_id, remembered)
     assert len(pending) == 2
