@@ -160,17 +160,17 @@ class Detector:
         if (
             seen is not None
             and crowd == seen.crowd[0]
-            and self._same_firsts(facts.campaign_key, seen.crowd[1], deadline)
+            # the campaign's first delivery, if the immediate pass asked for it (a multi-link
+            # visit without its message's delivery)
+            and (
+                not seen.crowd[1]
+                or self._crowd.starts.first(facts.campaign_key, deadline) == seen.crowd[1][0]
+            )
             and _unchanged(seen, state)
         ):
             return self._verdict(list(seen.hits), "settled")
         hits = self._hits(facts, link_count, state, deadline, crowd, [])
         return self._verdict(hits, "settled")
-
-    def _same_firsts(self, campaign: str, firsts: tuple[float | None, ...], by: float) -> bool:
-        """The campaign's first delivery by `by` is what the immediate pass found, if it
-        asked (only a multi-link visit without its message's delivery does)."""
-        return all(self._crowd.starts.first(campaign, by) == first for first in firsts)
 
     def settle_at(self, click: EventView) -> datetime:
         """When the settled verdict can be computed: settle_seconds after occurrence/arrival."""
@@ -200,7 +200,7 @@ class Detector:
     ) -> list[Hit]:
         """Every reason for this click, from the evidence that had arrived by `received_by`
         (`crowd`: other recipients on its campaign link, `CrowdIndex.others`); the campaign's
-        first delivery, when asked for, is added to `firsts` (see `_same_firsts`)."""
+        first delivery, when asked for, is added to `firsts` (compared again by `_settled`)."""
         s = self.settings
         record = facts.record
         hits = list(facts.own)
