@@ -35,6 +35,7 @@ TABLES = (
     "clicks",
     "timers",
     "entries",
+    "scenario_state",
     "bot_deliveries",
     "bot_clicks",
     "links",

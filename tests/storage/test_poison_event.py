@@ -25,15 +25,15 @@ def test_a_failing_statement_sets_one_event_aside(
     clicks = [event("email.clicked", p, T0) for p in ("ann", "bob", "cat")]
     store.transaction_sync(lambda tx: tx.ingest(IngestBatch("esp", T0, clicks)))
     poison = clicks[1].id
-    real = engine.observe
+    real = engine.admit
 
-    def observe(tx: Tx, data: dict[str, Any], *args: Any) -> None:
+    def admit(tx: Tx, decision: Any, data: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         if data["id"] == poison:  # a statement the database refuses, mid-event
             row = RecipientRecord(None, "m", "c", "delivered", 1.0, False, b"{}")  # type: ignore[arg-type]
             tx.record_recipients([row])  # NOT NULL recipient
-        real(tx, data, *args)
+        return real(tx, decision, data, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "observe", observe)
+    monkeypatch.setattr(engine, "admit", admit)
     done = store.transaction_sync(lambda tx: processor.process(tx, T0 + 1))
     assert done.events == 3 and done.deliveries == 2
     decisions = {
