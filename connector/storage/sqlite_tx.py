@@ -236,7 +236,7 @@ class SqliteTx(ScenarioSql, TimerSql, LinkSql, ReportSql, ViewSql):
     def prune(self, now: float, retention_seconds: float) -> int:
         """Forget what is older than retention, never an event that still has work pending."""
         cutoff = now - retention_seconds
-        removed = self.conn.execute(  # seq follows arrival: walk it from the oldest (0007)
+        removed = self.conn.execute(  # seq follows arrival: walk it from the oldest (0005)
             "DELETE FROM events WHERE seq < COALESCE((SELECT seq FROM events"
             " WHERE received_at >= ?1 ORDER BY seq LIMIT 1), 1 << 62)"
             " AND received_at < ?1 AND processed = 1 AND settled = 1"

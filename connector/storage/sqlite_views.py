@@ -72,7 +72,7 @@ class ViewSql:
     def _first_seq_since(self, source: str, since: float) -> int:
         """The first seq of a source stored at or after `since`: seq follows arrival, so one
         walk down its (source, seq) index stops at the newest older event (no index on
-        received_at: migration 0007)."""
+        received_at: migration 0005)."""
         row = self.conn.execute(
             "SELECT seq FROM events WHERE source = ? AND received_at < ? ORDER BY seq DESC LIMIT 1",
             (source, since),

@@ -1,4 +1,4 @@
-"""Without an index on `events.received_at` (migration 0007), retention's prune and the
+"""Without an index on `events.received_at` (migration 0005), retention's prune and the
 dashboard's "since" count still read an index range on SQLite: they walk `seq`."""
 
 from __future__ import annotations

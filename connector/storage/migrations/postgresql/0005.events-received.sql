@@ -1,5 +1,5 @@
 -- depends: 0004.views
--- events_received becomes a BRIN index: as on SQLite (its migration 0007 drops the index), an
+-- events_received becomes a BRIN index: as on SQLite (its migration 0005 drops the index), an
 -- event no longer pays a B-tree entry for received_at, while retention's prune keeps a plan
 -- that skips newer block ranges: rows are appended in about received_at order (replicas
 -- stamp and insert concurrently, so only about; BRIN needs no more). Autovacuum summarises
