@@ -9,6 +9,7 @@ migrated by a newer release: we refuse to run against it rather than guess.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from yoyo.migrations import MigrationList
 from connector.errors import StorageUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# The oldest SQLite the schema and its statements run on: RETURNING, ALTER TABLE ... DROP
+# COLUMN (0006) and UPDATE ... FROM (the delivery record) need 3.35.
+MIN_SQLITE = (3, 35, 0)
 
 
 class NewerSchema(StorageUnavailable):
@@ -42,6 +46,11 @@ def migrate(backend: str, url: str, *, apply: bool = True) -> MigrationReport:
     Raises `NewerSchema` when the database has migrations this code does not know.
     """
     if backend == "sqlite":
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise StorageUnavailable(
+                f"SQLite {sqlite3.sqlite_version} is too old: the connector needs"
+                f" {'.'.join(map(str, MIN_SQLITE))} or newer (Python's sqlite3 module links it)"
+            )
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
         database = get_backend(url)

@@ -52,3 +52,13 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     store = SqliteStore(path)
     with pytest.raises(StorageUnavailable, match="newer release"):
         store.open_sync()
+
+
+def test_an_old_sqlite_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Python linked to an SQLite without RETURNING / DROP COLUMN / UPDATE ... FROM gets a
+    clear error before anything is created, not a syntax error halfway through migrating."""
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(StorageUnavailable, match=r"SQLite 3\.31\.1 is too old.*3\.35\.0"):
+        migrate("sqlite", f"sqlite:///{tmp_path / 'sub' / 'm.db'}")
+    assert not (tmp_path / "sub").exists()
