@@ -36,6 +36,7 @@ HOUR = 3600.0
 DEFAULT_SPAN = 30 * 24 * HOUR  # a timeline's default length, ending at the last click
 LONGEST_SPAN = 366 * 24 * HOUR
 CSV_PAGE = 1000
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
 
 
 class ReportsApi:
@@ -53,7 +54,8 @@ class ReportsApi:
         as_csv = name.endswith(".csv") or _wants_csv(request)
         subject = _subject(name.removesuffix(".csv"))
         if as_csv:
-            return self._csv(f"{subject}.csv", tables.TOTALS_COLUMNS, self._all_totals(subject))
+            name = tables.csv_filename(subject)
+            return self._csv(name, tables.TOTALS_COLUMNS, self._all_totals(subject))
         limit, after = _paging(request)
         rows = await self._read(lambda tx: tx.report_subjects(subject, limit, after))
         next_after = rows[-1].key if len(rows) == limit else None
@@ -70,7 +72,8 @@ class ReportsApi:
         if view == "contacts":
             if as_csv:
                 rows = self._all_contacts(subject, key)
-                return self._csv("contacts.csv", tables.CONTACT_COLUMNS, rows)
+                name = tables.csv_filename(subject, key, "contacts")
+                return self._csv(name, tables.CONTACT_COLUMNS, rows)
             limit, after = _paging(request)
             found = await self._read(lambda tx: tx.report_contacts(subject, key, limit, after))
             next_after = found[-1].recipient if len(found) == limit else None
@@ -82,7 +85,7 @@ class ReportsApi:
         buckets = await self._read(lambda tx: tx.report_timeline(subject, key, since, until))
         if as_csv:
             text = tables.csv_text(tables.TIMELINE_COLUMNS, map(tables.bucket_row, buckets))
-            return _csv_response("timeline.csv", text)
+            return _csv_response(tables.csv_filename(subject, key, "hourly"), text)
         timeline = [Bucket.of(b) for b in buckets]
         report = Report(
             totals=Totals.of(totals), since=utc(since), until=utc(until), timeline=timeline
@@ -105,7 +108,7 @@ class ReportsApi:
                     return found, view, as_csv
             return None
 
-        resolved = None if "\x00" in rest else await self._read(read)
+        resolved = await self._read(read)  # a NUL in `rest` was refused before (http.py)
         if resolved is None:
             raise NotFound(f"no clicks for {subject} {rest!r}", reason="unknown_key")
         return resolved
@@ -172,10 +175,7 @@ def _paging(request: Request) -> tuple[int, str | None]:
     raw = request.query_params.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= 1000:
         raise Unprocessable([f"limit: {raw!r} must be a whole number from 1 to 1000"])
-    after = request.query_params.get("after") or None
-    if after is not None and "\x00" in after:
-        raise Unprocessable(["after: must not hold a NUL character"])
-    return int(raw), after
+    return int(raw), request.query_params.get("after") or None
 
 
 def _span(request: Request, totals: ReportTotals) -> tuple[float, float]:
@@ -190,6 +190,8 @@ def _span(request: Request, totals: ReportTotals) -> tuple[float, float]:
         raise Unprocessable(["since: must be before until"])
     if until - since > LONGEST_SPAN:
         raise Unprocessable(["since: a timeline spans at most 366 days"])
+    if since < EARLIEST:  # `until` near year 1 with the default span: no datetime holds it
+        raise Unprocessable(["since: must be after 0001-01-02"])
     return since, until
 
 

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connector.admin.http import json_response, parsed, read_body, utc
+from connector.admin.http import json_response, parsed, read_body, refuse_nul_params, utc
 from connector.admin.links_api import LinksApi
 from connector.admin.models import (
     Check,
@@ -45,6 +45,7 @@ from connector.storage.base import Store, Tx
 from connector.storage.scenario_records import SendKey, TimerRow
 
 Handler = Callable[[Request], Awaitable[Response]]
+BIGGEST = 2**63 - 1
 
 
 class AdminApi:
@@ -84,6 +85,7 @@ class AdminApi:
         async def endpoint(request: Request) -> Response:
             try:
                 self._authorise(request)
+                refuse_nul_params(request)
                 return await handler(request)
             except ApiError as error:
                 return api_error(error)
@@ -307,6 +309,9 @@ def _int(value: str | None, name: str) -> int | None:
     if value is None:
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise Unprocessable([f"{name}: {value!r} is not a whole number"]) from None
+    if not -BIGGEST <= number <= BIGGEST:  # a store's integers are 64-bit: beyond is a 500
+        raise Unprocessable([f"{name}: {value!r} is out of range"])
+    return number

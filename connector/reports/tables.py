@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import get_args
@@ -27,6 +29,7 @@ TOTALS_COLUMNS = (
 CONTACT_COLUMNS = ("recipient", "clicks", "human_clicks", "first_at", "last_at")
 TIMELINE_COLUMNS = ("hour", "clicks", "human")
 Row = Sequence[str | int]
+_FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def iso(value: float | None) -> str:
@@ -75,9 +78,24 @@ def _safe(cell: str | int) -> str | int:
     return cell
 
 
+def csv_filename(subject: str, key: str = "", view: str = "") -> str:
+    """`campaign-77-contacts.csv`: names that tell downloads apart, in plain ASCII (a key is
+    a URL or an ESP's id: anything else becomes `_`, and a long one is cut)."""
+    parts = [subject, _FILENAME_UNSAFE.sub("_", key).strip("_.")[:80], view]
+    return "-".join(part for part in parts if part) + ".csv"
+
+
+def printable(text: str) -> str:
+    """`text` with control and format characters shown as escapes (`\\x1b`), so a key or a
+    recipient from outside cannot move the cursor, recolour or reorder a terminal."""
+    return "".join(
+        ascii(char)[1:-1] if unicodedata.category(char) in ("Cc", "Cf") else char for char in text
+    )
+
+
 def text_table(columns: Sequence[str], rows: Iterable[Row]) -> str:
     """A plain aligned table for a terminal: numbers right-aligned, text left."""
-    cells = [list(columns)] + [[str(cell) for cell in row] for row in rows]
+    cells = [list(columns)] + [[printable(str(cell)) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     numeric = [
         all(r[i].isdigit() for r in cells[1:]) and len(cells) > 1 for i in range(len(columns))

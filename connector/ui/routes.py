@@ -91,6 +91,8 @@ class Dashboard:
 
     def _page(self, handler: Page) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            if _holds_nul(request):
+                return _bad_request("a NUL character in the address")
             session = self.sessions.read(request)
             if session is None:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -104,9 +106,11 @@ class Dashboard:
             session = self.sessions.read(request)
             if session is None:
                 return _forbidden("sign in first")
-            given = (await form(request)).get("csrf", "")
-            if not self.sessions.csrf_ok(session, given):
+            fields = await form(request)
+            if not self.sessions.csrf_ok(session, fields.get("csrf", "")):
                 return _forbidden("missing or invalid CSRF token")
+            if any("\x00" in name + value for name, value in fields.items()):
+                return _bad_request("a NUL character in the form")
             return await handler(request, session)
 
         return endpoint
@@ -149,3 +153,13 @@ def _redirect(url: str) -> Response:
 
 def _forbidden(message: str) -> Response:
     return PlainTextResponse(f"403 Forbidden: {message}", status_code=403, headers=_HEADERS)
+
+
+def _bad_request(message: str) -> Response:
+    return PlainTextResponse(f"400 Bad Request: {message}", status_code=400, headers=_HEADERS)
+
+
+def _holds_nul(request: Request) -> bool:
+    """PostgreSQL cannot compare text with a NUL in it (a 500 there): refused at the door."""
+    given = [*request.path_params.items(), *request.query_params.multi_items()]
+    return any("\x00" in name or "\x00" in str(value) for name, value in given)

@@ -143,7 +143,9 @@ class Pages:
 
 
 def _int(value: str | None) -> int | None:
+    """A whole number a store can compare (64-bit), else None (the filter is dropped)."""
     try:
-        return int(value) if value else None
+        number = int(value) if value else None
     except ValueError:
         return None
+    return number if number is not None and abs(number) < 2**63 else None

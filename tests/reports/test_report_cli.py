@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
@@ -65,3 +66,27 @@ def test_report_lists_subjects_as_csv_and_refuses_unknown_keys(tmp_path: Path) -
     missing = CliRunner().invoke(main, ["report", "message", "nope", "--config", config])
     assert missing.exit_code == 1
     assert "no clicks for message 'nope'" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("recipient", "shown"),
+    [
+        ("x\x1b[2J\x1b[31m@evil.io", "x\\x1b[2J\\x1b[31m@evil.io"),
+        ("line\nbreak@x.io", "line\\nbreak@x.io"),
+        ("abc\u202egpj.exe@x.io", "abc\\u202egpj.exe@x.io"),
+    ],
+)
+def test_control_characters_from_outside_are_shown_not_obeyed(
+    tmp_path: Path, recipient: str, shown: str
+) -> None:
+    """A recipient holding escapes or a bidi override prints them as text, on one row."""
+    path = _config(tmp_path)
+    store = SqliteStore(tmp_path / "r.db")
+    store.open_sync()
+    click = CountedClick("evil", (("campaign", "spring"),), recipient, H, False, final=True)
+    store.transaction_sync(lambda tx: tx.count_clicks([click]))
+    store.close_sync()
+    result = CliRunner().invoke(main, ["report", "campaign", "spring", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert any(line.startswith(shown + " ") for line in result.output.splitlines())
+    assert not any(ch in result.output for ch in "\x1b\u202e")

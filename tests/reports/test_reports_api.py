@@ -102,9 +102,7 @@ def test_csv_export_by_suffix_or_format_defuses_formulas(client: TestClient) -> 
     assert [row[0] for row in rows[1:]] == ["'=b@x.io", "a@x.io"]
 
 
-@pytest.mark.parametrize(
-    "path", ["nope", "link/https://unknown.example/", "campaign/x/contacts", "campaign/sp%00ring"]
-)
+@pytest.mark.parametrize("path", ["nope", "link/https://unknown.example/", "campaign/x/contacts"])
 def test_unknown_subjects_and_keys_are_404(client: TestClient, path: str) -> None:
     """An unknown kind or a key nobody clicked is a JSON 404."""
     response = get(client, path)
@@ -113,20 +111,30 @@ def test_unknown_subjects_and_keys_are_404(client: TestClient, path: str) -> Non
 
 
 @pytest.mark.parametrize(
-    ("path", "params"),
+    ("path", "params", "named"),
     [
-        ("link", {"limit": "0"}),
-        ("link", {"format": "xml"}),
-        ("campaign/spring", {"since": "yesterday"}),
-        ("campaign/spring", {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}),
-        ("campaign/spring", {"since": "0", "until": "99999999"}),
-        ("campaign/spring", {"until": "999999999999"}),
-        ("campaign/spring/contacts", {"after": "a\x00"}),
+        ("link", {"limit": "0"}, "limit"),
+        ("link", {"format": "xml"}, "format"),
+        ("campaign/spring", {"since": "yesterday"}, "since"),
+        (
+            "campaign/spring",
+            {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+            "since",
+        ),
+        ("campaign/spring", {"since": "0", "until": "99999999"}, "since"),
+        ("campaign/spring", {"until": "999999999999"}, "until"),
+        ("campaign/spring", {"until": "0001-01-01T00:00:00Z"}, "since"),
+        ("campaign/spring/contacts", {"after": "a\x00"}, "after"),
+        ("campaign/sp%00ring", {}, "rest"),
     ],
 )
-def test_bad_parameters_are_422(client: TestClient, path: str, params: dict[str, str]) -> None:
-    """A bad limit, format or time range is a 422 naming the parameter."""
-    assert get(client, path, **params).status_code == 422
+def test_bad_parameters_are_422(
+    client: TestClient, path: str, params: dict[str, str], named: str
+) -> None:
+    """A bad limit, format, key or time range is a 422 naming the parameter."""
+    response = get(client, path, **params)
+    assert response.status_code == 422
+    assert response.json()["problems"][0].startswith(f"{named}: ")
 
 
 def test_reports_need_the_token_and_are_in_the_openapi_document(client: TestClient) -> None:
@@ -134,3 +142,25 @@ def test_reports_need_the_token_and_are_in_the_openapi_document(client: TestClie
     assert client.get("/api/v1/reports/link").status_code == 401
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert {"/reports/{subject}", "/reports/{subject}/{key}/contacts"} <= set(paths)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "filename"),
+    [
+        ("link.csv", {}, "link.csv"),
+        ("campaign/spring.csv", {}, "campaign-spring-hourly.csv"),
+        ("campaign/spring/contacts", {"format": "csv"}, "campaign-spring-contacts.csv"),
+        (
+            "link/" + URL.replace("?", "%3F") + "/contacts.csv",
+            {},
+            "link-https_shop.example_sale_x_1-contacts.csv",
+        ),
+    ],
+)
+def test_csv_downloads_are_named_after_what_they_hold(
+    client: TestClient, path: str, params: dict[str, str], filename: str
+) -> None:
+    """Each CSV is an attachment named by kind, key and view, so downloads stay apart."""
+    response = get(client, path, **params)
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == f'attachment; filename="{filename}"'
