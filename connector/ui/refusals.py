@@ -11,6 +11,17 @@ from collections import defaultdict
 
 from starlette.requests import Request
 
+# what a person fixing a refused source should check, by the refusal's reason (errors.py)
+HINTS = {
+    "signature": "the signature or credentials did not match: the secret at the ESP and this"
+    " source's signing_keys differ, or the ESP's clock is off",
+    "forbidden": "the sender's address is not in this source's allowed_ips",
+    "malformed": "the body could not be read as this provider's webhook",
+    "too_large": "the body was over server.max_body_bytes",
+    "media_type": "the Content-Type is not one this provider sends",
+    "method": "the request was not a POST",
+}
+
 
 def refusals(request: Request) -> dict[str, list[tuple[str, int]]]:
     """source -> [(reason, count)], largest first."""

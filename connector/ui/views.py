@@ -19,7 +19,7 @@ from connector.storage.base import Store, Tx
 from connector.storage.view_records import EventQuery
 from connector.ui.forms import form
 from connector.ui.present import event_row, verdict
-from connector.ui.refusals import refusals
+from connector.ui.refusals import HINTS, refusals
 from connector.ui.session import Session
 from schemas import EVENT_MODELS
 
@@ -123,6 +123,7 @@ class Pages:
                 (view, provider) for view, (_, provider) in zip(views, self.configured, strict=True)
             ],
             "refused": refused,
+            "hints": HINTS,
         }
         return self.render(request, session, "sources.html", context)
 

@@ -191,7 +191,8 @@ def test_sources_show_refused_requests_and_counts(client: TestClient) -> None:
     assert client.post("/webhooks/cio", content=body, headers=wrong).status_code == 401
     page = client.get("/ui/sources").text
     assert re.search(r"Accepted</dt><dd>1<", page)
-    assert "signature" in page
+    assert "signature: 1" in page
+    assert "the secret at the ESP and this source&#39;s signing_keys differ" in page
 
 
 def test_scenarios_page_and_logout(client: TestClient) -> None:
