@@ -165,9 +165,36 @@ def test_every_page_fits_phone_and_desktop(
     context.close()
 
 
+def test_long_values_from_outside_wrap_on_a_phone(browser: Browser, service: str) -> None:
+    """A 500-character link and a 120-character contact wrap: no page scrolls sideways."""
+    person = "p" + "x" * 120
+    href = "https://shop.example/" + "a" * 400 + "?q=" + "b" * 100
+    body = cio_event("clicked", person, time.time(), href=href)
+    assert (
+        httpx.post(f"{service}/webhooks/cio", content=body, headers=cio_headers(body)).status_code
+        == 200
+    )
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    log_in(page, service)
+    shown = {"events": person, "reports?subject=link": href[:40], "reports?subject=message": person}
+    for path, text in shown.items():
+        reload_until(page, f"{service}/ui/{path}", text)
+        assert _overflow(page) <= 0, f"{path} scrolls sideways by {_overflow(page)}px"
+    page.goto(f"{service}/ui/events")
+    page.locator("li.card", has_text=person).locator("a.id").click()
+    expect(page.get_by_role("definition").filter(has_text=person)).to_be_visible()
+    assert _overflow(page) <= 0, "the event page scrolls sideways"
+    context.close()
+
+
+def _overflow(page: Page) -> int:
+    return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
+
+
 def shoot(page: Page, name: str, device: str) -> None:
     """Assert no horizontal overflow; save a screenshot (to docs/ with UPDATE_SCREENSHOTS=1)."""
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    overflow = _overflow(page)
     assert overflow <= 0, f"{name} scrolls sideways by {overflow}px on {device}"
     folder = SHOTS if os.environ.get("UPDATE_SCREENSHOTS") == "1" else None
     if folder is not None:
