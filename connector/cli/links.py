@@ -18,7 +18,7 @@ import click
 
 from connector.cli.common import config_option, load_or_exit, resolve_config_path
 from connector.links.config import sync_config_links
-from connector.links.urls import contact_problem, contact_url, query_problems
+from connector.links.urls import base_problem, contact_problem, contact_url, query_problems
 from connector.settings import Settings
 from connector.storage.base import Tx
 from connector.storage.factory import open_store
@@ -54,6 +54,8 @@ def url_command(
     """Print SLUG's tracked URL for one contact, with its signed token."""
     query = dict(value.partition("=")[::2] for value in query_values)
     problems = query_problems(query) + [f"--contact: {p}" for p in [contact_problem(contact)] if p]
+    problems += [f"--query: {v!r} is not NAME=VALUE" for v in query_values if "=" not in v]
+    problems += [f"--base-url: {p}" for p in [base_url and base_problem(base_url)] if p]
     if problems:
         raise click.UsageError("; ".join(problems))
     settings = load_or_exit(resolve_config_path(config_path))
