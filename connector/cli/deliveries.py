@@ -68,6 +68,12 @@ def replay_command(config_path: Path | None, delivery_ids: tuple[str, ...], all_
     else:
         count = _with_store(config_path, lambda tx: tx.replay(list(delivery_ids), now))
     click.echo(f"queued {count} deliver{'y' if count == 1 else 'ies'} for replay")
+    unknown = len(set(delivery_ids)) - count
+    if unknown > 0:  # a mistyped id must not read as success
+        raise click.ClickException(
+            f"{unknown} of the ids given name{'s' if unknown == 1 else ''} no delivery, or one"
+            " already pending (see `connector deliveries list`)"
+        )
 
 
 REPLAY_BATCH = 500
