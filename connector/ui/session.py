@@ -4,9 +4,10 @@ The cookie holds a random session id and its issue time, signed with a key deriv
 the admin token (itsdangerous, HMAC-SHA256): nothing secret is in it, a restart or another
 replica with the same token accepts it, and changing the token signs everybody out. It is
 `HttpOnly`, `SameSite=Lax`, expires after `MAX_AGE`, and `Secure` unless the request came
-over plain http to the loopback address (a local run without TLS; behind a TLS proxy the
-browser sees https and keeps the flag). Logging out clears the cookie; a copied cookie stays
-valid until it expires (stateless sessions: documented in the README).
+over plain http to the loopback address with no `X-Forwarded-Proto: https` (a local run
+without TLS; a TLS proxy on the same host says https, and the flag stays). Logging out
+clears the cookie; a copied cookie stays valid until it expires (stateless sessions:
+documented in the README).
 
 Every form that changes something carries `csrf_token(session)`, an HMAC of the session id
 under a second derived key; `csrf_ok` compares it in constant time.
@@ -89,5 +90,14 @@ def _derive(token: str, purpose: str) -> str:
 
 
 def _local_plain_http(request: Request) -> bool:
+    """Plain http from this machine, and no TLS proxy on this machine saying otherwise.
+
+    A proxy on the same host that terminates TLS (nginx, caddy) reaches us over plain http
+    from 127.0.0.1; its `X-Forwarded-Proto: https` (or `Forwarded: proto=https`) keeps
+    `Secure` on, so the cookie never travels over plain http to the public name."""
     client = request.client.host if request.client else ""
-    return request.url.scheme == "http" and client in _LOOPBACK
+    if request.url.scheme != "http" or client not in _LOOPBACK:
+        return False
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    standard = request.headers.get("forwarded", "").lower().replace(" ", "")
+    return forwarded != "https" and "proto=https" not in standard

@@ -104,17 +104,26 @@ def test_login_never_redirects_off_the_dashboard(client: TestClient, target: str
     assert response.headers["location"] == "/ui/events"
 
 
-def test_plain_http_on_loopback_gets_a_cookie_without_secure() -> None:
-    """Only a plain-http request to 127.0.0.1 drops the Secure flag (local runs)."""
-    sessions = Sessions(TOKEN)
-    flags = []
-    for scheme, host in (("http", "127.0.0.1"), ("http", "10.0.0.7"), ("https", "127.0.0.1")):
-        scope = {"type": "http", "scheme": scheme, "client": (host, 5), "headers": []}
-        scope |= {"server": ("127.0.0.1", 80), "path": "/", "query_string": b""}
-        response = Response()
-        sessions.start(Request(scope), response)
-        flags.append("secure" in response.headers["set-cookie"].lower())
-    assert flags == [False, True, True]
+@pytest.mark.parametrize(
+    ("scheme", "host", "headers", "secure"),
+    [
+        ("http", "127.0.0.1", [], False),  # a local run without TLS
+        ("http", "10.0.0.7", [], True),
+        ("https", "127.0.0.1", [], True),
+        ("http", "127.0.0.1", [(b"x-forwarded-proto", b"https")], True),  # a local TLS proxy
+        ("http", "::1", [(b"forwarded", b"for=1.2.3.4; proto=https")], True),
+        ("http", "127.0.0.1", [(b"x-forwarded-proto", b"http")], False),
+    ],
+)
+def test_only_plain_http_on_loopback_gets_a_cookie_without_secure(
+    scheme: str, host: str, headers: list[tuple[bytes, bytes]], secure: bool
+) -> None:
+    """Secure is dropped only for plain http from this machine with no TLS proxy in front."""
+    scope = {"type": "http", "scheme": scheme, "client": (host, 5), "headers": headers}
+    scope |= {"server": ("127.0.0.1", 80), "path": "/", "query_string": b""}
+    response = Response()
+    Sessions(TOKEN).start(Request(scope), response)
+    assert ("secure" in response.headers["set-cookie"].lower()) is secure
 
 
 def test_a_tampered_or_foreign_cookie_is_no_session(client: TestClient) -> None:
