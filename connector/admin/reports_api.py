@@ -14,28 +14,27 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from functools import partial
 from typing import TypeVar, cast
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from connector.admin.http import json_response, utc
 from connector.admin.report_models import Bucket, Contact, ContactPage, Report, ReportPage, Totals
 from connector.errors import NotFound, Unprocessable
 from connector.reports import tables
+from connector.reports.export import all_contacts, all_totals, csv_download
 from connector.storage.base import Store, Tx
-from connector.storage.report_records import ContactClicks, ReportTotals, Subject
+from connector.storage.report_records import ReportTotals, Subject
 
 T = TypeVar("T")
 Handler = Callable[[Request], Awaitable[Response]]
 HOUR = 3600.0
 DEFAULT_SPAN = 30 * 24 * HOUR  # a timeline's default length, ending at the last click
 LONGEST_SPAN = 366 * 24 * HOUR
-CSV_PAGE = 1000
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
 
 
@@ -55,7 +54,7 @@ class ReportsApi:
         subject = _subject(name.removesuffix(".csv"))
         if as_csv:
             name = tables.csv_filename(subject)
-            return self._csv(name, tables.TOTALS_COLUMNS, self._all_totals(subject))
+            return csv_download(name, tables.TOTALS_COLUMNS, all_totals(self.store, subject))
         limit, after = _paging(request)
         rows = await self._read(lambda tx: tx.report_subjects(subject, limit, after))
         next_after = rows[-1].key if len(rows) == limit else None
@@ -71,9 +70,9 @@ class ReportsApi:
         key = totals.key
         if view == "contacts":
             if as_csv:
-                rows = self._all_contacts(subject, key)
+                rows = all_contacts(self.store, subject, key)
                 name = tables.csv_filename(subject, key, "contacts")
-                return self._csv(name, tables.CONTACT_COLUMNS, rows)
+                return csv_download(name, tables.CONTACT_COLUMNS, rows)
             limit, after = _paging(request)
             found = await self._read(lambda tx: tx.report_contacts(subject, key, limit, after))
             next_after = found[-1].recipient if len(found) == limit else None
@@ -115,46 +114,6 @@ class ReportsApi:
 
     async def _read(self, fn: Callable[[Tx], T]) -> T:
         return await self.store.transaction(fn, durable=False)
-
-    async def _all_totals(self, subject: Subject) -> AsyncIterator[tables.Row]:
-        after = ""
-        while True:
-            page = await self._read(partial(_subjects_page, subject=subject, after=after))
-            for row in page:
-                yield tables.totals_row(row)
-            if len(page) < CSV_PAGE:
-                return
-            after = page[-1].key
-
-    async def _all_contacts(self, subject: Subject, key: str) -> AsyncIterator[tables.Row]:
-        after = ""
-        while True:
-            page = await self._read(partial(_contacts_page, subject=subject, key=key, after=after))
-            for row in page:
-                yield tables.contact_row(row)
-            if len(page) < CSV_PAGE:
-                return
-            after = page[-1].recipient
-
-    def _csv(
-        self, filename: str, columns: tuple[str, ...], rows: AsyncIterator[tables.Row]
-    ) -> Response:
-        async def body() -> AsyncIterator[str]:
-            yield tables.csv_text(columns, [])
-            async for row in rows:
-                yield tables.csv_text(columns, [row], header=False)
-
-        return StreamingResponse(
-            body(), media_type="text/csv; charset=utf-8", headers=_attach(filename)
-        )
-
-
-def _subjects_page(tx: Tx, *, subject: Subject, after: str) -> list[ReportTotals]:
-    return tx.report_subjects(subject, CSV_PAGE, after)
-
-
-def _contacts_page(tx: Tx, *, subject: Subject, key: str, after: str) -> list[ContactClicks]:
-    return tx.report_contacts(subject, key, CSV_PAGE, after)
 
 
 def _subject(name: str) -> Subject:

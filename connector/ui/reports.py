@@ -3,6 +3,8 @@
 They read the aggregates the report recorder keeps (`ReportOps`: totals, hour buckets,
 per-contact rows) and the trigger links (`LinkOps`), a page of rows at a time, so a large
 store costs no scan. The clicks-over-time chart is an inline SVG drawn from hour buckets.
+`/ui/report.csv` downloads a report's every contact as the admin API's CSV (export.py), for
+someone signed in to the dashboard rather than holding the API token.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any, cast
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connector.reports import tables
+from connector.reports.export import all_contacts, csv_download
 from connector.storage.base import Store, Tx
 from connector.storage.report_records import ReportTotals, Subject, TimeBucket
 from connector.ui.present import when
@@ -109,6 +113,22 @@ class ReportPages:
         response = self.render(request, session, "report.html", context)
         if totals is None:
             response.status_code = 404
+        return response
+
+    async def contacts_csv(self, request: Request, session: Session) -> Response:
+        """Every contact of one report as the admin API's CSV, for a spreadsheet."""
+        params = request.query_params
+        given, key = params.get("subject", ""), params.get("key", "")
+        subject = cast(Subject, given if given in SUBJECTS else "trigger")
+        found = await self.store.transaction(
+            lambda tx: tx.report_totals(subject, key), durable=False
+        )
+        if found is None:
+            return await self.report(request, session)  # its "no clicks" page, a 404
+        name = tables.csv_filename(subject, key, "contacts")
+        rows = all_contacts(self.store, subject, key)
+        response = csv_download(name, tables.CONTACT_COLUMNS, rows)
+        response.headers["cache-control"] = "no-store"
         return response
 
 

@@ -76,6 +76,7 @@ class Dashboard:
             Route("/scenarios", page(p.scenarios), methods=["GET"]),
             Route("/reports", page(self.reports.index), methods=["GET"]),
             Route("/report", page(self.reports.report), methods=["GET"]),
+            Route("/report.csv", page(self.reports.contacts_csv), methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=_HERE / "static"), name="static"),
         ]
 

@@ -227,3 +227,24 @@ def test_campaign_report_with_chart_and_contacts(client: TestClient) -> None:
     missing = client.get("/ui/report?subject=link&key=https://nowhere.example/")
     assert missing.status_code == 404
     assert "No trigger links with clicks yet" in client.get("/ui/reports").text
+
+
+def test_a_report_downloads_its_contacts_as_csv(client: TestClient) -> None:
+    """The report page links a CSV of every contact: an attachment, formula cells defused."""
+    login(client)
+    for person in ("rae", "=cmd"):
+        click(client, person)
+    page = wait_for(client, "/ui/report?subject=campaign&key=42", "=cmd@example.org")
+    link = re.search(r'href="(/ui/report\.csv\?[^"]+)" download', page)
+    assert link
+    download = client.get(link.group(1).replace("&amp;", "&"))
+    assert download.headers["content-type"] == "text/csv; charset=utf-8"
+    disposition = 'attachment; filename="campaign-42-contacts.csv"'
+    assert download.headers["content-disposition"] == disposition
+    rows = download.text.splitlines()
+    assert rows[0] == "recipient,clicks,human_clicks,first_at,last_at"
+    assert sorted(row.split(",")[0] for row in rows[1:]) == ["'=cmd@example.org", "rae@example.org"]
+    assert client.get("/ui/report.csv?subject=campaign&key=nope").status_code == 404
+    anonymous = TestClient(client.app, base_url="https://testserver")
+    refused = anonymous.get(link.group(1).replace("&amp;", "&"), follow_redirects=False)
+    assert refused.status_code == 303
