@@ -26,6 +26,7 @@ from connector.ui.views import Render
 HOUR = 3600.0
 CHART_HOURS = 14 * 24  # the chart shows at most the last two weeks of a subject's clicks
 MIN_HOURS = 24  # and at least a day, so one busy hour is not one full-width bar
+LINKS_SHOWN = 200  # trigger links listed (by slug): the store's link list has no cursor yet
 SUBJECTS: dict[str, str] = {
     "trigger": "Trigger links",
     "link": "Links",
@@ -64,7 +65,7 @@ class ReportPages:
         def read(tx: Tx) -> tuple[list[ReportTotals], dict[str, Any]]:
             if subject != "trigger":
                 return tx.report_subjects(subject, 50, after), {}
-            links = {link.slug: link for link in tx.links(limit=200)}
+            links = {link.slug: link for link in tx.links(limit=LINKS_SHOWN)}
             totals = [tx.report_totals("trigger", slug) or _empty(slug) for slug in links]
             return totals, links
 
@@ -77,6 +78,7 @@ class ReportPages:
             "rows": rows,
             "links": links,
             "more": more,
+            "cut": LINKS_SHOWN if subject == "trigger" and len(links) == LINKS_SHOWN else None,
         }
         return self.render(request, session, "reports.html", context)
 

@@ -248,3 +248,15 @@ def test_a_report_downloads_its_contacts_as_csv(client: TestClient) -> None:
     anonymous = TestClient(client.app, base_url="https://testserver")
     refused = anonymous.get(link.group(1).replace("&amp;", "&"), follow_redirects=False)
     assert refused.status_code == 303
+
+
+@pytest.mark.parametrize(("made", "said"), [(199, False), (200, True)])
+def test_the_trigger_list_says_when_it_is_cut(client: TestClient, made: int, said: bool) -> None:
+    """Past the links the page lists, it says so instead of silently leaving some out."""
+    login(client)
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    for n in range(made):
+        link = {"slug": f"l{n:03}", "name": f"L{n}", "destination": "https://shop.example/"}
+        assert client.post("/api/v1/links", json=link, headers=auth).status_code == 201
+    page = client.get("/ui/reports").text
+    assert ("Only the first 200 trigger links (by slug) are shown here." in page) is said
