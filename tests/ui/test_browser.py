@@ -131,6 +131,27 @@ def test_open_a_link_report(page: Page, service: str) -> None:
     expect(page.locator("ul.contacts li", has_text="fay")).to_be_visible()
 
 
+def test_download_a_report_as_csv_then_log_out(page: Page, service: str) -> None:
+    """The report's CSV link downloads a named file with the contact; after logging out,
+    the report asks for the token again."""
+    post_click(service, "gus")
+    log_in(page, service)
+    reload_until(page, f"{service}/ui/reports?subject=campaign", "42")
+    page.goto(f"{service}/ui/report?subject=campaign&key=42")
+    expect(page.locator("ul.contacts li", has_text="gus")).to_be_visible()
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download every contact (CSV)").click()
+    download = info.value
+    assert download.suggested_filename == "campaign-42-contacts.csv"
+    text = Path(download.path()).read_text()
+    assert text.startswith("recipient,clicks,human_clicks,first_at,last_at")
+    assert "gus@example.org" in text
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(f"{service}/ui/login")
+    page.goto(f"{service}/ui/report?subject=campaign&key=42")
+    expect(page.get_by_label("Admin token")).to_be_visible()
+
+
 @pytest.mark.parametrize("device", list(VIEWPORTS))
 def test_every_page_fits_phone_and_desktop(
     browser: Browser, service: str, sink: Downstream, device: str
