@@ -6,8 +6,9 @@ primary key, so a report costs the same on a store of a thousand clicks or of mi
 the subject list as totals, a subject as its clicks per hour, its contacts as one row each.
 
 A link's key is its canonical URL, slashes and all: `GET /reports/link/https://a.example/x`
-(percent-encode `?` and `#`). A key that itself ends in `.csv` or `/contacts` is found as it
-is first; only when no subject has that key is the ending read as the format or the view.
+(percent-encode `?` and `#`); a URL as it was sent (tracking parameters, upper-case host)
+finds its canonical link too. A key that itself ends in `.csv` or `/contacts` is found as
+it is first; only when no subject has that key is the ending read as the format or the view.
 """
 
 from __future__ import annotations
@@ -93,12 +94,18 @@ class ReportsApi:
 
     async def _resolve(self, subject: Subject, rest: str) -> tuple[ReportTotals, str, bool]:
         """The subject's key and the view asked for (see the module docstring)."""
-        candidates = [(rest, "report", False)]
+        given = [(rest, "report", False)]
         if rest.endswith(".csv"):
-            candidates.append((rest.removesuffix(".csv"), "report", True))
+            given.append((rest.removesuffix(".csv"), "report", True))
         for suffix, as_csv in (("/contacts", False), ("/contacts.csv", True)):
             if rest.endswith(suffix):
-                candidates.append((rest.removesuffix(suffix), "contacts", as_csv))
+                given.append((rest.removesuffix(suffix), "contacts", as_csv))
+        canonical = [  # a fragment would swallow `/contacts`: the shortest reading first
+            (key, view, as_csv)
+            for text, view, as_csv in reversed(given)
+            for key in tables.keys_to_try(subject, text)[1:]
+        ]
+        candidates = given + canonical  # every literal reading before any canonical one
 
         def read(tx: Tx) -> tuple[ReportTotals, str, bool] | None:
             for key, view, as_csv in candidates:

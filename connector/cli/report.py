@@ -90,10 +90,12 @@ def show(
     _print(as_csv, tables.CONTACT_COLUMNS, [tables.contact_row(c) for c in contacts])
 
 
-def _one(tx: Tx, subject: Subject, key: str, limit: int, hours: int) -> Found:
-    totals = tx.report_totals(subject, key)
+def _one(tx: Tx, subject: Subject, given: str, limit: int, hours: int) -> Found:
+    found = (tx.report_totals(subject, key) for key in tables.keys_to_try(subject, given))
+    totals = next((t for t in found if t is not None), None)
     if totals is None:
         return None
+    key = totals.key
     until = ((totals.last_at or 0.0) // HOUR + 1) * HOUR
     timeline = tx.report_timeline(subject, key, until - hours * HOUR, until)
     return totals, timeline, tx.report_contacts(subject, key, limit)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import get_args
 
 from connector.storage.report_records import ContactClicks, ReportTotals, Subject, TimeBucket
+from providers.canonical import canonical_url
 
 SUBJECTS: tuple[str, ...] = get_args(Subject)
 TOTALS_COLUMNS = (
@@ -30,6 +31,13 @@ CONTACT_COLUMNS = ("recipient", "clicks", "human_clicks", "first_at", "last_at")
 TIMELINE_COLUMNS = ("hour", "clicks", "human")
 Row = Sequence[str | int]
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def keys_to_try(subject: str, key: str) -> list[str]:
+    """`key` as given, then, for a link, its canonical form: a URL pasted as it was sent
+    (`HTTPS://Shop.example/sale?utm_source=x`) finds the report of the link it counts as."""
+    canonical = canonical_url(key) if subject == "link" else None
+    return [key] if canonical in (None, key) else [key, canonical]
 
 
 def iso(value: float | None) -> str:

@@ -90,3 +90,17 @@ def test_control_characters_from_outside_are_shown_not_obeyed(
     assert result.exit_code == 0, result.output
     assert any(line.startswith(shown + " ") for line in result.output.splitlines())
     assert not any(ch in result.output for ch in "\x1b\u202e")
+
+
+def test_a_link_is_found_by_the_url_as_it_was_sent(tmp_path: Path) -> None:
+    """`connector report link URL` with the URL as sent (utm_*, case) shows its link."""
+    path = _config(tmp_path)
+    store = SqliteStore(tmp_path / "r.db")
+    store.open_sync()
+    click = CountedClick("l1", (("link", "https://shop.example/sale"),), "c@x.io", H, False)
+    store.transaction_sync(lambda tx: tx.count_clicks([click]))
+    store.close_sync()
+    sent = "HTTPS://Shop.Example/sale?utm_source=mail"
+    result = CliRunner().invoke(main, ["report", "link", sent, "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[2].split()[:3] == ["link", "https://shop.example/sale", "1"]

@@ -164,3 +164,20 @@ def test_csv_downloads_are_named_after_what_they_hold(
     response = get(client, path, **params)
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert response.headers["content-disposition"] == f'attachment; filename="{filename}"'
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        URL,
+        "HTTPS://Shop.Example:443/sale?utm_source=mail&x=1",
+        "https://shop.example/sale?x=1#top",
+    ],
+)
+def test_a_link_is_found_by_the_url_as_it_was_sent(client: TestClient, sent: str) -> None:
+    """Tracking parameters, case, the default port or a fragment still find the link."""
+    path = "link/" + sent.replace("?", "%3F").replace("&", "%26").replace("#", "%23")
+    body = get(client, path).json()
+    assert body["totals"]["key"] == URL
+    contacts = get(client, path + "/contacts").json()
+    assert {c["recipient"] for c in contacts["contacts"]} == {"a@x.io", "=b@x.io"}
