@@ -8,7 +8,8 @@ adapters build each event from plain fields through `build_event`, which validat
 against a `msgspec.Struct` generated below from the pydantic model, field by field (same
 names, order, defaults, constraints, unknown fields refused; it never accepts what the model
 refuses). `encode` then writes the bytes pydantic would write, except that floats from 1e16 up
-read `1e16` where pydantic writes `1e+16` (the same JSON number).
+read `1e16` where pydantic writes `1e+16` (the same JSON number), and that a NUL in a string
+is stored as U+FFFD (`without_nul`).
 tests/unit/test_compiled_schema.py checks both agree on every provider's events and on
 generated ones; `to_model` gives the pydantic model when something needs it.
 """
@@ -126,8 +127,36 @@ def decode(kind: str, payload: bytes) -> EventView:
 
 
 def encode(event: CompiledEvent) -> bytes:
-    """The stored payload: the JSON bytes the event's pydantic model would write."""
-    return _ENCODER.encode(event)
+    """The stored payload: the JSON bytes the event's pydantic model would write, except
+    that a NUL in any string is stored as U+FFFD (`without_nul`)."""
+    data = _ENCODER.encode(event)
+    return without_nul(data) if _ESCAPED_NUL in data else data
+
+
+_ESCAPED_NUL = b"\\u0000"  # how JSON writes a NUL inside a string
+
+
+def without_nul(data: bytes) -> bytes:
+    """`data` with every NUL in its strings (and keys) replaced by U+FFFD.
+
+    An ESP may send "\\u0000" in a campaign name or a URL. The event's own bytes could hold
+    it, but what the worker derives from them (report keys, scenario state, bot evidence) is
+    text, which PostgreSQL refuses with a NUL: one such event would stop routing for all.
+    The provider's item stays as it came in the event's `raw`. The search for the escape is
+    the only cost on the usual path (no NUL); an escaped backslash before "u0000" takes the
+    slow path and comes out unchanged.
+    """
+    return _ENCODER.encode(_replace_nul(msgspec.json.decode(data)))
+
+
+def _replace_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_replace_nul(k): _replace_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_nul(item) for item in value]
+    return value
 
 
 def to_model(event: CompiledEvent) -> Event:
