@@ -19,6 +19,7 @@ from starlette.responses import Response
 from connector.errors import Unprocessable
 
 B = TypeVar("B", bound=BaseModel)
+BIGGEST = 2**63 - 1  # a store's integers are 64-bit: a bigger one is a 500 there
 
 
 async def read_json(request: Request) -> Any:
@@ -88,3 +89,26 @@ def json_response(
 
 def utc(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
+
+
+def limit_param(value: str | None, most: int) -> int:
+    """`?limit=`: 50 (or `most`, if smaller) when absent, else 1 to `most`."""
+    number = int_param(value, "limit")
+    if number is None:
+        return min(50, most)
+    if not 1 <= number <= most:
+        raise Unprocessable([f"limit: must be from 1 to {most}"])
+    return number
+
+
+def int_param(value: str | None, name: str) -> int | None:
+    """A whole-number parameter the store can hold (64-bit), or None when absent."""
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise Unprocessable([f"{name}: {value!r} is not a whole number"]) from None
+    if not -BIGGEST <= number <= BIGGEST:
+        raise Unprocessable([f"{name}: {value!r} is out of range"])
+    return number

@@ -13,25 +13,30 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connector.admin.http import json_response, parsed, read_body, refuse_nul_params, utc
+from connector.admin.events_api import EventsApi
+from connector.admin.http import (
+    json_response,
+    limit_param,
+    parsed,
+    read_body,
+    refuse_nul_params,
+    utc,
+)
 from connector.admin.links_api import LinksApi
 from connector.admin.models import (
     Check,
     CheckList,
     CheckRequest,
-    EventPage,
     Problem,
     RecipientsRequest,
     Registered,
     SendRef,
-    StoredEvent,
     WaitRequest,
 )
 from connector.admin.openapi import openapi_document
@@ -45,7 +50,6 @@ from connector.storage.base import Store, Tx
 from connector.storage.scenario_records import SendKey, TimerRow
 
 Handler = Callable[[Request], Awaitable[Response]]
-BIGGEST = 2**63 - 1
 
 
 class AdminApi:
@@ -75,8 +79,7 @@ class AdminApi:
             Route("/checks/{check_id}", guarded(self.cancel_check), methods=["DELETE"]),
             Route("/recipients", guarded(self.register_recipients), methods=["POST"]),
             Route("/waits", guarded(self.start_wait), methods=["POST"]),
-            Route("/events", guarded(self.list_events), methods=["GET"]),
-            Route("/events/{event_id}", guarded(self.get_event), methods=["GET"]),
+            *EventsApi(self.store).routes(guarded),
             *LinksApi(self.store, self.link_cache, self.trigger_links).routes(guarded),
             *ReportsApi(self.store).routes(guarded),
         ]
@@ -132,7 +135,7 @@ class AdminApi:
         def read(tx: Tx) -> list[TimerRow] | None:
             if send is not None and not tx.send_known(send):
                 return None
-            return tx.timers(send=send, status=status, limit=_limit(params.get("limit"), 1000))
+            return tx.timers(send=send, status=status, limit=limit_param(params.get("limit"), 1000))
 
         rows = await self.store.transaction(read, durable=False)
         if rows is None:
@@ -208,29 +211,6 @@ class AdminApi:
         assert row is not None
         return json_response(_check(row), 201 if added else 200)
 
-    # events -----------------------------------------------------------------------------
-    async def list_events(self, request: Request) -> Response:
-        params = request.query_params
-        limit = _limit(params.get("limit"), 500)
-        before = _int(params.get("before"), "before")
-
-        def read(tx: Tx) -> list[dict[str, Any]]:
-            return tx.list_events(
-                type=params.get("type"), source=params.get("source"), before=before, limit=limit
-            )
-
-        rows = await self.store.transaction(read, durable=False)
-        events = [_stored(row) for row in rows]
-        next_before = events[-1].seq if len(events) == limit else None
-        return json_response(EventPage(events=events, next_before=next_before))
-
-    async def get_event(self, request: Request) -> Response:
-        event_id = request.path_params["event_id"]
-        row = await self.store.transaction(lambda tx: tx.event(event_id), durable=False)
-        if row is None:
-            raise NotFound(f"no event {event_id!r}")
-        return json_response(_stored(row))
-
     def _rule(self, rule_id: str, triggers: tuple[str, ...]) -> RuleSettings:
         rule = self.engine.rules.get(rule_id)
         if rule is None:
@@ -284,34 +264,3 @@ def _check(row: TimerRow) -> Check:
         fired_at=utc(row.fired_at) if row.fired_at is not None else None,
         emitted=row.emitted,
     )
-
-
-def _stored(row: dict[str, Any]) -> StoredEvent:
-    return StoredEvent(
-        seq=row["seq"],
-        event=row["event"] if isinstance(row["event"], dict) else {"unreadable": row["event"]},
-        decision=row["decision"],
-        processed=row["processed"],
-        settled=row["settled"],
-    )
-
-
-def _limit(value: str | None, most: int) -> int:
-    number = _int(value, "limit")
-    if number is None:
-        return min(50, most)
-    if not 1 <= number <= most:
-        raise Unprocessable([f"limit: must be from 1 to {most}"])
-    return number
-
-
-def _int(value: str | None, name: str) -> int | None:
-    if value is None:
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise Unprocessable([f"{name}: {value!r} is not a whole number"]) from None
-    if not -BIGGEST <= number <= BIGGEST:  # a store's integers are 64-bit: beyond is a 500
-        raise Unprocessable([f"{name}: {value!r} is out of range"])
-    return number

@@ -52,6 +52,7 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClien
         ("/api/v1/events?type=%00", "type"),
         ("/api/v1/events/a%00b", "event_id"),
         ("/api/v1/events?before=99999999999999999999999", "before"),
+        ("/api/v1/events?type=link.click", "type"),
         ("/api/v1/links/%00", "slug"),
         ("/api/v1/checks/%00", "check_id"),
         ("/api/v1/checks?campaign_id=%00", "campaign_id"),
@@ -60,10 +61,9 @@ def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TestClien
         ("/api/v1/reports/trigger/sp%00ring", "rest"),
     ],
 )
-def test_a_nul_or_a_huge_number_in_an_api_address_is_a_422_naming_it(
-    client: TestClient, path: str, named: str
-) -> None:
-    """A NUL in the path or query, or a number past 64 bits, is a 422 naming the parameter."""
+def test_a_bad_api_parameter_is_a_422_naming_it(client: TestClient, path: str, named: str) -> None:
+    """A NUL in the path or query, a number past 64 bits or an event type that does not
+    exist is a 422 naming the parameter."""
     response = client.get(path, headers=AUTH)
     assert response.status_code == 422
     assert response.json()["problems"][0].startswith(f"{named}: ")
