@@ -347,25 +347,39 @@ def measure_worker(
         deadline = time.monotonic() + 600
         while not attempted(db) and time.monotonic() < deadline:
             time.sleep(0.005)
-        cpu_start = cpu_seconds(worker.pid)
+        start = threads(worker.pid)
         while pending(db) and time.monotonic() < deadline:
             time.sleep(0.05)
-        cpu = cpu_seconds(worker.pid) - cpu_start
+        end = threads(worker.pid)
         if spy is not None:
             spy.wait()
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
     with sqlite3.connect(db) as conn:
+        # From the rows, not `attempts`: a delivery delivered at its first attempt has no
+        # attempts row (migration 0009); `at` of a first attempt is its first_attempt_at and
+        # of the last one updated_at.
         first, last, count = conn.execute(
-            "SELECT MIN(at), MAX(at), COUNT(*) FROM attempts"
+            "SELECT MIN(first_attempt_at), MAX(updated_at), COUNT(*) FROM deliveries"
+            " WHERE status != 'pending'"
         ).fetchone()
         statuses = dict(conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
     seconds = (last - first) * count / max(1, count - 1)
+    spent = {
+        tid: [e - s for e, s in zip(end[tid], start.get(tid, (0.0, 0)), strict=True)] for tid in end
+    }
+    writer = [figures for tid, figures in spent.items() if tid != worker.pid]
     return {
-        "cpu": cpu,
+        "cpu": sum(cpu for cpu, _ in spent.values()),
+        "loop_cpu": spent[worker.pid][0],
+        # The other threads are SQLite's writer but for short-lived ones (aiohttp's
+        # resolver): their CPU, and the bytes they wrote (WAL frames and checkpoints; the
+        # log lines are written by the loop's thread).
+        "writer_cpu": sum(cpu for cpu, _ in writer),
+        "writer_bytes": sum(written for _, written in writer),
         "deliveries": statuses.get("delivered", 0),
-        "attempts": count,
+        "finished": count,
         "seconds": seconds,
         "statuses": statuses,
     }
@@ -373,13 +387,20 @@ def measure_worker(
 
 def attempted(db: Path) -> bool:
     with sqlite3.connect(db, timeout=30) as conn:
-        return conn.execute("SELECT 1 FROM attempts LIMIT 1").fetchone() is not None
+        row = conn.execute("SELECT 1 FROM deliveries WHERE first_attempt_at IS NOT NULL LIMIT 1")
+        return row.fetchone() is not None
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def threads(pid: int) -> dict[int, tuple[float, int]]:
+    """Each thread's user + system CPU seconds and bytes written so far (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+            io = dict(line.split(": ") for line in (task / "io").read_text().splitlines())
+            found[int(task.name)] = ((int(fields[11]) + int(fields[12])) / tick, int(io["wchar"]))
+    return found
 
 
 def measure_loop(db: Path, port: int, concurrency: int, api: str) -> dict[str, Any]:
@@ -408,7 +429,7 @@ def measure_loop(db: Path, port: int, concurrency: int, api: str) -> dict[str, A
 def summarise_round(figures: dict[str, Any]) -> dict[str, Any]:
     rates = {name: f["deliveries"] / f["seconds"] for name, f in figures.items()}
     worker = figures["worker"]
-    return {
+    row = {
         **rates,
         **{f"{name}_ratio": rate / rates["aiohttp"] for name, rate in rates.items()},
         "ratio": rates["worker"] / rates["aiohttp"],
@@ -416,8 +437,52 @@ def summarise_round(figures: dict[str, Any]) -> dict[str, Any]:
         "of_ceiling": rates["worker"] / rates["httpx"],
         "statuses": worker["statuses"],
         "cpu_share": worker["cpu"] / worker["seconds"],
-        "cpu_us": worker["cpu"] / worker["deliveries"] * 1e6,
     }
+    for name, f in figures.items():  # the worker's and each variant's costs per delivery
+        if "cpu" in f:
+            prefix = "" if name == "worker" else f"{name}_"
+            row[f"{prefix}cpu_us"] = f["cpu"] / f["deliveries"] * 1e6
+            row[f"{prefix}loop_us"] = f["loop_cpu"] / f["deliveries"] * 1e6
+            row[f"{prefix}writer_us"] = f["writer_cpu"] / f["deliveries"] * 1e6
+            row[f"{prefix}writer_bytes"] = f["writer_bytes"] / f["deliveries"]
+    return row
+
+
+def costs(row: dict[str, Any], prefix: str = "") -> str:
+    """CPU per delivery, by thread, and the writer's bytes (a worker's or a variant's)."""
+    return (
+        f"{row[prefix + 'cpu_us']:.0f} us per delivery (loop thread "
+        f"{row[prefix + 'loop_us']:.0f}, writer {row[prefix + 'writer_us']:.0f} us and "
+        f"{row[prefix + 'writer_bytes']:,.0f} bytes)"
+    )
+
+
+def summary(rows: list[dict[str, Any]], variants: list[str]) -> str:
+    """The medians over the rounds, and each variant's A/B against the worker: the medians
+    of the per-round ratios worker / variant (rate) and variant / worker (CPU a delivery)."""
+    medians = {
+        field: statistics.median(r[field] for r in rows)
+        for field, value in rows[0].items()
+        if isinstance(value, float)
+    }
+    text = (
+        f"worker {medians['worker']:,.0f}/s, aiohttp loop {medians['aiohttp']:,.0f}/s, ratio "
+        f"{medians['ratio']:.2f} (rounds {', '.join(format(r['ratio'], '.2f') for r in rows)});"
+        f" httpx-over-aiohttp loop / aiohttp loop {medians['ceiling']:.2f}; worker CPU "
+        f"{costs(medians)}"
+    )
+    text += "".join(f"; {name} ratio {medians[name + '_ratio']:.2f}" for name in ["lean", "direct"])
+    for name in variants:
+        rate = [r["worker"] / r[name] for r in rows]
+        cpu = [r[f"{name}_cpu_us"] / r["cpu_us"] for r in rows]
+        text += (
+            f"\n    A/B worker against {name} ({medians[name + '_ratio']:.2f} of the aiohttp "
+            f"loop): rate x{statistics.median(rate):.2f} (rounds "
+            f"{', '.join(format(x, '.2f') for x in rate)}), {name}'s CPU per delivery / the "
+            f"worker's {statistics.median(cpu):.2f} (rounds "
+            f"{', '.join(format(x, '.2f') for x in cpu)}); {name} CPU {costs(medians, name + '_')}"
+        )
+    return text
 
 
 def free_port() -> int:
@@ -505,36 +570,20 @@ def main() -> None:
                 extra = "".join(
                     f"; {name} {row[name]:,.0f}/s (ratio {row[name + '_ratio']:.2f})"
                     for name in ["lean", "direct", *variants]
-                )
+                ) + "".join(f"; {name} CPU {costs(row, name + '_')}" for name in variants)
                 print(
                     f"round {round_ + 1} actions={k}: worker {row['worker']:,.0f}/s, "
                     f"aiohttp loop {row['aiohttp']:,.0f}/s (ratio {row['ratio']:.2f}), "
                     f"httpx-over-aiohttp loop {row['httpx']:,.0f}/s (ratio {row['ceiling']:.2f} "
                     f"of the aiohttp loop); {row['statuses']}; worker CPU "
-                    f"{row['cpu_share']:.0%} of a core, {row['cpu_us']:.0f} us per delivery{extra}",
+                    f"{row['cpu_share']:.0%} of a core, {costs(row)}{extra}",
                     flush=True,
                 )
                 if profile and PROFILE.exists():
                     print(profile_summary(PROFILE), flush=True)
         print("\nmedians (deliveries/s; ratio = worker / aiohttp loop, goal >= 0.60):")
         for k in fanouts:
-            rows = results[k]
-
-            def median(field: str, rows: list[dict[str, Any]] = rows) -> float:
-                return float(statistics.median(r[field] for r in rows))
-
-            print(
-                f"  {k} action(s) per event: worker {median('worker'):,.0f}/s, aiohttp loop "
-                f"{median('aiohttp'):,.0f}/s, ratio {median('ratio'):.2f} (rounds "
-                f"{', '.join(format(r['ratio'], '.2f') for r in rows)}); httpx-over-aiohttp "
-                f"loop / aiohttp loop {median('ceiling'):.2f}; worker / httpx-over-aiohttp "
-                f"loop {median('of_ceiling'):.2f}; worker CPU {median('cpu_us'):.0f} us per "
-                "delivery"
-                + "".join(
-                    f"; {name} ratio {median(name + '_ratio'):.2f}"
-                    for name in ["lean", "direct", *variants]
-                )
-            )
+            print(f"  {k} action(s) per event: {summary(results[k], list(variants))}")
     finally:
         sink.terminate()
         sink.wait()

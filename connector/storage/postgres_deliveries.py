@@ -4,7 +4,8 @@ They live apart from `postgres_tx.py` so the delivery path's SQL has one owner; 
 them. A delivery's body lives in `delivery_bodies` (migration 0006), so the new tuple
 versions the claim and each recorded attempt write no longer copy it. The claim locks what
 it returns with `FOR UPDATE SKIP LOCKED`: two workers never send the same row, and a claim
-never waits behind another's.
+never waits behind another's. A delivery delivered at its first attempt gets no `attempts`
+row (attempt_history.py), as on SQLite.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 import psycopg
 
+from connector.storage.attempt_history import first_success
 from connector.storage.base import AttemptRecord, ClaimedDelivery, NewDelivery
 
 _INSERT_DELIVERY = (
@@ -38,14 +40,14 @@ _INSERT_ATTEMPT = (
 _RECORD_OUTCOME = (
     "UPDATE deliveries SET status = %s, attempts = %s, next_attempt_at = %s,"
     " lease_until = NULL, first_attempt_at = COALESCE(first_attempt_at, %s),"
-    " last_status = %s, last_error = %s, updated_at = %s WHERE id = %s"
+    " last_status = %s, last_error = %s, last_duration_ms = %s, updated_at = %s WHERE id = %s"
 )
 _DELIVERY = attrgetter("id", "event_id", "action_id")
 _ATTEMPT = attrgetter(
     "delivery_id", "attempt", "at", "outcome", "status_code", "error", "duration_ms"
 )
 _OUTCOME = attrgetter(
-    "attempt", "next_attempt_at", "at", "status_code", "error", "at", "delivery_id"
+    "attempt", "next_attempt_at", "at", "status_code", "error", "duration_ms", "at", "delivery_id"
 )
 
 
@@ -80,11 +82,14 @@ def claim_deliveries(
 def record_attempts(
     conn: psycopg.Connection[Any], cur: psycopg.Cursor[Any], attempts: list[AttemptRecord]
 ) -> None:
-    """Each attempt's row, and its delivery's new state (a retry stays pending), pipelined."""
+    """Each attempt's row but a first one that delivered, and its delivery's new state (a
+    retry stays pending), pipelined."""
     if not attempts:
         return
+    kept = [_ATTEMPT(a) for a in attempts if not first_success(a)]
     with conn.pipeline():
-        cur.executemany(_INSERT_ATTEMPT, [_ATTEMPT(a) for a in attempts])
+        if kept:
+            cur.executemany(_INSERT_ATTEMPT, kept)
         cur.executemany(
             _RECORD_OUTCOME,
             [("pending" if a.outcome == "retry" else a.outcome, *_OUTCOME(a)) for a in attempts],

@@ -4,6 +4,11 @@ They live apart from `sqlite_tx.py` so the delivery path's SQL has one owner; `S
 calls them. A delivery's body lives in `delivery_bodies` (migration 0006), not in its row:
 the claim and each recorded attempt rewrite the row, which used to copy the ~1.5 KB body
 twice per attempt. Claim and record are one statement each, whatever the batch's size.
+
+A delivery delivered at its first attempt gets no `attempts` row (attempt_history.py): the
+row cost a random page of `attempts_delivery` per delivery, 5.6 against 1.3 KB of WAL and
+about 35 against 15 µs of the writer's CPU per delivery (claim and record in batches of 25,
+in-process, 10,000 deliveries).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from functools import cache
 
 import orjson
 
+from connector.storage.attempt_history import first_success
 from connector.storage.base import AttemptRecord, ClaimedDelivery, NewDelivery
 
 _INSERT_DELIVERY = (
@@ -49,12 +55,13 @@ def _insert_attempts(count: int) -> str:
 
 @cache
 def _record_outcomes(count: int) -> str:
-    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * count)
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * count)
     return (
         "UPDATE deliveries SET status = v.column2, attempts = v.column3,"
         " next_attempt_at = v.column4, lease_until = NULL,"
         " first_attempt_at = COALESCE(first_attempt_at, v.column5), last_status = v.column6,"
-        f" last_error = v.column7, updated_at = v.column5 FROM (VALUES {rows}) AS v"
+        " last_error = v.column7, last_duration_ms = v.column8, updated_at = v.column5"
+        f" FROM (VALUES {rows}) AS v"
         " WHERE deliveries.id = v.column1"
     )
 
@@ -90,25 +97,28 @@ def claim_deliveries(
 
 
 def record_attempts(conn: sqlite3.Connection, attempts: list[AttemptRecord]) -> None:
-    """Each attempt's row, and its delivery's new state (a retry stays pending)."""
+    """Each attempt's row but a first one that delivered, and its delivery's new state (a
+    retry stays pending)."""
     if not attempts:
         return
-    conn.execute(
-        _insert_attempts(len(attempts)),
-        [
-            value
-            for a in attempts
-            for value in (
-                a.delivery_id,
-                a.attempt,
-                a.at,
-                a.outcome,
-                a.status_code,
-                a.error,
-                a.duration_ms,
-            )
-        ],
-    )
+    kept = [a for a in attempts if not first_success(a)]
+    if kept:
+        conn.execute(
+            _insert_attempts(len(kept)),
+            [
+                value
+                for a in kept
+                for value in (
+                    a.delivery_id,
+                    a.attempt,
+                    a.at,
+                    a.outcome,
+                    a.status_code,
+                    a.error,
+                    a.duration_ms,
+                )
+            ],
+        )
     latest = {a.delivery_id: a for a in attempts}  # one outcome per row: the last attempt's
     conn.execute(
         _record_outcomes(len(latest)),
@@ -123,6 +133,7 @@ def record_attempts(conn: sqlite3.Connection, attempts: list[AttemptRecord]) -> 
                 a.at,
                 a.status_code,
                 a.error,
+                a.duration_ms,
             )
         ],
     )

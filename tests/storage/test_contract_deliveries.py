@@ -1,5 +1,6 @@
 """The outbox's delivery path on every backend: bodies kept apart from the rows that claim
-and record rewrite (migration 0006), and batches recorded by one statement per table."""
+and record rewrite (migration 0006), batches recorded by one statement per table, and a
+first attempt that delivered kept in its delivery's row alone (0009)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,17 @@ def delivery(event_id: str, body: bytes, action: str = "a1") -> NewDelivery:
 def attempt(delivery_id: str, n: int, outcome: str, at: float) -> AttemptRecord:
     next_at = at + 10.0 if outcome == "retry" else None
     return AttemptRecord(delivery_id, n, at, outcome, 503, f"e{n}", 1.5, next_at)
+
+
+def history(tx: Tx) -> list[tuple[Any, ...]]:
+    """Every attempt, from `attempt_history`, and how many have an `attempts` row."""
+    conn = cast(Any, tx).conn
+    rows = conn.execute(
+        "SELECT delivery_id, attempt, at, outcome, status_code, error, duration_ms"
+        " FROM attempt_history ORDER BY delivery_id, attempt, at"
+    ).fetchall()
+    stored = conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
+    return [*map(tuple, rows), ("rows", stored)]
 
 
 def bodies(tx: Tx) -> int:
@@ -78,6 +90,59 @@ def test_a_pruned_delivery_takes_its_body_along(store: Store) -> None:
     run(store, lambda tx: tx.prune(now=1000.0, retention_seconds=600.0))
     assert run(store, bodies) == 1
     assert [d.body for d in run(store, lambda tx: tx.claim_deliveries(100.0, 10, 5.0))] == [b"2"]
+
+
+def test_a_first_attempt_that_delivered_is_kept_in_its_row_alone(store: Store) -> None:
+    """No `attempts` row for it, yet the history shows it, beside a retried delivery's rows."""
+    run(store, lambda tx: tx.add_deliveries([delivery("e1", b"1"), delivery("e2", b"2")]))
+    run(store, lambda tx: tx.claim_deliveries(10.0, 10, 5.0))
+    first = AttemptRecord("d-e1-a1", 1, 11.0, "delivered", 204, None, 2.5, None)
+    run(store, lambda tx: tx.record_attempts([first, attempt("d-e2-a1", 1, "retry", 11.0)]))
+    run(store, lambda tx: tx.claim_deliveries(30.0, 10, 5.0))
+    retried = AttemptRecord("d-e2-a1", 2, 31.0, "delivered", 200, None, 3.5, None)
+    run(store, lambda tx: tx.record_attempts([retried]))
+    assert run(store, history) == [
+        ("d-e1-a1", 1, 11.0, "delivered", 204, None, 2.5),
+        ("d-e2-a1", 1, 11.0, "retry", 503, "e1", 1.5),
+        ("d-e2-a1", 2, 31.0, "delivered", 200, None, 3.5),
+        ("rows", 2),
+    ]
+
+
+def test_a_replayed_delivery_keeps_its_first_attempt_in_the_history(store: Store) -> None:
+    """Replaying a delivery delivered at once moves its first attempt out of the row first."""
+    run(store, lambda tx: tx.add_deliveries([delivery("e1", b"1")]))
+    run(store, lambda tx: tx.claim_deliveries(10.0, 10, 5.0))
+    first = AttemptRecord("d-e1-a1", 1, 11.0, "delivered", 204, None, 2.5, None)
+    run(store, lambda tx: tx.record_attempts([first]))
+    assert run(store, lambda tx: tx.replay(["d-e1-a1"], 20.0)) == 1
+    (again,) = run(store, lambda tx: tx.claim_deliveries(20.0, 10, 5.0))
+    assert (again.attempt, again.first_attempt_at) == (2, None)
+    second = AttemptRecord("d-e1-a1", 2, 21.0, "delivered", 200, None, 3.5, None)
+    run(store, lambda tx: tx.record_attempts([second]))
+    assert run(store, history) == [
+        ("d-e1-a1", 1, 11.0, "delivered", 204, None, 2.5),
+        ("d-e1-a1", 2, 21.0, "delivered", 200, None, 3.5),
+        ("rows", 2),
+    ]
+
+
+def test_a_first_attempt_recorded_before_0009_shows_once(store: Store) -> None:
+    """A delivery delivered at once before 0009 kept an `attempts` row: the history shows
+    that row, not a second one made from the delivery's."""
+    run(store, lambda tx: tx.add_deliveries([delivery("e1", b"1")]))
+    run(store, lambda tx: tx.claim_deliveries(10.0, 10, 5.0))
+    first = AttemptRecord("d-e1-a1", 1, 11.0, "delivered", 204, None, 2.5, None)
+    run(store, lambda tx: tx.record_attempts([first]))
+
+    def as_before(tx: Tx) -> None:
+        cast(Any, tx).conn.execute(
+            "INSERT INTO attempts (delivery_id, attempt, at, outcome, status_code, duration_ms)"
+            " VALUES ('d-e1-a1', 1, 11.0, 'delivered', 204, 2.0)"
+        )
+
+    run(store, as_before)
+    assert run(store, history) == [("d-e1-a1", 1, 11.0, "delivered", 204, None, 2.0), ("rows", 1)]
 
 
 def _raw(backend: str, where: str) -> Any:
