@@ -7,10 +7,31 @@ slug (`trigger`), a campaign (`campaign`) or a message (`message`).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 Subject = Literal["link", "trigger", "campaign", "message"]
+
+# PostgreSQL's btree index rows hold at most 2,704 bytes, and a contact row's key is the
+# subject, its key and the recipient: two bounded keys fit with room to spare.
+KEY_BYTES = 1000
+_KEPT_BYTES = KEY_BYTES - 40  # room for "…" (3 bytes) and the digest's 32 hex characters
+
+
+def stored_key(key: str) -> str:
+    """A report key (or recipient) as the tables hold it: as given up to `KEY_BYTES` bytes
+    of UTF-8; a longer one (a canonical URL with a long query string) cut there and ended
+    with "…" and 32 hex characters of its SHA-256, so it stays unique, says what it is, and
+    fits an index row. Applying it twice changes nothing, so a key read back from a report
+    finds its report again."""
+    if len(key) <= KEY_BYTES // 4:
+        return key
+    data = key.encode()
+    if len(data) <= KEY_BYTES:
+        return key
+    kept = data[:_KEPT_BYTES].decode(errors="ignore")
+    return f"{kept}…{hashlib.sha256(data).hexdigest()[:32]}"
 
 
 @dataclass(frozen=True, slots=True)

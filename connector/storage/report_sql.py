@@ -5,7 +5,8 @@ Tables (migration 0003): `report_totals` (one row per subject and key), `report_
 (one per subject, key and recipient), `report_hours` (one per subject, key and hour) and
 `report_unsettled` (a click's immediate verdict until its settled one is counted). A click
 costs three upserts per subject it counts under, all by primary key; a report page reads
-one primary-key range. Nothing here scans the clicks.
+one primary-key range. Nothing here scans the clicks. Keys and recipients go through
+`stored_key` on the way in and out (a long one is cut and hashed to fit an index row).
 """
 
 # ruff: noqa: S608 (only table names and backend function names are formatted into SQL)
@@ -23,6 +24,7 @@ from connector.storage.report_records import (
     ReportTotals,
     Subject,
     TimeBucket,
+    stored_key,
 )
 
 HOUR = 3600
@@ -127,14 +129,14 @@ class ReportSqlBase:
         for click in clicks:
             human = 0 if click.suspected else 1
             hour = int(click.at // HOUR * HOUR)
-            for subject, key in click.subjects:
+            recipient = None if click.recipient is None else stored_key(click.recipient)
+            for subject, given in click.subjects:
+                key = stored_key(given)
                 row = totals.setdefault((subject, key), [0, 0, 0, 0, 0, 0, click.at, click.at])
                 _add(row, 1, 0, human, human * click.final, 1 - human, (1 - human) * click.final)
                 _span(row, click.at)
-                if click.recipient is not None:
-                    one = people.setdefault(
-                        (subject, key, click.recipient), [0, 0, click.at, click.at]
-                    )
+                if recipient is not None:
+                    one = people.setdefault((subject, key, recipient), [0, 0, click.at, click.at])
                     _add(one, 1, human)
                     _span(one, click.at)
                 _add(hours.setdefault((subject, key, hour), [0, 0]), 1, human)
@@ -161,10 +163,12 @@ class ReportSqlBase:
             human = 0 if click.suspected else 1
             delta = human - (1 - int(was[0]))
             hour = int(float(was[1]) // HOUR * HOUR)
-            for subject, key in click.subjects:
+            recipient = None if click.recipient is None else stored_key(click.recipient)
+            for subject, given in click.subjects:
+                key = stored_key(given)
                 _add(totals.setdefault((subject, key), [0, 0]), human, 1 - human)
-                if delta and click.recipient is not None:
-                    where = (subject, key, click.recipient)
+                if delta and recipient is not None:
+                    where = (subject, key, recipient)
                     people[where] = people.get(where, 0) + delta
                 if delta:
                     hours[(subject, key, hour)] = hours.get((subject, key, hour), 0) + delta
@@ -173,7 +177,7 @@ class ReportSqlBase:
         self._many(sql.settle_hour, [(n, *at) for at, n in sorted(hours.items()) if n])
 
     def report_totals(self, subject: Subject, key: str) -> ReportTotals | None:
-        rows = self._rows(self._SQL.read_totals, (subject, key))
+        rows = self._rows(self._SQL.read_totals, (subject, stored_key(key)))
         return _totals(rows[0]) if rows else None
 
     def report_subjects(
@@ -185,14 +189,14 @@ class ReportSqlBase:
     def report_contacts(
         self, subject: Subject, key: str, limit: int = 50, after: str | None = None
     ) -> list[ContactClicks]:
-        rows = self._rows(self._SQL.read_contacts, (subject, key, after or "", limit))
+        rows = self._rows(self._SQL.read_contacts, (subject, stored_key(key), after or "", limit))
         return [ContactClicks(r[0], r[1], r[2], float(r[3]), float(r[4])) for r in rows]
 
     def report_timeline(
         self, subject: Subject, key: str, since: float, until: float
     ) -> list[TimeBucket]:
         first = int(since // HOUR * HOUR)
-        rows = self._rows(self._SQL.read_timeline, (subject, key, first, until))
+        rows = self._rows(self._SQL.read_timeline, (subject, stored_key(key), first, until))
         return [TimeBucket(float(r[0]), r[1], r[2]) for r in rows]
 
     def report_events(self, after: int, until: int, limit: int) -> list[ReportEvent]:
