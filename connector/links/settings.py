@@ -17,12 +17,22 @@ fallback_url = "https://shop.example.com/"   # where a disabled link sends peopl
 from __future__ import annotations
 
 import hashlib
+from typing import Annotated
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from connector.links.template import slug_problem, template_problems, url_problem
 from connector.storage.link_records import TriggerLink
+
+# Far past any real link, and small enough that every click's event (which copies the name)
+# and the cached link stay small: a 100 KB name was accepted and copied into each click.
+MAX_NAME = 200
+MAX_URL = 4000
+MAX_VALUES = 100
+MAX_VALUE = 2000
+ValueName = Annotated[str, Field(max_length=64)]
+Value = Annotated[str, Field(max_length=MAX_VALUE)]
 
 
 class TriggerLinkSettings(BaseModel):
@@ -31,15 +41,22 @@ class TriggerLinkSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slug: str = Field(description="The link's path: /t/<slug>.")
-    name: str = Field("", description="A name people recognise; defaults to the slug.")
-    destination: str = Field(
-        description="http(s) URL; may use {contact}, {query.NAME}, {values.NAME} after the host."
+    name: str = Field(
+        "", max_length=MAX_NAME, description="A name people recognise; defaults to the slug."
     )
-    values: dict[str, str] = Field(
-        default_factory=dict, description="Named values {values.NAME} fills in."
+    destination: str = Field(
+        max_length=MAX_URL,
+        description="http(s) URL; may use {contact}, {query.NAME}, {values.NAME} after the host.",
+    )
+    values: dict[ValueName, Value] = Field(
+        default_factory=dict,
+        max_length=MAX_VALUES,
+        description="Named values {values.NAME} fills in.",
     )
     enabled: bool = Field(True, description="A disabled link answers 410 or `fallback_url`.")
-    fallback_url: str | None = Field(None, description="Where a disabled link redirects.")
+    fallback_url: str | None = Field(
+        None, max_length=MAX_URL, description="Where a disabled link redirects."
+    )
 
     @field_validator("slug")
     @classmethod
