@@ -90,7 +90,7 @@ class Processor:
                 continue
             routed.append(outcome)
             outbox += deliveries
-        counts.flush(tx)
+        _flush_counts(tx, counts, stored)
         if routed:
             tx.complete_events(routed)
         added = tx.add_deliveries(outbox) if outbox else 0
@@ -156,7 +156,7 @@ class Processor:
                 continue
             outbox += deliveries
             settled.append(Routed(row.id, orjson.dumps(verdict_data(verdict)), decision.as_dict()))
-        counts.flush(tx)
+        _flush_counts(tx, counts, stored)
         tx.complete_settlements(settled)
         added = tx.add_deliveries(outbox) if outbox else 0
         return Processed(events=len(stored), deliveries=added)
@@ -234,3 +234,19 @@ class Processor:
     def _count_bot(self, verdict: Bot) -> None:
         if self.metrics is not None and verdict.suspected:
             self.metrics.bot_suspected.labels(verdict.phase).inc()
+
+
+def _flush_counts(tx: Tx, counts: ReportCounts, stored: list[StoredEvent]) -> None:
+    """Write the batch's report counts; if the database refuses them, route without them.
+
+    The counts are one write for the whole batch, so a value the database cannot hold would
+    otherwise fail every retry of the batch and stop routing for good (a 3 KB report key on
+    PostgreSQL did, before `stored_key`). Routing and delivery go on; the reports miss these
+    clicks until `connector report rebuild`, and the error says so.
+    """
+    try:
+        with tx.isolated():
+            counts.flush(tx)
+    except Exception:
+        first, last = (stored[0].id, stored[-1].id) if stored else (None, None)
+        log.exception("processor.report_counts_failed", first=first, last=last, events=len(stored))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from connector.pipeline.processor import Processor
+from connector.pipeline.processor import Processed, Processor
 from connector.rules.engine import RuleSet
 from connector.rules.model import RuleSettings
 from connector.scenarios.engine import ScenarioEngine
@@ -41,3 +41,26 @@ def test_a_failing_statement_sets_one_event_aside(
     }
     assert "error" in decisions[poison]["immediate"]
     assert all("matched" in d["immediate"] for i, d in decisions.items() if i != poison)
+
+
+def test_report_counts_the_database_refuses_do_not_stop_routing(
+    store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch-wide report write failing (a value the database cannot hold) leaves the
+    batch routed and its deliveries queued; only the reports miss it (until a rebuild)."""
+    rules = [RuleSettings.model_validate({"id": "all", "actions": ["crm"]})]
+    processor = Processor(RuleSet.from_settings(rules), None)
+    clicks = [event("email.clicked", p, T0) for p in ("ann", "bob")]
+    store.transaction_sync(lambda tx: tx.ingest(IngestBatch("esp", T0, clicks)))
+
+    def refuse(tx: Tx) -> Processed:
+        def count_clicks(counted: Any) -> None:
+            tx.record_recipients([RecipientRecord(None, "m", "c", "delivered", 1.0, False, b"{}")])  # type: ignore[arg-type]
+
+        monkeypatch.setattr(tx, "count_clicks", count_clicks)
+        return processor.process(tx, T0 + 1)
+
+    done = store.transaction_sync(refuse)
+    assert done.events == 2 and done.deliveries == 2
+    assert store.transaction_sync(lambda tx: tx.pending_events(10)) == []
+    assert store.transaction_sync(lambda tx: tx.report_subjects("campaign")) == []
