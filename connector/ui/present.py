@@ -26,13 +26,14 @@ class EventRow:
     reasons: list[str]
     matched: list[str]
     unmatched: list[str]
+    failed: list[str]  # the processor's error for a phase it could not finish (a poison event)
     processed: bool
 
 
 def event_row(stored: dict[str, Any]) -> EventRow:
     event = stored["event"] if isinstance(stored["event"], dict) else {}
     bot = event.get("bot") if isinstance(event.get("bot"), dict) else None
-    matched, unmatched = decision_summary(stored.get("decision"))
+    matched, unmatched, failed = decision_summary(stored.get("decision"))
     return EventRow(
         seq=stored["seq"],
         id=str(event.get("id", "")),
@@ -46,6 +47,7 @@ def event_row(stored: dict[str, Any]) -> EventRow:
         reasons=[str(r.get("code")) for r in (bot or {}).get("reasons", [])],
         matched=matched,
         unmatched=unmatched,
+        failed=failed,
         processed=bool(stored.get("processed")),
     )
 
@@ -58,19 +60,23 @@ def verdict(bot: dict[str, Any] | None) -> str:
     return f"{label} · score {score} ({band}, {phase})"
 
 
-def decision_summary(decision: Any) -> tuple[list[str], list[str]]:
-    """Matched rules with their actions, and unmatched rules with the reason, both phases."""
+def decision_summary(decision: Any) -> tuple[list[str], list[str], list[str]]:
+    """Matched rules with their actions, unmatched rules with the reason, and the error of a
+    phase the processor gave up on (the event then went nowhere: it must not look routed)."""
     matched: list[str] = []
     unmatched: list[str] = []
+    failed: list[str] = []
     for phase, part in (decision or {}).items() if isinstance(decision, dict) else ():
         if not isinstance(part, dict):
             continue
         suffix = " (settled)" if phase == "settled" else ""
+        if part.get("error"):
+            failed.append(f"not routed{suffix}: {part['error']}")
         for m in part.get("matched", []):
             matched.append(f"{m.get('rule')} → {', '.join(m.get('actions', []))}{suffix}")
         for u in part.get("unmatched", []):
             unmatched.append(f"{u.get('rule')}: {u.get('reason')}{suffix}")
-    return matched, unmatched
+    return matched, unmatched, failed
 
 
 def _contact(recipient: Any) -> str:
