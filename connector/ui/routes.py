@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
@@ -141,9 +141,10 @@ def _safe_next(request: Request, given: object = None) -> str:
     """Where to go after login: only a path under /ui (never an open redirect)."""
     value = given if isinstance(given, str) else request.query_params.get("next", "")
     parts = urlsplit(value)
+    segments = unquote(parts.path).split("/")
     if parts.scheme or parts.netloc or not parts.path.startswith("/ui/") or "\\" in value:
         return "/ui/events"
-    return value
+    return "/ui/events" if ".." in segments else value
 
 
 def _redirect(url: str) -> Response:

@@ -95,7 +95,17 @@ def test_login_sets_a_secure_http_only_expiring_cookie(client: TestClient) -> No
     assert TOKEN.lower() not in cookie
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/ui/", "/api/v1/x"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/ui/",
+        "/api/v1/x",
+        "/ui/../api/v1/links",
+        "/ui/%2e%2e/api/v1/links",
+        "/ui/\\evil.example",
+    ],
+)
 def test_login_never_redirects_off_the_dashboard(client: TestClient, target: str) -> None:
     """`next` outside /ui falls back to the events page (no open redirect)."""
     response = client.post(
