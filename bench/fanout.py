@@ -311,10 +311,11 @@ def measure_worker(
     pinned to CPU 0 until the outbox is empty; `gil`: profile only the thread holding the
     GIL (Python's CPU, without threads waiting for it or in SQLite's C code)."""
     command = [sys.executable, str(launcher)] if launcher else [str(ROOT / ".venv/bin/connector")]
+    errors = db.with_suffix(".stderr")
     worker = subprocess.Popen(
         ["taskset", "-c", "0", *command, "worker", "--config", str(config)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=errors.open("wb"),
         cwd=ROOT,
     )
     spy: subprocess.Popen[bytes] | None = None
@@ -365,6 +366,9 @@ def measure_worker(
             " WHERE status != 'pending'"
         ).fetchone()
         statuses = dict(conn.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status"))
+    if not count:
+        tail = errors.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"the worker delivered nothing (exit {worker.returncode}): {tail}")
     seconds = (last - first) * count / max(1, count - 1)
     spent = {
         tid: [e - s for e, s in zip(end[tid], start.get(tid, (0.0, 0)), strict=True)] for tid in end
