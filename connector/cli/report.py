@@ -74,8 +74,9 @@ def show(
     store.open_sync()
     try:
         if key is None:
-            rows = store.transaction_sync(lambda tx: tx.report_subjects(kind, limit))
-            _print(as_csv, tables.TOTALS_COLUMNS, [tables.totals_row(t) for t in rows])
+            rows = store.transaction_sync(lambda tx: tx.report_subjects(kind, limit + 1))
+            _print(as_csv, tables.TOTALS_COLUMNS, [tables.totals_row(t) for t in rows[:limit]])
+            _say_if_cut(len(rows), limit, f"{subject}s by key")
             return
         found = store.transaction_sync(lambda tx: _one(tx, kind, key, limit, hours))
     finally:
@@ -87,7 +88,14 @@ def show(
     click.echo()
     _print(as_csv, tables.TIMELINE_COLUMNS, [tables.bucket_row(b) for b in timeline])
     click.echo()
-    _print(as_csv, tables.CONTACT_COLUMNS, [tables.contact_row(c) for c in contacts])
+    _print(as_csv, tables.CONTACT_COLUMNS, [tables.contact_row(c) for c in contacts[:limit]])
+    _say_if_cut(len(contacts), limit, "contacts by recipient")
+
+
+def _say_if_cut(found: int, limit: int, what: str) -> None:
+    """On stderr, so a CSV on stdout stays clean: one more row than shown was found."""
+    if found > limit:
+        click.echo(f"(the first {limit} {what}; --limit for more)", err=True)
 
 
 def _one(tx: Tx, subject: Subject, given: str, limit: int, hours: int) -> Found:
@@ -98,7 +106,7 @@ def _one(tx: Tx, subject: Subject, given: str, limit: int, hours: int) -> Found:
     key = totals.key
     until = ((totals.last_at or 0.0) // HOUR + 1) * HOUR
     timeline = tx.report_timeline(subject, key, until - hours * HOUR, until)
-    return totals, timeline, tx.report_contacts(subject, key, limit)
+    return totals, timeline, tx.report_contacts(subject, key, limit + 1)  # one more: is it cut?
 
 
 def _print(as_csv: bool, columns: tuple[str, ...], rows: list[tables.Row]) -> None:

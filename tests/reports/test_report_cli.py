@@ -104,3 +104,24 @@ def test_a_link_is_found_by_the_url_as_it_was_sent(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["report", "link", sent, "--config", str(path)])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[2].split()[:3] == ["link", "https://shop.example/sale", "1"]
+
+
+@pytest.mark.parametrize(
+    ("key", "limit", "cut"),
+    [(["spring"], "1", True), (["spring"], "2", False), ([], "1", True), ([], "2", False)],
+)
+def test_a_cut_list_says_so_on_stderr(
+    tmp_path: Path, key: list[str], limit: str, cut: bool
+) -> None:
+    """When --limit stops the contacts (or subjects), stderr says so; stdout has only CSV."""
+    path = _config(tmp_path)  # campaign spring: ann and bob
+    store = SqliteStore(tmp_path / "r.db")
+    store.open_sync()
+    other = CountedClick("o1", (("campaign", "autumn"),), "cy@x.io", H, False, final=True)
+    store.transaction_sync(lambda tx: tx.count_clicks([other]))
+    store.close_sync()
+    args = ["report", "campaign", *key, "--csv", "--limit", limit]
+    result = CliRunner().invoke(main, [*args, "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert ("--limit for more" in result.stderr) is cut
+    assert "--limit" not in result.stdout
