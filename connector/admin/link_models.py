@@ -45,6 +45,7 @@ class LinkOut(BaseModel):
 
 class LinkList(BaseModel):
     links: list[LinkOut]
+    next_after: str | None = None  # the next page: `?after=<next_after>`; None on the last
 
 
 def _checked(check: Callable[[str], str | None]) -> Callable[[str], str]:
@@ -128,7 +129,7 @@ LINK_PATHS: list[
         {201: LinkOut, 409: Problem, 422: Problem},
         [],
     ),
-    ("get", "/links", "List trigger links", None, {200: LinkList}, ["limit"]),
+    ("get", "/links", "List trigger links by slug", None, {200: LinkList}, ["limit", "after"]),
     ("get", "/links/{slug}", "Read a trigger link", None, _ONE, []),
     (
         "patch",

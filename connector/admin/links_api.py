@@ -78,8 +78,10 @@ class LinksApi:
 
     async def list(self, request: Request) -> Response:
         limit = _limit(request.query_params.get("limit"))
-        found = await self.store.transaction(lambda tx: tx.links(limit), durable=False)
-        return json_response(LinkList(links=[_out(link) for link in found]))
+        after = request.query_params.get("after", "")
+        found = await self.store.transaction(lambda tx: tx.links(limit, after), durable=False)
+        next_after = found[-1].slug if len(found) == limit else None
+        return json_response(LinkList(links=[_out(link) for link in found], next_after=next_after))
 
     async def get(self, request: Request) -> Response:
         slug = request.path_params["slug"]

@@ -78,7 +78,10 @@ def list_command(config_path: Path | None) -> None:
 
     def read(tx: Tx) -> list[TriggerLink]:
         sync_config_links(tx, settings.links, time.time())
-        return tx.links()
+        found: list[TriggerLink] = []
+        while page := tx.links(after=found[-1].slug if found else ""):
+            found += page
+        return found
 
     found = _with_store(settings, read)
     if not found:

@@ -27,8 +27,8 @@ class PgLinkSql:
         row = self.cur.execute(f"SELECT {COLUMNS} FROM links WHERE slug = %s", (slug,)).fetchone()
         return None if row is None else link_from_row(row)
 
-    def links(self, limit: int = 1000) -> list[TriggerLink]:
+    def links(self, limit: int = 1000, after: str = "") -> list[TriggerLink]:
         rows = self.cur.execute(
-            f"SELECT {COLUMNS} FROM links ORDER BY slug LIMIT %s", (limit,)
+            f"SELECT {COLUMNS} FROM links WHERE slug > %s ORDER BY slug LIMIT %s", (after, limit)
         ).fetchall()
         return [link_from_row(row) for row in rows]

@@ -61,8 +61,8 @@ class LinkSql:
         row = self.conn.execute(f"SELECT {COLUMNS} FROM links WHERE slug = ?", (slug,)).fetchone()
         return None if row is None else link_from_row(row)
 
-    def links(self, limit: int = 1000) -> list[TriggerLink]:
+    def links(self, limit: int = 1000, after: str = "") -> list[TriggerLink]:
         rows = self.conn.execute(
-            f"SELECT {COLUMNS} FROM links ORDER BY slug LIMIT ?", (limit,)
+            f"SELECT {COLUMNS} FROM links WHERE slug > ? ORDER BY slug LIMIT ?", (after, limit)
         ).fetchall()
         return [link_from_row(row) for row in rows]

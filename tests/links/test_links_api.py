@@ -50,6 +50,21 @@ def test_create_then_read_list_and_follow(client: TestClient) -> None:
     assert client.get("/t/promo").headers["location"] == "https://x.example/p"
 
 
+def test_the_list_pages_on_with_next_after(client: TestClient) -> None:
+    """`?limit=` pages, `next_after` names the next page's start, None on the last one."""
+    for slug in ("e", "c", "a", "d", "b"):
+        client.post("/api/v1/links", json={**NEW, "slug": slug}, headers=AUTH)
+    seen: list[str] = []
+    query: dict[str, str] = {"limit": "2"}
+    while True:
+        page = client.get("/api/v1/links", params=query, headers=AUTH).json()
+        seen += [link["slug"] for link in page["links"]]
+        if page["next_after"] is None:
+            break
+        query["after"] = page["next_after"]
+    assert seen == ["a", "b", "c", "d", "e"]
+
+
 def test_edits_apply_to_the_next_click(client: TestClient) -> None:
     """Destination, values and the enabled flag edited through the API take effect at once
     (the redirect's cache is dropped)."""

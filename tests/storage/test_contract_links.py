@@ -48,8 +48,8 @@ def test_saving_the_same_slug_replaces_it(store: Store) -> None:
     assert run(store, lambda tx: tx.links()) == [edited]
 
 
-def test_links_are_listed_by_slug_up_to_the_limit(store: Store) -> None:
-    """The list is ordered by slug and honours its limit."""
+def test_links_are_listed_by_slug_up_to_the_limit_after_a_slug(store: Store) -> None:
+    """The list is ordered by slug, honours its limit and starts after a page's last slug."""
 
     def save_three(tx: Tx) -> None:
         for slug in ("c", "a", "b"):
@@ -58,6 +58,7 @@ def test_links_are_listed_by_slug_up_to_the_limit(store: Store) -> None:
     run(store, save_three)
     assert [link.slug for link in run(store, lambda tx: tx.links())] == ["a", "b", "c"]
     assert [link.slug for link in run(store, lambda tx: tx.links(limit=2))] == ["a", "b"]
+    assert [link.slug for link in run(store, lambda tx: tx.links(limit=2, after="b"))] == ["c"]
 
 
 def test_a_click_through_the_redirect_is_stored(store: Store) -> None:
