@@ -148,12 +148,21 @@ class RetryPolicy:
 
     def _give_up_reason(self, attempt: int, retry_after: float | None) -> str:
         cap = self.settings.max_attempts
+        attempts = f"{attempt} attempt{'s' if attempt != 1 else ''}"
         if cap is not None and attempt >= cap:
-            return f"gave up after {attempt} attempts (max_attempts={cap})"
-        hours = self.settings.budget_seconds / 3600
+            return f"gave up after {attempts} (max_attempts={cap})"
+        budget = _duration(self.settings.budget_seconds)
         if retry_after is not None:
-            return f"Retry-After of {retry_after:.0f}s reaches past the {hours:g}h budget"
-        return f"retry budget of {hours:g}h spent after {attempt} attempts"
+            return f"Retry-After of {_duration(retry_after)} reaches past the {budget} budget"
+        return f"retry budget of {budget} spent after {attempts}"
+
+
+def _duration(seconds: float) -> str:
+    """`1h`, `1.5h`, `5m`, `30s`, `0.25s`: the largest unit that reads as a short number."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and (seconds / size) * 10 % 1 == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:.3g}s" if seconds < 100 else f"{seconds:.0f}s"
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -105,6 +105,24 @@ def test_budget_exhaustion_dead_letters(policy: RetryPolicy) -> None:
     assert "budget" in decision.reason
 
 
+@pytest.mark.parametrize(
+    ("budget", "reason"),
+    [
+        (5, "retry budget of 5s spent after 1 attempt"),
+        (300, "retry budget of 5m spent after 1 attempt"),
+        (5400, "retry budget of 1.5h spent after 1 attempt"),
+    ],
+)
+def test_the_budget_reason_reads_as_people_write_durations(
+    settings: DeliverySettings, budget: float, reason: str
+) -> None:
+    """Not "retry budget of 0.00138889h spent after 1 attempts"."""
+    policy = RetryPolicy(settings.model_copy(update={"budget_seconds": budget}))
+    first = T0 - timedelta(seconds=budget)
+    decision = policy.decide(503, attempt=1, first_attempt_at=first, now=T0)
+    assert (decision.outcome, decision.reason) == ("dead", reason)
+
+
 def test_max_attempts_caps_retries(settings: DeliverySettings) -> None:
     """With `max_attempts` set, the last allowed attempt's failure dead-letters."""
     policy = RetryPolicy(settings.model_copy(update={"max_attempts": 3}))
