@@ -27,10 +27,15 @@ def campaign_key(event: EventView) -> str:
     return f"{event.provider}\x1f{campaign}" if campaign else ""
 
 
+ANONYMOUS = "\x1fanonymous"
+
+
 def recipient_key(click: ClickView) -> str:
-    """The person behind a click, for counting recipients per address."""
+    """The person behind a click, for counting recipients per address. Clicks that name
+    nobody (a trigger link without a contact token) are one unknown person: each its own
+    recipient would make a carrier's shared address look like a scanner clicking for many."""
     recipient = click.recipient.email or click.recipient.id
-    return recipient.lower() if recipient else (message_key(click) or click.id)
+    return recipient.lower() if recipient else (message_key(click) or ANONYMOUS)
 
 
 def link_key(click: ClickView) -> str:
