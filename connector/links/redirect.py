@@ -28,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 from connector.links.cache import LinkCache
 from connector.links.event import Click, click_record
 from connector.links.inbox import ClickInbox
-from connector.links.template import PLACEHOLDER, SLUG, fill
+from connector.links.template import PLACEHOLDER, SLUG, TRAILING, fill
 from connector.links.tokens import verify
 from connector.metrics import Metrics
 from connector.storage.base import Store
@@ -88,7 +88,9 @@ _UNAVAILABLE: Answer = (503, [(b"retry-after", b"5")], b"temporarily unavailable
 async def _respond(context: LinkContext, scope: Scope) -> Answer:
     slug: str = scope["path_params"]["slug"]
     if not SLUG.match(slug):
-        return _NOT_FOUND
+        slug = slug.rstrip(TRAILING)  # "/t/spring." pasted with its sentence's full stop
+        if not SLUG.match(slug):
+            return _NOT_FOUND
     try:
         link = await context.cache.get(context.store, slug)
     except Exception:

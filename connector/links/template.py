@@ -9,9 +9,10 @@ A destination is an absolute http(s) URL that may hold `{placeholders}` after it
 Every filled value is percent-encoded (nothing kept: `/`, `?`, `&` and `#` too), and no
 placeholder may sit in the scheme or host, so a click can never send anyone to another
 site than the one configured (no open redirect). A template that cannot be filled (an
-anonymous click on a `{contact}` link, a missing query parameter, a value deleted since) falls
-back to its base destination: the URL cut before its query, fragment or first placeholder,
-whichever comes first (cut back to the last `/` when the placeholder is in the path).
+anonymous click on a `{contact}` link, a missing query parameter or one over
+`MAX_QUERY_VALUE` characters, a value deleted since) falls back to its base destination:
+the URL cut before its query, fragment or first placeholder, whichever comes first (cut
+back to the last `/` when the placeholder is in the path).
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME = r"[A-Za-z0-9_.~-]{1,64}"
 _VALID = re.compile(rf"contact|query\.{_NAME}|values\.{_NAME}")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# What chat apps, SMS and sentences stick to the end of a pasted link ("/t/spring." or a
+# token followed by ")"): never part of a slug or a token, so it is dropped before either
+# is looked up.
+TRAILING = ".,;:!?)]}>'\""
+# A query value longer than this is not filled in (the click goes to the base destination):
+# kilobytes from a crafted link would otherwise be copied into the event's URL twice.
+MAX_QUERY_VALUE = 2000
 # Characters every percent-encoding keeps as they are (`quote` whatever its `safe`).
 UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
@@ -118,7 +126,8 @@ def _value(
     if name == "contact":
         return contact
     if name.startswith("query."):
-        return query.get(name[6:])
+        found = query.get(name[6:])
+        return found if found is None or len(found) <= MAX_QUERY_VALUE else None
     if name.startswith("values."):
         return values.get(name[7:])
     return None

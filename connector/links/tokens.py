@@ -16,6 +16,8 @@ import hashlib
 import hmac
 from functools import lru_cache
 
+from connector.links.template import TRAILING
+
 MAC_BYTES = 16
 MAX_TOKEN = 512  # longer tokens are not ours: not even decoded
 
@@ -54,7 +56,7 @@ def verify(secret: bytes | None, slug: str, token: str | None) -> str | None:
     """The contact id a token names, when it is ours for this slug; else None."""
     if secret is None or not token or len(token) > MAX_TOKEN:
         return None
-    encoded, dot, mac = token.partition(".")
+    encoded, dot, mac = token.rstrip(TRAILING).partition(".")
     if not dot:
         return None
     try:

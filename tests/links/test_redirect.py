@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from connector.errors import StorageUnavailable
 from connector.links.cache import LinkCache
 from connector.links.redirect import LinkContext, redirect
@@ -74,6 +76,15 @@ def test_storage_down_at_the_lookup_is_503() -> None:
 def test_a_query_that_cannot_fill_the_template_uses_the_base() -> None:
     """`{query.p}` missing: the base destination (cut before the placeholder)."""
     assert _call(FlakyStore(), query=b"")["location"] == b"https://x.example/"
+
+
+@pytest.mark.parametrize(
+    ("path_slug", "status"), [("s.", 302), ("s),", 302), ("s!'", 302), ("s.x", 404), (".", 404)]
+)
+def test_punctuation_stuck_to_a_slug_is_dropped(path_slug: str, status: int) -> None:
+    """`/t/s.` (a link at the end of a sentence) redirects like `/t/s`; punctuation inside
+    a slug is still an unknown link."""
+    assert _call(FlakyStore(), path_slug=path_slug)["status"] == status
 
 
 def test_odd_query_bytes_never_crash() -> None:

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.links.template import base_destination, encode_value, fill, template_problems
+from connector.links.template import (
+    MAX_QUERY_VALUE,
+    TRAILING,
+    base_destination,
+    encode_value,
+    fill,
+    template_problems,
+)
 from connector.links.tokens import sign, verify
 
 KEY = b"0123456789abcdef-secret"
@@ -20,6 +27,23 @@ def test_a_token_verifies_for_its_slug_only() -> None:
     assert verify(KEY, "spring", token) == "u_42"
     assert verify(KEY, "autumn", token) is None
     assert verify(b"another-key-0123456", "spring", token) is None
+
+
+@pytest.mark.parametrize("tail", [*TRAILING, ").", "'."])
+def test_punctuation_stuck_to_a_token_is_dropped(tail: str) -> None:
+    """A token pasted with the sentence's full stop or a closing bracket still verifies."""
+    assert verify(KEY, "spring", sign(KEY, "spring", "u_42") + tail) == "u_42"
+
+
+@pytest.mark.parametrize(
+    ("size", "filled"), [(MAX_QUERY_VALUE, True), (MAX_QUERY_VALUE + 1, False)]
+)
+def test_an_oversized_query_value_is_not_filled_in(size: int, filled: bool) -> None:
+    """Kilobytes from a crafted click URL fall back to the base destination."""
+    result = fill("https://x.example/s?p={query.p}", {}, None, {"p": "v" * size})
+    assert (result.missing == (), result.url.endswith("v" * size)) == (filled, filled)
+    if not filled:
+        assert (result.url, result.missing) == ("https://x.example/s", ("query.p",))
 
 
 def test_a_tampered_token_is_anonymous() -> None:
