@@ -12,16 +12,21 @@ frozen out of its passes. The corpus is scanner-heavy (most messages carry a bur
 clicks, the costly case); `--people-only` replays just the people's clicks.
 
     .venv/bin/python bench/bot_scoring.py [--clicks 4000] [--repeat 7] [--people-only]
-        [--corpus FILE]
+        [--corpus FILE] [--calls]
+
+`--calls` times nothing: it counts the function calls of three replays in each store
+(cProfile), a deterministic figure that compares two commits on this noisy machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import gzip
 import heapq
 import json
+import pstats
 import sqlite3
 import sys
 import tempfile
@@ -154,6 +159,20 @@ def sqlite_store(conn: sqlite3.Connection) -> Store:
     return transaction
 
 
+def count_calls(detector: Detector, events: list[Event], directory: Path) -> None:
+    """Function calls (cProfile) of three replays per store, and where most of them go."""
+    for store in ("memory", "sqlite"):
+        profile = cProfile.Profile()
+        for run in range(3):
+            conn = sqlite_connection(directory / f"calls{run}.db")
+            transaction = memory_store() if store == "memory" else sqlite_store(conn)
+            profile.runcall(replay, detector, events, transaction)
+            conn.close()
+        stats = pstats.Stats(profile)
+        print(f"{store}: {stats.total_calls:,} calls in three replays")  # type: ignore[attr-defined]
+        stats.sort_stats("ncalls").print_stats(12)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=4000)
@@ -164,6 +183,7 @@ def main() -> None:
     parser.add_argument(
         "--corpus", type=Path, default=CORPUS, help="Events file (to compare two commits)."
     )
+    parser.add_argument("--calls", action="store_true", help="Count calls (cProfile), no timing.")
     args = parser.parse_args()
     raw, events = load(args.clicks, args.people_only, args.corpus)
     gc.collect()
@@ -179,6 +199,10 @@ def main() -> None:
 
     detector = Detector(BotSettings())
     replay(detector, events, memory_store())  # warm the agent and address caches
+    if args.calls:
+        with tempfile.TemporaryDirectory() as directory:
+            count_calls(detector, events, Path(directory))
+        return
     names = ("immediate, memory", "settled, memory", "immediate, sqlite", "settled, sqlite")
     samples: dict[str, list[float]] = {name: [] for name in ("baseline", *names)}
     ratios: dict[str, list[float]] = {name: [] for name in names}

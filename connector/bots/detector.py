@@ -19,7 +19,7 @@ from connector.bots.facts import FactReader, Facts
 from connector.bots.ipindex import IpIndex
 from connector.bots.ipranges import load_index
 from connector.bots.keys import aware, campaign_key, epoch_seconds, message_key
-from connector.bots.observed import MAX_PENDING, Observed, PendingClicks, fingerprint
+from connector.bots.observed import MAX_PENDING, Answer, Observed, PendingClicks, fingerprint
 from connector.bots.reasons import REASONS
 from connector.bots.records import ClickRecord
 from connector.bots.settings import BotSettings
@@ -40,6 +40,8 @@ CROWD_NEEDED = 3  # recipients clicking one campaign link within the burst windo
 # How long a campaign link's clicks are kept after its newest arrival: its clicks settle
 # `settle_seconds` later, and some webhooks arrive minutes late.
 CROWD_LAG_SECONDS = 600.0
+# The campaign-wide index's questions (observed.Answer), asked again by the settled pass.
+OTHERS, FIRST_DELIVERY = "others", "first delivery"
 
 
 class Detector:
@@ -70,6 +72,12 @@ class Detector:
         self._burst_outweighs = self._points["burst.links"] >= max(
             self._points["behaviour.all_links"], self._points["behaviour.many_links"]
         )
+        # The points at which no later reason can change a verdict: the score is clamped at
+        # 100, less what reasons worth negative points may take away; the one that does by
+        # default (guard.paired_human) needs a click without evidence of its own.
+        taken = -sum(points for points in self._points.values() if points < 0)
+        guard = max(0, -self._points["guard.paired_human"])
+        self._saturated = (100 + taken - guard, 100 + taken)  # with evidence of its own; without
         self._pending = PendingClicks(pending_clicks)
         self._crowd = self._new_crowd()
         self._settle_delay = timedelta(seconds=settings.settle_seconds)
@@ -114,16 +122,15 @@ class Detector:
         if facts.crowd_key:
             self._crowd.add(facts.crowd_key, record.occurred, record.received, record.recipient_key)
         link_count = click.message.link_count
-        crowd = self._crowd.others(facts, record.received) if facts.crowd_key else 0
-        firsts: list[float | None] = []
-        hits = self._hits(facts, link_count, state, record.received, crowd, firsts)
+        asked: list[Answer] = []
+        hits = self._hits(facts, link_count, state, record.received, asked)
         observed = (
             fingerprint(click, self.settings.esp_hint_key),
             facts,
             state.snapshot(record.message_key, record.ip),
             tuple(hits),
             link_count,
-            (crowd, tuple(firsts)),
+            tuple(asked),
         )
         self._pending.remember(click.id, _new_tuple(Observed, observed))
         return self._verdict(hits, "immediate")
@@ -155,22 +162,26 @@ class Detector:
         """The immediate reasons again when `seen` (what `observe` kept) says nothing changed,
         else an assessment with the evidence that had arrived by the click's settle time."""
         deadline = max(facts.record.occurred, facts.record.received) + self.settings.settle_seconds
-        # what the campaign-wide index answers by then, against the immediate pass's
-        crowd = self._crowd.others(facts, deadline) if facts.crowd_key else 0
         if (
             seen is not None
-            and crowd == seen.crowd[0]
-            # the campaign's first delivery, if the immediate pass asked for it (a multi-link
-            # visit without its message's delivery)
-            and (
-                not seen.crowd[1]
-                or self._crowd.starts.first(facts.campaign_key, deadline) == seen.crowd[1][0]
-            )
             and _unchanged(seen, state)
+            # what the campaign-wide index answers by then, against the immediate pass's
+            and self._same_answers(facts, seen.asked, deadline)
         ):
             return self._verdict(list(seen.hits), "settled")
-        hits = self._hits(facts, link_count, state, deadline, crowd, [])
-        return self._verdict(hits, "settled")
+        return self._verdict(self._hits(facts, link_count, state, deadline, []), "settled")
+
+    def _same_answers(self, facts: Facts, asked: tuple[Answer, ...], by: float) -> bool:
+        """The campaign-wide index (crowd.py) answers the immediate pass's questions as it
+        did: other recipients on the click's link, the campaign's first delivery."""
+        crowd = self._crowd
+        for question, answer in asked:
+            if question == OTHERS:
+                if crowd.others(facts, by) != answer:
+                    return False
+            elif crowd.starts.first(facts.campaign_key, by) != answer:
+                return False
+        return True
 
     def settle_at(self, click: EventView) -> datetime:
         """When the settled verdict can be computed: settle_seconds after occurrence/arrival."""
@@ -195,24 +206,44 @@ class Detector:
         link_count: int | None,
         state: BotState,
         received_by: float,
-        crowd: int,
-        firsts: list[float | None],
+        asked: list[Answer],
     ) -> list[Hit]:
-        """Every reason for this click, from the evidence that had arrived by `received_by`
-        (`crowd`: other recipients on its campaign link, `CrowdIndex.others`); the campaign's
-        first delivery, when asked for, is added to `firsts` (compared again by `_settled`)."""
+        """Every reason for this click, from the evidence that had arrived by `received_by`,
+        until nothing can change its verdict: a click whose own evidence, or that and its
+        timing, scores 100 lists those reasons only (`_saturated`). What the campaign-wide
+        index answered is added to `asked` (compared again by `_settled`)."""
         s = self.settings
         record = facts.record
         hits = list(facts.own)
+        # the points so far, against what makes 100 whatever follows (guard.paired_human
+        # takes points only from a click without evidence of its own)
+        total, saturated = facts.points, self._saturated[record.evidence == 0]
+        if total >= saturated:
+            return hits
         occurred = record.occurred
         end = occurred + s.settle_seconds
         timing: Hit | None = None
+        delivery = None
         if record.message_key:
             delivery = state.delivery(record.message_key, received_by)
             if delivery is not None:
                 timing = timing_hit(occurred, delivery)
                 if timing:
                     hits.append(timing)
+                    total += self._points[timing[0]]
+        if record.ip:
+            window = s.fanout_window_seconds
+            recipients = state.ip_recipients(
+                record.ip, occurred - window, min(occurred + window, end), received_by
+            )
+            if recipients >= s.fanout_recipients:
+                hits.append(
+                    ("ip.fanout", f"{recipients} recipients from {record.ip} within {window:.0f} s")
+                )
+                total += self._points["ip.fanout"]
+        if total >= saturated:
+            return hits
+        if record.message_key:
             others = state.message_clicks(
                 record.message_key, occurred - self._back, end, received_by
             )
@@ -231,23 +262,22 @@ class Detector:
                             hits.append(("behaviour.at_delivery", f"{detail} after delivery"))
                     elif facts.campaign_key:
                         first = self._crowd.starts.first(facts.campaign_key, received_by)
-                        firsts.append(first)
+                        asked.append((FIRST_DELIVERY, first))
                         found = self._after_first_delivery(occurred, first)
                         if found:
                             hits.append(found)
-        if crowd >= CROWD_NEEDED - 1:
-            window = s.burst_window_seconds
-            detail = f"{crowd + 1} recipients clicked this link within {window:g} s"
-            self._add_crowd(hits, detail, timing)
-        if record.ip:
-            window = s.fanout_window_seconds
-            recipients = state.ip_recipients(
-                record.ip, occurred - window, min(occurred + window, end), received_by
-            )
-            if recipients >= s.fanout_recipients:
-                hits.append(
-                    ("ip.fanout", f"{recipients} recipients from {record.ip} within {window:.0f} s")
-                )
+                points = self._points
+                for code, _ in seen:
+                    total += points[code]
+                if total >= saturated:
+                    return hits
+        if facts.crowd_key:
+            crowd = self._crowd.others(facts, received_by)
+            asked.append((OTHERS, crowd))
+            if crowd >= CROWD_NEEDED - 1:
+                window = s.burst_window_seconds
+                detail = f"{crowd + 1} recipients clicked this link within {window:g} s"
+                self._add_crowd(hits, detail, timing)
         return hits
 
     def _behaviour(

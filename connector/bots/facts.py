@@ -35,6 +35,7 @@ class Facts(NamedTuple):
     own: tuple[Hit, ...]  # agent, address and direct evidence, in that order
     campaign_key: str  # provider and campaign ("" without a campaign)
     crowd_key: str  # the link within its campaign, across recipients ("" without a campaign)
+    points: int  # of `own`: the record's evidence, and a prefetch's
 
 
 class FactReader:
@@ -59,6 +60,7 @@ class FactReader:
                     evidence += self.points[code]
                 own = by_agent + own
         method = client.http_method
+        prefetch = 0
         if (
             link.hidden
             or self.honeypots
@@ -69,6 +71,8 @@ class FactReader:
             for code, _ in direct:  # proof of automation: the sweep it belongs to shares it
                 if code != "http.prefetch":  # the person's own browser, before navigating
                     evidence += self.points[code]
+                else:
+                    prefetch = self.points[code]
             own += direct
         link_of_message = link_key(click)
         record = _new_tuple(  # ClickRecord(...) without the Python-level __new__
@@ -96,7 +100,7 @@ class FactReader:
             crowd = f"{campaign}\x1f{link_of_message}"
         else:
             campaign = crowd = ""
-        return _new_tuple(Facts, (record, own, campaign, crowd))
+        return _new_tuple(Facts, (record, own, campaign, crowd, evidence + prefetch))
 
     def address(self, raw: str | None) -> tuple[str, str, tuple[Hit, ...], int]:
         """(canonical address, its /24 or /48, its range evidence, its points); cached."""

@@ -22,6 +22,7 @@ from schemas.events import PURPOSE_KEY
 from schemas.views import ClickView
 
 Hit = tuple[str, str]
+Answer = tuple[str, float | None]  # a question to the campaign-wide index and its answer
 MAX_PENDING = 10_000  # clicks awaiting settlement (~1-2 KB each): 2 minutes at ~80/s
 
 
@@ -31,9 +32,9 @@ class Observed(NamedTuple):
     snapshot: Snapshot | None  # taken after the immediate assessment
     hits: tuple[Hit, ...]  # the immediate reasons, before weighing
     link_count: int | None  # the one field of the click an assessment reads beyond its facts
-    # what the campaign-wide index answered (crowd.py): other recipients on its link, and the
-    # campaign's first delivery if the assessment asked for it
-    crowd: tuple[int, tuple[float | None, ...]]
+    # what the assessment asked the campaign-wide index (crowd.py) and it answered: other
+    # recipients on the click's link, the campaign's first delivery
+    asked: tuple[Answer, ...]
 
 
 def fingerprint(click: ClickView, hint_key: str) -> tuple[object, ...]:

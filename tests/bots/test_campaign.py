@@ -74,7 +74,7 @@ def test_sweep_soon_after_the_campaigns_first_delivery(started: float | None, fo
 def _others(index: CrowdIndex, link: str, recipient: str, at: float, by: float = 1e9) -> int:
     """Other recipients on `link` within the index's window of `at`, arrived by `by`."""
     record = ClickRecord("e", "m", "p0", recipient, "", "", at, at, 0)
-    return index.others(Facts(record, (), "c", link), by)
+    return index.others(Facts(record, (), "c", link, 0), by)
 
 
 def test_crowd_index_is_bounded() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from connector.bots.detector import Detector
 from connector.bots.settings import BotSettings
 from connector.bots.state import MemoryState
@@ -29,20 +31,37 @@ def _safe_links_scan(start: float = 3.0, links: int = 4) -> list[EmailClicked]:
 
 
 def test_delivery_scan_is_certain_in_both_phases() -> None:
-    """A vendor address with a detonation agent seconds after delivery: certain, explained."""
+    """A vendor address with a detonation agent seconds after delivery: certain, explained
+    by the reasons that make 100 (nothing later could change it, so the burst is not
+    looked for)."""
     clicks = _safe_links_scan()
     replay = Replay(detector()).feed(delivered(), *clicks)
     first_immediate = replay.immediate[clicks[0].id]
     assert first_immediate.phase == "immediate" and first_immediate.band == "certain"
     settled = replay.settled(clicks[0])
     assert settled.phase == "settled" and settled.score == 100
-    assert {
-        "ip.vendor",
-        "ua.full_build",
-        "ua.outdated",
-        "timing.under_10s",
-        "burst.links",
-    } <= codes(settled)
+    assert codes(settled) == {"ip.vendor", "ua.full_build", "ua.outdated", "timing.under_10s"}
+
+
+@pytest.mark.parametrize(
+    ("points", "score", "burst"),
+    [
+        ({}, 100, False),  # own evidence and timing make 125: the rest is not looked for
+        ({"timing.under_10s": 0}, 100, True),  # own evidence 95: the burst makes it 100
+        ({"ip.fanout": -30}, 100, True),  # a reason that may still come may take 30 away
+        ({"guard.paired_human": -60}, 100, False),  # never from a click with evidence
+    ],
+)
+def test_reasons_are_looked_for_until_nothing_can_change_the_score(
+    points: dict[str, int], score: int, burst: bool
+) -> None:
+    """A click's reasons are assessed until its score is 100 whatever follows; reasons
+    worth negative points (as configured) raise that bar, the guard only for a click
+    without evidence of its own."""
+    clicks = _safe_links_scan()
+    settled = Replay(detector(points=points)).feed(delivered(), *clicks).settled(clicks[0])
+    assert settled.score == score
+    assert ("burst.links" in codes(settled)) is burst
 
 
 def test_settled_verdict_sees_the_burst_the_immediate_one_could_not() -> None:
