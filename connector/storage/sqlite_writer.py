@@ -46,20 +46,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import queue
 import sqlite3
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from connector.errors import StorageUnavailable
+from connector.storage.sqlite_jobs import Job, Outcome, answer, locked, rollback, transaction
 
 T = TypeVar("T")
 MAX_YIELD_SECONDS = 0.025
@@ -67,15 +65,6 @@ MIN_YIELD_HOLD_SECONDS = 0.002
 # The longest a loop waits for the writer to reach its COMMIT (a batch of 100 clicks takes
 # ~1.5 ms of inserts); past it the loop goes on as if it had not paused.
 MAX_PAUSE_SECONDS = 0.002
-_Outcome = tuple[Any, BaseException | None]
-
-
-@dataclass(slots=True)
-class _Job:
-    fn: Callable[[sqlite3.Connection], Any]
-    future: Future[Any] | asyncio.Future[Any]
-    loop: asyncio.AbstractEventLoop | None = None
-    durable: bool = True
 
 
 class SqliteWriter:
@@ -94,8 +83,8 @@ class SqliteWriter:
         self._synchronous = synchronous
         self._in_force = synchronous  # the connection's level for its next commit
         self._max_batch = max_batch
-        self._jobs: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
-        self._waiting: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        self._jobs: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
+        self._waiting: dict[asyncio.AbstractEventLoop, list[Job]] = {}
         self._thread: threading.Thread | None = None
         self._ready: Future[None] = Future()
         self._lock_fd = -1
@@ -126,7 +115,7 @@ class SqliteWriter:
         if self._thread is None:
             future.set_exception(StorageUnavailable("storage is not open"))
         else:
-            self._jobs.put([_Job(fn, future)])
+            self._jobs.put([Job(fn, future)])
         return future
 
     async def run(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
@@ -146,7 +135,7 @@ class SqliteWriter:
         if waiting is None:
             waiting = self._waiting[loop] = []
             loop.call_soon(self._hand_over, loop)
-        waiting.append(_Job(fn, future, loop, durable))
+        waiting.append(Job(fn, future, loop, durable))
         return await future
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -155,7 +144,7 @@ class SqliteWriter:
         if not jobs:
             return
         if self._thread is None:
-            _answer(jobs, [(None, StorageUnavailable("storage is not open"))] * len(jobs))
+            answer(jobs, [(None, StorageUnavailable("storage is not open"))] * len(jobs))
             return
         pause = self._idle and all(job.durable for job in jobs)
         self._jobs.put(jobs)
@@ -169,7 +158,7 @@ class SqliteWriter:
             self._go_sent = True
             self._go.put(None)
 
-    def _next_jobs(self) -> list[_Job] | None:
+    def _next_jobs(self) -> list[Job] | None:
         """Wait for work; go-aheads nobody waited for are dropped first."""
         with contextlib.suppress(queue.Empty):
             while True:
@@ -202,7 +191,7 @@ class SqliteWriter:
             self._ready.set_exception(StorageUnavailable(f"cannot open lock file: {error}"))
             return
         try:
-            with _locked(lock_fd):
+            with locked(lock_fd):
                 setup(conn)
         except BaseException as error:
             conn.close()
@@ -219,7 +208,7 @@ class SqliteWriter:
                     outcomes = self._commit(conn, batch)
                 finally:
                     self._let_go()
-                _answer(batch, outcomes)
+                answer(batch, outcomes)
                 if stopping:
                     break
                 if self._yield_for:
@@ -229,7 +218,7 @@ class SqliteWriter:
             conn.close()
             os.close(lock_fd)
 
-    def _drain_into(self, batch: list[_Job]) -> bool:
+    def _drain_into(self, batch: list[Job]) -> bool:
         while len(batch) < self._max_batch:
             try:
                 jobs = self._jobs.get_nowait()
@@ -240,13 +229,13 @@ class SqliteWriter:
             batch.extend(jobs)
         return False
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Job]) -> list[_Outcome]:
+    def _commit(self, conn: sqlite3.Connection, batch: list[Job]) -> list[Outcome]:
         """Run the batch in one transaction; on any failure, replay it job by job."""
         self._set_level(conn, any(job.durable for job in batch))
         try:
-            with _locked(self._lock_fd, self._let_go) as contended:
+            with locked(self._lock_fd, self._let_go) as contended:
                 started = time.perf_counter()
-                values = _transaction(conn, [job.fn for job in batch], self._let_go)
+                values = transaction(conn, [job.fn for job in batch], self._let_go)
             held = time.perf_counter() - started
             long_wait = contended and held >= MIN_YIELD_HOLD_SECONDS
             self._streak = self._streak + 1 if long_wait else 0
@@ -254,12 +243,12 @@ class SqliteWriter:
                 self._yield_for = held * self._yield_ratio
             return [(value, None) for value in values]
         except sqlite3.Error as error:
-            _rollback(conn)
+            rollback(conn)
             if isinstance(error, sqlite3.OperationalError) or len(batch) == 1:
                 failure = StorageUnavailable(f"database error: {error}")
                 return [(None, failure) for _ in batch]
         except Exception as error:
-            _rollback(conn)
+            rollback(conn)
             if len(batch) == 1:
                 return [(None, error)]
         return [self._alone(conn, job) for job in batch]
@@ -271,81 +260,14 @@ class SqliteWriter:
             conn.execute(f"PRAGMA synchronous={wanted}")
             self._in_force = wanted
 
-    def _alone(self, conn: sqlite3.Connection, job: _Job) -> _Outcome:
+    def _alone(self, conn: sqlite3.Connection, job: Job) -> Outcome:
         self._set_level(conn, job.durable)
         try:
-            with _locked(self._lock_fd):
-                return _transaction(conn, [job.fn])[0], None
+            with locked(self._lock_fd):
+                return transaction(conn, [job.fn])[0], None
         except sqlite3.Error as error:
-            _rollback(conn)
+            rollback(conn)
             return None, StorageUnavailable(f"database error: {error}")
         except Exception as error:
-            _rollback(conn)
+            rollback(conn)
             return None, error
-
-
-@contextlib.contextmanager
-def _locked(fd: int, before_waiting: Callable[[], None] = lambda: None) -> Iterator[bool]:
-    """Hold the lock between processes; yields whether another process held it first."""
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        contended = False
-    except BlockingIOError:
-        before_waiting()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        contended = True
-    try:
-        yield contended
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _transaction(
-    conn: sqlite3.Connection,
-    fns: list[Callable[[sqlite3.Connection], Any]],
-    before_commit: Callable[[], None] = lambda: None,
-) -> list[Any]:
-    """One transaction, rolled back before the caller's lock is released if anything fails."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        values = [fn(conn) for fn in fns]
-        before_commit()
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):  # keep the original error
-            _rollback(conn)
-        raise
-    return values
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
-
-
-def _answer(batch: list[_Job], outcomes: list[_Outcome]) -> None:
-    """Resolve every caller: concurrent futures directly, asyncio ones in one hop per loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, _Outcome]]] = defaultdict(list)
-    for job, outcome in zip(batch, outcomes, strict=True):
-        if job.loop is None:
-            _settle(job.future, outcome)
-        else:
-            by_loop[job.loop].append((job, outcome))
-    for loop, pairs in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            loop.call_soon_threadsafe(_settle_all, pairs)
-
-
-def _settle_all(pairs: list[tuple[_Job, _Outcome]]) -> None:
-    for job, outcome in pairs:
-        _settle(job.future, outcome)
-
-
-def _settle(future: Future[Any] | asyncio.Future[Any], outcome: _Outcome) -> None:
-    if future.done():  # an asyncio caller may have been cancelled meanwhile
-        return
-    value, error = outcome
-    if error is None:
-        future.set_result(value)
-    else:
-        future.set_exception(error)
