@@ -45,7 +45,6 @@ redirect", session 10). Background bookkeeping (`durable=False`) never pauses th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import queue
 import sqlite3
@@ -89,7 +88,11 @@ class SqliteWriter:
         self._ready: Future[None] = Future()
         self._lock_fd = -1
         self._idle = False  # the thread waits for jobs: a loop handing some over may pause
-        self._go: queue.SimpleQueue[None] = queue.SimpleQueue()  # one go-ahead per batch
+        # Set when the batch a loop paused for reaches its COMMIT. An Event, not a queue: with
+        # a queue the thread also drained stale go-aheads, and a second consumer can leave
+        # CPython 3.11's timed SimpleQueue.get waiting with a negative timeout, which means
+        # for ever (a paused loop hung the test suite once).
+        self._go = threading.Event()
         self._go_sent = True
 
     def start(self, setup: Callable[[sqlite3.Connection], None]) -> None:
@@ -149,20 +152,17 @@ class SqliteWriter:
         pause = self._idle and all(job.durable for job in jobs)
         self._jobs.put(jobs)
         if pause:  # until the writer starts its COMMIT (see the module docstring)
-            with contextlib.suppress(queue.Empty):
-                self._go.get(timeout=MAX_PAUSE_SECONDS)
+            self._go.wait(MAX_PAUSE_SECONDS)
 
     def _let_go(self) -> None:
         """The go-ahead of this batch for a loop that may be paused (once per batch)."""
         if not self._go_sent:
             self._go_sent = True
-            self._go.put(None)
+            self._go.set()
 
     def _next_jobs(self) -> list[Job] | None:
-        """Wait for work; go-aheads nobody waited for are dropped first."""
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._go.get_nowait()
+        """Wait for work; a go-ahead nobody waited for is dropped first."""
+        self._go.clear()
         self._idle = True
         jobs = self._jobs.get()
         self._idle = False
