@@ -12,10 +12,11 @@ stored (0 acknowledged-but-missing clicks). Helpers come from `bench/ingest.py`.
 These machines are shared: another session's tests on CPU 0 slow the service, on CPU 1 they
 slow `wrk` and so the bare app's figure. Each run therefore also records the CPU time its
 server processes used (`/proc`, the service with its worker process) per request
-(`cpu_us`), and their share of one core over the run (`cpu_share`, near 1.0 when the server
-had CPU 0 to itself and was the bottleneck). `cpu_ratio` (bare's CPU per request / the
-service's) is what the throughput ratio would be if both were CPU-bound on a core of their
-own; the goal is judged on the throughput ratio.
+(`cpu_us`), their share of one core over the run (`cpu_share`, near 1.0 when the server
+had CPU 0 to itself and was the bottleneck), and the share of CPU 0 left idle (`core_idle`,
+from /proc/stat: time the server spent waiting, e.g. on an fsync, with nothing else to run).
+`cpu_ratio` (bare's CPU per request / the service's) is what the throughput ratio would be
+if both were CPU-bound on a core of their own; the goal is judged on the throughput ratio.
 
     .venv/bin/python bench/redirect.py [--duration 8] [--connections 50] [--rounds 3]
 
@@ -111,15 +112,27 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(int(child)) for child in children)
 
 
+def core_ticks(cpu: int = 0) -> tuple[int, int]:
+    """(idle + iowait, all) ticks of one core so far (/proc/stat)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith(f"cpu{cpu} "):
+            ticks = [int(value) for value in line.split()[1:]]
+            return ticks[3] + ticks[4], sum(ticks)
+    return 0, 0
+
+
 def measured_load(
     pid: int, port: int, script: Path, paths: Path, args: argparse.Namespace
 ) -> dict[str, float]:
-    """wrk's figures with the server's CPU per request and its share of a core."""
-    cpu, started = cpu_seconds(pid), time.monotonic()
+    """wrk's figures with the server's CPU per request, its share of a core, and the share
+    of that core (CPU 0) nobody used (`core_idle`: waits such as an fsync's left it idle)."""
+    cpu, started, (idle, ticks) = cpu_seconds(pid), time.monotonic(), core_ticks()
     figures = run_wrk(port, script, paths, args.duration, args.connections)
     cpu, elapsed = cpu_seconds(pid) - cpu, time.monotonic() - started
+    idle_after, ticks_after = core_ticks()
     figures["cpu_us"] = round(cpu / max(figures["requests"], 1) * 1e6, 1)
     figures["cpu_share"] = round(cpu / elapsed, 2)
+    figures["core_idle"] = round((idle_after - idle) / max(ticks_after - ticks, 1), 3)
     return figures
 
 
@@ -223,6 +236,7 @@ def main() -> None:
         "bare_rps_median": statistics.median(r["rps"] for r in results["bare"]),
         "bare_p99_ms_median": statistics.median(r["p99_ms"] for r in results["bare"]),
         "bare_cpu_us_median": statistics.median(r["cpu_us"] for r in results["bare"]),
+        "bare_cpu_share_median": statistics.median(r["cpu_share"] for r in results["bare"]),
     }
     for layout in layouts:
         summary[layout] = {
@@ -232,6 +246,7 @@ def main() -> None:
             "cpu_us_median": statistics.median(r["cpu_us"] for r in results[layout]),
             "cpu_ratio_median": round(statistics.median(cpu_ratios[layout]), 3),
             "cpu_share_median": statistics.median(r["cpu_share"] for r in results[layout]),
+            "core_idle_median": statistics.median(r["core_idle"] for r in results[layout]),
             "p50_ms_median": statistics.median(r["p50_ms"] for r in results[layout]),
             "p99_ms_median": statistics.median(r["p99_ms"] for r in results[layout]),
             "stored_total": sum(r["stored"] for r in results[layout]),
