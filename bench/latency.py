@@ -143,9 +143,8 @@ def service_and_receiver(
 # routing pass that queued its delivery began, when its first attempt began.
 STAGE_QUERY = """
 SELECT json_extract(CAST(e.payload AS TEXT), '$.provider_event_id'), e.received_at,
-       d.created_at, MIN(a.at)
-FROM events e JOIN deliveries d ON d.event_id = e.id JOIN attempts a ON a.delivery_id = d.id
-GROUP BY d.id
+       d.created_at, d.first_attempt_at
+FROM events e JOIN deliveries d ON d.event_id = e.id WHERE d.first_attempt_at IS NOT NULL
 """
 
 
