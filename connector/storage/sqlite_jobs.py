@@ -28,13 +28,12 @@ class Job:
 
 
 @contextlib.contextmanager
-def locked(fd: int, before_waiting: Callable[[], None] = lambda: None) -> Iterator[bool]:
+def locked(fd: int) -> Iterator[bool]:
     """Hold the lock between processes; yields whether another process held it first."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         contended = False
     except BlockingIOError:
-        before_waiting()
         fcntl.flock(fd, fcntl.LOCK_EX)
         contended = True
     try:
@@ -44,15 +43,12 @@ def locked(fd: int, before_waiting: Callable[[], None] = lambda: None) -> Iterat
 
 
 def transaction(
-    conn: sqlite3.Connection,
-    fns: list[Callable[[sqlite3.Connection], Any]],
-    before_commit: Callable[[], None] = lambda: None,
+    conn: sqlite3.Connection, fns: list[Callable[[sqlite3.Connection], Any]]
 ) -> list[Any]:
     """One transaction, rolled back before the caller's lock is released if anything fails."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         values = [fn(conn) for fn in fns]
-        before_commit()
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):  # keep the original error

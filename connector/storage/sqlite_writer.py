@@ -31,15 +31,6 @@ out. Measured with `bench/ingest.py` (bench/README.md, "The worker yields the lo
 Hand-offs are batched both ways: jobs submitted during one turn of an event loop reach the
 thread as one queue item (waking a thread is a syscall plus a GIL hand-over), and answers go
 back with one `call_soon_threadsafe` per batch and loop, not one per caller.
-
-When durable work reaches an idle writer, the loop pauses (at most `MAX_PAUSE_SECONDS`)
-until the writer starts its COMMIT, then goes on while the commit's fsync runs. Left alone,
-the writer only got the GIL back after each statement when the loop had nothing left to do
-(CPython hands the GIL over after 5 ms of asking), so on one core its inserts ran after all
-of the loop's work and its fsync left the core idle: 10-12 % of it under bench/redirect.py,
-with several GIL hand-overs per batch. Paused, the loop lends the writer the core for the
-inserts and gets the fsync's wait for its own work (bench/README.md, "Trigger-link
-redirect", session 10). Background bookkeeping (`durable=False`) never pauses the loop.
 """
 
 from __future__ import annotations
@@ -61,9 +52,6 @@ from connector.storage.sqlite_jobs import Job, Outcome, answer, locked, rollback
 T = TypeVar("T")
 MAX_YIELD_SECONDS = 0.025
 MIN_YIELD_HOLD_SECONDS = 0.002
-# The longest a loop waits for the writer to reach its COMMIT (a batch of 100 clicks takes
-# ~1.5 ms of inserts); past it the loop goes on as if it had not paused.
-MAX_PAUSE_SECONDS = 0.002
 
 
 class SqliteWriter:
@@ -87,13 +75,6 @@ class SqliteWriter:
         self._thread: threading.Thread | None = None
         self._ready: Future[None] = Future()
         self._lock_fd = -1
-        self._idle = False  # the thread waits for jobs: a loop handing some over may pause
-        # Set when the batch a loop paused for reaches its COMMIT. An Event, not a queue: with
-        # a queue the thread also drained stale go-aheads, and a second consumer can leave
-        # CPython 3.11's timed SimpleQueue.get waiting with a negative timeout, which means
-        # for ever (a paused loop hung the test suite once).
-        self._go = threading.Event()
-        self._go_sent = True
 
     def start(self, setup: Callable[[sqlite3.Connection], None]) -> None:
         """Open the database in the writer thread and run `setup` (schema) before any job."""
@@ -148,26 +129,8 @@ class SqliteWriter:
             return
         if self._thread is None:
             answer(jobs, [(None, StorageUnavailable("storage is not open"))] * len(jobs))
-            return
-        pause = self._idle and all(job.durable for job in jobs)
-        self._jobs.put(jobs)
-        if pause:  # until the writer starts its COMMIT (see the module docstring)
-            self._go.wait(MAX_PAUSE_SECONDS)
-
-    def _let_go(self) -> None:
-        """The go-ahead of this batch for a loop that may be paused (once per batch)."""
-        if not self._go_sent:
-            self._go_sent = True
-            self._go.set()
-
-    def _next_jobs(self) -> list[Job] | None:
-        """Wait for work; a go-ahead nobody waited for is dropped first."""
-        self._go.clear()
-        self._idle = True
-        jobs = self._jobs.get()
-        self._idle = False
-        self._go_sent = False
-        return jobs
+        else:
+            self._jobs.put(jobs)
 
     def connect(self) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -201,14 +164,10 @@ class SqliteWriter:
         self._lock_fd = lock_fd
         self._ready.set_result(None)
         try:
-            while (first := self._next_jobs()) is not None:
+            while (first := self._jobs.get()) is not None:
                 batch = list(first)
                 stopping = self._drain_into(batch)
-                try:
-                    outcomes = self._commit(conn, batch)
-                finally:
-                    self._let_go()
-                answer(batch, outcomes)
+                answer(batch, self._commit(conn, batch))
                 if stopping:
                     break
                 if self._yield_for:
@@ -233,9 +192,9 @@ class SqliteWriter:
         """Run the batch in one transaction; on any failure, replay it job by job."""
         self._set_level(conn, any(job.durable for job in batch))
         try:
-            with locked(self._lock_fd, self._let_go) as contended:
+            with locked(self._lock_fd) as contended:
                 started = time.perf_counter()
-                values = transaction(conn, [job.fn for job in batch], self._let_go)
+                values = transaction(conn, [job.fn for job in batch])
             held = time.perf_counter() - started
             long_wait = contended and held >= MIN_YIELD_HOLD_SECONDS
             self._streak = self._streak + 1 if long_wait else 0
