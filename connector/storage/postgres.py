@@ -30,11 +30,12 @@ from psycopg import conninfo as pg_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from connector.errors import StorageUnavailable
+from connector.storage.answers import Outcome, answer
 from connector.storage.base import IngestBatch, IngestOutcome
 from connector.storage.migrate import NewerSchema, migrate
 from connector.storage.postgres_notify import Notifier, listen
 from connector.storage.postgres_tx import PgTx
-from connector.storage.postgres_writer import Batch, Job, Lost, Optimism, Outcome, answer
+from connector.storage.postgres_writer import Batch, Job, Lost, Optimism
 
 T = TypeVar("T")
 _CONNECTION_PARTS = ("user", "password", "host", "port", "dbname")

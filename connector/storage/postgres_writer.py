@@ -10,7 +10,6 @@ only, the common case under load) is that INSERT alone, autocommitted: one round
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -19,10 +18,9 @@ from typing import Any, Protocol
 import psycopg
 
 from connector.errors import StorageUnavailable
+from connector.storage.answers import Outcome
 from connector.storage.base import IngestBatch
 from connector.storage.postgres_tx import PgTx
-
-Outcome = tuple[Any, BaseException | None]
 
 
 @dataclass(slots=True)
@@ -191,31 +189,3 @@ class Batch:
 def _plain(batch: IngestBatch) -> bool:
     """Only events to insert: no nonce to check, no rejected items nor tasks beside them."""
     return batch.nonce is None and not batch.rejected and not batch.tasks
-
-
-def answer(batch: list[Job], outcomes: list[Outcome]) -> None:
-    """Resolve every caller: concurrent futures directly, asyncio ones in one hop per loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Job, Outcome]]] = {}
-    for job, outcome in zip(batch, outcomes, strict=True):
-        if job.loop is None:
-            _settle(job.future, outcome)
-        else:
-            by_loop.setdefault(job.loop, []).append((job, outcome))
-    for loop, pairs in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            loop.call_soon_threadsafe(_settle_all, pairs)
-
-
-def _settle_all(pairs: list[tuple[Job, Outcome]]) -> None:
-    for job, outcome in pairs:
-        _settle(job.future, outcome)
-
-
-def _settle(future: Future[Any] | asyncio.Future[Any], outcome: Outcome) -> None:
-    if future.done():  # an asyncio caller may have been cancelled meanwhile
-        return
-    value, error = outcome
-    if error is None:
-        future.set_result(value)
-    else:
-        future.set_exception(error)

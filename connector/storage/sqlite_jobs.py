@@ -1,5 +1,5 @@
-"""The pieces of one group commit: its jobs, the transaction, the lock between processes,
-and answering each caller (sqlite_writer.py runs them on its thread)."""
+"""The pieces of one group commit: its jobs, the transaction and the lock between processes
+(sqlite_writer.py runs them on its thread; answers.py answers the callers)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ import asyncio
 import contextlib
 import fcntl
 import sqlite3
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
-
-Outcome = tuple[Any, BaseException | None]
 
 
 @dataclass(slots=True)
@@ -60,31 +57,3 @@ def transaction(
 def rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         conn.execute("ROLLBACK")
-
-
-def answer(batch: list[Job], outcomes: list[Outcome]) -> None:
-    """Resolve every caller: concurrent futures directly, asyncio ones in one hop per loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Job, Outcome]]] = defaultdict(list)
-    for job, outcome in zip(batch, outcomes, strict=True):
-        if job.loop is None:
-            _settle(job.future, outcome)
-        else:
-            by_loop[job.loop].append((job, outcome))
-    for loop, pairs in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-            loop.call_soon_threadsafe(_settle_all, pairs)
-
-
-def _settle_all(pairs: list[tuple[Job, Outcome]]) -> None:
-    for job, outcome in pairs:
-        _settle(job.future, outcome)
-
-
-def _settle(future: Future[Any] | asyncio.Future[Any], outcome: Outcome) -> None:
-    if future.done():  # an asyncio caller may have been cancelled meanwhile
-        return
-    value, error = outcome
-    if error is None:
-        future.set_result(value)
-    else:
-        future.set_exception(error)

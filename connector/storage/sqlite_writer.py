@@ -47,7 +47,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from connector.errors import StorageUnavailable
-from connector.storage.sqlite_jobs import Job, Outcome, answer, locked, rollback, transaction
+from connector.storage.answers import Outcome, answer
+from connector.storage.sqlite_jobs import Job, locked, rollback, transaction
 
 T = TypeVar("T")
 MAX_YIELD_SECONDS = 0.025
