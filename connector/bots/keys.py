@@ -6,25 +6,30 @@ provider; links are told apart by position, else the ESP's link id, else the URL
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from schemas.views import ClickView, EventView
+
+# Keys are indexed (PostgreSQL holds an index row of at most 2,704 bytes): one over this
+# length, from an ESP id of kilobytes, is kept as its start and a hash of the whole.
+MAX_KEY = 256
 
 
 def message_key(event: EventView) -> str:
     """Links a click to its delivery: the ESP's message id, else recipient + campaign."""
     if event.message.id:
-        return f"{event.provider}\x1f{event.message.id}"
+        return bounded(f"{event.provider}\x1f{event.message.id}")
     recipient = event.recipient.email or event.recipient.id
     if recipient and event.message.campaign_id:
-        return f"{event.provider}\x1f{recipient.lower()}\x1f{event.message.campaign_id}"
+        return bounded(f"{event.provider}\x1f{recipient.lower()}\x1f{event.message.campaign_id}")
     return ""
 
 
 def campaign_key(event: EventView) -> str:
     """The campaign across its recipients (provider-scoped), "" when the event names none."""
     campaign = event.message.campaign_id
-    return f"{event.provider}\x1f{campaign}" if campaign else ""
+    return bounded(f"{event.provider}\x1f{campaign}") if campaign else ""
 
 
 ANONYMOUS = "\x1fanonymous"
@@ -35,7 +40,14 @@ def recipient_key(click: ClickView) -> str:
     nobody (a trigger link without a contact token) are one unknown person: each its own
     recipient would make a carrier's shared address look like a scanner clicking for many."""
     recipient = click.recipient.email or click.recipient.id
-    return recipient.lower() if recipient else (message_key(click) or ANONYMOUS)
+    return bounded(recipient.lower()) if recipient else (message_key(click) or ANONYMOUS)
+
+
+def bounded(key: str) -> str:
+    """`key` as it is up to `MAX_KEY` characters; a longer one cut, with a hash of it all."""
+    if len(key) <= MAX_KEY:
+        return key
+    return f"{key[: MAX_KEY - 33]}\x1f{hashlib.sha256(key.encode()).hexdigest()[:32]}"
 
 
 def link_key(click: ClickView) -> str:
