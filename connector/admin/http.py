@@ -91,11 +91,11 @@ def utc(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
 
-def limit_param(value: str | None, most: int) -> int:
-    """`?limit=`: 50 (or `most`, if smaller) when absent, else 1 to `most`."""
+def limit_param(value: str | None, most: int, default: int = 50) -> int:
+    """`?limit=`: `default` (or `most`, if smaller) when absent, else 1 to `most`."""
     number = int_param(value, "limit")
     if number is None:
-        return min(50, most)
+        return min(default, most)
     if not 1 <= number <= most:
         raise Unprocessable([f"limit: must be from 1 to {most}"])
     return number

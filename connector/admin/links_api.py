@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connector.admin.http import json_response, parsed, read_json
+from connector.admin.http import json_response, limit_param, parsed, read_json
 from connector.admin.link_models import (
     ContactUrl,
     LinkEdit,
@@ -77,7 +77,7 @@ class LinksApi:
         return json_response(_out(link), 201)
 
     async def list(self, request: Request) -> Response:
-        limit = _limit(request.query_params.get("limit"))
+        limit = limit_param(request.query_params.get("limit"), 1000, default=1000)
         after = request.query_params.get("after", "")
         found = await self.store.transaction(lambda tx: tx.links(limit, after), durable=False)
         next_after = found[-1].slug if len(found) == limit else None
@@ -169,11 +169,3 @@ def _out(link: TriggerLink) -> LinkOut:
         created_at=datetime.fromtimestamp(link.created_at, UTC),
         updated_at=datetime.fromtimestamp(link.updated_at, UTC),
     )
-
-
-def _limit(value: str | None) -> int:
-    if value is None:
-        return 1000
-    if not value.isdigit() or not 1 <= int(value) <= 1000:
-        raise Unprocessable(["limit: must be a whole number from 1 to 1000"])
-    return int(value)

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from connector.admin.http import json_response, utc
+from connector.admin.http import json_response, limit_param, utc
 from connector.admin.report_models import Bucket, Contact, ContactPage, Report, ReportPage, Totals
 from connector.errors import NotFound, Unprocessable
 from connector.reports import tables
@@ -138,10 +138,8 @@ def _wants_csv(request: Request) -> bool:
 
 
 def _paging(request: Request) -> tuple[int, str | None]:
-    raw = request.query_params.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise Unprocessable([f"limit: {raw!r} must be a whole number from 1 to 1000"])
-    return int(raw), request.query_params.get("after") or None
+    limit = limit_param(request.query_params.get("limit"), 1000)
+    return limit, request.query_params.get("after") or None
 
 
 def _span(request: Request, totals: ReportTotals) -> tuple[float, float]:
