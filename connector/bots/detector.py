@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import cast
 
 from connector.bots import behaviour
+from connector.bots.agent_habits import AgentHabits
 from connector.bots.crowd import CrowdIndex
 from connector.bots.facts import FactReader, Facts
 from connector.bots.ipindex import IpIndex
@@ -57,7 +58,8 @@ class Detector:
         self.ip_index = ip_index or load_index(settings.ip_ranges_dir, settings.use_cloudip_package)
         self.version = f"{DETECTOR_VERSION};ip={self.ip_index.version};ua={_crawlerdetect()}"
         self._points = {code: settings.points_for(code) for code in REASONS}
-        self._facts = FactReader(settings, self.ip_index, self._points)
+        self._habits = AgentHabits()  # which providers' clicks carry an agent (ua.absent)
+        self._facts = FactReader(settings, self.ip_index, self._points, self._habits)
         self._proof = settings.suspect_threshold  # own evidence that flags a click by itself
         # Evidence an address/agent needs to settle which side of a pair is the scanner:
         # weak (a cloud address), strong (a vendor's), proof (flags a click by itself).
@@ -87,10 +89,11 @@ class Detector:
         return cls(settings)
 
     def forget_campaigns(self) -> None:
-        """Empty the campaign-wide index (crowd.py): for a replay of another stream of
-        events, as a restarted process starts (bench/bot_scoring.py replays one corpus
-        many times with one warm detector)."""
+        """Empty the campaign-wide index (crowd.py) and what providers' clicks carry
+        (agent_habits.py): for a replay of another stream of events, as a restarted process
+        starts (bench/bot_scoring.py replays one corpus many times with one warm detector)."""
         self._crowd = self._new_crowd()
+        self._habits.clear()
 
     def _new_crowd(self) -> CrowdIndex:
         s = self.settings
@@ -116,6 +119,8 @@ class Detector:
         if not self.settings.enabled:
             return self._neutral("immediate")
         click = cast(ClickView, event)  # its type says so; the view only reads attributes
+        if click.id not in self._pending:  # not a click observed again (a redone batch)
+            self._habits.count(click.provider, click.client.user_agent is not None)
         facts = self._facts.read(click)
         record = facts.record
         state.record_click(record)

@@ -12,6 +12,7 @@ import re
 from typing import NamedTuple
 
 from connector.bots import behaviour, useragents
+from connector.bots.agent_habits import AgentHabits
 from connector.bots.ipindex import IpIndex, parse_ip
 from connector.bots.keys import epoch_seconds, link_key, message_key, recipient_key
 from connector.bots.records import ClickRecord
@@ -41,8 +42,15 @@ class Facts(NamedTuple):
 class FactReader:
     """Reads a click's facts with the detector's points, honeypots and IP index."""
 
-    def __init__(self, settings: BotSettings, ip_index: IpIndex, points: dict[str, int]) -> None:
+    def __init__(
+        self,
+        settings: BotSettings,
+        ip_index: IpIndex,
+        points: dict[str, int],
+        habits: AgentHabits | None = None,
+    ) -> None:
         self.ip_index = ip_index
+        self.habits = habits or AgentHabits()
         self.points = points
         self.hint_key = settings.esp_hint_key
         self.honeypots = [re.compile(pattern) for pattern in settings.honeypot_patterns]
@@ -59,6 +67,11 @@ class FactReader:
                 for code, _ in by_agent:
                     evidence += self.points[code]
                 own = by_agent + own
+        else:
+            absent = self.habits.absent(click.provider)
+            if absent is not None:  # a client that sent none, where this ESP reports them
+                evidence += self.points["ua.absent"]
+                own = (("ua.absent", absent), *own)
         method = client.http_method
         prefetch = 0
         if (

@@ -28,6 +28,9 @@ REASONS: dict[str, ReasonSpec] = {
     "ua.scanner": ReasonSpec(90, "agent of a known mail scanner or link-preview fetcher"),
     "ua.known_bot": ReasonSpec(80, "agent matched the crawlerdetect crawler/bot list"),
     "ua.empty": ReasonSpec(60, "empty or placeholder agent: every browser sends one"),
+    "ua.absent": ReasonSpec(
+        60, "no agent, from a provider whose clicks carry one: every browser sends one"
+    ),
     "ua.full_build": ReasonSpec(30, "desktop Chrome with a full build number (reduced since M101)"),
     "ua.outdated": ReasonSpec(20, "browser major version far behind the click date"),
     "ua.impossible": ReasonSpec(45, "a browser version that does not run on the named OS"),

@@ -8,6 +8,7 @@ from connector.bots.ipranges import load_index
 from connector.bots.useragents import classify
 from schemas.events import PURPOSE_KEY
 from tests.bots.helpers import (
+    CHROME,
     CLOUD,
     RESIDENTIAL,
     RESIDENTIAL_2,
@@ -235,3 +236,27 @@ def test_browser_prefetch_lends_nothing_to_the_navigation() -> None:
     replay = Replay(detector()).feed(delivered(), *prefetches, person)
     assert "burst.proven" not in codes(replay.settled(person))
     assert not replay.settled(person).suspected
+
+
+@pytest.mark.parametrize(
+    ("with_agent", "without_agent", "absent"),
+    [
+        (60, 0, True),  # the provider reports agents: the client sent none
+        (20, 0, False),  # too few clicks yet to know the provider's habit
+        (0, 60, False),  # a provider that never reports agents (Customer.io)
+        (60, 10, False),  # one that often reports none: no habit to break
+    ],
+)
+def test_absent_agent_where_the_provider_reports_them(
+    with_agent: int, without_agent: int, absent: bool
+) -> None:
+    """A click without an agent is a client that sent none only where its provider's other
+    clicks carry one; the habit is learnt from the clicks, never assumed."""
+    earlier = [
+        clicked(LATE + 100 * n, message=f"other{n}", agent=CHROME if n < with_agent else None)
+        for n in range(with_agent + without_agent)
+    ]
+    bare = clicked(LATE * 30, message="m9", agent=None)
+    replay = Replay(detector()).feed(*earlier, bare)
+    assert ("ua.absent" in codes(replay.settled(bare))) is absent
+    assert replay.settled(bare).suspected is absent
