@@ -10,6 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from connector.rules.scenario_model import parse_time
 
+# An ESP's ids can run to kilobytes; storage keeps a long one bounded (its start and a
+# hash), so a send or a person is found by the id as the ESP gave it.
+ID_MAX = 8192
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -18,8 +22,8 @@ class _Body(BaseModel):
 class SendRef(_Body):
     """One message, or a campaign (broadcast, newsletter) with all its messages."""
 
-    message_id: str | None = Field(None, min_length=1, max_length=256)
-    campaign_id: str | None = Field(None, min_length=1, max_length=256)
+    message_id: str | None = Field(None, min_length=1, max_length=ID_MAX)
+    campaign_id: str | None = Field(None, min_length=1, max_length=ID_MAX)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SendRef:
@@ -61,7 +65,7 @@ class CheckList(BaseModel):
 
 class Person(_Body):
     email: str | None = Field(None, max_length=320)
-    id: str | None = Field(None, max_length=256)
+    id: str | None = Field(None, max_length=ID_MAX)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -96,8 +100,8 @@ class WaitRequest(_Body):
 
     rule: str
     recipient: Person
-    message_id: str = Field(min_length=1, max_length=256)
-    campaign_id: str | None = None
+    message_id: str = Field(min_length=1, max_length=ID_MAX)
+    campaign_id: str | None = Field(None, max_length=ID_MAX)
     started_at: datetime | None = Field(None, description="Default: now.")
 
     @field_validator("started_at", mode="before")

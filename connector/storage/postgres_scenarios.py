@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 
 from connector.storage.click_gap_sql import ClickGapSql, statements
+from connector.storage.scenario_keys import scenario_key
 from connector.storage.scenario_records import (
     ClickRecord,
     IndexedClick,
@@ -24,6 +25,7 @@ from connector.storage.scenario_records import (
     SendKey,
     TimerRecord,
     TimerRow,
+    send_params,
 )
 
 _TIMER_COLUMNS = (
@@ -57,10 +59,6 @@ _TIMER = attrgetter(
 )
 
 
-def _send_params(send: SendKey) -> tuple[str, ...]:
-    return () if send.kind == "all" else (send.id,)
-
-
 class PgScenarioSql(ClickGapSql):
     """Mixed into `PgTx`: the scenario operations of the `Tx` protocol."""
 
@@ -90,7 +88,7 @@ class PgScenarioSql(ClickGapSql):
         """The next `limit` recipients of `send` after key `after`, one row each (the most
         recent message of theirs in a campaign)."""
         where = f"{_SEND_FILTER[send.kind]} AND recipient > %s AND status = ANY(%s)"
-        params = (*_send_params(send), after, list(statuses))
+        params = (*send_params(send), after, list(statuses))
         keys = self.cur.execute(
             f"SELECT DISTINCT recipient FROM recipients WHERE {where} ORDER BY recipient LIMIT %s",
             (*params, limit),
@@ -109,7 +107,7 @@ class PgScenarioSql(ClickGapSql):
         row = self.cur.execute(
             f"SELECT {_RECIPIENT_COLUMNS} FROM recipients WHERE message_id = %s"
             " AND recipient = %s ORDER BY at DESC LIMIT 1",
-            (message_id, recipient),
+            (scenario_key(message_id), scenario_key(recipient)),
         ).fetchone()
         return None if row is None else _recipient(row)
 
@@ -140,7 +138,7 @@ class PgScenarioSql(ClickGapSql):
             f"SELECT {_CLICK_COLUMNS} FROM clicks WHERE {_SEND_FILTER[send.kind]}"
             " AND recipient >= %s AND recipient <= %s AND occurred_at < %s"
             " ORDER BY recipient, occurred_at",
-            (*_send_params(send), first, last, before),
+            (*send_params(send), first, last, before),
         ).fetchall()
         return [_click(row) for row in rows]
 
@@ -148,7 +146,7 @@ class PgScenarioSql(ClickGapSql):
         rows = self.cur.execute(
             f"SELECT DISTINCT recipient FROM clicks WHERE {_SEND_FILTER[send.kind]}"
             " AND recipient > %s AND occurred_at < %s ORDER BY recipient LIMIT %s",
-            (*_send_params(send), after, before, limit),
+            (*send_params(send), after, before, limit),
         ).fetchall()
         return [row[0] for row in rows]
 
@@ -159,10 +157,10 @@ class PgScenarioSql(ClickGapSql):
             f"SELECT MAX(settle_at) FROM clicks WHERE {_SEND_FILTER[send.kind]}"
             " AND settled = 0 AND occurred_at < %s"
         )
-        params: tuple[Any, ...] = (*_send_params(send), before)
+        params: tuple[Any, ...] = (*send_params(send), before)
         if recipient is not None:
             query += " AND recipient = %s"
-            params += (recipient,)
+            params += (scenario_key(recipient),)
         row = self.cur.execute(query, params).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
@@ -224,7 +222,7 @@ class PgScenarioSql(ClickGapSql):
             "SELECT id FROM timers WHERE kind = 'wait' AND status = 'pending' AND rule_id = %s"
             " AND recipient = %s AND send_id = %s AND due_at > %s ORDER BY due_at LIMIT 1"
             " FOR UPDATE",
-            (rule_id, recipient, message_id, clicked_at),
+            (rule_id, scenario_key(recipient), scenario_key(message_id), clicked_at),
         ).fetchone()
         if row is None:
             return None
@@ -253,7 +251,7 @@ class PgScenarioSql(ClickGapSql):
         params: tuple[Any, ...] = ()
         if send is not None:
             query += " AND send_kind = %s AND send_id = %s"
-            params += (send.kind, send.id)
+            params += (send.kind, scenario_key(send.id))
         if status is not None:
             query += " AND status = %s"
             params += (status,)
@@ -269,12 +267,12 @@ class PgScenarioSql(ClickGapSql):
     def send_known(self, send: SendKey) -> bool:
         """Whether any recipient, click or check names `send`."""
         where = _SEND_FILTER[send.kind]
-        params = _send_params(send)
+        params = send_params(send)
         row = self.cur.execute(
             f"SELECT EXISTS (SELECT 1 FROM recipients WHERE {where})"
             f" OR EXISTS (SELECT 1 FROM clicks WHERE {where})"
             " OR EXISTS (SELECT 1 FROM timers WHERE send_kind = %s AND send_id = %s)",
-            (*params, *params, send.kind, send.id),
+            (*params, *params, send.kind, scenario_key(send.id)),
         ).fetchone()
         return bool(row and row[0])
 
@@ -288,7 +286,7 @@ class PgScenarioSql(ClickGapSql):
         (its settled pass may come back to the same key).
         """
         row = self.cur.execute(
-            "SELECT rule_id, event_id, entered_at FROM entries WHERE key = %s", (key,)
+            "SELECT rule_id, event_id, entered_at FROM entries WHERE key = %s", (scenario_key(key),)
         ).fetchone()
         if row is None or row[1] == event_id or (window is not None and now - row[2] >= window):
             return None
@@ -299,7 +297,7 @@ class PgScenarioSql(ClickGapSql):
             "INSERT INTO entries (key, rule_id, event_id, entered_at) VALUES (%s, %s, %s, %s)"
             " ON CONFLICT (key) DO UPDATE SET rule_id = excluded.rule_id,"
             " event_id = excluded.event_id, entered_at = excluded.entered_at",
-            (key, rule_id, event_id, now),
+            (scenario_key(key), rule_id, event_id, now),
         )
 
     def prune_scenarios(self, cutoff: float) -> None:

@@ -3,13 +3,16 @@ re-entry marks. Plain records, so every backend maps them the same way.
 
 A *send* is what a scenario points at: `("message", id)`, `("campaign", id)`, or
 `("all", "")` for every send. A *recipient key* is the lower-cased address, or the ESP's
-person id where there is no address, the same for deliveries and clicks.
+person id where there is no address, the same for deliveries and clicks. Records keep
+their keys bounded (`scenario_keys.py`) so an ESP id of kilobytes fits an index row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from connector.storage.scenario_keys import scenario_key
 
 SendKind = Literal["message", "campaign", "all"]
 TimerKind = Literal["clicked_by", "not_clicked", "wait"]
@@ -37,6 +40,9 @@ class RecipientRecord:
     test: bool
     data: bytes
 
+    def __post_init__(self) -> None:
+        _bound(self, "recipient", "message_id", "campaign_id")
+
 
 @dataclass(frozen=True, slots=True)
 class ClickRecord:
@@ -53,6 +59,9 @@ class ClickRecord:
     suspected: bool
     settled: bool
     settle_at: float | None
+
+    def __post_init__(self) -> None:
+        _bound(self, "recipient", "message_id", "campaign_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,13 @@ class TimerRecord:
     data: bytes = b"{}"  # JSON: who and where, for per-recipient timers
     started_at: float | None = None
 
+    def __post_init__(self) -> None:
+        """The id was derived from the full keys (stable across this change); the stored
+        send and recipient are bounded."""
+        object.__setattr__(self, "send", SendKey(self.send.kind, scenario_key(self.send.id)))
+        if self.recipient is not None:
+            _bound(self, "recipient")
+
 
 @dataclass(frozen=True, slots=True)
 class TimerRow:
@@ -104,6 +120,16 @@ class TimerRow:
     emitted: int
     data: bytes
     started_at: float | None
+
+
+def _bound(record: object, *fields: str) -> None:
+    for name in fields:
+        object.__setattr__(record, name, scenario_key(getattr(record, name)))
+
+
+def send_params(send: SendKey) -> tuple[str, ...]:
+    """The query parameters of a send filter (none for every send), its id bounded."""
+    return () if send.kind == "all" else (scenario_key(send.id),)
 
 
 class ScenarioOps(Protocol):

@@ -11,11 +11,13 @@ import sqlite3
 from typing import Any
 
 from connector.storage.click_gap_sql import ClickGapSql, statements
+from connector.storage.scenario_keys import scenario_key
 from connector.storage.scenario_records import (
     ClickRecord,
     IndexedClick,
     RecipientRecord,
     SendKey,
+    send_params,
 )
 
 SCENARIO_SCHEMA = """
@@ -88,10 +90,6 @@ _SEND_FILTER = {"campaign": "campaign_id = ?", "message": "message_id = ?", "all
 _STATUS_RANK = "CASE status WHEN 'delivered' THEN 3 WHEN 'registered' THEN 2 ELSE 1 END"
 
 
-def _send_params(send: SendKey) -> tuple[str, ...]:
-    return () if send.kind == "all" else (send.id,)
-
-
 class ScenarioSql(ClickGapSql):
     """Mixed into `SqliteTx`: the scenario operations of the `Tx` protocol."""
 
@@ -122,7 +120,7 @@ class ScenarioSql(ClickGapSql):
         recent message of theirs in a campaign)."""
         marks = ", ".join("?" * len(statuses))
         where = f"{_SEND_FILTER[send.kind]} AND recipient > ? AND status IN ({marks})"
-        params = (*_send_params(send), after, *statuses)
+        params = (*send_params(send), after, *statuses)
         keys = self.conn.execute(
             f"SELECT DISTINCT recipient FROM recipients WHERE {where} ORDER BY recipient LIMIT ?",
             (*params, limit),
@@ -143,7 +141,7 @@ class ScenarioSql(ClickGapSql):
         row = self.conn.execute(
             "SELECT campaign_id, message_id, recipient, status, at, test, data FROM recipients"
             " WHERE message_id = ? AND recipient = ? ORDER BY at DESC LIMIT 1",
-            (message_id, recipient),
+            (scenario_key(message_id), scenario_key(recipient)),
         ).fetchone()
         return (
             None
@@ -189,7 +187,7 @@ class ScenarioSql(ClickGapSql):
             f"SELECT {_CLICK_COLUMNS} FROM clicks WHERE {_SEND_FILTER[send.kind]}"
             " AND recipient >= ? AND recipient <= ? AND occurred_at < ?"
             " ORDER BY recipient, occurred_at",
-            (*_send_params(send), first, last, before),
+            (*send_params(send), first, last, before),
         ).fetchall()
         return [_click(row) for row in rows]
 
@@ -197,7 +195,7 @@ class ScenarioSql(ClickGapSql):
         rows = self.conn.execute(
             f"SELECT DISTINCT recipient FROM clicks WHERE {_SEND_FILTER[send.kind]}"
             " AND recipient > ? AND occurred_at < ? ORDER BY recipient LIMIT ?",
-            (*_send_params(send), after, before, limit),
+            (*send_params(send), after, before, limit),
         ).fetchall()
         return [row[0] for row in rows]
 
@@ -208,10 +206,10 @@ class ScenarioSql(ClickGapSql):
             f"SELECT MAX(settle_at) FROM clicks WHERE {_SEND_FILTER[send.kind]}"
             " AND settled = 0 AND occurred_at < ?"
         )
-        params: tuple[Any, ...] = (*_send_params(send), before)
+        params: tuple[Any, ...] = (*send_params(send), before)
         if recipient is not None:
             query += " AND recipient = ?"
-            params += (recipient,)
+            params += (scenario_key(recipient),)
         value = self.conn.execute(query, params).fetchone()[0]
         return None if value is None else float(value)
 
@@ -225,7 +223,7 @@ class ScenarioSql(ClickGapSql):
     def send_known(self, send: SendKey) -> bool:
         """Whether any recipient, click or check names `send`."""
         where = _SEND_FILTER[send.kind]
-        params = _send_params(send)
+        params = send_params(send)
         for query in (
             f"SELECT 1 FROM recipients WHERE {where} LIMIT 1",
             f"SELECT 1 FROM clicks WHERE {where} LIMIT 1",
@@ -235,7 +233,7 @@ class ScenarioSql(ClickGapSql):
         return bool(
             self.conn.execute(
                 "SELECT 1 FROM timers WHERE send_kind = ? AND send_id = ? LIMIT 1",
-                (send.kind, send.id),
+                (send.kind, scenario_key(send.id)),
             ).fetchone()
         )
 

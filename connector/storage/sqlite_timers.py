@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from connector.storage.scenario_keys import scenario_key
 from connector.storage.scenario_records import SendKey, TimerRecord, TimerRow
 
 _TIMER_COLUMNS = (
@@ -85,7 +86,7 @@ class TimerSql:
             "SELECT id FROM timers INDEXED BY timers_waiting WHERE kind = 'wait'"
             " AND status = 'pending' AND rule_id = ? AND recipient = ? AND send_id = ?"
             " AND due_at > ? ORDER BY due_at LIMIT 1",
-            (rule_id, recipient, message_id, clicked_at),
+            (rule_id, scenario_key(recipient), scenario_key(message_id), clicked_at),
         ).fetchone()
         if row is None:
             return None
@@ -118,7 +119,7 @@ class TimerSql:
         params: tuple[Any, ...] = ()
         if send is not None:
             query += " AND send_kind = ? AND send_id = ?"
-            params += (send.kind, send.id)
+            params += (send.kind, scenario_key(send.id))
         if status is not None:
             query += " AND status = ?"
             params += (status,)
@@ -141,7 +142,7 @@ class TimerSql:
         (its settled pass may come back to the same key).
         """
         row = self.conn.execute(
-            "SELECT rule_id, event_id, entered_at FROM entries WHERE key = ?", (key,)
+            "SELECT rule_id, event_id, entered_at FROM entries WHERE key = ?", (scenario_key(key),)
         ).fetchone()
         if row is None or row[1] == event_id or (window is not None and now - row[2] >= window):
             return None
@@ -152,7 +153,7 @@ class TimerSql:
             "INSERT INTO entries (key, rule_id, event_id, entered_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET rule_id = excluded.rule_id,"
             " event_id = excluded.event_id, entered_at = excluded.entered_at",
-            (key, rule_id, event_id, now),
+            (scenario_key(key), rule_id, event_id, now),
         )
 
 
