@@ -88,7 +88,13 @@ def json_response(
 
 
 def utc(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
+    """A stored time as UTC; one past what a datetime holds (an ESP's event "in" year 9999
+    plus a wait) reads as the last second of 9999 rather than failing the whole list."""
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, ValueError, OSError):
+        edge = datetime.max.replace(microsecond=0) if value > 0 else datetime.min
+        return edge.replace(tzinfo=UTC)
 
 
 def limit_param(value: str | None, most: int, default: int = 50) -> int:

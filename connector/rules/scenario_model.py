@@ -30,6 +30,8 @@ _COMPACT = re.compile(r"(?:(\d+(?:\.\d+)?)([wdhms]))")
 _UNIT_SECONDS = {"w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _ISO_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 _ISO_TIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+# A timer is due at a time the schema can still write (year 9999); a century is plenty.
+_LONGEST = 100 * 365.25 * 86400.0
 
 
 def parse_duration(value: Any) -> float:
@@ -53,8 +55,10 @@ def parse_duration(value: Any) -> float:
             f"{value!r} is not a duration: write e.g. '90s', '30m', '48h', '2d', '1h30m',"
             " 'PT48H' or a number of seconds"
         )
-    if seconds <= 0:
+    if not seconds > 0:  # NaN too (TOML has `nan` and `inf`)
         raise ValueError(f"{value!r}: a duration must be more than zero")
+    if seconds > _LONGEST:
+        raise ValueError(f"{value!r}: a duration must be at most 100 years")
     return seconds
 
 

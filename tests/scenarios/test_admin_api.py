@@ -143,6 +143,18 @@ def test_a_wait_started_through_the_api_is_the_delivery_s_wait(client: TestClien
     assert wrong.status_code == 422
 
 
+def test_a_wait_due_past_year_9999_is_answered_and_listed(client: TestClient) -> None:
+    """A wait started "in" 9999 (an ESP's bogus date) ends past what a datetime holds:
+    its due time reads as the last second of 9999 instead of a bare 500 for every list."""
+    body = {"rule": "confirm", "recipient": {"email": "ann@example.org"}, "message_id": "m-f"}
+    started = client.post(
+        "/api/v1/waits", json={**body, "started_at": "9999-12-31T23:30:00Z"}, headers=AUTH
+    )
+    listed = client.get("/api/v1/checks?message_id=m-f", headers=AUTH)
+    assert (started.status_code, listed.status_code) == (201, 200)
+    assert [c["due_at"] for c in listed.json()["checks"]] == ["9999-12-31T23:59:59Z"]
+
+
 def test_the_openapi_document_describes_every_route(client: TestClient) -> None:
     """Generated from the pydantic models: each route, its body and its answers."""
     document = client.get("/api/v1/openapi.json").json()
