@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import orjson
+import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -41,7 +42,16 @@ from connector.admin.models import (
 )
 from connector.admin.openapi import openapi_document
 from connector.admin.reports_api import ReportsApi
-from connector.errors import ApiError, Conflict, NotFound, Unauthorized, Unprocessable
+from connector.errors import (
+    ApiError,
+    Conflict,
+    ConnectorError,
+    InternalError,
+    NotFound,
+    StorageUnavailable,
+    Unauthorized,
+    Unprocessable,
+)
 from connector.links.cache import LinkCache
 from connector.links.settings import TriggerLinksSettings
 from connector.rules.model import RuleSettings
@@ -50,6 +60,7 @@ from connector.storage.base import Store, Tx
 from connector.storage.scenario_records import SendKey, TimerRow
 
 Handler = Callable[[Request], Awaitable[Response]]
+log = structlog.get_logger("connector.admin")
 
 
 class AdminApi:
@@ -90,8 +101,11 @@ class AdminApi:
                 self._authorise(request)
                 refuse_nul_params(request)
                 return await handler(request)
-            except ApiError as error:
+            except (ApiError, StorageUnavailable) as error:  # 503 while the database is down
                 return api_error(error)
+            except Exception as bug:  # a bug: its stack in the log, JSON 500, never a bare one
+                log.exception("admin.error", path=request.url.path, error=type(bug).__name__)
+                return api_error(InternalError(f"internal error ({type(bug).__name__})"))
 
         return endpoint
 
@@ -224,7 +238,7 @@ class AdminApi:
         return rule
 
 
-def api_error(error: ApiError) -> Response:
+def api_error(error: ConnectorError) -> Response:
     problems = list(getattr(error, "problems", []))
     body = Problem(error=error.reason, message=error.message, problems=problems)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None

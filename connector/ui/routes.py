@@ -13,12 +13,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+import structlog
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from connector.errors import StorageUnavailable
 from connector.settings import Settings
 from connector.storage.base import Store
 from connector.ui.forms import form
@@ -28,6 +30,7 @@ from connector.ui.session import Session, Sessions
 from connector.ui.views import Pages
 
 _HERE = Path(__file__).parent
+log = structlog.get_logger("connector.ui")
 Page = Callable[[Request, Session], Awaitable[Response]]
 _HEADERS = {
     "content-security-policy": (
@@ -98,7 +101,7 @@ class Dashboard:
             if session is None:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return _redirect(f"/ui/login?next={quote(target, safe='')}")
-            return await handler(request, session)
+            return await _answered(handler, request, session)
 
         return endpoint
 
@@ -112,7 +115,7 @@ class Dashboard:
                 return _forbidden("missing or invalid CSRF token")
             if any("\x00" in name + value for name, value in fields.items()):
                 return _bad_request("a NUL character in the form")
-            return await handler(request, session)
+            return await _answered(handler, request, session)
 
         return endpoint
 
@@ -151,6 +154,23 @@ def _redirect(url: str) -> Response:
     response = RedirectResponse(url, status_code=303)
     response.headers.update(_HEADERS)
     return response
+
+
+async def _answered(handler: Page, request: Request, session: Session) -> Response:
+    """The page, or a plain 503 while the database is down and a 500 for a bug (its stack
+    in the log), never the server's bare error."""
+    try:
+        return await handler(request, session)
+    except StorageUnavailable:
+        return PlainTextResponse(
+            "503 Service Unavailable: the database is not reachable; try again shortly",
+            status_code=503,
+            headers={**_HEADERS, "Retry-After": "5"},
+        )
+    except Exception as bug:
+        log.exception("ui.error", path=request.url.path, error=type(bug).__name__)
+        message = f"500 Internal Server Error ({type(bug).__name__}); the log has the details"
+        return PlainTextResponse(message, status_code=500, headers=_HEADERS)
 
 
 def _forbidden(message: str) -> Response:

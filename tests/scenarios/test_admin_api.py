@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from connector.admin.routes import AdminApi
 from connector.app import create_app
 from connector.config import parse_settings
+from connector.errors import StorageUnavailable
 
 TOKEN = "unit-admin-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -153,6 +155,29 @@ def test_a_wait_due_past_year_9999_is_answered_and_listed(client: TestClient) ->
     listed = client.get("/api/v1/checks?message_id=m-f", headers=AUTH)
     assert (started.status_code, listed.status_code) == (201, 200)
     assert [c["due_at"] for c in listed.json()["checks"]] == ["9999-12-31T23:59:59Z"]
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "reason"),
+    [
+        (StorageUnavailable("the database is down"), 503, "storage_unavailable"),
+        (ValueError("year 10000 is out of range"), 500, "internal"),
+    ],
+)
+def test_a_store_outage_or_a_bug_is_a_json_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: Exception, status: int, reason: str
+) -> None:
+    """The database down is a JSON 503 (retry later); a bug a JSON 500 naming only its type,
+    never uvicorn's bare text 500."""
+
+    async def failing(self: AdminApi, request: object) -> None:
+        raise error
+
+    monkeypatch.setattr(AdminApi, "list_checks", failing)
+    with TestClient(create_app(_settings(tmp_path), run_background=False)) as c:
+        response = c.get("/api/v1/checks", headers=AUTH)
+    assert (response.status_code, response.json()["error"]) == (status, reason)
+    assert "year 10000" not in response.text
 
 
 def test_the_openapi_document_describes_every_route(client: TestClient) -> None:

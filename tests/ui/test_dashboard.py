@@ -13,7 +13,9 @@ from starlette.responses import Response
 from starlette.testclient import TestClient
 
 from connector.app import create_app
+from connector.errors import StorageUnavailable
 from connector.ui.session import COOKIE, Sessions
+from connector.ui.views import Pages
 from tests.support.config import settings_for
 from tests.support.customerio import cio_event
 from tests.support.servers import Downstream, downstream
@@ -270,3 +272,26 @@ def test_the_trigger_list_says_when_it_is_cut(client: TestClient, made: int, sai
         assert client.post("/api/v1/links", json=link, headers=auth).status_code == 201
     page = client.get("/ui/reports").text
     assert ("Only the first 200 trigger links (by slug) are shown here." in page) is said
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(StorageUnavailable("the database is down"), 503), (ValueError("secret detail"), 500)],
+)
+def test_a_store_outage_or_a_bug_is_a_plain_answer(
+    tmp_path: Path, sink: Downstream, monkeypatch: pytest.MonkeyPatch, error: Exception, status: int
+) -> None:
+    """The database down is a 503 page saying so (retry later); a bug a 500 naming only its
+    type; neither is the server's bare error."""
+
+    async def failing(self: Pages, request: Request, session: object) -> Response:
+        raise error
+
+    monkeypatch.setattr(Pages, "events", failing)
+    settings = settings_for(tmp_path, sink.url, extra=ADMIN)
+    with TestClient(create_app(settings), base_url="https://testserver") as c:
+        signed_in = c.post("/ui/login", data={"password": TOKEN}, follow_redirects=False)
+        assert signed_in.status_code == 303
+        response = c.get("/ui/events")
+    assert response.status_code == status
+    assert response.text.startswith(str(status)) and "secret detail" not in response.text
