@@ -39,6 +39,11 @@ from connector.storage.postgres_writer import Batch, Job, Lost, Optimism
 
 T = TypeVar("T")
 _CONNECTION_PARTS = ("user", "password", "host", "port", "dbname")
+# How long a batch waits for a connection: a writer holds one at most and the pool has one
+# more than the writers, so only a server that is down (or restarting) makes it wait; then
+# the batch is answered 503 within an ESP's timeout (the pool's 10 s default was longer
+# than many ESPs wait, so requests hung instead).
+CONNECT_WAIT = 2.0
 log = logging.getLogger("connector.storage.postgres")
 
 
@@ -200,7 +205,7 @@ class PgStore:
 
     def _ping(self) -> bool:
         try:
-            with self._pool.connection(timeout=2.0) as conn:
+            with self._pool.connection(timeout=CONNECT_WAIT) as conn:
                 row = conn.execute("SELECT 1").fetchone()
                 conn.rollback()
                 return row is not None and row[0] == 1
@@ -251,7 +256,7 @@ class PgStore:
         """
         for attempt in range(2):
             try:
-                conn = self._pool.getconn()
+                conn = self._pool.getconn(timeout=CONNECT_WAIT)
             except (PoolTimeout, psycopg.OperationalError) as error:
                 return [(None, self.unavailable("database unreachable", error))] * len(batch)
             try:
