@@ -73,15 +73,22 @@ class Notifier:
             self.poke()
 
     async def _notify(self) -> None:
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
-            await self._conn.execute(NOTIFY_SQL)
-        except psycopg.Error as error:  # a hint: the listeners' polling covers a lost one
-            log.warning(
-                "storage.notify_failed", error=self._scrub(f"{type(error).__name__}: {error}")
-            )
-            await self.close()
+        """A connection kept from before a server restart fails its first use: the NOTIFY
+        is sent again on a fresh one (else the first event after a restart waited for the
+        listeners' poll). A fresh connection that fails is a server still down: logged."""
+        for _ in range(2):
+            fresh = self._conn is None or self._conn.closed
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+                await self._conn.execute(NOTIFY_SQL)
+                return
+            except psycopg.Error as error:  # a hint: the listeners' polling covers a lost one
+                await self.close()
+                if fresh:
+                    text = self._scrub(f"{type(error).__name__}: {error}")
+                    log.warning("storage.notify_failed", error=text)
+                    return
 
     async def close(self) -> None:
         if self._conn is not None:
