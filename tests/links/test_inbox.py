@@ -7,7 +7,7 @@ import re
 
 from connector.errors import StorageUnavailable
 from connector.links.event import click_id
-from connector.links.inbox import ClickInbox
+from connector.links.inbox import MAX_WAIT_TURNS, ClickInbox
 from connector.metrics import Metrics
 from connector.storage.base import EventRecord, IngestBatch, IngestOutcome
 
@@ -81,6 +81,34 @@ def test_clicks_during_an_ingest_wait_for_it_then_go_together() -> None:
 
     assert asyncio.run(main()) == [True] * 3
     assert store.batches == [["a"], ["b", "c"]]
+
+
+def _spread(clicks: int) -> list[list[str]]:
+    """Batches stored when one click comes in each of `clicks` consecutive loop turns."""
+    store = RecordingStore()
+    inbox = ClickInbox(store, lambda: None)  # type: ignore[arg-type]
+
+    async def main() -> list[bool]:
+        puts = []
+        for i in range(clicks):
+            puts.append(asyncio.ensure_future(inbox.put(_record(f"c{i}"), "s", True)))
+            await asyncio.sleep(0)  # the next loop turn
+        return list(await asyncio.gather(*puts))
+
+    assert asyncio.run(main()) == [True] * clicks
+    return store.batches
+
+
+def test_a_burst_read_over_a_few_turns_is_one_ingest() -> None:
+    """Requests that arrive over consecutive turns wait for the turn that adds none: one batch."""
+    assert _spread(3) == [["c0", "c1", "c2"]]
+
+
+def test_a_steady_trickle_does_not_hold_a_batch_back() -> None:
+    """A click every turn: the first batch goes after at most MAX_WAIT_TURNS turns of waiting."""
+    batches = _spread(4 * MAX_WAIT_TURNS)
+    assert len(batches[0]) <= MAX_WAIT_TURNS + 2
+    assert [i for batch in batches for i in batch] == [f"c{i}" for i in range(4 * MAX_WAIT_TURNS)]
 
 
 def test_one_bad_click_does_not_take_the_others_with_it() -> None:
