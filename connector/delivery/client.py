@@ -18,6 +18,7 @@ import httpx
 
 from connector import __version__
 from connector.delivery.addresses import DestinationPolicy
+from connector.delivery.exchange import Reply, Route
 from connector.delivery.guard import GuardedTransport, SocketFactory, session_factory
 from connector.delivery.resolver import CachingResolver, Resolver
 from connector.delivery.settings import DeliverySettings
@@ -27,20 +28,26 @@ USER_AGENT = f"click-connector/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(10.0)
 
 
-async def send(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
-    """Send `request` straight to the client's transport, without `AsyncClient.send`.
+async def deliver(
+    client: httpx.AsyncClient, route: Route, headers: dict[str, str], body: bytes
+) -> Reply:
+    """Send a delivery straight to the client's transport, without `AsyncClient.send`.
 
     A delivery needs none of what `send` wraps around the transport (auth flow, redirect
     following: never, see policy.py; cookie extraction through urllib's request shim; event
     hooks; a stream wrapper that times the body), and that wrapping cost about as much as
-    aiohttp's whole exchange (bench/README.md, "Delivery"). Timeouts stay the request's
-    `timeout` extension, read by the transport. The transport is chosen by the client's own
-    dispatch (`_transport_for_url`, its mounts), which is also where respx's `using="httpx"`
-    mock intercepts, so tests mock this path exactly as they mocked `send`.
+    aiohttp's whole exchange (bench/README.md, "Delivery"). The transport is chosen by the
+    client's own dispatch (`_transport_for_url`, its mounts), which is also where respx's
+    `using="httpx"` mock intercepts, so tests mock this path exactly as they mocked `send`.
+    Our guarded engine takes the request without httpx's models (exchange.py); any other
+    transport gets `route.request(headers, body)`, whose `timeout` extension it reads.
     """
     if client.is_closed:
         raise RuntimeError("the delivery client is closed")
-    return await client._transport_for_url(request.url).handle_async_request(request)
+    transport = client._transport_for_url(route.url)
+    if isinstance(transport, GuardedTransport):
+        return await transport.deliver(route, headers, body)
+    return Reply.of(await transport.handle_async_request(route.request(headers, body)))
 
 
 def make_client(

@@ -7,8 +7,11 @@ this one does what a delivery needs, and no more. bench/fanout.py, same rounds, 
 it against one with httpx-aiohttp's conversion: +17 % deliveries/s (median of 9 rounds) at 5
 actions per event, +6 % at 1 (bench/README.md, "Delivery"):
 
-* the target URL is handed to aiohttp as a cached `yarl.URL` built from httpx's already
-  encoded form, so neither library parses it again per request;
+* a delivery's own requests skip httpx's models altogether (`deliver`, exchange.py): the
+  action's `Route` carries aiohttp's URL and timeout, prepared once, the headers go over
+  as the sender's dict, and the answer comes back as a `Reply`;
+* other requests' URLs are handed to aiohttp as a cached `yarl.URL` built from httpx's
+  already encoded form, so neither library parses it again per request;
 * request headers go over as a ready `CIMultiDict`, so aiohttp does not copy them;
 * one `ClientTimeout` per distinct timeout, not one per request;
 * a response whose body has already arrived with its headers (a receiver's short answer)
@@ -23,14 +26,14 @@ and log codes see httpx exceptions.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import httpx
 from multidict import CIMultiDict
-from yarl import URL
+
+from connector.delivery.exchange import Reply, Route, aiohttp_timeout, aiohttp_url
 
 _EXTENSIONS = {"http_version": b"HTTP/1.1"}
 _ENCODING = "Content-Encoding"
@@ -48,18 +51,6 @@ _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
 )
 
 
-@functools.lru_cache(maxsize=1024)
-def _url(text: str) -> URL:
-    return URL(text, encoded=True)  # httpx has encoded it: keep it byte for byte
-
-
-@functools.lru_cache(maxsize=64)
-def _timeout(
-    connect: float | None, read: float | None, pool: float | None
-) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=pool)
-
-
 class AiohttpEngine(httpx.AsyncBaseTransport):
     """One aiohttp session (made on first use by `session`) under httpx's transport API."""
 
@@ -75,17 +66,48 @@ class AiohttpEngine(httpx.AsyncBaseTransport):
         try:
             response = await session.request(
                 request.method,
-                _url(str(request.url)),
+                aiohttp_url(str(request.url)),
                 headers=CIMultiDict(request.headers.multi_items()),
                 data=request.content or None,
                 allow_redirects=False,
                 auto_decompress=False,
                 compress=False,
-                timeout=_timeout(timeout.get("connect"), timeout.get("read"), timeout.get("pool")),
+                timeout=aiohttp_timeout(
+                    timeout.get("connect"), timeout.get("read"), timeout.get("pool")
+                ),
             )
         except aiohttp.ClientError as error:
             raise httpx_error(error) from error
         return _to_httpx(response, request)
+
+    async def deliver(self, route: Route, headers: dict[str, str], body: bytes) -> Reply:
+        """A delivery's exchange without httpx's models (exchange.py): the same request as
+        `handle_async_request` sends for `route.request(headers, body)`, and the same
+        answer as `Reply.of` reads from its response."""
+        session = self._session
+        if session is None:
+            session = self._session = self._make_session()
+        try:
+            response = await session.request(
+                route.method,
+                route.target,
+                headers=headers,
+                data=body or None,
+                allow_redirects=False,
+                auto_decompress=False,
+                compress=False,
+                timeout=route.timeout,
+            )
+        except aiohttp.ClientError as error:
+            raise httpx_error(error) from error
+        content = response.content
+        if content.is_eof() and content.exception() is None:
+            answer = response.headers
+            if _ENCODING not in answer:  # as in _to_httpx: nothing to decode
+                data = content.read_nowait()
+                response.release()
+                return Reply(response.status, answer.get("Retry-After"), data)
+        return Reply.of(_to_httpx(response, None))  # a body still arriving, or encoded
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -98,7 +120,7 @@ def httpx_error(error: aiohttp.ClientError) -> httpx.TransportError:
     return kind(str(error))
 
 
-def _to_httpx(response: aiohttp.ClientResponse, request: httpx.Request) -> httpx.Response:
+def _to_httpx(response: aiohttp.ClientResponse, request: httpx.Request | None) -> httpx.Response:
     extensions = _EXTENSIONS
     if response.reason:
         extensions = {**extensions, "reason_phrase": response.reason.encode()}

@@ -23,6 +23,7 @@ import functools
 import socket
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 import httpx
@@ -31,6 +32,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from connector.delivery.addresses import DestinationPolicy, literal_address
 from connector.delivery.engine import AiohttpEngine
+from connector.delivery.exchange import Reply, Route
 from connector.delivery.resolver import Resolver
 
 POLICY_EXTENSION = "click_connector.destination_policy"
@@ -119,13 +121,22 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         return engine
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        policy = request.extensions.get(POLICY_EXTENSION)
+        engine = self._checked(request.extensions, request.url.host)
+        return await engine.handle_async_request(request)
+
+    async def deliver(self, route: Route, headers: dict[str, str], body: bytes) -> Reply:
+        """A delivery without httpx's models (exchange.py), guarded the same way."""
+        return await self._checked(route.extensions, route.host).deliver(route, headers, body)
+
+    def _checked(self, extensions: dict[str, Any], host: str) -> AiohttpEngine:
+        """The engine of the request's policy, once a literal address host passed it."""
+        policy = extensions.get(POLICY_EXTENSION)
         if not isinstance(policy, DestinationPolicy):
             policy = self.default  # a request made without the sender: `[delivery]` rules
-        literal = _literal(request.url.host)
+        literal = _literal(host)
         if literal is not None:
             policy.check((literal,))
-        return await self.inner(policy).handle_async_request(request)
+        return self.inner(policy)
 
     async def aclose(self) -> None:
         engines, self._inner = list(self._inner.values()), {}
