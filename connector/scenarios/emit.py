@@ -66,9 +66,15 @@ def scheduled_event(
 
 
 def clicked_copy(
-    timer: TimerRow, recipient: str, payload: bytes, bot: bytes | None, now: float
+    timer: TimerRow,
+    recipient: str,
+    payload: bytes,
+    bot: bytes | None,
+    now: float,
+    trigger: str = "clicked_by",
 ) -> EventRecord:
-    """The recipient's first qualifying click, as a `clicked_by` check delivers it."""
+    """The recipient's first qualifying click, as a `clicked_by` check delivers it (or a
+    wait whose click came before its delivery)."""
     data = orjson.loads(payload)
     event_id, provider_event_id = scheduled_event_id(timer.id, recipient)
     if bot is not None:
@@ -77,7 +83,7 @@ def clicked_copy(
         id=event_id,
         provider_event_id=provider_event_id,
         received_at=_utc(now),
-        scenario=scenario_block(timer, "clicked_by"),
+        scenario=scenario_block(timer, trigger),
     )
     return EventRecord.of(build_event("email.clicked", data), now)
 

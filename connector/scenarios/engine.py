@@ -16,6 +16,7 @@ from typing import Any, cast
 from connector.rules.decision import Decision, MatchedRule, UnmatchedRule
 from connector.rules.links import SYSTEM_LINK_KINDS, classify_link
 from connector.rules.model import RuleSettings
+from connector.scenarios.early import answered_early, no_wait
 from connector.scenarios.emit import envelope
 from connector.scenarios.firing import Fired, TimerFiring
 from connector.scenarios.keys import (
@@ -83,7 +84,7 @@ class ScenarioEngine:
             [RecipientRecord(recipient, message_id, campaign_id, status, at, test, who)]
         )
         timers = [
-            _delivery_timer(rule, message_id, recipient, at, who, now)
+            answered_early(tx, _delivery_timer(rule, message_id, recipient, at, who, now))
             for rule in self._starts
             if starts_for(rule, status, message_id, campaign_id)
         ]
@@ -105,7 +106,7 @@ class ScenarioEngine:
         recipient = recipient_key(data) or ""
         message_id, _ = message_ids(data)
         timer = _delivery_timer(rule, message_id, recipient, started_at, envelope(data), now)
-        return timer.id, tx.add_timers([timer]) == 1
+        return timer.id, tx.add_timers([answered_early(tx, timer)]) == 1
 
     def settled(self, tx: Tx, event_id: str, suspected: bool) -> None:
         tx.settle_clicks([(event_id, suspected)])
@@ -173,10 +174,7 @@ class ScenarioEngine:
             message_id, _ = message_ids(data)
             clicked_at = _epoch(data.get("occurred_at")) or now
             if tx.resolve_wait(rule.id, recipient, message_id, clicked_at, now) is None:
-                return (
-                    "no wait running for this recipient and message"
-                    " (never started, already answered or timed out)"
-                )
+                return no_wait(tx, rule, recipient, message_id, event_id, clicked_at, now)
         for key, _window, _kind in keys:
             tx.record_entry(key, rule.id, event_id, now)
         return None

@@ -22,6 +22,7 @@ import structlog
 
 from connector.rules.model import RuleSettings
 from connector.scenarios.emit import clicked_copy, scheduled_event
+from connector.scenarios.keys import early_click_key
 from connector.scenarios.selection import ClickFilter
 from connector.storage.base import EventRecord, IngestBatch, Tx
 from connector.storage.scenario_records import IndexedClick, TimerRow
@@ -81,14 +82,8 @@ class TimerFiring:
     def _fire_one(
         self, tx: Tx, timer: TimerRow, rule: RuleSettings, now: float, out: Fired
     ) -> None:
-        if timer.kind == "wait":  # still pending at its end: nobody clicked in time
-            out.events.append(
-                scheduled_event(
-                    "email.click_timeout", timer, timer.recipient or "", timer.data, now
-                )
-            )
-            tx.finish_timer(timer.id, "timed_out", now, 1)
-            out.evaluated += 1
+        if timer.kind == "wait":
+            self._end_wait(tx, timer, now, out)
             return
         if self._defer(tx, timer, now):
             return
@@ -98,6 +93,25 @@ class TimerFiring:
             self._not_clicked_page(tx, timer, rule, now, out)
         else:
             self._clicked_by_page(tx, timer, rule, now, out)
+
+    def _end_wait(self, tx: Tx, timer: TimerRow, now: float, out: Fired) -> None:
+        """A wait still pending at its end: answered by a click that came before its
+        delivery (the engine kept it; the delivery made the wait due at once), else timed
+        out. Either event has the wait's one derived id."""
+        recipient = timer.recipient or ""
+        early = tx.entry_holder(
+            early_click_key(timer.rule_id, recipient, timer.send.id), "", now, None
+        )
+        stored = None if early is None or early[2] >= timer.due_at else tx.click_payload(early[1])
+        if stored is not None:
+            out.events.append(clicked_copy(timer, recipient, stored[0], stored[1], now, "wait"))
+            tx.finish_timer(timer.id, "clicked", now, 1)
+        else:
+            out.events.append(
+                scheduled_event("email.click_timeout", timer, recipient, timer.data, now)
+            )
+            tx.finish_timer(timer.id, "timed_out", now, 1)
+        out.evaluated += 1
 
     def _defer(self, tx: Tx, timer: TimerRow, now: float) -> bool:
         """Wait for clicks made before the check's time to be settled (not mid-stream)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connector.storage.scenario_keys import scenario_key
 from connector.storage.scenario_records import SendKey
 from schemas.ids import digest, event_id
 
@@ -49,6 +50,12 @@ def api_check_id(rule_id: str, send: SendKey, due_at: float) -> str:
 def delivery_timer_id(rule_id: str, message_id: str, recipient: str) -> str:
     """One per rule, recipient and message, however often the delivery is reported."""
     return "tmr_" + digest("delivery", rule_id, message_id, recipient)
+
+
+def early_click_key(rule_id: str, recipient: str, message_id: str) -> str:
+    """Where a click that came before its delivery waits for it (the `entries` table),
+    of the keys as stored, so the engine and a firing timer name the same row."""
+    return f"early:{rule_id}:{scenario_key(recipient)}:{scenario_key(message_id)}"
 
 
 def scheduled_event_id(timer_id: str, recipient: str) -> tuple[str, str]:

@@ -306,6 +306,10 @@ class PgScenarioSql(ClickGapSql):
         self.cur.execute(
             "DELETE FROM timers WHERE status != 'pending' AND fired_at < %s", (cutoff,)
         )
+        # clicks kept for a delivery that came late (scenarios/early.py)
+        self.cur.execute(
+            "DELETE FROM entries WHERE key LIKE 'early:%%' AND entered_at < %s", (cutoff,)
+        )
 
 
 def _recipient(row: Any) -> RecipientRecord:

@@ -243,6 +243,10 @@ class ScenarioSql(ClickGapSql):
         self.conn.execute(
             "DELETE FROM timers WHERE status != 'pending' AND fired_at < ?", (cutoff,)
         )
+        # clicks kept for a delivery that came late (scenarios/early.py)
+        self.conn.execute(
+            "DELETE FROM entries WHERE key LIKE 'early:%' AND entered_at < ?", (cutoff,)
+        )
 
 
 def _recipient(row: Any) -> RecipientRecord:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,38 @@ def test_a_wait_ends_in_exactly_one_of_click_or_timeout(
     h.ingest(event("email.clicked", "ann", T0 + 41 * HOUR, url=CONFIRM, serial="later"))
     h.run(T0 + 42 * HOUR)
     assert [(d["action"], d["type"]) for d in h.deliveries()] == expected
+    h.close()
+
+
+@pytest.mark.parametrize(
+    ("clicked", "url", "expected"),
+    [
+        (HOUR, CONFIRM, [("crm", "email.clicked")]),  # clicked in time, stored first
+        (HOUR, SHOP + "/other", [("reminder", "email.click_timeout")]),  # not a selected link
+        (30 * HOUR, CONFIRM, [("reminder", "email.click_timeout")]),  # after the timeout
+    ],
+)
+def test_a_click_stored_before_its_delivery_still_answers_the_wait(
+    tmp_path: Path, clicked: float, url: str, expected: list[tuple[str, str]]
+) -> None:
+    """ESPs do not keep webhooks in order: a click stored before its delivery is kept, and
+    the wait that delivery starts ends at once in that click (once), not in a timeout."""
+    h = Harness(tmp_path / "w.db", [WAIT])
+    h.ingest(
+        event("email.clicked", "ann", T0 + clicked, url=url),
+        event("email.clicked", "ann", T0 + clicked + 5, url=url, serial="again"),
+    )
+    h.run(T0 + clicked + 10)
+    h.ingest(event("email.delivered", "ann", T0))
+    h.run(T0 + clicked + 11)
+    h.ingest(event("email.delivered", "ann", T0, serial="retried"))  # the ESP sends it again
+    h.run(T0 + 40 * HOUR)
+    sent = h.deliveries()
+    assert [(d["action"], d["type"]) for d in sent] == expected
+    if expected[0][1] == "email.clicked":  # the first early click, for the wait that got it
+        when = datetime.fromisoformat(sent[0]["occurred_at"].replace("Z", "+00:00"))
+        assert when.timestamp() == T0 + clicked  # the first of the two
+        assert sent[0]["scenario"]["trigger"] == "wait"
     h.close()
 
 
