@@ -86,7 +86,7 @@ class ScenarioEngine:
         timers = [
             answered_early(tx, _delivery_timer(rule, message_id, recipient, at, who, now))
             for rule in self._starts
-            if starts_for(rule, status, message_id, campaign_id)
+            if starts_for(rule, status, message_id, campaign_id, test)
         ]
         return tx.add_timers(timers) if timers else 0
 
@@ -204,9 +204,12 @@ def _starts_on_delivery(rule: RuleSettings) -> bool:
     return rule.trigger == "wait" or (rule.trigger == "not_clicked" and rule.after is not None)
 
 
-def starts_for(rule: RuleSettings, status: str, message_id: str, campaign_id: str) -> bool:
-    """Whether a delivery (or send, or registration) of this message starts `rule`'s timer."""
-    if not _starts_on_delivery(rule):
+def starts_for(
+    rule: RuleSettings, status: str, message_id: str, campaign_id: str, test: bool = False
+) -> bool:
+    """Whether a delivery (or send, or registration) of this message starts `rule`'s timer
+    (an ESP's test send starts nothing unless the rule includes test sends)."""
+    if not _starts_on_delivery(rule) or (test and not rule.include_test_sends):
         return False
     if status == "sent" and not (rule.trigger == "not_clicked" and rule.audience == "sent"):
         # a wait, or a check on delivered recipients, starts when the message is delivered

@@ -45,7 +45,7 @@ def scenario_notes(
     if status is not None:
         message_id, campaign_id = message_ids(event)
         for rule in rules:
-            if starts_for(rule, status, message_id, campaign_id):
+            if starts_for(rule, status, message_id, campaign_id, event.get("test") is True):
                 delay = _duration((rule.timeout if rule.trigger == "wait" else rule.after) or 0.0)
                 what = "a wait for a click" if rule.trigger == "wait" else "a did-not-click check"
                 notes.append(f"{rule.id}: this {status} event starts {what}, due {delay} after it")

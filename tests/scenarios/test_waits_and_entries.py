@@ -79,6 +79,22 @@ def test_a_click_stored_before_its_delivery_still_answers_the_wait(
     h.close()
 
 
+@pytest.mark.parametrize(("include", "expected"), [(False, []), (True, ["reminder", "nudger"])])
+def test_a_test_send_starts_no_wait_and_no_check(
+    tmp_path: Path, include: bool, expected: list[str]
+) -> None:
+    """An ESP's test send is not a real send: its delivery starts no wait and no per-delivery
+    not_clicked check, unless the rules set include_test_sends."""
+    nudge = {"id": "nudge", "trigger": "not_clicked", "after": "2h", "actions": ["nudger"]}
+    rules = [{**rule, "include_test_sends": include} for rule in (WAIT, nudge)]
+    h = Harness(tmp_path / "t.db", rules)
+    h.ingest(event("email.delivered", "ann", T0, test=True))
+    h.run(T0 + 1)
+    h.run(T0 + 30 * HOUR)
+    assert [d["action"] for d in h.deliveries()] == expected
+    h.close()
+
+
 def test_a_click_on_another_link_does_not_answer_a_wait(tmp_path: Path) -> None:
     """Only the selected links answer; the wait then times out."""
     h = Harness(tmp_path / "w.db", [WAIT])
