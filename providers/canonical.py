@@ -5,7 +5,8 @@ The same page reaches us under many spellings: `HTTPS://Shop.example.org:443/spr
 `canonical_url` maps them to one form, `scheme://host[:port]/path[?query]`, with:
 
 * scheme and host lower-cased, a trailing dot and the default port (80, 443) removed, an
-  IPv6 host in its compressed form. http and https stay distinct: the event schema asks to
+  IPv6 host in its compressed form, an internationalised host in Unicode (its `xn--`
+  punycode labels decoded). http and https stay distinct: the event schema asks to
   normalise the scheme's case, not the scheme, and a site may serve different pages on each.
 * userinfo (`user:password@`) dropped: it never chooses the page, and this field is stored,
   matched by rules and delivered downstream, where a credential must not travel. It also
@@ -188,7 +189,7 @@ def _ipv6(text: str) -> str | None:
 
 
 def _domain(raw: str) -> str | None:
-    """A lower-cased domain or IPv4 host (IDNA/unicode kept as sent), None if not a host.
+    """A lower-cased domain or IPv4 host (punycode labels as Unicode), None if not a host.
 
     Escapes are decoded first, as browsers do (`ex%41mple.com` is example.com).
     """
@@ -202,7 +203,20 @@ def _domain(raw: str) -> str | None:
     # Characters such as U+2100 expand to `a/c` under IDNA's NFKC: not a host (urlsplit agrees)
     if not host.isascii() and _FORBIDDEN_HOST.search(unicodedata.normalize("NFKC", host)):
         return None
-    return host
+    return _unicode_labels(host) if "xn--" in host else host
+
+
+def _unicode_labels(host: str) -> str:
+    """`xn--` labels in the Unicode form a sender writes (`xn--bcher-kva.example` is
+    bücher.example, the same page): one link, whichever spelling the ESP reports."""
+    labels = host.split(".")
+    for index, label in enumerate(labels):
+        if label.startswith("xn--"):
+            try:
+                labels[index] = label.encode("ascii").decode("idna").lower()
+            except UnicodeError:  # not valid punycode: kept as sent
+                continue
+    return ".".join(labels)
 
 
 def _path(path: str) -> str:

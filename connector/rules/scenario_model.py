@@ -135,6 +135,8 @@ def _canonical_glob(text: str, ignore: frozenset[str]) -> str:
     canonical = canonical_url(swapped, ignore)
     if canonical is None:
         raise ValueError(f"{text!r} is not an absolute http(s) URL pattern")
+    if text.endswith("*") and canonical.endswith(marker + "/"):  # `https://*`: any path too
+        canonical = canonical[:-1]
     return canonical.replace(marker, "*")
 
 
