@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from connector.rules.scenario_model import parse_time
+from connector.rules.scenario_model import id_text, parse_time
 
 # An ESP's ids can run to kilobytes; storage keeps a long one bounded (its start and a
 # hash), so a send or a person is found by the id as the ESP gave it.
@@ -24,6 +24,8 @@ class SendRef(_Body):
 
     message_id: str | None = Field(None, min_length=1, max_length=ID_MAX)
     campaign_id: str | None = Field(None, min_length=1, max_length=ID_MAX)
+
+    _ids = field_validator("message_id", "campaign_id", mode="before")(id_text)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SendRef:

@@ -66,7 +66,7 @@ from connector.rules.conditions import (
     parse_condition,
 )
 from connector.rules.paths import path_problem
-from connector.rules.scenario_model import Duration, LinkPattern, Moment, parse_links
+from connector.rules.scenario_model import Duration, LinkPattern, Moment, id_text, parse_links
 from schemas import EVENT_MODELS
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -114,6 +114,8 @@ class SendSettings(BaseModel):
     campaign_id: StrictStr | None = Field(
         None, description="A campaign (broadcast, newsletter) with all its messages."
     )
+
+    _ids = field_validator("message_id", "campaign_id", mode="before")(id_text)
 
     @model_validator(mode="after")
     def _one(self) -> SendSettings:

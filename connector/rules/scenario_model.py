@@ -83,6 +83,12 @@ def parse_time(value: Any) -> datetime:
     return moment.astimezone(UTC)
 
 
+def id_text(value: Any) -> Any:
+    """An ESP id written as a number (Customer.io's campaign ids are) is its text, as the
+    providers store it: `campaign_id = 42` is campaign "42"."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Moment = Annotated[datetime, BeforeValidator(parse_time)]
 

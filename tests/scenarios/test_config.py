@@ -6,9 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
+from connector.admin.models import SendRef
 from connector.config import parse_settings
 from connector.errors import ConfigError
+from connector.rules.model import SendSettings
 from connector.rules.scenario_model import parse_duration, parse_links
 
 ACTIONS = [{"id": "crm", "type": "log"}]
@@ -105,6 +108,25 @@ def test_a_past_check_is_stale_for_check_config_only() -> None:
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("model", "given", "kept"),
+    [
+        (SendSettings, 42, "42"),  # Customer.io's campaign ids are numbers
+        (SendSettings, "spring", "spring"),
+        (SendRef, 42, "42"),  # the admin API's send, from JSON
+    ],
+)
+def test_a_numeric_send_id_is_its_text(model: type[BaseModel], given: object, kept: str) -> None:
+    """`send = { campaign_id = 42 }` names the campaign the ESP's events call "42"."""
+    assert model.model_validate({"campaign_id": given}).campaign_id == kept  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("model", [SendSettings, SendRef])
+def test_a_boolean_send_id_is_refused(model: type[BaseModel]) -> None:
+    with pytest.raises(ValidationError, match="valid string"):
+        model.model_validate({"campaign_id": True})
 
 
 def test_link_patterns_match_canonical_forms() -> None:
