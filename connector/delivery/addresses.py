@@ -109,6 +109,10 @@ class RefusedDestination(Exception):
         super().__init__(f"destination refused: {self.reason}; {self.advice}")
 
 
+# Policies by their networks (`DestinationPolicy.of`): one object per distinct allow list.
+_POLICIES: dict[tuple[IPNetwork, ...], DestinationPolicy] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class DestinationPolicy:
     """The networks one action may reach besides public addresses; hashable, so it can key a
@@ -118,12 +122,26 @@ class DestinationPolicy:
     _verdicts: dict[IPAddress, RefusedDestination | None] = field(
         default_factory=dict, init=False, compare=False, hash=False, repr=False
     )
+    # The guard looks its pool up by policy on every request: hashing the networks each
+    # time cost five Python calls a delivery (bench/fanout_calls.py).
+    _hash: int = field(default=0, init=False, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(self.allow))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def of(cls, *allow_lists: Iterable[IPNetwork]) -> DestinationPolicy:
-        """One canonical policy for the union of allow lists (order and repeats ignored)."""
+        """One canonical policy for the union of allow lists (order and repeats ignored):
+        equal lists give the same object, so a lookup by policy finds it by identity."""
         merged = {net for allow in allow_lists for net in allow}
-        return cls(tuple(sorted(merged, key=lambda net: (net.version, net))))
+        allow = tuple(sorted(merged, key=lambda net: (net.version, net)))
+        policy = _POLICIES.get(allow)
+        if policy is None:
+            policy = _POLICIES[allow] = cls(allow)
+        return policy
 
     def refusal(self, address: IPAddress) -> RefusedDestination | None:
         """Why `address` may not be reached, or None; memoised, as few addresses recur."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -124,9 +124,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         engine = self._checked(request.extensions, request.url.host)
         return await engine.handle_async_request(request)
 
-    async def deliver(self, route: Route, headers: dict[str, str], body: bytes) -> Reply:
-        """A delivery without httpx's models (exchange.py), guarded the same way."""
-        return await self._checked(route.extensions, route.host).deliver(route, headers, body)
+    def deliver(self, route: Route, headers: dict[str, str], body: bytes) -> Awaitable[Reply]:
+        """A delivery without httpx's models (exchange.py), guarded the same way: checked
+        now, and the engine's coroutine returned to be awaited (client.py's `deliver`)."""
+        return self._checked(route.extensions, route.host).deliver(route, headers, body)
 
     def _checked(self, extensions: dict[str, Any], host: str) -> AiohttpEngine:
         """The engine of the request's policy, once a literal address host passed it."""

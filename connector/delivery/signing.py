@@ -5,15 +5,23 @@ Standard Webhooks library: https://www.standardwebhooks.com/
 de-duplicate a retry of a request it already processed; `webhook-timestamp` is the time of
 this attempt, because receivers reject timestamps older than a few minutes (the reference
 library's tolerance is 5 minutes).
+
+The signature is the scheme's `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")),
+computed here over the body's bytes in one `hmac.digest` call. The reference library's
+`Webhook.sign` takes the body as a `str` only, so every attempt decoded the (~1.5 KB) body
+and the library encoded it again, and its HMAC goes through `hmac.HMAC`'s Python layer:
+5.2 against 3.6 µs a signature (timeit). tests/delivery/test_signing.py verifies what we
+send with that library's own `verify`.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
 from datetime import UTC, datetime
 from math import floor
 
 from pydantic import SecretStr
-from standardwebhooks import Webhook
 
 from connector.delivery.settings import secret_key
 
@@ -22,16 +30,17 @@ class Signer:
     """Signs payloads with one action's secret; build once per action, not per request."""
 
     def __init__(self, secret: SecretStr) -> None:
-        # Pass the decoded key: the library's own str parsing silently drops bad base64.
-        self._webhook = Webhook(secret_key(secret))
+        # The decoded key: the library's own str parsing silently drops bad base64.
+        self._key = secret_key(secret)
 
     def headers(self, msg_id: str, timestamp: datetime, payload: bytes) -> dict[str, str]:
         """The three `webhook-*` headers for one attempt."""
-        # The library calls `replace(tzinfo=utc)`, which is only right for a UTC datetime.
-        utc = timestamp.astimezone(UTC) if timestamp.tzinfo else timestamp.replace(tzinfo=UTC)
-        signature = self._webhook.sign(msg_id, utc, payload.decode())
+        # A naive time is taken as UTC, as the library's `replace(tzinfo=utc)` does.
+        utc = timestamp if timestamp.tzinfo else timestamp.replace(tzinfo=UTC)
+        stamp = str(floor(utc.timestamp()))
+        signed = hmac.digest(self._key, f"{msg_id}.{stamp}.".encode() + payload, "sha256")
         return {
             "webhook-id": msg_id,
-            "webhook-timestamp": str(floor(utc.timestamp())),
-            "webhook-signature": signature,
+            "webhook-timestamp": stamp,
+            "webhook-signature": "v1," + base64.b64encode(signed).decode(),
         }
