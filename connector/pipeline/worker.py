@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -85,6 +86,10 @@ class Pipeline:
         # the room left in the window, which a concurrent claim would fill twice.
         self._claiming = asyncio.Lock()
         self._retries = RetryAlarm(self._outbox.set, clock)  # wakes the loop when one is due
+        # Attempts by (action, outcome) since the metrics were last fed: counted per attempt
+        # with a dict increment, fed to prometheus once per loop turn (`_feed_metrics`),
+        # not a counter call with its lock per attempt.
+        self._outcomes: Counter[tuple[str, str]] = Counter()
         # Told True when routing goes idle, False when it finds work (standalone.py listens
         # to the web process's wake-ups only while it is idle).
         self.routing_idle: Callable[[bool], None] = _ignore
@@ -125,6 +130,7 @@ class Pipeline:
             task.cancel()
         await asyncio.gather(*self._control, return_exceptions=True)
         records = self._outflow.take()
+        self._feed_metrics()
         if records:
             await self._background(lambda tx: tx.record_attempts(records))
 
@@ -276,6 +282,7 @@ class Pipeline:
             # seen.
             size = min(self.batch_size, max(flow.room(), flow.per_destination))
             records = flow.take()
+            self._feed_metrics()
 
             def record_and_claim(tx: Tx) -> tuple[list[ClaimedDelivery], list[ClaimedTask]]:
                 if records:
@@ -317,7 +324,7 @@ class Pipeline:
             body=item.body,
         )
         result = await self.sender.attempt(job)
-        self._count(item.action_id, result.outcome)
+        self._outcomes[item.action_id, result.outcome] += 1
         if result.next_attempt_at is not None:
             self._retries.schedule(result.next_attempt_at.timestamp())
         return AttemptRecord(
@@ -331,8 +338,11 @@ class Pipeline:
             next_attempt_at=result.next_attempt_at.timestamp() if result.next_attempt_at else None,
         )
 
-    def _count(self, action: str, outcome: str) -> None:
-        self.metrics.attempted(action, outcome).inc()
+    def _feed_metrics(self) -> None:
+        """The attempts counted since the last call, into their prometheus counters."""
+        for (action, outcome), count in self._outcomes.items():
+            self.metrics.attempted(action, outcome).inc(count)
+        self._outcomes.clear()
 
     async def _run_task(self, task: ClaimedTask) -> None:
         assert self.run_task is not None
