@@ -22,25 +22,23 @@ class AgentHabits:
     """Per provider: how many of its clicks carried an agent and how many did not."""
 
     def __init__(self) -> None:
-        self._counts: dict[str, list[int]] = {}  # provider -> [with agent, without]
+        self.counts: dict[str, list[int]] = {}  # provider -> [with agent, without]
 
     def clear(self) -> None:
-        self._counts.clear()
+        self.counts.clear()
 
-    def count(self, provider: str, has_agent: bool) -> None:
-        """Count one observed click (once per click: `Detector.observe`). A click counted
-        twice (a batch redone after a rollback) moves the share by a click: the reason's
-        detail names no count, so verdicts stay those of a replay."""
-        counts = self._counts.get(provider)
-        if counts is None:
-            if len(self._counts) >= MAX_PROVIDERS:
-                return
-            counts = self._counts[provider] = [0, 0]
-        counts[not has_agent] += 1
+    def start(self, provider: str) -> list[int]:
+        """The counts of a provider not seen before: [with agent, without]. `Detector.observe`
+        adds each click inline. A click counted twice (a batch redone after a rollback) moves
+        the share by a click; the reason's detail names no count, so verdicts stay a replay's."""
+        if len(self.counts) >= MAX_PROVIDERS:
+            return [0, 0]  # counted nowhere
+        counts = self.counts[provider] = [0, 0]
+        return counts
 
     def absent(self, provider: str) -> str | None:
         """The reason's detail when `provider`'s clicks carry an agent, else None."""
-        counts = self._counts.get(provider)
+        counts = self.counts.get(provider)
         if counts is None:
             return None
         carried, missing = counts

@@ -119,8 +119,8 @@ class Detector:
         if not self.settings.enabled:
             return self._neutral("immediate")
         click = cast(ClickView, event)  # its type says so; the view only reads attributes
-        if click.id not in self._pending:  # not a click observed again (a redone batch)
-            self._habits.count(click.provider, click.client.user_agent is not None)
+        counts = self._habits.counts.get(click.provider) or self._habits.start(click.provider)
+        counts[click.client.user_agent is None] += 1  # AgentHabits.count, inlined: every click
         facts = self._facts.read(click)
         record = facts.record
         state.record_click(record)

@@ -14,7 +14,14 @@ from typing import NamedTuple
 from connector.bots import behaviour, useragents
 from connector.bots.agent_habits import AgentHabits
 from connector.bots.ipindex import IpIndex, parse_ip
-from connector.bots.keys import epoch_seconds, link_key, message_key, recipient_key
+from connector.bots.keys import (
+    MAX_KEY,
+    bounded,
+    epoch_seconds,
+    link_key,
+    message_key,
+    recipient_key,
+)
 from connector.bots.records import ClickRecord
 from connector.bots.settings import BotSettings
 from schemas.events import PURPOSE_KEY
@@ -110,6 +117,8 @@ class FactReader:
         campaign = click.message.campaign_id  # keys.campaign_key, inlined: every click
         if campaign:
             campaign = f"{click.provider}\x1f{campaign}"
+            if campaign[MAX_KEY:]:  # longer than MAX_KEY: as keys.campaign_key gives the delivery's
+                campaign = bounded(campaign)
             crowd = f"{campaign}\x1f{link_of_message}"
         else:
             campaign = crowd = ""

@@ -19,7 +19,8 @@ MAX_KEY = 256
 def message_key(event: EventView) -> str:
     """Links a click to its delivery: the ESP's message id, else recipient + campaign."""
     if event.message.id:
-        return bounded(f"{event.provider}\x1f{event.message.id}")
+        key = f"{event.provider}\x1f{event.message.id}"
+        return bounded(key) if key[MAX_KEY:] else key  # inlined (a slice, no call): hot
     recipient = event.recipient.email or event.recipient.id
     if recipient and event.message.campaign_id:
         return bounded(f"{event.provider}\x1f{recipient.lower()}\x1f{event.message.campaign_id}")
@@ -29,7 +30,10 @@ def message_key(event: EventView) -> str:
 def campaign_key(event: EventView) -> str:
     """The campaign across its recipients (provider-scoped), "" when the event names none."""
     campaign = event.message.campaign_id
-    return bounded(f"{event.provider}\x1f{campaign}") if campaign else ""
+    if not campaign:
+        return ""
+    key = f"{event.provider}\x1f{campaign}"
+    return bounded(key) if key[MAX_KEY:] else key
 
 
 ANONYMOUS = "\x1fanonymous"
@@ -40,7 +44,10 @@ def recipient_key(click: ClickView) -> str:
     nobody (a trigger link without a contact token) are one unknown person: each its own
     recipient would make a carrier's shared address look like a scanner clicking for many."""
     recipient = click.recipient.email or click.recipient.id
-    return bounded(recipient.lower()) if recipient else (message_key(click) or ANONYMOUS)
+    if not recipient:
+        return message_key(click) or ANONYMOUS
+    key = recipient.lower()
+    return bounded(key) if key[MAX_KEY:] else key
 
 
 def bounded(key: str) -> str:

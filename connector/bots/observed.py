@@ -87,8 +87,5 @@ class PendingClicks:
         if len(items) > self.limit:
             del items[next(iter(items))]
 
-    def __contains__(self, event_id: object) -> bool:
-        return event_id in self._items
-
     def take(self, event_id: str) -> Observed | None:
         return self._items.pop(event_id, None)
