@@ -61,6 +61,7 @@ from providers.signing import (
     basic_auth_problems,
     basic_auth_user_pass,
     basic_authorization,
+    blank_credential_problems,
     check_freshness,
     check_secret,
 )
@@ -97,7 +98,7 @@ def check_source(source: Source) -> list[str]:
         problems.append("options.certificates: must map certificate URLs to PEM text")
     if not _strings(source.options.get("certificate_files", [])):
         problems.append("options.certificate_files: must be a list of file paths")
-    return problems
+    return problems + blank_credential_problems(source)
 
 
 def _strings(value: Any) -> bool:

@@ -54,6 +54,7 @@ from providers.normalize import link_fields, load_json, origin, text, to_utc
 from providers.signing import (
     basic_auth_problems,
     basic_authorization,
+    blank_credential_problems,
     check_authorization,
     check_ip,
 )
@@ -98,7 +99,7 @@ def check_source(source: Source) -> list[str]:
         ZoneInfo(str(zone))
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"options.date_timezone: unknown time zone {zone!r}")
-    return problems
+    return problems + blank_credential_problems(source)
 
 
 def certificate_url(request: WebhookRequest) -> str | None:

@@ -34,7 +34,14 @@ from typing import Any
 from connector.errors import MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
 from providers.normalize import link_fields, load_json, origin, text, to_utc
-from providers.signing import check_freshness, decode_hex, hmac_digest, matching_key, parse_epoch
+from providers.signing import (
+    blank_credential_problems,
+    check_freshness,
+    decode_hex,
+    hmac_digest,
+    matching_key,
+    parse_epoch,
+)
 from schemas.compiled import CompiledEvent, build_event
 
 name = "customerio"
@@ -53,7 +60,7 @@ EVENT_TYPES: dict[tuple[str, str], str] = {
 
 def check_source(source: Source) -> list[str]:
     if source.signing_keys:
-        return []
+        return blank_credential_problems(source)
     return ["signing_keys: Customer.io needs the reporting webhook's signing key"]
 
 

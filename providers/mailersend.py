@@ -49,7 +49,14 @@ from typing import Any
 from connector.errors import MalformedPayload, SignatureError
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
 from providers.normalize import dig, link_fields, load_json, origin, tags, text, to_utc
-from providers.signing import check_freshness, check_ip, decode_hex, hmac_digest, matching_key
+from providers.signing import (
+    blank_credential_problems,
+    check_freshness,
+    check_ip,
+    decode_hex,
+    hmac_digest,
+    matching_key,
+)
 from schemas.compiled import CompiledEvent, build_event
 
 name = "mailersend"
@@ -74,7 +81,7 @@ def check_source(source: Source) -> list[str]:
         problems.append("signing_keys: MailerSend needs the webhook's signing secret")
     if source.options.get("click_event", CLICK_CHOICES[0]) not in CLICK_CHOICES:
         problems.append(f"options.click_event: must be one of {', '.join(CLICK_CHOICES)}")
-    return problems
+    return problems + blank_credential_problems(source)
 
 
 def certificate_url(request: WebhookRequest) -> str | None:

@@ -63,6 +63,7 @@ from providers.normalize import (
     url_field,
 )
 from providers.signing import (
+    blank_credential_problems,
     body_digest,
     check_freshness,
     decode_hex,
@@ -101,7 +102,7 @@ LEGACY_KEYS = frozenset(
 
 def check_source(source: Source) -> list[str]:
     if source.signing_keys:
-        return []
+        return blank_credential_problems(source)
     return ["signing_keys: Mailgun needs the HTTP webhook signing key"]
 
 

@@ -41,7 +41,12 @@ import orjson
 from connector.errors import MalformedPayload
 from providers.base import ParseResult, Source, Verified, WebhookRequest, collect
 from providers.normalize import agent, link_fields, load_json, origin, text, to_utc
-from providers.signing import basic_authorization, check_authorization, check_ip
+from providers.signing import (
+    basic_authorization,
+    blank_credential_problems,
+    check_authorization,
+    check_ip,
+)
 from schemas import composite_key
 from schemas.compiled import CompiledEvent, build_event
 
@@ -65,7 +70,7 @@ def check_source(source: Source) -> list[str]:
         f"basic_auth[{index}]: expected 'user:password'"
         for index, pair in enumerate(source.basic_auth)
         if ":" not in pair
-    ]
+    ] + blank_credential_problems(source)
 
 
 def certificate_url(request: WebhookRequest) -> str | None:

@@ -55,7 +55,7 @@ from providers.normalize import (
     to_utc,
     url_field,
 )
-from providers.signing import decode_base64, hmac_digest, matching_key
+from providers.signing import blank_credential_problems, decode_base64, hmac_digest, matching_key
 from schemas import BOT_HINT_KEY, composite_key
 from schemas.compiled import CompiledEvent, build_event
 
@@ -77,7 +77,7 @@ EVENT_TYPES: dict[str, str] = {
 
 def check_source(source: Source) -> list[str]:
     if source.signing_keys:
-        return []
+        return blank_credential_problems(source)
     return ["signing_keys: Mandrill needs the webhook's key (shown per webhook)"]
 
 

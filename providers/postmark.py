@@ -55,6 +55,7 @@ from providers.signing import (
     allowed_ips_problems,
     basic_auth_problems,
     basic_authorization,
+    blank_credential_problems,
     check_authorization,
     check_ip,
     check_secret,
@@ -83,7 +84,7 @@ def check_source(source: Source) -> list[str]:
         problems.append("options.token_header: must be an HTTP header name")
     if header is not None and not source.bearer_tokens:
         problems.append("bearer_tokens: options.token_header needs the tokens it carries")
-    return problems + allowed_ips_problems(source.allowed_ips)
+    return problems + allowed_ips_problems(source.allowed_ips) + blank_credential_problems(source)
 
 
 def certificate_url(request: WebhookRequest) -> str | None:

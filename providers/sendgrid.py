@@ -55,7 +55,13 @@ from providers.normalize import (
     to_utc,
     url_field,
 )
-from providers.signing import check_authorization, check_freshness, decode_base64, parse_epoch
+from providers.signing import (
+    blank_credential_problems,
+    check_authorization,
+    check_freshness,
+    decode_base64,
+    parse_epoch,
+)
 from schemas import composite_key
 from schemas.compiled import CompiledEvent, build_event
 
@@ -104,7 +110,7 @@ def check_source(source: Source) -> list[str]:
             _private_key(source.options["test_private_key"])
         except ConfigError as error:
             problems += error.problems
-    return problems
+    return problems + blank_credential_problems(source)
 
 
 @lru_cache(maxsize=64)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from connector.errors import ForbiddenSource, SignatureError
+from providers.base import Source
 
 
 def hmac_digest(key: str | bytes, message: bytes, algorithm: str = "sha256") -> bytes:
@@ -148,6 +149,24 @@ def basic_auth_problems(basic_auth: Iterable[str]) -> list[str]:
     if any(":" not in pair for pair in basic_auth):
         return ["basic_auth: each entry must be 'user:password'"]
     return []
+
+
+def blank_credential_problems(source: Source) -> list[str]:
+    """A signing key, token or password that is empty or blank (a `${VAR}` set to "") would
+    let anyone sign or log in with it: a start-up problem for every provider, fail closed."""
+    named = [("signing_keys", source.signing_keys), ("bearer_tokens", source.bearer_tokens)]
+    problems = [
+        f'{name}[{index}]: is empty (a variable set to ""?); anyone could sign with it'
+        for name, values in named
+        for index, value in enumerate(values)
+        if not value.strip()
+    ]
+    problems += [
+        f"basic_auth[{index}]: the password is empty; anyone could log in with it"
+        for index, pair in enumerate(source.basic_auth)
+        if ":" in pair and not pair.partition(":")[2].strip()
+    ]
+    return problems
 
 
 def allowed_ips_problems(allowed_ips: Iterable[str]) -> list[str]:

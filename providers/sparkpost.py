@@ -41,6 +41,7 @@ from providers.normalize import agent, link_fields, load_json, origin, text, to_
 from providers.signing import (
     basic_auth_problems,
     basic_authorization,
+    blank_credential_problems,
     check_authorization,
     check_ip,
     check_secret,
@@ -70,7 +71,7 @@ def check_source(source: Source) -> list[str]:
         problems.append(
             "basic_auth: SparkPost needs basic_auth or bearer_tokens (it signs nothing)"
         )
-    return problems + basic_auth_problems(source.basic_auth)
+    return problems + basic_auth_problems(source.basic_auth) + blank_credential_problems(source)
 
 
 def certificate_url(request: WebhookRequest) -> str | None:

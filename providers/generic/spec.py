@@ -16,7 +16,11 @@ from connector.errors import ConfigError
 from providers.base import Source
 from providers.generic.paths import _choice, _header, _Match, _match, _Path, _path, _table
 from providers.generic.times import _Time, _time
-from providers.signing import allowed_ips_problems, basic_auth_problems
+from providers.signing import (
+    allowed_ips_problems,
+    basic_auth_problems,
+    blank_credential_problems,
+)
 from schemas.events import SCHEDULED_TYPES
 
 # Schema fields a path can fill, plus "metadata.<key>" (one value into event.metadata[<key>]).
@@ -91,7 +95,7 @@ def check_source(source: Source) -> list[str]:
         problems.append('options.auth.type: "none" accepts anyone; it needs insecure = true')
     if ("url", "") in auth.signed and not source.url:
         problems.append("url: options.auth.signed uses {url}; set the URL the sender signs")
-    return problems + allowed_ips_problems(source.allowed_ips)
+    return problems + allowed_ips_problems(source.allowed_ips) + blank_credential_problems(source)
 
 
 def _spec(source: Source) -> _Spec:
