@@ -163,7 +163,7 @@ def _clicks(
             at += _s(idle)
             if idle > 30:
                 moved = ip.rsplit(".", 2)[0] + f".{rng.randrange(256)}.{rng.randrange(1, 255)}"
-                address = ip if pools.INDEX.lookup(moved) else moved
+                address = ip if pools.listed(moved) else moved
         return out
     if trait == "double_click":  # same link twice; a dual-stack home may switch family
         dual_stack = firm_egress == "remote" and ":" not in ip and rng.random() < 0.2

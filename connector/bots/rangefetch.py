@@ -14,6 +14,7 @@ import httpx
 
 from connector.errors import MalformedPayload
 
+_RIPESTAT = "https://stat.ripe.net/data/announced-prefixes/data.json?resource="
 # name -> URL, each documented by its publisher (see connector/bots/data/SOURCES.md).
 KNOWN_URLS: dict[str, str] = {
     "aws": "https://ip-ranges.amazonaws.com/ip-ranges.json",
@@ -30,6 +31,11 @@ KNOWN_URLS: dict[str, str] = {
     # AI assistants' user-triggered fetchers (rangefiles.FETCHER_LISTS)
     "openai-chatgpt-user": "https://openai.com/chatgpt-user.json",
     "perplexity-user": "https://www.perplexity.com/perplexity-user.json",
+    # Hosters without a range file of their own: their announced prefixes (RIPEstat;
+    # rangefiles.HOSTING_ASNS)
+    "hosting-hetzner": f"{_RIPESTAT}AS24940",
+    "hosting-ovh": f"{_RIPESTAT}AS16276",
+    "hosting-linode": f"{_RIPESTAT}AS63949",
 }
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -62,6 +68,7 @@ def _download(client: httpx.Client, name: str, directory: Path) -> tuple[str, Pa
     except httpx.HTTPError as error:
         raise MalformedPayload(f"{name}: cannot fetch {public} ({error})") from None
     base = public.rsplit("/", 1)[-1]
-    path = directory / (base if base.endswith(".json") else f"{name}.json")
+    # a published file name, unless the query names the data (RIPEstat's data.json)
+    path = directory / (base if base.endswith(".json") and public == url else f"{name}.json")
     path.write_bytes(response.content)
     return public, path

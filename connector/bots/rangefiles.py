@@ -11,6 +11,9 @@ Official formats understood (the user downloads them; we never fetch):
   (https://developers.google.com/search/docs/crawling-indexing/verifying-googlebot)
 - Microsoft 365 endpoints web service: a JSON list of `{id, serviceArea, ips, ...}`
   (https://learn.microsoft.com/microsoft-365/enterprise/microsoft-365-ip-web-service)
+- RIPEstat's announced prefixes of an AS (`data_call_name` "announced-prefixes",
+  `data.resource`, `data.prefixes[].prefix`; https://stat.ripe.net/docs/data-api/api-endpoints/announced-prefixes):
+  hosters that publish no range file (Hetzner, OVH, Linode: `HOSTING_ASNS`), category `cloud`
 - Vendor tables (Mimecast, Barracuda, Proofpoint publish HTML): save as plain text, one
   CIDR per line (`#` comments), and name the vendor.
 Our normalised format (`FORMAT`) is what the data snapshot and `ip_ranges_dir` hold.
@@ -87,6 +90,8 @@ def _parse_json(data: Any, name: str) -> RangeSource:
         return _azure(data, name)
     if "prefixes" in data and "creationTime" in data:
         return _google(data, name)
+    if data.get("data_call_name") == "announced-prefixes":
+        return _announced(data, name)
     raise MalformedPayload(f"{name}: not a recognised IP-range file")
 
 
@@ -150,6 +155,32 @@ def _google(data: dict[str, Any], name: str) -> RangeSource:
             _range(item.get("ipv4Prefix") or item.get("ipv6Prefix"), category, label, name)
         )
     return RangeSource(source, provider, date, name, tuple(ranges))
+
+
+# Hosters whose space is rentable servers (weak evidence, like the clouds': VPN exits and
+# people's own servers live there too) and that publish no range file of their own; their
+# announced prefixes come from RIPEstat. AS number -> (source id, provider, name).
+HOSTING_ASNS: dict[str, tuple[str, str, str]] = {
+    "24940": ("hosting-hetzner", "hetzner", "Hetzner Online"),
+    "16276": ("hosting-ovh", "ovh", "OVH"),
+    "63949": ("hosting-linode", "linode", "Linode (Akamai)"),
+}
+
+
+def _announced(data: dict[str, Any], name: str) -> RangeSource:
+    body = data.get("data")
+    if not isinstance(body, dict):
+        raise MalformedPayload(f"{name}: announced-prefixes without 'data'")
+    asn = str(body.get("resource", "")).upper().removeprefix("AS")
+    source, provider, label = HOSTING_ASNS.get(asn, (f"asn-{asn}", f"as{asn}", "hosting"))
+    detail = f"{label} AS{asn} hosting"
+    ranges = tuple(
+        _range(i.get("prefix"), "cloud", detail, name) for i in _list(body, "prefixes", name)
+    )
+    date = str(body.get("query_endtime") or data.get("time") or "")[:10]
+    return RangeSource(
+        source, provider, date, f"{name} RIPEstat announced-prefixes AS{asn}", ranges
+    )
 
 
 def _m365(data: list[dict[str, Any]], name: str) -> RangeSource:

@@ -5,7 +5,8 @@
   `--report` on a labelled file prints recall, precision and human FPR of both verdicts,
   overall and per kind, as given and with user agent and IP removed (the Customer.io case).
 - `update-ranges FILE...` validates official range files the user downloaded (AWS, Azure,
-  Google, Microsoft 365, vendor CIDR lists) and installs them into `[bots] ip_ranges_dir`;
+  Google, Microsoft 365, RIPEstat announced prefixes, vendor CIDR lists) and installs them
+  into `[bots] ip_ranges_dir`;
   `--fetch NAME` (or `all`) first downloads the ones with a stable URL (rangefetch.py).
 - `lookup IP...` shows what the installed IP data says about addresses.
 """

@@ -25,6 +25,15 @@ AWS = {
 }
 CRAWLERS = {"creationTime": "2026-11-02T00:00:00", "prefixes": [{"ipv4Prefix": "198.18.1.0/27"}]}
 M365 = [{"id": 9, "serviceArea": "Exchange", "ips": ["198.18.2.0/24"]}]
+RIPESTAT = {  # the announced-prefixes data call's shape (stat.ripe.net data API)
+    "data_call_name": "announced-prefixes",
+    "status": "ok",
+    "data": {
+        "resource": "24940",
+        "prefixes": [{"prefix": "198.18.3.0/24", "timelines": []}],
+        "query_endtime": "2026-12-01T08:00:00",
+    },
+}
 
 
 def _run(*args: str) -> Result:
@@ -39,6 +48,7 @@ def _run(*args: str) -> Result:
         ("microsoft365", M365, "microsoft365", None),  # undated list: dated when fetched
         ("openai-chatgpt-user", CRAWLERS, "openai-chatgpt-user", "2026-11-02"),
         ("perplexity-user", CRAWLERS, "perplexity-user", "2026-11-02"),
+        ("hosting-hetzner", RIPESTAT, "hosting-hetzner", "2026-12-01"),  # replaces the shipped
     ],
 )
 @respx.mock
