@@ -10,7 +10,7 @@ is recorded with the delivery it wins.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from connector.rules.decision import Decision, MatchedRule, UnmatchedRule
@@ -18,6 +18,7 @@ from connector.rules.links import SYSTEM_LINK_KINDS, classify_link
 from connector.rules.model import RuleSettings
 from connector.scenarios.early import answered_early, no_wait
 from connector.scenarios.emit import envelope
+from connector.scenarios.entries import lost_reason, once_key
 from connector.scenarios.firing import Fired, TimerFiring
 from connector.scenarios.keys import (
     api_check_id,
@@ -83,8 +84,9 @@ class ScenarioEngine:
         tx.record_recipients(
             [RecipientRecord(recipient, message_id, campaign_id, status, at, test, who)]
         )
+        send = _started(data)
         timers = [
-            answered_early(tx, _delivery_timer(rule, message_id, recipient, at, who, now))
+            answered_early(tx, _delivery_timer(rule, send, recipient, at, who, now))
             for rule in self._starts
             if starts_for(rule, status, message_id, campaign_id, test)
         ]
@@ -104,8 +106,7 @@ class ScenarioEngine:
     ) -> tuple[str, bool]:
         """A wait started through the API; the same one a delivery of that message starts."""
         recipient = recipient_key(data) or ""
-        message_id, _ = message_ids(data)
-        timer = _delivery_timer(rule, message_id, recipient, started_at, envelope(data), now)
+        timer = _delivery_timer(rule, _started(data), recipient, started_at, envelope(data), now)
         return timer.id, tx.add_timers([answered_early(tx, timer)]) == 1
 
     def settled(self, tx: Tx, event_id: str, suspected: bool) -> None:
@@ -165,15 +166,16 @@ class ScenarioEngine:
         if rule.group:
             keys.append((f"group:{rule.group}:{recipient}:{send.kind}:{send.id}", None, "group"))
         if rule.once_per != "event":
-            keys.append((_once_key(rule, recipient, data), rule.reenter_after, "once"))
+            keys.append((once_key(rule, recipient, data), rule.reenter_after, "once"))
         for key, window, kind in keys:
             holder = tx.entry_holder(key, event_id, now, window)
             if holder is not None:
-                return _lost(rule, kind, holder)
+                return lost_reason(rule, kind, holder)
         if rule.trigger == "wait" and data.get("scenario") is None:
-            message_id, _ = message_ids(data)
+            message_id, campaign_id = message_ids(data)
             clicked_at = _epoch(data.get("occurred_at")) or now
-            if tx.resolve_wait(rule.id, recipient, message_id, clicked_at, now) is None:
+            resolved = tx.resolve_wait(rule.id, recipient, message_id, clicked_at, now, campaign_id)
+            if resolved is None:
                 return no_wait(tx, rule, recipient, message_id, event_id, clicked_at, now)
         for key, _window, _kind in keys:
             tx.record_entry(key, rule.id, event_id, now)
@@ -225,14 +227,17 @@ def starts_for(
 
 
 def _delivery_timer(
-    rule: RuleSettings, message_id: str, recipient: str, at: float, who: bytes, now: float
+    rule: RuleSettings, send: SendKey, recipient: str, at: float, who: bytes, now: float
 ) -> TimerRecord:
+    """The wait or check one delivery starts: of its message, or of its campaign when the
+    recipients were registered for a campaign without message ids (any of its messages)."""
     delay = rule.timeout if rule.trigger == "wait" else rule.after
+    named = send.id if send.kind == "message" else f"campaign\x1f{send.id}"
     return TimerRecord(
-        id=delivery_timer_id(rule.id, message_id, recipient),
+        id=delivery_timer_id(rule.id, named, recipient),
         rule_id=rule.id,
         kind="wait" if rule.trigger == "wait" else "not_clicked",
-        send=SendKey("message", message_id),
+        send=send,
         recipient=recipient,
         due_at=at + (delay or 0.0),
         origin="delivery",
@@ -240,6 +245,14 @@ def _delivery_timer(
         data=who,
         started_at=at,
     )
+
+
+def _started(data: dict[str, Any]) -> SendKey:
+    """What a delivery's timers are about: its message, else its campaign."""
+    message_id, campaign_id = message_ids(data)
+    if message_id or not campaign_id:
+        return SendKey("message", message_id)
+    return SendKey("campaign", campaign_id)
 
 
 def _click(
@@ -263,32 +276,6 @@ def _click(
         settled=settle_at is None,
         settle_at=settle_at,
     )
-
-
-def _once_key(rule: RuleSettings, recipient: str, data: dict[str, Any]) -> str:
-    message_id, campaign_id = message_ids(data)
-    scope = {
-        "recipient": "",
-        "message": f":m:{message_id}",
-        "campaign": f":c:{campaign_id or message_id}",
-    }[rule.once_per]
-    return f"once:{rule.id}:{recipient}{scope}"
-
-
-def _lost(rule: RuleSettings, kind: str, holder: tuple[str, str, float]) -> str:
-    other, event_id, at = holder
-    when = datetime.fromtimestamp(at, UTC).isoformat()
-    if kind == "group":
-        if other != rule.id:
-            return (
-                f"lost to first response: rule {other!r} of group {rule.group!r} fired first"
-                f" for this recipient and send ({event_id} at {when})"
-            )
-        return (
-            f"group {rule.group!r} already fired for this recipient and send ({event_id} at {when})"
-        )
-    window = f", re-entry after {rule.reenter_after:g} s" if rule.reenter_after else ""
-    return f"already fired once per {rule.once_per} ({event_id} at {when}{window})"
 
 
 def _epoch(value: Any) -> float | None:

@@ -26,8 +26,13 @@ from connector.storage.scenario_records import (
     TimerRecord,
     TimerRow,
     send_params,
+    wait_sends,
 )
 
+# A click answers the wait of its message, or of its campaign (recipients registered by one)
+_WAIT_SEND = (
+    "((send_kind = 'message' AND send_id = %s) OR (send_kind = 'campaign' AND send_id = %s))"
+)
 _TIMER_COLUMNS = (
     "id, rule_id, kind, send_kind, send_id, recipient, due_at, status, origin, created_at,"
     " fired_at, cursor, emitted, data, started_at"
@@ -213,16 +218,22 @@ class PgScenarioSql(ClickGapSql):
         )
 
     def resolve_wait(
-        self, rule_id: str, recipient: str, message_id: str, clicked_at: float, now: float
+        self,
+        rule_id: str,
+        recipient: str,
+        message_id: str,
+        clicked_at: float,
+        now: float,
+        campaign_id: str = "",
     ) -> str | None:
         """Close the pending wait this click answers (still running when it was made): the
         timer's id, or None when there is none. Exactly one of click and timeout wins: the
         wait is locked (waiting for a firing that holds it, then re-checked as it left it)."""
         row = self.cur.execute(
             "SELECT id FROM timers WHERE kind = 'wait' AND status = 'pending' AND rule_id = %s"
-            " AND recipient = %s AND send_id = %s AND due_at > %s ORDER BY due_at LIMIT 1"
+            f" AND recipient = %s AND {_WAIT_SEND} AND due_at > %s ORDER BY due_at LIMIT 1"
             " FOR UPDATE",
-            (rule_id, scenario_key(recipient), scenario_key(message_id), clicked_at),
+            (rule_id, scenario_key(recipient), *wait_sends(message_id, campaign_id), clicked_at),
         ).fetchone()
         if row is None:
             return None

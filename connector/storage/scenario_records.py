@@ -132,6 +132,11 @@ def send_params(send: SendKey) -> tuple[str, ...]:
     return () if send.kind == "all" else (scenario_key(send.id),)
 
 
+def wait_sends(message_id: str, campaign_id: str) -> tuple[str, str]:
+    """The sends a click's wait may be under (its message, its campaign), bounded."""
+    return scenario_key(message_id), scenario_key(campaign_id)
+
+
 class ScenarioOps(Protocol):
     """The scenario operations every backend's transaction offers (part of `Tx`)."""
 
@@ -171,8 +176,18 @@ class ScenarioOps(Protocol):
     def defer_timer(self, timer_id: str, due_at: float) -> None: ...
     def finish_timer(self, timer_id: str, status: str, now: float, emitted: int = 0) -> None: ...
     def resolve_wait(
-        self, rule_id: str, recipient: str, message_id: str, clicked_at: float, now: float
-    ) -> str | None: ...
+        self,
+        rule_id: str,
+        recipient: str,
+        message_id: str,
+        clicked_at: float,
+        now: float,
+        campaign_id: str = "",
+    ) -> str | None:
+        """Close the wait this click answers: its message's, else its campaign's (a wait
+        started for recipients registered by campaign)."""
+        ...
+
     def cancel_timers(self, timer_ids: list[str], now: float) -> int: ...
     def cancel_stale_config_timers(self, rule_id: str, keep: list[str], now: float) -> int: ...
     def timers(

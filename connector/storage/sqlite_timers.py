@@ -8,8 +8,10 @@ import sqlite3
 from typing import Any
 
 from connector.storage.scenario_keys import scenario_key
-from connector.storage.scenario_records import SendKey, TimerRecord, TimerRow
+from connector.storage.scenario_records import SendKey, TimerRecord, TimerRow, wait_sends
 
+# A click answers the wait of its message, or of its campaign (recipients registered by one)
+_WAIT_SEND = "((send_kind = 'message' AND send_id = ?) OR (send_kind = 'campaign' AND send_id = ?))"
 _TIMER_COLUMNS = (
     "id, rule_id, kind, send_kind, send_id, recipient, due_at, status, origin, created_at,"
     " fired_at, cursor, emitted, data, started_at"
@@ -78,15 +80,21 @@ class TimerSql:
         )
 
     def resolve_wait(
-        self, rule_id: str, recipient: str, message_id: str, clicked_at: float, now: float
+        self,
+        rule_id: str,
+        recipient: str,
+        message_id: str,
+        clicked_at: float,
+        now: float,
+        campaign_id: str = "",
     ) -> str | None:
         """Close the pending wait this click answers (still running when it was made): the
         timer's id, or None when there is none. Exactly one of click and timeout wins."""
         row = self.conn.execute(
             "SELECT id FROM timers INDEXED BY timers_waiting WHERE kind = 'wait'"
-            " AND status = 'pending' AND rule_id = ? AND recipient = ? AND send_id = ?"
-            " AND due_at > ? ORDER BY due_at LIMIT 1",
-            (rule_id, scenario_key(recipient), scenario_key(message_id), clicked_at),
+            " AND status = 'pending' AND rule_id = ? AND recipient = ?"
+            f" AND {_WAIT_SEND} AND due_at > ? ORDER BY due_at LIMIT 1",
+            (rule_id, scenario_key(recipient), *wait_sends(message_id, campaign_id), clicked_at),
         ).fetchone()
         if row is None:
             return None

@@ -95,6 +95,41 @@ def test_a_test_send_starts_no_wait_and_no_check(
     h.close()
 
 
+@pytest.mark.parametrize(
+    ("clicks", "expected"),
+    [
+        (["ann"], [("crm", "email.clicked", "ann"), ("reminder", "email.click_timeout", "bob")]),
+        (
+            [],
+            [
+                ("reminder", "email.click_timeout", "ann"),
+                ("reminder", "email.click_timeout", "bob"),
+            ],
+        ),
+    ],
+)
+def test_recipients_registered_by_campaign_wait_for_a_click_on_any_of_its_messages(
+    tmp_path: Path, clicks: list[str], expected: list[tuple[str, str, str]]
+) -> None:
+    """POST /api/v1/recipients with a campaign and no message id: the waits it starts are
+    the campaign's, answered by a click on any message of it (they were keyed to message
+    "", so a person who clicked still timed out)."""
+    h = Harness(tmp_path / "c.db", [WAIT])
+    people = [
+        {"recipient": {"email": f"{who}@example.org"}, "message": {"campaign_id": "spring"}}
+        for who in ("ann", "bob")
+    ]
+    h.store.transaction_sync(lambda tx: h.engine.register(tx, people, T0))
+    for who in clicks:
+        h.ingest(event("email.clicked", who, T0 + HOUR, url=CONFIRM))
+    h.run(T0 + 30 * HOUR)
+    sent = [(d["action"], d["type"], d["recipient"]["email"][:3]) for d in h.deliveries()]
+    assert sent == expected
+    timeouts = [d for d in h.deliveries() if d["type"] == "email.click_timeout"]
+    assert {d["scenario"]["send"]["campaign_id"] for d in timeouts} == {"spring"}
+    h.close()
+
+
 def test_a_click_on_another_link_does_not_answer_a_wait(tmp_path: Path) -> None:
     """Only the selected links answer; the wait then times out."""
     h = Harness(tmp_path / "w.db", [WAIT])
