@@ -35,6 +35,7 @@ LONE, RIDES, REST = (
     "on a link a person clicked within 30 s",
     "rest",
 )
+HIDDEN = "human_hidden_link"  # people flagged by design (link.honeypot)
 _DELAYS = ((-1, "before"), (2, "<2s"), (10, "<10s"), (30, "<30s"), (60, "<60s"))
 _LATER = ((120, "<2m"), (600, "<10m"), (3600, "<1h"), (86400, "<1d"))
 
@@ -126,17 +127,34 @@ def order(training: list[tuple[str, str, Profile]], prior: float = 0.0) -> list[
 
 
 def oracle(
-    training: list[tuple[str, str, Profile]], ranked: list[Profile], budget: float
+    training: list[tuple[str, str, Profile]],
+    ranked: list[Profile],
+    budget: float,
+    group_budget: float = 0.02,
 ) -> set[Profile]:
-    """The descriptions flagged, in `ranked` order, keeping the training people's FPR
-    within budget (the test corpus's people are not looked at)."""
-    people = Counter(d[:-1] for label, _, d in training if label != "bot")
+    """The descriptions flagged, in `ranked` order, keeping the training people's FPR within
+    `budget` and each human group's within `group_budget` (the issue's 0.5 % and 2 %; the
+    people on the hidden link, flagged by design, are left out of the group limit). The test
+    corpus's people are not looked at."""
+    people: Counter[Profile] = Counter()
+    groups: dict[Profile, Counter[str]] = defaultdict(Counter)
+    sizes: Counter[str] = Counter()
+    for label, kind, d in training:
+        if label != "bot":
+            people[d[:-1]] += 1
+            groups[d[:-1]][kind] += 1
+            sizes[kind] += 1
     allowed = budget * sum(people.values())
-    flagged, spent = set(), 0
+    flagged, spent, used = set(), 0, Counter[str]()
     for description in ranked:
-        if spent + people[description] <= allowed:
-            flagged.add(description)
-            spent += people[description]
+        hits = groups[description]
+        if spent + people[description] > allowed or any(
+            used[k] + n > group_budget * sizes[k] for k, n in hits.items() if k != HIDDEN
+        ):
+            continue
+        flagged.add(description)
+        spent += people[description]
+        used.update(hits)
     return flagged
 
 
