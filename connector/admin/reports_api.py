@@ -168,7 +168,7 @@ def _time(request: Request, name: str) -> float | None:
         return None
     try:
         if _NUMBER.match(raw):
-            return utc(float(raw)).timestamp()  # one a datetime can hold (year <= 9999)
+            return datetime.fromtimestamp(float(raw), UTC).timestamp()  # year <= 9999
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         raise Unprocessable([f"{name}: {raw!r} is not an ISO 8601 time or Unix seconds"]) from None

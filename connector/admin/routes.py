@@ -13,6 +13,7 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import get_args
 
 import orjson
 import structlog
@@ -48,6 +49,7 @@ from connector.errors import (
     ConnectorError,
     InternalError,
     NotFound,
+    PayloadTooLarge,
     StorageUnavailable,
     Unauthorized,
     Unprocessable,
@@ -57,9 +59,10 @@ from connector.links.settings import TriggerLinksSettings
 from connector.rules.model import RuleSettings
 from connector.scenarios.engine import ScenarioEngine, new_check
 from connector.storage.base import Store, Tx
-from connector.storage.scenario_records import SendKey, TimerRow
+from connector.storage.scenario_records import SendKey, TimerRow, TimerStatus
 
 Handler = Callable[[Request], Awaitable[Response]]
+TIMER_STATUSES: tuple[str, ...] = get_args(TimerStatus)
 log = structlog.get_logger("connector.admin")
 
 
@@ -101,7 +104,7 @@ class AdminApi:
                 self._authorise(request)
                 refuse_nul_params(request)
                 return await handler(request)
-            except (ApiError, StorageUnavailable) as error:  # 503 while the database is down
+            except (ApiError, PayloadTooLarge, StorageUnavailable) as error:  # 413, 503
                 return api_error(error)
             except Exception as bug:  # a bug: its stack in the log, JSON 500, never a bare one
                 log.exception("admin.error", path=request.url.path, error=type(bug).__name__)
@@ -145,6 +148,9 @@ class AdminApi:
                 )
             )
         status = params.get("status")
+        if status is not None and status not in TIMER_STATUSES:
+            listed = ", ".join(TIMER_STATUSES)
+            raise Unprocessable([f"status: {status!r} is none of {listed}"])
 
         def read(tx: Tx) -> list[TimerRow] | None:
             if send is not None and not tx.send_known(send):

@@ -180,6 +180,25 @@ def test_a_store_outage_or_a_bug_is_a_json_answer(
     assert "year 10000" not in response.text
 
 
+def test_an_oversized_body_is_413_and_stores_nothing(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body past the admin API's cap is refused before it is read whole; nothing of it
+    is registered (20 MB of metadata used to be stored in every recipient's row)."""
+    monkeypatch.setattr("connector.admin.http.MAX_BODY", 1000)
+    person = {"email": "ann@example.org", "metadata": {"notes": "x" * 2000}}
+    body = {"send": {"campaign_id": "big"}, "recipients": [person]}
+    refused = client.post("/api/v1/recipients", json=body, headers=AUTH)
+    listed = client.get("/api/v1/checks?campaign_id=big", headers=AUTH)
+    assert (refused.status_code, refused.json()["error"]) == (413, "too_large")
+    assert listed.status_code == 404
+
+
+def test_an_unknown_status_filter_is_422(client: TestClient) -> None:
+    response = client.get("/api/v1/checks?status=weird", headers=AUTH)
+    assert response.status_code == 422 and "pending" in response.json()["message"]
+
+
 def test_the_openapi_document_describes_every_route(client: TestClient) -> None:
     """Generated from the pydantic models: each route, its body and its answers."""
     document = client.get("/api/v1/openapi.json").json()
