@@ -58,7 +58,7 @@ class Detector:
         self.ip_index = ip_index or load_index(settings.ip_ranges_dir, settings.use_cloudip_package)
         self.version = f"{DETECTOR_VERSION};ip={self.ip_index.version};ua={_crawlerdetect()}"
         self._points = {code: settings.points_for(code) for code in REASONS}
-        self._habits = AgentHabits()  # which providers' clicks carry an agent (ua.absent)
+        self._habits = AgentHabits()  # which sources' clicks carry an agent (ua.absent)
         self._facts = FactReader(settings, self.ip_index, self._points, self._habits)
         self._proof = settings.suspect_threshold  # own evidence that flags a click by itself
         # Evidence an address/agent needs to settle which side of a pair is the scanner:
@@ -119,7 +119,7 @@ class Detector:
         if not self.settings.enabled:
             return self._neutral("immediate")
         click = cast(ClickView, event)  # its type says so; the view only reads attributes
-        counts = self._habits.counts.get(click.provider) or self._habits.start(click.provider)
+        counts = self._habits.counts.get(click.source) or self._habits.start(click.source)
         counts[click.client.user_agent is None] += 1  # AgentHabits.count, inlined: every click
         facts = self._facts.read(click)
         record = facts.record

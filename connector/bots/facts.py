@@ -75,8 +75,8 @@ class FactReader:
                     evidence += self.points[code]
                 own = by_agent + own
         else:
-            absent = self.habits.absent(click.provider)
-            if absent is not None:  # a client that sent none, where this ESP reports them
+            absent = self.habits.absent(click.source)
+            if absent is not None:  # a client that sent none, where this source reports them
                 evidence += self.points["ua.absent"]
                 own = (("ua.absent", absent), *own)
         method = client.http_method

@@ -29,7 +29,7 @@ REASONS: dict[str, ReasonSpec] = {
     "ua.known_bot": ReasonSpec(80, "agent matched the crawlerdetect crawler/bot list"),
     "ua.empty": ReasonSpec(60, "empty or placeholder agent: every browser sends one"),
     "ua.absent": ReasonSpec(
-        60, "no agent, from a provider whose clicks carry one: every browser sends one"
+        60, "no agent, from a source whose clicks carry one: every browser sends one"
     ),
     "ua.full_build": ReasonSpec(30, "desktop Chrome with a full build number (reduced since M101)"),
     "ua.outdated": ReasonSpec(20, "browser major version far behind the click date"),

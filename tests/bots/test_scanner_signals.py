@@ -260,3 +260,11 @@ def test_absent_agent_where_the_provider_reports_them(
     replay = Replay(detector()).feed(*earlier, bare)
     assert ("ua.absent" in codes(replay.settled(bare))) is absent
     assert replay.settled(bare).suspected is absent
+
+
+def test_absent_agent_is_judged_per_source() -> None:
+    """Another source's habit says nothing: a second endpoint of the same ESP, or a generic
+    one mapping other fields, may carry no agents at all."""
+    earlier = [clicked(LATE + 100 * n, message=f"other{n}") for n in range(60)]
+    bare = clicked(LATE * 30, message="m9", agent=None).model_copy(update={"source": "cio"})
+    assert "ua.absent" not in codes(Replay(detector()).feed(*earlier, bare).settled(bare))
