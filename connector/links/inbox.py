@@ -1,7 +1,7 @@
 """Clicks on their way into the inbox: stored together, one ingest in flight at a time.
 
 A click's `link.clicked` event waits for the next ingest: when none is in flight, the first
-loop turn that adds no click to the batch (`_settled`), else as soon as the one in flight is
+loop turn that adds no click to the batch (storage/gather.py), else as soon as the one in flight is
 committed, with every click that came meanwhile. Each batch is one `IngestBatch` (one writer
 job, committed in one group commit like webhooks), and every click is answered only after
 that COMMIT; no click waits for a timer, only for the commit before its own and for the
@@ -9,14 +9,6 @@ loop to finish parsing the requests that came with it. One ingest, one log line
 (`link.clicks`: how many, how many verified, per slug), one metrics update and one wake of
 the worker per batch instead of per click: bench/redirect.py measured the per-click job and
 log line at ~20% of a click's CPU (bench/README.md, "Trigger-link redirect").
-
-Why a batch waits for a quiet turn: wrk's 50 connections (and any burst) arrive over two or
-three reads, so flushing at the end of the first turn sent a batch of 1-5 clicks, its own
-COMMIT and fsync, and made the other 45-49 wait for it: half the group commits were tiny
-and each fsync left the core idle. Waiting for the turn that adds nothing (at most
-`MAX_WAIT_TURNS` turns, a few microseconds each) made batches of ~50 the rule;
-bench/redirect.py, same-run A/B of 5 rounds: CPU a click x0.91, req/s x1.12 (bench/README.md,
-"Trigger-link redirect", session 11).
 
 A failed batch of several clicks is retried click by click (concurrently, so in one group
 commit again), so one bad event never takes the others with it; a click whose event could
@@ -35,11 +27,10 @@ import structlog
 
 from connector.metrics import Metrics
 from connector.storage.base import EventRecord, IngestBatch, Store
+from connector.storage.gather import Gathering
 
 log = structlog.get_logger("connector.links")
 SOURCE = "trigger_links"  # the `source` label of the clicks' request counters
-MAX_WAIT_TURNS = 4  # loop turns a batch may wait for one that adds no click
-MAX_WAIT_CLICKS = 100  # a batch this large goes at once
 
 
 @dataclass(slots=True)
@@ -55,8 +46,7 @@ class _Batch:
     slugs: list[str] = field(default_factory=list)
     verified: int = 0
     waiters: list[asyncio.Future[bool]] = field(default_factory=list)
-    seen: int = 0  # clicks at the last look (`_settled`)
-    turns: int = 0  # loop turns waited so far
+    gathering: Gathering = field(default_factory=Gathering)  # for a turn that adds none
 
 
 class ClickInbox:
@@ -86,7 +76,7 @@ class ClickInbox:
 
     def _flush(self) -> None:
         batch = self._batch
-        if batch is not None and not _settled(batch):
+        if batch is not None and not batch.gathering.settled(len(batch.records)):
             batch.loop.call_soon(self._flush)
             return
         self._batch = None
@@ -141,17 +131,6 @@ class ClickInbox:
         """Add clicks to the request counter (`stored` or `not_stored`)."""
         if self._metrics is not None and clicks:
             self._metrics.requests.labels(SOURCE, outcome).inc(clicks)
-
-
-def _settled(batch: _Batch) -> bool:
-    """Whether the batch goes now: the last loop turn added no click to it (the requests
-    that came together are parsed), or it has waited long enough or grown large enough."""
-    size = len(batch.records)
-    if size == batch.seen or batch.turns >= MAX_WAIT_TURNS or size >= MAX_WAIT_CLICKS:
-        return True
-    batch.seen = size
-    batch.turns += 1
-    return False
 
 
 def _batch_of(records: list[EventRecord]) -> IngestBatch:

@@ -28,8 +28,9 @@ acknowledge, whatever the worker's nice value; so under load its share of the lo
 bounded to 1 / (1 + yield_ratio), and when the web process is idle (no wait) it runs flat
 out. Measured with `bench/ingest.py` (bench/README.md, "The worker yields the lock").
 
-Hand-offs are batched both ways: jobs submitted during one turn of an event loop reach the
-thread as one queue item (waking a thread is a syscall plus a GIL hand-over), and answers go
+Hand-offs are batched both ways: durable jobs submitted until a turn of an event loop that
+adds none (gather.py: a burst of requests read over a few turns is one group commit) reach
+the thread as one queue item (waking a thread is a syscall plus a GIL hand-over), and answers go
 back with one `call_soon_threadsafe` per batch and loop, not one per caller.
 """
 
@@ -48,6 +49,7 @@ from typing import TypeVar
 
 from connector.errors import StorageUnavailable
 from connector.storage.answers import Outcome, answer
+from connector.storage.gather import Gathering
 from connector.storage.sqlite_jobs import Job, locked, rollback, transaction
 
 T = TypeVar("T")
@@ -73,6 +75,7 @@ class SqliteWriter:
         self._max_batch = max_batch
         self._jobs: queue.SimpleQueue[list[Job] | None] = queue.SimpleQueue()
         self._waiting: dict[asyncio.AbstractEventLoop, list[Job]] = {}
+        self._gathering: dict[asyncio.AbstractEventLoop, Gathering] = {}
         self._thread: threading.Thread | None = None
         self._ready: Future[None] = Future()
         self._lock_fd = -1
@@ -89,7 +92,7 @@ class SqliteWriter:
     def stop(self) -> None:
         if self._thread is not None:
             for loop in list(self._waiting):  # submitted this turn: still run before stopping
-                self._hand_over(loop)
+                self._hand_over(loop, now=True)
             self._jobs.put(None)
             self._thread.join()
             self._thread = None
@@ -123,8 +126,17 @@ class SqliteWriter:
         waiting.append(Job(fn, future, loop, durable))
         return await future
 
-    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Everything this loop submitted in one turn goes to the thread as one item."""
+    def _hand_over(self, loop: asyncio.AbstractEventLoop, now: bool = False) -> None:
+        """Everything this loop submitted goes to the thread as one item: durable work (what
+        requests wait for) at the first turn that added none (gather.py), background
+        bookkeeping at the end of this turn."""
+        jobs = self._waiting.get(loop)
+        if jobs and not now and all(job.durable for job in jobs):
+            gathering = self._gathering.setdefault(loop, Gathering())
+            if not gathering.settled(len(jobs), self._max_batch):
+                loop.call_soon(self._hand_over, loop)
+                return
+        self._gathering.pop(loop, None)
         jobs = self._waiting.pop(loop, None)
         if not jobs:
             return

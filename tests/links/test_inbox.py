@@ -7,9 +7,10 @@ import re
 
 from connector.errors import StorageUnavailable
 from connector.links.event import click_id
-from connector.links.inbox import MAX_WAIT_TURNS, ClickInbox
+from connector.links.inbox import ClickInbox
 from connector.metrics import Metrics
 from connector.storage.base import EventRecord, IngestBatch, IngestOutcome
+from connector.storage.gather import MAX_WAIT_TURNS
 
 
 class RecordingStore:
