@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from connector.storage.scenario_keys import scenario_key
+from connector.storage.scenario_keys import MAX_KEY, scenario_key
 
 SendKind = Literal["message", "campaign", "all"]
 TimerKind = Literal["clicked_by", "not_clicked", "wait"]
@@ -41,7 +41,8 @@ class RecipientRecord:
     data: bytes
 
     def __post_init__(self) -> None:
-        _bound(self, "recipient", "message_id", "campaign_id")
+        if max(len(self.recipient), len(self.message_id), len(self.campaign_id)) > MAX_KEY:
+            _bound(self, "recipient", "message_id", "campaign_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,8 @@ class ClickRecord:
     settle_at: float | None
 
     def __post_init__(self) -> None:
-        _bound(self, "recipient", "message_id", "campaign_id")
+        if max(len(self.recipient), len(self.message_id), len(self.campaign_id)) > MAX_KEY:
+            _bound(self, "recipient", "message_id", "campaign_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +125,11 @@ class TimerRow:
 
 
 def _bound(record: object, *fields: str) -> None:
+    """Keys over `MAX_KEY` bounded in place; short ones (nearly all) cost a length test."""
     for name in fields:
-        object.__setattr__(record, name, scenario_key(getattr(record, name)))
+        value = getattr(record, name)
+        if len(value) > MAX_KEY:
+            object.__setattr__(record, name, scenario_key(value))
 
 
 def send_params(send: SendKey) -> tuple[str, ...]:
