@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from connector.bots.keys import MAX_KEY, bounded
 
+__all__ = ["KEY_COLUMNS", "MAX_KEY", "bound_stored_keys", "scenario_key"]
 scenario_key = bounded
 
 # The key columns of each scenario table (what migration 0013 bounds).
