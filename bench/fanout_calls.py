@@ -122,8 +122,11 @@ def _where(code: CodeType) -> str:
 
 
 # --- one measurement, in its own process -------------------------------------------------------
-def count_worker(config: Path, db: Path, top: int, launcher: str | None) -> dict[str, Any]:
-    """The real worker, in-process, counted from `Pipeline.start` to an empty outbox."""
+def count_worker(
+    config: Path, db: Path, top: int, launcher: str | None, hook: bool = True
+) -> dict[str, Any]:
+    """The real worker, in-process, counted from `Pipeline.start` to an empty outbox;
+    `hook` False: not counted (a run for callgrind's instruction counts, see `instructions`)."""
     if launcher:  # a variant's patches or sys.path, as fanout.py's launchers set them up
         runpy.run_path(launcher, run_name="launcher")
     import uvloop
@@ -134,32 +137,45 @@ def count_worker(config: Path, db: Path, top: int, launcher: str | None) -> dict
     from connector.pipeline.standalone import run_worker
 
     counting = Counting()
-    start = worker.Pipeline.start
+    start, attempt = worker.Pipeline.start, worker.Pipeline._attempt
+    with sqlite3.connect(db) as conn:
+        (expected,) = conn.execute("SELECT COUNT(*) FROM deliveries").fetchone()
+    finished = 0
+    done = asyncio.Event()
 
     def counted_start(self: worker.Pipeline) -> None:
         counting.on = True
         start(self)
 
+    async def counted_attempt(self: worker.Pipeline, *args: Any) -> Any:
+        """The worker's own, then one more finished (no polling of the database: under
+        callgrind its cost would grow with the run's length, not with its deliveries)."""
+        nonlocal finished
+        result = await attempt(self, *args)
+        finished += 1
+        if finished == expected:
+            counting.on = False
+            done.set()
+        return result
+
     worker.Pipeline.start = counted_start  # type: ignore[method-assign]
+    worker.Pipeline._attempt = counted_attempt  # type: ignore[method-assign]
+    worker.TIMER_POLL_SECONDS = 3600.0  # no timers here: their polls would count per second
     settings = load_settings(config)
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (the attempt lines: written, not kept)
     configure_logging(settings.server.log_level, json=True)
 
-    async def watch() -> None:
-        while True:
-            await asyncio.sleep(0.02)
-            counting.on, was = False, counting.on
-            if was and not fanout.pending(db):
-                os.kill(os.getpid(), signal.SIGTERM)
-                return
-            counting.on = was
-
     async def go() -> None:
-        watcher = asyncio.create_task(watch())
-        await run_worker(settings)
-        await watcher
+        async def stop() -> None:
+            await done.wait()
+            os.kill(os.getpid(), signal.SIGTERM)
 
-    counting.install()
+        stopping = asyncio.create_task(stop())
+        await run_worker(settings)
+        await stopping
+
+    if hook:
+        counting.install()
     uvloop.run(go())
     sys.setprofile(None)
     with sqlite3.connect(db) as conn:
@@ -169,7 +185,9 @@ def count_worker(config: Path, db: Path, top: int, launcher: str | None) -> dict
     return counting.report(delivered, top)
 
 
-def count_loop(db: Path, port: int, concurrency: int, api: str, top: int) -> dict[str, Any]:
+def count_loop(
+    db: Path, port: int, concurrency: int, api: str, top: int, hook: bool = True
+) -> dict[str, Any]:
     import aiohttp  # noqa: F401  (imported before counting, as the worker's are)
     import httpx_aiohttp  # noqa: F401
     import uvloop  # noqa: F401
@@ -178,7 +196,8 @@ def count_loop(db: Path, port: int, concurrency: int, api: str, top: int) -> dic
 
     counting = Counting()
     counting.on = True
-    counting.install()
+    if hook:
+        counting.install()
     sys.stdout, stdout = open(os.devnull, "w"), sys.stdout  # noqa: SIM115
     fanout.run_loop(db, port, concurrency, api)
     sys.setprofile(None)
@@ -260,9 +279,12 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["worker"]:
         config, db, top, launcher = sys.argv[2:6]
-        print(json.dumps(count_worker(Path(config), Path(db), int(top), launcher or None)))
+        hook = sys.argv[6:7] != ["nohook"]
+        print(json.dumps(count_worker(Path(config), Path(db), int(top), launcher or None, hook)))
     elif sys.argv[1:2] == ["loop"]:
         db, port, concurrency, api, top = sys.argv[2:7]
-        print(json.dumps(count_loop(Path(db), int(port), int(concurrency), api, int(top))))
+        hook = sys.argv[7:8] != ["nohook"]
+        figures = count_loop(Path(db), int(port), int(concurrency), api, int(top), hook)
+        print(json.dumps(figures))
     else:
         main()

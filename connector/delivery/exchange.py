@@ -34,10 +34,19 @@ def aiohttp_timeout(
     return aiohttp.ClientTimeout(sock_connect=connect, sock_read=read, connect=pool)
 
 
+# A delivery's exchange is bounded as a whole by the sender's deadline (the action's
+# timeout from the attempt's start, slow-loris safe), which always comes first: every
+# phase starts at or after the attempt and had the same timeout, and aiohttp rounds those
+# of 5 s or more up to whole seconds. So aiohttp gets none of its own: each cost a timer
+# per request (the pool wait's `ceil_timeout`, the read timeout set at the response's
+# start and again at its data), three loop timers and ~10 Python calls a delivery.
+NO_PHASE_TIMEOUTS = aiohttp.ClientTimeout()
+
+
 class Route:
     """Where and how an action's requests go, prepared once per action: httpx's URL for
-    dispatch, aiohttp's for sending, the request extensions (destination policy, timeouts)
-    and aiohttp's form of those timeouts."""
+    dispatch, aiohttp's for sending, and the request extensions (destination policy, and
+    the per-phase timeouts other transports read)."""
 
     __slots__ = ("extensions", "host", "method", "target", "timeout", "url")
 
@@ -47,10 +56,7 @@ class Route:
         self.host = url.host
         self.target = aiohttp_url(str(url))
         self.extensions = extensions
-        timeout: dict[str, Any] = extensions.get("timeout", {})
-        self.timeout = aiohttp_timeout(
-            timeout.get("connect"), timeout.get("read"), timeout.get("pool")
-        )
+        self.timeout = NO_PHASE_TIMEOUTS
 
     def request(self, headers: dict[str, str], body: bytes) -> httpx.Request:
         """The same request as httpx's model, for transports that take only that. Headers

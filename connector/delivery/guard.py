@@ -41,6 +41,7 @@ _FAMILIES = {socket.AF_INET: 4, socket.AF_INET6: 6}
 # Parsing the host as an address took ~2 % of an attempt (py-spy on bench/fanout.py's
 # worker); the same few action hosts come back on every request.
 _literal = functools.lru_cache(maxsize=1024)(literal_address)
+_PASSED_ROUTES = 1024  # one per action: a bound for configurations replaced at runtime
 SessionFactory = Callable[[DestinationPolicy], aiohttp.ClientSession]
 SocketFactory = Callable[[AddrInfoType], socket.socket]  # aiohttp's hook where it dials
 
@@ -112,6 +113,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self._sessions = sessions
         self.default = default
         self._inner: dict[DestinationPolicy, AiohttpEngine] = {}
+        self._passed: dict[Route, AiohttpEngine] = {}  # routes checked once (`deliver`)
         self.inner(default)  # built now, as httpx builds its default transport, not mid-delivery
 
     def inner(self, policy: DestinationPolicy) -> AiohttpEngine:
@@ -126,8 +128,20 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     def deliver(self, route: Route, headers: dict[str, str], body: bytes) -> Awaitable[Reply]:
         """A delivery without httpx's models (exchange.py), guarded the same way: checked
-        now, and the engine's coroutine returned to be awaited (client.py's `deliver`)."""
-        return self._checked(route.extensions, route.host).deliver(route, headers, body)
+        now, and the engine's coroutine returned to be awaited (client.py's `deliver`).
+
+        A route that passed is remembered with its engine: its policy and host never
+        change, and the policy's verdict on an address is memoised for good (addresses.py),
+        so the check could only pass again (five Python calls a delivery,
+        bench/fanout_calls.py). A refused route is not remembered: it raises every time.
+        Host names are checked at every connection, by `GuardedResolver`."""
+        engine = self._passed.get(route)
+        if engine is None:
+            engine = self._checked(route.extensions, route.host)
+            if len(self._passed) >= _PASSED_ROUTES:
+                self._passed.clear()  # routes of replaced configurations
+            self._passed[route] = engine
+        return engine.deliver(route, headers, body)
 
     def _checked(self, extensions: dict[str, Any], host: str) -> AiohttpEngine:
         """The engine of the request's policy, once a literal address host passed it."""
@@ -140,6 +154,6 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         return self.inner(policy)
 
     async def aclose(self) -> None:
-        engines, self._inner = list(self._inner.values()), {}
+        engines, self._inner, self._passed = list(self._inner.values()), {}, {}
         for engine in engines:
             await engine.aclose()

@@ -63,6 +63,7 @@ class Outflow(Generic[R]):
         self._idle: list[asyncio.Future[None]] = []  # lanes waiting for work
         self._done: list[R] = []
         self._changed = asyncio.Event()
+        self._watching = 0  # calls of `wait` waiting on `_changed`
 
     @property
     def busy(self) -> int:
@@ -146,7 +147,8 @@ class Outflow(Generic[R]):
         if not self._held[key]:  # nothing sent or queued for it: forget it
             del self._held[key], self._sending[key]
             self._queued.pop(key, None)
-        self._changed.set()
+        if self._watching:  # an Event.set (a Python call) only while `wait` waits
+            self._changed.set()
         if self._on_finish is not None:
             self._on_finish()
 
@@ -158,11 +160,15 @@ class Outflow(Generic[R]):
     async def wait(self, ready: Callable[[], bool], seconds: float) -> None:
         """Until `ready()` holds (checked as attempts finish) or nothing is in flight, at
         most `seconds`."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                while self._total and not ready():
-                    self._changed.clear()
-                    await self._changed.wait()
+        self._watching += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    while self._total and not ready():
+                        self._changed.clear()
+                        await self._changed.wait()
+        finally:
+            self._watching -= 1
 
     async def cancel(self) -> None:
         """Stop every attempt in flight and drop the queued ones; what finished stays for

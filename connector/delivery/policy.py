@@ -64,6 +64,10 @@ class Decision:
     reason: str | None = None
 
 
+# A delivered attempt's decision, shared: decisions are never changed once made.
+DELIVERED = Decision("delivered")
+
+
 class RetryPolicy:
     """Built once from `DeliverySettings` and shared by every attempt."""
 
@@ -108,6 +112,8 @@ class RetryPolicy:
     ) -> Decision:
         """Classify, then schedule the next attempt or give up."""
         outcome = self.classify(result)
+        if outcome == "delivered":
+            return DELIVERED
         if outcome != "retry":
             return Decision(outcome)
         delay = parse_retry_after(retry_after, now)

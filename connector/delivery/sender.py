@@ -38,7 +38,7 @@ from connector.delivery.body import encode, render
 from connector.delivery.client import USER_AGENT, deliver
 from connector.delivery.exchange import Route
 from connector.delivery.guard import POLICY_EXTENSION
-from connector.delivery.policy import Decision, RetryPolicy
+from connector.delivery.policy import DELIVERED, Decision, RetryPolicy
 from connector.delivery.settings import DeliverySettings, HttpAction, LogAction
 from connector.delivery.signing import Signer
 
@@ -216,7 +216,7 @@ class Sender:
             error = f"body could not be encoded as JSON: {str(exc)[:ERROR_CHARS]}"
             return _Done(Decision("dead"), error=error, failure="body")
         if target is None:  # a log action
-            return _Done(Decision("delivered"), logged_body=value)
+            return _Done(DELIVERED, logged_body=value)
         try:
             payload, extra = target.envelope(value, payload, job)
         except (TypeError, ValueError) as exc:  # the SDK's messages name attributes, not values
@@ -241,15 +241,15 @@ class Sender:
             error, failure = _describe(exc, target)
             return _Done(decision, error=_with_reason(error, decision), failure=failure)
         if reply.body is not None:  # the body came with the headers (engine.py)
-            snippet = reply.body[:_KEPT_BYTES]
+            snippet = reply.body
         else:
             assert reply.stream is not None
-            snippet = await _read_rest(reply.stream, deadline)
+            snippet = await _read_rest(reply.stream, deadline)  # and frees the connection
         status = reply.status
+        if 200 <= status < 300:  # the policy's first rule, without its three calls
+            return _Done(DELIVERED, status=status)
         decision = self._decide(status, job, reply.retry_after)
-        if decision.outcome == "delivered":
-            return _Done(decision, status=status)
-        error = _with_reason(_status_error(status, snippet), decision)
+        error = _with_reason(_status_error(status, snippet[:_KEPT_BYTES]), decision)
         return _Done(decision, status=status, error=error, failure=_status_failure(status))
 
     def _decide(

@@ -16,7 +16,7 @@ send with that library's own `verify`.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hmac
 from datetime import UTC, datetime
 from math import floor
@@ -42,5 +42,5 @@ class Signer:
         return {
             "webhook-id": msg_id,
             "webhook-timestamp": stamp,
-            "webhook-signature": "v1," + base64.b64encode(signed).decode(),
+            "webhook-signature": "v1," + binascii.b2a_base64(signed, newline=False).decode(),
         }
