@@ -320,7 +320,7 @@ class Pipeline:
             event=None,  # decoded by the sender only where an action needs the value
             attempt=item.attempt,
             first_attempt_at=_utc(item.first_attempt_at) if item.first_attempt_at else None,
-            now=_utc(now),
+            now=datetime.fromtimestamp(now, UTC),
             body=item.body,
         )
         result = await self.sender.attempt(job)
