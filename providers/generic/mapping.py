@@ -75,6 +75,7 @@ def _event(
         "id": text(get("message.id")),
         "campaign_id": text(get("message.campaign_id")),
         "subject": text(get("message.subject")),
+        "link_count": _whole_number(get("message.link_count")),
     }
     recipient = {"email": text(get("recipient.email")), "id": text(get("recipient.id"))}
     url = url_field(get("link.url")) if clicked else None
@@ -100,7 +101,9 @@ def _event(
     if not clicked:
         return build_event(kind, common)
     assert url is not None
-    common["link"] = link_fields(url, id=get("link.id"), position=_position(get("link.position")))
+    common["link"] = link_fields(
+        url, id=get("link.id"), position=_whole_number(get("link.position"))
+    )
     common["client"] = {"user_agent": text(get("client.user_agent")), "ip": text(get("client.ip"))}
     return build_event(kind, common)
 
@@ -109,12 +112,13 @@ def _raw(value: Any) -> str:
     return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
-def _position(value: Any) -> int | None:
+def _whole_number(value: Any) -> int | None:
+    """A count or 0-based index (or a string of one); anything else is unknown, not an error."""
     if isinstance(value, bool):
         return None
     if isinstance(value, str) and _INDEX.match(value.strip()):
         value = int(value)
-    return value if isinstance(value, int) and value >= 0 else None
+    return value if isinstance(value, int) and 0 <= value < 2**31 else None
 
 
 def _metadata(spec: _Spec, get: Callable[[str], Any]) -> dict[str, Any]:

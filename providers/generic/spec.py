@@ -32,6 +32,7 @@ FIELDS = (
     "message.id",
     "message.campaign_id",
     "message.subject",
+    "message.link_count",
     "link.url",
     "link.id",
     "link.position",

@@ -387,6 +387,30 @@ def test_click_is_normalised_with_every_mapped_field() -> None:
     assert event.metadata == {"esp": "generic"}
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (7, 7),
+        ("12", 12),
+        (" 3 ", 3),
+        (0, 0),
+        (-1, None),
+        (True, None),
+        ("many", None),
+        (2.5, None),
+        (10**30, None),
+        (None, None),
+    ],
+)
+def test_link_count_and_position_are_whole_numbers_or_unknown(value: Any, expected: Any) -> None:
+    """`message.link_count` and `link.position` take counts; other values are left unknown."""
+    fields = {**OPTIONS["fields"], "message.link_count": "links", "link.position": "links"}
+    body = json.dumps({**EVENT, "links": value}).encode()
+    event = generic.parse(_request(body), _source(_options(fields=fields))).events[0].event
+    assert isinstance(event, EmailClicked)
+    assert (event.message.link_count, event.link.position) == (expected, expected)
+
+
 def test_delivered_ignored_and_rejected_items_in_one_batch() -> None:
     """In an array, deliveries, unknown types and unusable items are told apart per item."""
     items = [
