@@ -225,14 +225,26 @@ def pair_hit(
             # followed the person (Safe Links fetched 12 s after, resend-node #901).
             return "pair.scanner_check", f"same link {gap:.1f} s after {person.network}"
         return None
-    scanner = max(partners, key=lambda o: o.evidence)
-    if click.evidence == 0 and scanner.evidence >= weak:
-        gap = abs(scanner.occurred - click.occurred)
-        return (
-            "guard.paired_human",
-            f"scanner-like request from {scanner.network} {gap:.1f} s apart",
-        )
-    if click.evidence == person.evidence == 0 and click.occurred < person.occurred:
+    if click.evidence == 0:
+        # A network with evidence and no plain click is a scanner's: this is the person. An
+        # Office prefetch from the person's own address beside a plain click is no scanner.
+        plain = {o.network for o in partners if o.evidence == 0}
+        scanners = [o for o in partners if o.evidence >= weak and o.network not in plain]
+        if scanners:
+            scanner = max(scanners, key=lambda o: o.evidence)
+            gap = abs(scanner.occurred - click.occurred)
+            return (
+                "guard.paired_human",
+                f"scanner-like request from {scanner.network} {gap:.1f} s apart",
+            )
+    if click.evidence == person.evidence == 0:
+        # the person a check precedes: the first plain click after this one (an Office
+        # prefetch from the person's own address, or an earlier check, may stand beside it)
+        later = [o for o in partners if o.evidence == 0 and o.occurred > click.occurred]
+        if not later:
+            return None
+        person = min(later, key=_OCCURRED)
+        gap = person.occurred - click.occurred
         if _no_person(person, others, click, window, proof):
             return None  # what followed is a step of a scanner's sweep, not a redirect
         if _ordered(click.occurred, person.occurred) and _same_family(click.ip, person.ip):

@@ -12,6 +12,7 @@ from tests.bots.helpers import (
     CLOUD,
     RESIDENTIAL,
     RESIDENTIAL_2,
+    VENDOR,
     Replay,
     clicked,
     codes,
@@ -46,6 +47,43 @@ def test_unlisted_check_before_the_person(
     replay = Replay(detector()).feed(delivered(), check, person)
     assert codes(replay.settled(check)) == ({code} if code else set())
     assert replay.settled(check).suspected is suspected
+    assert not replay.settled(person).suspected
+
+
+OFFICE = "Mozilla/4.0 (compatible; ms-office; MSOffice 16)"
+
+
+def test_check_before_an_outlook_user_with_office_prefetch() -> None:
+    """Office fetches the link from the person's own address just before the person's
+    browser: that prefetch's declared agent makes no scanner network of the person's, so
+    the unlisted check that came first is still a check, not the person."""
+    check = clicked(LATE, ip=RESIDENTIAL_2)
+    prefetch = clicked(LATE + 1.6, ip=RESIDENTIAL, agent=OFFICE)
+    person = clicked(LATE + 2.0, ip=RESIDENTIAL)
+    replay = Replay(detector()).feed(delivered(), check, prefetch, person)
+    assert codes(replay.settled(check)) == {"pair.check_first"}
+    assert not replay.settled(person).suspected
+
+
+def test_each_click_of_a_double_click_checked() -> None:
+    """A double click makes two checks from the gateway's pool: the second check has the
+    first as a plain partner too, but the person it precedes is the first click after it."""
+    first, second = clicked(LATE, ip="198.51.100.20"), clicked(LATE + 1.1, ip="198.51.99.20")
+    person = [clicked(LATE + 1.7, ip=RESIDENTIAL), clicked(LATE + 2.1, ip=RESIDENTIAL)]
+    replay = Replay(detector()).feed(delivered(), first, second, *person)
+    assert codes(replay.settled(first)) == {"pair.check_first"}
+    assert codes(replay.settled(second)) == {"pair.check_first"}
+    assert not any(replay.settled(click).suspected for click in person)
+
+
+def test_person_beside_a_vendor_check_stays_guarded() -> None:
+    """A plain click, a vendor's check and another plain click on the link from a third
+    network: the vendor is the check, so the first plain click is guarded as the person."""
+    person = clicked(LATE, ip=RESIDENTIAL)
+    check = clicked(LATE + 0.5, ip=VENDOR)
+    other = clicked(LATE + 1.4, ip=RESIDENTIAL_2)
+    replay = Replay(detector()).feed(delivered(), person, check, other)
+    assert codes(replay.settled(person)) == {"guard.paired_human"}
     assert not replay.settled(person).suspected
 
 
