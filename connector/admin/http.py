@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from connector.errors import PayloadTooLarge, Unprocessable
+from connector.errors import ClientDisconnected, PayloadTooLarge, Unprocessable
 
 B = TypeVar("B", bound=BaseModel)
 BIGGEST = 2**63 - 1  # a store's integers are 64-bit: a bigger one is a 500 there
@@ -39,11 +39,14 @@ async def _body(request: Request) -> bytes:
         raise too_large
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:  # the caller hung up mid-body: an outcome, not a bug of ours
+        raise ClientDisconnected(size) from None
     return b"".join(chunks)
 
 

@@ -45,6 +45,7 @@ from connector.admin.openapi import openapi_document
 from connector.admin.reports_api import ReportsApi
 from connector.errors import (
     ApiError,
+    ClientDisconnected,
     Conflict,
     ConnectorError,
     InternalError,
@@ -106,6 +107,9 @@ class AdminApi:
                 return await handler(request)
             except (ApiError, PayloadTooLarge, StorageUnavailable) as error:  # 413, 503
                 return api_error(error)
+            except ClientDisconnected as gone:  # nobody reads the answer: a line, no stack
+                log.info("admin.disconnected", path=request.url.path, received=gone.received_bytes)
+                return Response(status_code=gone.status_code)
             except Exception as bug:  # a bug: its stack in the log, JSON 500, never a bare one
                 log.exception("admin.error", path=request.url.path, error=type(bug).__name__)
                 return api_error(InternalError(f"internal error ({type(bug).__name__})"))
