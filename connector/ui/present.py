@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -104,6 +105,26 @@ def pretty(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
 
 
+def shown(value: Any) -> Any:
+    """Text with its invisible characters as escapes (`\\u202e`), everything else as is.
+
+    Recipients, URLs and ESP ids come from outside: a right-to-left override made
+    `\\u202egro.elpmaxe@evil` read `live@example.org`, a zero-width space made two contacts
+    look alike. Format and control characters are shown, as `connector report` does; line
+    breaks and tabs stay (the event's JSON keeps its lines)."""
+    if not isinstance(value, str) or value.isprintable():
+        return value
+    escaped = "".join(
+        ascii(char)[1:-1]
+        if char not in "\t\n\r" and unicodedata.category(char) in ("Cc", "Cf")
+        else char
+        for char in value
+    )
+    return value if escaped == value else type(value)(escaped)  # Markup stays Markup
+
+
 def install_filters(env: jinja2.Environment) -> None:
+    """The filters the templates use, and `shown` on every value a page prints."""
     env.filters["when"] = when
     env.filters["pretty"] = pretty
+    env.finalize = shown
