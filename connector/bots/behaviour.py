@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from bisect import bisect_right
+from collections.abc import Callable
 from math import ceil
 from operator import attrgetter
 
@@ -181,6 +182,7 @@ def pair_hit(
     others: list[ClickRecord],
     window: float,
     evidence: tuple[int, int, int],
+    known_checker: Callable[[], bool] | None = None,
 ) -> Hit | None:
     """Decide this click's side when the same link came from another network seconds apart.
 
@@ -196,7 +198,10 @@ def pair_hit(
     when the order is sure); equal weak evidence on both sides (a cloud-desktop person, a
     cloud-hosted check) decides nothing. A partner that is itself one step of a scanner's
     sweep (through rotating exits, or one that reached a proven automated click such as the
-    hidden link) is no person, so it lends this click no side (`_no_person`).
+    hidden link) is no person, so it lends this click no side (`_no_person`). A plain fetch
+    whose order or partner is not sure (the partner has weak evidence, or came in the same
+    whole second) is the check when `known_checker()` says its address checked links for
+    other organisations (`pair.known_checker`, checkers.py).
 
     `evidence`: the (weak, strong, proof) points that settle which side is the scanner.
     """
@@ -232,6 +237,10 @@ def pair_hit(
         scanners = [o for o in partners if o.evidence >= weak and o.network not in plain]
         if scanners:
             scanner = max(scanners, key=lambda o: o.evidence)
+            if known_checker is not None and scanner.evidence < strong:
+                found = _known_checker_hit(click, partners, others, window, evidence, known_checker)
+                if found:
+                    return found
             gap = abs(scanner.occurred - click.occurred)
             return (
                 "guard.paired_human",
@@ -241,17 +250,56 @@ def pair_hit(
         # the person a check precedes: the first plain click after this one (an Office
         # prefetch from the person's own address, or an earlier check, may stand beside it)
         later = [o for o in partners if o.evidence == 0 and o.occurred > click.occurred]
-        if not later:
-            return None
-        person = min(later, key=_OCCURRED)
-        gap = person.occurred - click.occurred
-        if _no_person(person, others, click, window, proof):
-            return None  # what followed is a step of a scanner's sweep, not a redirect
-        if _ordered(click.occurred, person.occurred) and _same_family(click.ip, person.ip):
-            return "pair.check_first", f"{person.network} followed on this link {gap:.1f} s later"
-        if gap <= CHECK_FIRST_WITHIN:  # a check precedes its redirect by seconds, no more
+        if later:
+            person = min(later, key=_OCCURRED)
+            gap = person.occurred - click.occurred
+            if _no_person(person, others, click, window, proof):
+                return None  # what followed is a step of a scanner's sweep, not a redirect
+            if _ordered(click.occurred, person.occurred) and _same_family(click.ip, person.ip):
+                return (
+                    "pair.check_first",
+                    f"{person.network} followed on this link {gap:.1f} s later",
+                )
+        if known_checker is not None:
+            found = _known_checker_hit(click, partners, others, window, evidence, known_checker)
+            if found:
+                return found
+        if later and gap <= CHECK_FIRST_WITHIN:  # a check precedes its redirect by seconds
             return "pair.earlier_check", f"same link from {person.network} {gap:.1f} s later"
     return None
+
+
+def _known_checker_hit(
+    click: ClickRecord,
+    partners: list[ClickRecord],
+    others: list[ClickRecord],
+    window: float,
+    evidence: tuple[int, int, int],
+    known_checker: Callable[[], bool],
+) -> Hit | None:
+    """This plain fetch is the check of a pair whose order or partner is not sure (a
+    partner with weak evidence, or one in the same whole second) when its address checked
+    links for other organisations: the first partner without strong evidence that came no
+    earlier, within a redirect's time, and no step of a sweep. Either IP family: an address
+    that checks for other firms is no dual-stack home sending a double click's second half."""
+    _, strong, proof = evidence
+    occurred = click.occurred
+    near = [
+        o
+        for o in partners
+        if o.evidence < strong and 0.0 <= o.occurred - occurred <= CHECK_FIRST_WITHIN
+    ]
+    if not near:
+        return None
+    follower = min(near, key=_OCCURRED)
+    if _no_person(follower, others, click, window, proof) or not known_checker():
+        return None
+    gap = follower.occurred - occurred
+    return (
+        "pair.known_checker",
+        f"{click.ip} checked links for other organisations; {follower.network} followed"
+        f" {gap:.1f} s later",
+    )
 
 
 def _no_person(

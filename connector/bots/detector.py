@@ -15,6 +15,7 @@ from typing import cast
 
 from connector.bots import behaviour
 from connector.bots.agent_habits import AgentHabits
+from connector.bots.checkers import CheckerIndex, organisation
 from connector.bots.crowd import CrowdIndex
 from connector.bots.facts import FactReader, Facts
 from connector.bots.ipindex import IpIndex
@@ -43,6 +44,7 @@ CROWD_NEEDED = 3  # recipients clicking one campaign link within the burst windo
 CROWD_LAG_SECONDS = 600.0
 # The campaign-wide index's questions (observed.Answer), asked again by the settled pass.
 OTHERS, FIRST_DELIVERY = "others", "first delivery"
+CHECKER = "checker"  # the click-time checkers index (checkers.py), asked the same way
 
 
 class Detector:
@@ -82,6 +84,7 @@ class Detector:
         self._saturated = (100 + taken - guard, 100 + taken)  # with evidence of its own; without
         self._pending = PendingClicks(pending_clicks)
         self._crowd = self._new_crowd()
+        self._checkers = CheckerIndex()
         self._settle_delay = timedelta(seconds=settings.settle_seconds)
 
     @classmethod
@@ -89,11 +92,13 @@ class Detector:
         return cls(settings)
 
     def forget_campaigns(self) -> None:
-        """Empty the campaign-wide index (crowd.py) and what providers' clicks carry
-        (agent_habits.py): for a replay of another stream of events, as a restarted process
-        starts (bench/bot_scoring.py replays one corpus many times with one warm detector)."""
+        """Empty the campaign-wide index (crowd.py), what providers' clicks carry
+        (agent_habits.py) and the click-time checkers (checkers.py): for a replay of another
+        stream of events, as a restarted process starts (bench/bot_scoring.py replays one
+        corpus many times with one warm detector)."""
         self._crowd = self._new_crowd()
         self._habits.clear()
+        self._checkers.clear()
 
     def _new_crowd(self) -> CrowdIndex:
         s = self.settings
@@ -184,6 +189,9 @@ class Detector:
             if question == OTHERS:
                 if crowd.others(facts, by) != answer:
                     return False
+            elif question == CHECKER:
+                if self._checked_for_others(facts.record, by) != (answer is not None):
+                    return False
             elif crowd.starts.first(facts.campaign_key, by) != answer:
                 return False
         return True
@@ -257,7 +265,7 @@ class Detector:
             except ValueError:  # stored with other fields (observed again after a change)
                 others = [other for other in others if other.event_id != record.event_id]
             if others:
-                seen = self._behaviour(record, others, link_count)
+                seen = self._behaviour(record, others, link_count, received_by, asked)
                 hits.extend(seen)
                 if any(code in _MULTI_LINK for code, _ in seen):
                     if delivery is not None:
@@ -286,7 +294,12 @@ class Detector:
         return hits
 
     def _behaviour(
-        self, record: ClickRecord, others: list[ClickRecord], link_count: int | None
+        self,
+        record: ClickRecord,
+        others: list[ClickRecord],
+        link_count: int | None,
+        received_by: float,
+        asked: list[Answer],
     ) -> list[Hit]:
         s = self.settings
         network = record.network
@@ -322,8 +335,30 @@ class Detector:
             rotating = behaviour.networks_hit(record, others)
             if rotating:
                 hits.append(rotating)
-        pair = behaviour.pair_hit(record, others, s.pair_window_seconds, self._pair_evidence)
-        return [*hits, pair] if pair else hits
+        if not record.ip:
+            return hits
+
+        def known_checker() -> bool:  # asked only for a pair whose sides are not sure
+            answer = self._checked_for_others(record, received_by)
+            asked.append((CHECKER, 1.0 if answer else None))
+            return answer
+
+        pair = behaviour.pair_hit(
+            record, others, s.pair_window_seconds, self._pair_evidence, known_checker
+        )
+        if pair is None:
+            return hits
+        if pair[0] == "pair.check_first":  # a sure check: its address checks for this firm
+            org = organisation(record.recipient_key)
+            if org:
+                self._checkers.note(record.ip, org, received_by)
+        return [*hits, pair]
+
+    def _checked_for_others(self, record: ClickRecord, by: float) -> bool:
+        """Whether the click's address was known by `by` to check links at click time for
+        organisations other than the recipient's (checkers.py)."""
+        org = organisation(record.recipient_key)
+        return bool(org) and self._checkers.for_others(record.ip, org, record.occurred, by)
 
     def _walk_hits(
         self,

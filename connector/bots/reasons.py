@@ -75,6 +75,9 @@ REASONS: dict[str, ReasonSpec] = {
     "pair.check_first": ReasonSpec(
         60, "a fetch of the link, then the person from another network: a click-time check"
     ),
+    "pair.known_checker": ReasonSpec(
+        60, "a fetch, then another network: from an address that checked for other firms"
+    ),
     "guard.paired_human": ReasonSpec(-20, "paired with a scanner check: a person clicked"),
     # Direct evidence
     "link.honeypot": ReasonSpec(70, "hidden or honeypot link"),

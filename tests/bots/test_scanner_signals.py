@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from connector.bots.checkers import CheckerIndex, organisation
 from connector.bots.ipranges import load_index
 from connector.bots.useragents import classify
 from schemas.events import PURPOSE_KEY
@@ -85,6 +88,68 @@ def test_person_beside_a_vendor_check_stays_guarded() -> None:
     replay = Replay(detector()).feed(delivered(), person, check, other)
     assert codes(replay.settled(person)) == {"guard.paired_human"}
     assert not replay.settled(person).suspected
+
+
+PROXY = "198.18.0.77"  # a hosted click-time proxy's egress, in no list
+
+
+def _checked_pair(replay: Replay, message: str, recipient: str, person_ip: str, at: float) -> Any:
+    """The proxy checks a link, then the recipient arrives from `person_ip` 1.5 s later."""
+    check = clicked(at, message=message, recipient=recipient, ip=PROXY)
+    person = clicked(at + 1.5, message=message, recipient=recipient, ip=person_ip)
+    replay.feed(delivered(message), check, person)
+    return check
+
+
+@pytest.mark.parametrize(
+    ("earlier_recipient", "code"),
+    [
+        ("bob@other.example", "pair.known_checker"),  # it checked for another firm
+        ("cy@firm.example", "guard.paired_human"),  # only for this firm: could be its office
+        (None, "guard.paired_human"),  # nothing known about the address
+    ],
+)
+def test_known_checker_before_a_cloud_desktop_user(
+    earlier_recipient: str | None, code: str
+) -> None:
+    """A plain fetch, then a cloud-desktop user on the link: which is the check is not sure
+    (a person at home followed by a Safe Links check from Azure looks the same), unless the
+    fetch's address was the check of a sure pair for another organisation."""
+    replay = Replay(detector())
+    if earlier_recipient:
+        earlier = _checked_pair(replay, "m0", earlier_recipient, RESIDENTIAL, LATE)
+        assert codes(replay.settled(earlier)) == {"pair.check_first"}
+    check = _checked_pair(replay, "m1", "ann@firm.example", CLOUD, 86400.0)
+    assert codes(replay.settled(check)) == {code}
+    assert replay.settled(check).suspected is (code == "pair.known_checker")
+
+
+def test_known_checker_in_the_same_whole_second() -> None:
+    """Whole-second times equal for the check and the person say nothing of the order; a
+    known checker's fetch is still the check, and the person stays unflagged."""
+    replay = Replay(detector())
+    earlier = _checked_pair(replay, "m0", "bob@other.example", RESIDENTIAL, LATE)
+    assert codes(replay.settled(earlier)) == {"pair.check_first"}  # settled before these
+    check = clicked(86400.0, recipient="ann@firm.example", ip=PROXY)
+    person = clicked(86400.0, recipient="ann@firm.example", ip=RESIDENTIAL_2)
+    replay.feed(delivered(), check, person)
+    assert codes(replay.settled(check)) == {"pair.known_checker"}
+    assert not replay.settled(person).suspected
+
+
+def test_checker_index_bounds() -> None:
+    """Notes older than the horizon do not count; the oldest addresses are forgotten."""
+    index = CheckerIndex(horizon=100.0, max_addresses=2)
+    index.note("a", "x.example", 10.0)
+    assert index.for_others("a", "y.example", 50.0, 60.0)
+    assert not index.for_others("a", "x.example", 50.0, 60.0)  # only its own firm
+    assert not index.for_others("a", "y.example", 50.0, 5.0)  # not known by then
+    assert not index.for_others("a", "y.example", 200.0, 300.0)  # past the horizon
+    index.note("b", "x.example", 20.0)
+    index.note("c", "x.example", 30.0)
+    assert not index.for_others("a", "y.example", 50.0, 60.0)
+    assert organisation("ann@firm.example") == "firm.example"
+    assert organisation("anonymous") == ""
 
 
 @pytest.mark.parametrize(
