@@ -27,6 +27,14 @@ KNOWN_URLS: dict[str, str] = {
     "google-user-triggered-fetchers": (
         "https://developers.google.com/static/search/apis/ipranges/user-triggered-fetchers.json"
     ),
+    # Google-owned fetchers acting for a user (google-proxy hosts) and Google's browsing
+    # agents (Google's user-triggered fetchers doc, which moved the lists to /crawling/)
+    "google-user-triggered-fetchers-google": (
+        "https://developers.google.com/static/crawling/ipranges/user-triggered-fetchers-google.json"
+    ),
+    "google-user-triggered-agents": (
+        "https://developers.google.com/static/crawling/ipranges/user-triggered-agents.json"
+    ),
     "microsoft365": "https://endpoints.office.com/endpoints/worldwide?clientrequestid={guid}",
     # AI assistants' user-triggered fetchers (rangefiles.FETCHER_LISTS)
     "openai-chatgpt-user": "https://openai.com/chatgpt-user.json",

@@ -37,9 +37,10 @@ SCANNER_AGENTS: tuple[tuple[str, str, str], ...] = (
     (r"WhatsApp", "WhatsApp link preview", "self-declared agent"),
     (r"HeadlessChrome|PhantomJS", "headless browser", "isbot, crawler-user-agents"),
     (
-        r"ChatGPT-User|Claude-User|Perplexity-User|MistralAI-User",
+        r"ChatGPT-User|Claude-User|Perplexity-User|MistralAI-User|Google-GeminiNotebook|"
+        r"Google-NotebookLM",
         "AI assistant fetching for its user",
-        "OpenAI, Anthropic, Perplexity and Mistral crawler docs (user-triggered agents)",
+        "OpenAI, Anthropic, Perplexity, Mistral and Google docs (user-triggered fetchers)",
     ),
     (
         r"python-requests|python-urllib|aiohttp|httpx|Go-http-client|okhttp|\bcurl/|Wget|"

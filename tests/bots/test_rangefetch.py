@@ -48,6 +48,13 @@ def _run(*args: str) -> Result:
         ("microsoft365", M365, "microsoft365", None),  # undated list: dated when fetched
         ("openai-chatgpt-user", CRAWLERS, "openai-chatgpt-user", "2026-11-02"),
         ("perplexity-user", CRAWLERS, "perplexity-user", "2026-11-02"),
+        (
+            "google-user-triggered-fetchers-google",
+            CRAWLERS,
+            "google-user-triggered-fetchers-google",
+            "2026-11-02",
+        ),
+        ("google-user-triggered-agents", CRAWLERS, "google-user-triggered-agents", "2026-11-02"),
         ("hosting-hetzner", RIPESTAT, "hosting-hetzner", "2026-12-01"),  # replaces the shipped
     ],
 )

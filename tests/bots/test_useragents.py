@@ -41,6 +41,22 @@ def test_known_scanners_and_previews(agent: str) -> None:
     assert _codes(agent) == {"ua.scanner"}
 
 
+@pytest.mark.parametrize(
+    "agent",
+    [
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/137.0.0.0"
+        " Safari/537.36 (compatible; Google-GeminiNotebook; +https://developers.google.com/"
+        "crawling/docs/crawlers-fetchers/google-gemininotebook)",
+        "Google-NotebookLM",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; MistralAI-User/1.0; "
+        "+https://docs.mistral.ai/robots)",
+    ],
+)
+def test_assistants_fetching_for_their_user(agent: str) -> None:
+    """The user-triggered fetchers of AI assistants, as their makers document them."""
+    assert "ua.scanner" in _codes(agent)
+
+
 def test_crawler_list_catches_declared_bots() -> None:
     """A declared crawler missing from our table is caught by the crawlerdetect list."""
     assert _codes("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)") == {
