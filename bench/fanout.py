@@ -23,7 +23,10 @@ Each round then measures, in alternating order, on CPU 0:
 
 The order rotates every round; the summary gives the medians of the in-round ratios
 (worker / aiohttp loop; issue 14's bar: >= 0.6 for 1 and for 5 actions), and the worker's
-CPU per delivery (/proc, from its first recorded attempt to the empty outbox).
+CPU per delivery (/proc, from its first recorded attempt to the empty outbox). "By CPU" is
+the aiohttp loop's CPU per request (its process time while sending) over the worker's per
+delivery: on a shared host a loop that gets less of CPU 0 sends slower but not dearer, so
+this ratio moves less with the neighbours than the rates do.
 
     flock /tmp/bench.lock .venv/bin/python bench/fanout.py [--events 1000] [--rounds 3]
         [--actions 1,5] [--profile SECONDS [--gil]] [--variant NAME=SCRIPT]
@@ -232,8 +235,10 @@ def run_loop(db: Path, port: int, concurrency: int, api: str) -> None:
         await loops[api](iter(jobs))
         return time.perf_counter() - started
 
+    cpu = time.process_time()
     seconds = uvloop.run(go())
-    print(json.dumps({"deliveries": len(jobs), "seconds": seconds}))
+    cpu = time.process_time() - cpu  # the sending (and the loop's set-up), not the imports
+    print(json.dumps({"deliveries": len(jobs), "seconds": seconds, "cpu": cpu}))
 
 
 # --- prefill ---------------------------------------------------------------------------------
@@ -437,13 +442,19 @@ def summarise_round(figures: dict[str, Any]) -> dict[str, Any]:
         **rates,
         **{f"{name}_ratio": rate / rates["aiohttp"] for name, rate in rates.items()},
         "ratio": rates["worker"] / rates["aiohttp"],
+        # By CPU: the aiohttp loop's per request over the worker's per delivery. Not moved
+        # by either side's share of CPU 0 (a starved loop sends slower, not dearer).
+        "cpu_ratio": figures["aiohttp"]["cpu"]
+        / figures["aiohttp"]["deliveries"]
+        / (worker["cpu"] / worker["deliveries"]),
+        "aiohttp_cpu_us": figures["aiohttp"]["cpu"] / figures["aiohttp"]["deliveries"] * 1e6,
         "ceiling": rates["httpx"] / rates["aiohttp"],
         "of_ceiling": rates["worker"] / rates["httpx"],
         "statuses": worker["statuses"],
         "cpu_share": worker["cpu"] / worker["seconds"],
     }
     for name, f in figures.items():  # the worker's and each variant's costs per delivery
-        if "cpu" in f:
+        if "loop_cpu" in f:
             prefix = "" if name == "worker" else f"{name}_"
             row[f"{prefix}cpu_us"] = f["cpu"] / f["deliveries"] * 1e6
             row[f"{prefix}loop_us"] = f["loop_cpu"] / f["deliveries"] * 1e6
@@ -473,7 +484,9 @@ def summary(rows: list[dict[str, Any]], variants: list[str]) -> str:
         f"worker {medians['worker']:,.0f}/s, aiohttp loop {medians['aiohttp']:,.0f}/s, ratio "
         f"{medians['ratio']:.2f} (rounds {', '.join(format(r['ratio'], '.2f') for r in rows)});"
         f" httpx-over-aiohttp loop / aiohttp loop {medians['ceiling']:.2f}; worker CPU "
-        f"{costs(medians)}"
+        f"{costs(medians)}; by CPU {medians['cpu_ratio']:.2f} of the aiohttp loop (rounds "
+        f"{', '.join(format(r['cpu_ratio'], '.2f') for r in rows)}; the loop "
+        f"{medians['aiohttp_cpu_us']:.0f} us a request)"
     )
     text += "".join(f"; {name} ratio {medians[name + '_ratio']:.2f}" for name in ["lean", "direct"])
     for name in variants:
@@ -580,7 +593,8 @@ def main() -> None:
                     f"aiohttp loop {row['aiohttp']:,.0f}/s (ratio {row['ratio']:.2f}), "
                     f"httpx-over-aiohttp loop {row['httpx']:,.0f}/s (ratio {row['ceiling']:.2f} "
                     f"of the aiohttp loop); {row['statuses']}; worker CPU "
-                    f"{row['cpu_share']:.0%} of a core, {costs(row)}{extra}",
+                    f"{row['cpu_share']:.0%} of a core, {costs(row)}; by CPU {row['cpu_ratio']:.2f}"
+                    f" of the aiohttp loop ({row['aiohttp_cpu_us']:.0f} us a request){extra}",
                     flush=True,
                 )
                 if profile and PROFILE.exists():
