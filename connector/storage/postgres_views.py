@@ -29,6 +29,7 @@ class PgViewSql:
             ("source = %s", query.source),
             ("type = %s", query.type),
             ("seq < %s", query.before),
+            ("seq >= %s", query.floor),
             (_RULE, query.rule),
             (_SUSPECTED, query.suspected),
         ):
@@ -72,6 +73,11 @@ class PgViewSql:
             last_rejected_at=row[0] if row else None,
             last_rejection=row[1] if row else None,
         )
+
+    def event_seqs(self) -> tuple[int, int]:
+        first = self._one("SELECT seq FROM events ORDER BY seq LIMIT 1", ())
+        last = self._one("SELECT seq FROM events ORDER BY seq DESC LIMIT 1", ())
+        return int(first or 0), int(last or 0)
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
         row = self.cur.execute(sql, params).fetchone()

@@ -28,6 +28,7 @@ class ViewSql:
             ("source = ?", query.source),
             ("type = ?", query.type),
             ("seq < ?", query.before),
+            ("seq >= ?", query.floor),
             (_RULE, query.rule),
         ):
             if value is not None:
@@ -68,6 +69,12 @@ class ViewSql:
             last_rejected_at=row[0] if row else None,
             last_rejection=row[1] if row else None,
         )
+
+    def event_seqs(self) -> tuple[int, int]:
+        first, last = self.conn.execute(  # one MIN and one MAX: each a single key lookup
+            "SELECT (SELECT MIN(seq) FROM events), (SELECT MAX(seq) FROM events)"
+        ).fetchone()
+        return int(first or 0), int(last or 0)
 
     def _first_seq_since(self, source: str, since: float) -> int:
         """The first seq of a source stored at or after `since`: seq follows arrival, so one

@@ -2,7 +2,8 @@
 
 Both backends implement `ViewOps` (sqlite_views.py, postgres_views.py) with cheap, indexed
 queries (migration 0004.views): a page is at most `limit` rows, newest first, and a source's
-health reads one index range per source.
+health reads one index range per source. A filter on the type, the verdict or a rule has no
+index: the dashboard bounds what such a page may walk with `floor` (see ui/views.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True, slots=True)
 class EventQuery:
-    """Filters of the events page; `suspected` None means any verdict, `before` pages by seq."""
+    """Filters of the events page; `suspected` None means any verdict, `before` pages by seq,
+    `floor` is the lowest seq the page looks at (None: down to the first event)."""
 
     source: str | None = None
     type: str | None = None
@@ -21,6 +23,7 @@ class EventQuery:
     rule: str | None = None
     before: int | None = None
     limit: int = 50
+    floor: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,4 +49,8 @@ class ViewOps(Protocol):
 
     def source_view(self, source: str, since: float) -> SourceView:
         """Last event ever seen; events stored and items rejected since `since`."""
+        ...
+
+    def event_seqs(self) -> tuple[int, int]:
+        """The first and last stored event's seq ((0, 0) for none), read off the key."""
         ...
