@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from connector.storage.view_records import EventQuery, SourceView
+from connector.storage.view_records import DELIVERY_STATUSES, EventQuery, SourceView
 
 # The verdict and the decision are JSON stored as bytes / text (kept as written, see
 # migration 0001); filtering walks `seq` newest first until a page is full.
@@ -73,6 +73,10 @@ class PgViewSql:
             last_rejected_at=row[0] if row else None,
             last_rejection=row[1] if row else None,
         )
+
+    def delivery_counts(self, cap: int) -> dict[str, int]:
+        count = "SELECT COUNT(*) FROM (SELECT 1 FROM deliveries WHERE status = %s LIMIT %s) s"
+        return {status: int(self._one(count, (status, cap + 1))) for status in DELIVERY_STATUSES}
 
     def event_seqs(self) -> tuple[int, int]:
         first = self._one("SELECT seq FROM events ORDER BY seq LIMIT 1", ())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from connector.storage.view_records import EventQuery, SourceView
+from connector.storage.view_records import DELIVERY_STATUSES, EventQuery, SourceView
 
 # A verdict's flag and a matched rule, read from the JSON stored with the event (bytes in
 # the column, hence the casts). Filtering walks `seq` newest first until a page is full.
@@ -69,6 +69,13 @@ class ViewSql:
             last_rejected_at=row[0] if row else None,
             last_rejection=row[1] if row else None,
         )
+
+    def delivery_counts(self, cap: int) -> dict[str, int]:
+        count = "SELECT COUNT(*) FROM (SELECT 1 FROM deliveries WHERE status = ? LIMIT ?)"
+        return {
+            status: self.conn.execute(count, (status, cap + 1)).fetchone()[0]
+            for status in DELIVERY_STATUSES
+        }
 
     def event_seqs(self) -> tuple[int, int]:
         first, last = self.conn.execute(  # one MIN and one MAX: each a single key lookup

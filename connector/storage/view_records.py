@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+DELIVERY_STATUSES = ("pending", "dead", "delivered")
+
 
 @dataclass(frozen=True, slots=True)
 class EventQuery:
@@ -49,6 +51,11 @@ class ViewOps(Protocol):
 
     def source_view(self, source: str, since: float) -> SourceView:
         """Last event ever seen; events stored and items rejected since `since`."""
+        ...
+
+    def delivery_counts(self, cap: int) -> dict[str, int]:
+        """Deliveries per status (pending, dead, delivered), each counted to `cap` + 1 at
+        most: one index range per status, however many rows the outbox keeps."""
         ...
 
     def event_seqs(self) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from connector.settings import Settings
 from connector.storage.base import Store, Tx
-from connector.storage.view_records import EventQuery
+from connector.storage.view_records import DELIVERY_STATUSES, EventQuery
 from connector.ui.forms import form
 from connector.ui.present import event_row, verdict
 from connector.ui.refusals import HINTS, refusals
@@ -28,7 +28,9 @@ Render = Callable[[Request, Session | None, str, Mapping[str, Any]], Response]
 PAGE = 50
 SCAN = 5_000  # events a filtered page may walk (a rule filter: ~0.1 s on SQLite, 2 busy cores)
 DAY = 24 * 3600.0
-_STATUSES = ("pending", "dead", "delivered")
+_STATUSES = DELIVERY_STATUSES
+LISTED = 100  # deliveries a page shows, newest first
+COUNTED = 10_000  # each status is counted up to this, then shown as "10,000+"
 _TIMER_STATUSES = ("pending", "done", "clicked", "timed_out", "cancelled", "failed")
 
 
@@ -92,14 +94,18 @@ class Pages:
     async def deliveries(self, request: Request, session: Session) -> Response:
         given = request.query_params.get("status", "")
         status = given if given in _STATUSES else None
+        statuses = [status] if status else _STATUSES
 
         def read(tx: Tx) -> tuple[dict[str, int], list[Any]]:
-            return tx.counts(), tx.list_deliveries(status, 100)
+            # one index range per status (status, updated_at), never a sort of the outbox
+            rows = [row for s in statuses for row in tx.list_deliveries(s, LISTED)]
+            newest = sorted(rows, key=lambda row: row.updated_at, reverse=True)[:LISTED]
+            return tx.delivery_counts(COUNTED), newest
 
         counts, rows = await self.store.transaction(read, durable=False)
         context = {
             "page": "deliveries",
-            "counts": counts,
+            "counts": {s: f"{COUNTED:,}+" if n > COUNTED else f"{n:,}" for s, n in counts.items()},
             "rows": rows,
             "status": status or "",
             "statuses": _STATUSES,
