@@ -1,8 +1,9 @@
 """`/ui`: the login flow, the session guard and the mount that holds the pages.
 
 With no `[admin] token` the dashboard is off: every `/ui` path answers 404. Otherwise a page
-without a valid session redirects to the login form, and every POST that changes something
-must carry the session's CSRF token (a missing or forged one is 403). Responses carry a
+or a form without a valid session (expired, signed out) redirects to the login form, doing
+nothing, and every POST that changes something must carry the session's CSRF token (a
+missing or forged one is 403). Responses carry a
 strict Content-Security-Policy (no scripts at all), `X-Frame-Options: DENY` and
 `Cache-Control: no-store`; the password and cookies are never logged or rendered.
 """
@@ -108,8 +109,9 @@ class Dashboard:
     def _action(self, handler: Page) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             session = self.sessions.read(request)
-            if session is None:
-                return _forbidden("sign in first")
+            if session is None:  # expired (8 h) or signed out in another tab: sign in again
+                back = _safe_next(request, request.url.path.rsplit("/", 1)[0])
+                return _redirect(f"/ui/login?next={quote(back, safe='')}")
             fields = await form(request)
             if not self.sessions.csrf_ok(session, fields.get("csrf", "")):
                 return _forbidden("missing or invalid CSRF token")

@@ -178,14 +178,16 @@ def test_filters_narrow_the_events_page(client: TestClient) -> None:
 
 
 def test_replay_needs_the_sessions_csrf_token(client: TestClient) -> None:
-    """Replay with a missing or forged CSRF token, or no session, is 403."""
+    """Replay with a missing or forged CSRF token is 403; without a session it is the
+    login form."""
     csrf = login(client)
     for data in ({"id": "all-dead"}, {"id": "all-dead", "csrf": "0" * len(csrf)}):
         assert client.post("/ui/deliveries/replay", data=data).status_code == 403
     assert client.post("/ui/logout", data={"csrf": "forged"}).status_code == 403
     anonymous = TestClient(client.app, base_url="https://testserver")
     data = {"id": "all-dead", "csrf": csrf}
-    assert anonymous.post("/ui/deliveries/replay", data=data).status_code == 403
+    refused = anonymous.post("/ui/deliveries/replay", data=data, follow_redirects=False)
+    assert refused.headers["location"] == "/ui/login?next=%2Fui%2Fdeliveries"
 
 
 def test_a_dead_letter_is_replayed_and_delivered(client: TestClient, sink: Downstream) -> None:
