@@ -88,19 +88,20 @@ class ReportPages:
         subject = cast(Subject, given if given in SUBJECTS else "trigger")
         after = params.get("after") or None
 
-        def read(tx: Tx) -> tuple[ReportTotals | None, list[TimeBucket], list[Any], Any]:
+        def read(tx: Tx) -> tuple[ReportTotals | None, list[TimeBucket], list[Any], Any, Any]:
             totals = tx.report_totals(subject, key)
+            link = tx.link(key) if subject == "trigger" and key else None  # a new one too
             if totals is None or totals.last_at is None:
-                return totals, [], [], None
+                return totals, [], [], None, link
             until = _hour(totals.last_at) + HOUR
             first = min(_hour(totals.first_at or totals.last_at), until - MIN_HOURS * HOUR)
             since = max(first, until - CHART_HOURS * HOUR)
             timeline = tx.report_timeline(subject, key, since, until)
             contacts = tx.report_contacts(subject, key, 50, after)
-            link = tx.link(key) if subject == "trigger" else None
-            return totals, timeline, contacts, (since, until, link)
+            return totals, timeline, contacts, (since, until), link
 
-        totals, timeline, contacts, extra = await self.store.transaction(read, durable=False)
+        read_back = await self.store.transaction(read, durable=False)
+        totals, timeline, contacts, span, link = read_back
         context: dict[str, Any] = {
             "page": "reports",
             "subject": subject,
@@ -108,12 +109,12 @@ class ReportPages:
             "key": key,
             "totals": totals,
             "contacts": contacts,
-            "chart": chart(timeline, extra[0], extra[1]) if extra else None,
-            "link": extra[2] if extra else None,
+            "chart": chart(timeline, span[0], span[1]) if span else None,
+            "link": link,
             "more": contacts[-1].recipient if len(contacts) == 50 else None,
         }
         response = self.render(request, session, "report.html", context)
-        if totals is None:
+        if totals is None and link is None:  # a trigger link nobody clicked yet is a page
             response.status_code = 404
         return response
 
