@@ -59,8 +59,11 @@ class ClickInbox:
         self._batch: _Batch | None = None  # clicks waiting for the next ingest
         self._storing: asyncio.Task[None] | None = None  # the ingest in flight
 
-    async def put(self, record: EventRecord, slug: str, verified: bool) -> bool:
-        """Store one click's event with the others of its batch; True once committed."""
+    def put(self, record: EventRecord, slug: str, verified: bool) -> asyncio.Future[bool]:
+        """Store one click's event with the others of its batch: its future is True once
+        committed. A plain function returning the future, not a coroutine: one frame less
+        to build, and to resume when the commit answers (each click waits on its own
+        future, so a cancelled request cancels only its own)."""
         batch = self._batch
         if batch is None:
             loop = asyncio.get_running_loop()
@@ -72,7 +75,7 @@ class ClickInbox:
         batch.slugs.append(slug)
         batch.verified += verified
         batch.waiters.append(waiter)
-        return await waiter
+        return waiter
 
     def _flush(self) -> None:
         batch = self._batch
