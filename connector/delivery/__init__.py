@@ -13,6 +13,7 @@ engine.py         httpx's transport interface over aiohttp's engine, lean for de
 client.py         the one shared httpx client (httpx's API, aiohttp's engine), made by the
                   app's lifespan, and `send`: a request straight to its transport
 sender.py         `Sender.attempt(job) -> AttemptResult`, called by the outbox worker
+deadlines.py      each attempt's whole-exchange timeout, all under one loop timer
 outflow.py        the worker's attempts in flight: per-destination slots, fair window shares
 retry_alarm.py    wakes the delivery loop when a retry it scheduled comes due
 """

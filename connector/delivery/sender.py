@@ -36,6 +36,7 @@ from connector.delivery import cloud_events
 from connector.delivery.addresses import DestinationPolicy, RefusedDestination
 from connector.delivery.body import encode, render
 from connector.delivery.client import USER_AGENT, deliver
+from connector.delivery.deadlines import Deadlines
 from connector.delivery.exchange import Route
 from connector.delivery.guard import POLICY_EXTENSION
 from connector.delivery.policy import DELIVERED, Decision, RetryPolicy
@@ -148,6 +149,7 @@ class Sender:
         self._log = _log.bind()
         self._actions = dict(actions)
         self._policy = policy
+        self._deadlines = Deadlines()
         self._targets = {
             action_id: _HttpTarget(action, policy.settings)
             for action_id, action in actions.items()
@@ -228,14 +230,21 @@ class Sender:
         self, target: _HttpTarget, job: DeliveryJob, payload: bytes, extra: dict[str, str]
     ) -> _Done:
         # httpx timeouts apply per phase; this bounds the whole exchange (slow-loris safe).
-        deadline = asyncio.get_running_loop().time() + target.action.timeout
+        timeout = target.action.timeout
+        deadline = self._deadlines.start(timeout)
         try:
             # Not `client.build_request`: the client adds no headers or cookies we want, and
             # merging them cost ~5 % of an attempt (py-spy, fanout.py). Host and
             # Content-Length are among our headers, so no transport adds them.
             headers = target.request_headers(job.delivery_id, job.now, payload, extra)
-            async with asyncio.timeout_at(deadline):
+            try:
                 reply = await deliver(self._client, target.route, headers, payload)
+            except asyncio.CancelledError:
+                if deadline.timed_out():
+                    raise TimeoutError from None
+                raise
+            finally:
+                self._deadlines.finish(deadline, timeout)
         except Exception as exc:  # cancellation (BaseException) propagates
             decision = self._decide(exc, job)
             error, failure = _describe(exc, target)
@@ -244,7 +253,7 @@ class Sender:
             snippet = reply.body
         else:
             assert reply.stream is not None
-            snippet = await _read_rest(reply.stream, deadline)  # and frees the connection
+            snippet = await _read_rest(reply.stream, deadline.at)  # and frees the connection
         status = reply.status
         if 200 <= status < 300:  # the policy's first rule, without its three calls
             return _Done(DELIVERED, status=status)
