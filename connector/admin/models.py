@@ -124,7 +124,11 @@ class StoredEvent(BaseModel):
 
 class EventPage(BaseModel):
     events: list[StoredEvent]
-    next_before: int | None = Field(description="Pass as `before` for the next page.")
+    next_before: int | None = Field(
+        description="Pass as `before` for the next page; null: nothing older. A page"
+        " filtered by `type` looks through at most 20,000 events, so it may hold fewer"
+        " than `limit` events and still go on."
+    )
 
 
 class Problem(BaseModel):
