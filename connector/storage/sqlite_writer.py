@@ -32,6 +32,9 @@ Hand-offs are batched both ways: durable jobs submitted until a turn of an event
 adds none (gather.py: a burst of requests read over a few turns is one group commit) reach
 the thread as one queue item (waking a thread is a syscall plus a GIL hand-over), and answers go
 back with one `call_soon_threadsafe` per batch and loop, not one per caller.
+
+The log's checkpoints run on a thread of their own (sqlite_checkpoint.py), not inside a
+commit that callers wait for.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from typing import TypeVar
 from connector.errors import StorageUnavailable
 from connector.storage.answers import Outcome, answer
 from connector.storage.gather import Gathering
+from connector.storage.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 from connector.storage.sqlite_jobs import Job, locked, rollback, transaction
 
 T = TypeVar("T")
@@ -79,6 +83,7 @@ class SqliteWriter:
         self._thread: threading.Thread | None = None
         self._ready: Future[None] = Future()
         self._lock_fd = -1
+        self._checkpointer = Checkpointer(path)  # the log's checkpoints, off the commits
 
     def start(self, setup: Callable[[sqlite3.Connection], None]) -> None:
         """Open the database in the writer thread and run `setup` (schema) before any job."""
@@ -88,6 +93,7 @@ class SqliteWriter:
         )
         self._thread.start()
         self._ready.result()
+        self._checkpointer.start()
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -96,6 +102,7 @@ class SqliteWriter:
             self._jobs.put(None)
             self._thread.join()
             self._thread = None
+            self._checkpointer.stop()
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> Future[T]:
         """For threads without an event loop (the CLI): a concurrent future."""
@@ -152,6 +159,7 @@ class SqliteWriter:
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # sqlite_checkpoint.py
         return conn
 
     def _run(self, setup: Callable[[sqlite3.Connection], None]) -> None:
@@ -181,6 +189,7 @@ class SqliteWriter:
                 batch = list(first)
                 stopping = self._drain_into(batch)
                 answer(batch, self._commit(conn, batch))
+                self._checkpointer.committed()
                 if stopping:
                     break
                 if self._yield_for:
