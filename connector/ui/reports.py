@@ -89,15 +89,16 @@ class ReportPages:
         after = params.get("after") or None
 
         def read(tx: Tx) -> tuple[ReportTotals | None, list[TimeBucket], list[Any], Any, Any]:
-            totals = tx.report_totals(subject, key)
+            totals = _found(tx, subject, key)
             link = tx.link(key) if subject == "trigger" and key else None  # a new one too
             if totals is None or totals.last_at is None:
                 return totals, [], [], None, link
+            found = totals.key  # a link's canonical URL, when it was asked for as sent
             until = _hour(totals.last_at) + HOUR
             first = min(_hour(totals.first_at or totals.last_at), until - MIN_HOURS * HOUR)
             since = max(first, until - CHART_HOURS * HOUR)
-            timeline = tx.report_timeline(subject, key, since, until)
-            contacts = tx.report_contacts(subject, key, 50, after)
+            timeline = tx.report_timeline(subject, found, since, until)
+            contacts = tx.report_contacts(subject, found, 50, after)
             return totals, timeline, contacts, (since, until), link
 
         read_back = await self.store.transaction(read, durable=False)
@@ -106,7 +107,7 @@ class ReportPages:
             "page": "reports",
             "subject": subject,
             "subjects": SUBJECTS,
-            "key": key,
+            "key": totals.key if totals else key,
             "totals": totals,
             "contacts": contacts,
             "chart": chart(timeline, span[0], span[1]) if span else None,
@@ -123,13 +124,11 @@ class ReportPages:
         params = request.query_params
         given, key = params.get("subject", ""), params.get("key", "")
         subject = cast(Subject, given if given in SUBJECTS else "trigger")
-        found = await self.store.transaction(
-            lambda tx: tx.report_totals(subject, key), durable=False
-        )
+        found = await self.store.transaction(lambda tx: _found(tx, subject, key), durable=False)
         if found is None:
             return await self.report(request, session)  # its "no clicks" page, a 404
-        name = tables.csv_filename(subject, key, "contacts")
-        rows = all_contacts(self.store, subject, key)
+        name = tables.csv_filename(subject, found.key, "contacts")
+        rows = all_contacts(self.store, subject, found.key)
         response = csv_download(name, tables.CONTACT_COLUMNS, rows)
         response.headers["cache-control"] = "no-store"
         return response
@@ -158,6 +157,16 @@ def chart(buckets: list[TimeBucket], since: float, until: float) -> Chart:
             )
         )
     return Chart(bars=bars, peak=peak, since=since, until=until)
+
+
+def _found(tx: Tx, subject: Subject, key: str) -> ReportTotals | None:
+    """The report of `key`, or for a link pasted as it was sent (tracking parameters,
+    upper-case host) the report of its canonical URL, as the admin API finds it."""
+    for candidate in tables.keys_to_try(subject, key) if key else []:
+        totals = tx.report_totals(subject, candidate)
+        if totals is not None:
+            return totals
+    return None
 
 
 def _hour(moment: float) -> float:
