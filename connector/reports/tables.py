@@ -102,17 +102,32 @@ def printable(text: str) -> str:
 
 
 def text_table(columns: Sequence[str], rows: Iterable[Row]) -> str:
-    """A plain aligned table for a terminal: numbers right-aligned, text left."""
+    """A plain aligned table for a terminal: numbers right-aligned, text left, aligned by
+    the columns a cell takes on screen (a CJK character or an emoji takes two)."""
     cells = [list(columns)] + [[printable(str(cell)) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    widths = [max(screen_width(row[i]) for row in cells) for i in range(len(columns))]
     numeric = [
         all(r[i].isdigit() for r in cells[1:]) and len(cells) > 1 for i in range(len(columns))
     ]
-    lines = [
-        "  ".join(
-            cell.rjust(width) if right else cell.ljust(width)
-            for cell, width, right in zip(row, widths, numeric, strict=True)
-        ).rstrip()
-        for row in cells
-    ]
+    lines = ["  ".join(map(_pad, row, widths, numeric)).rstrip() for row in cells]
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:]])
+
+
+def screen_width(text: str) -> int:
+    """Terminal columns of `text`: wide and full-width characters take two, combining
+    marks none (`printable` has already made control and format characters visible)."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0
+        if unicodedata.combining(char)
+        else 2
+        if unicodedata.east_asian_width(char) in ("W", "F")
+        else 1
+        for char in text
+    )
+
+
+def _pad(cell: str, width: int, right: bool) -> str:
+    gap = " " * (width - screen_width(cell))
+    return gap + cell if right else cell + gap
