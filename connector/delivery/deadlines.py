@@ -8,8 +8,8 @@ uvloop), and whole workers used 0.87-0.89 of the CPU per delivery (bench/fanout.
 bench/README.md "Delivery"). The attempts of one action share its timeout, so their
 deadlines come in the order they start: a queue per timeout is sorted by construction, and
 one timer, armed at the earliest deadline still queued, cancels what overran. Finished
-attempts leave their queue's head as they finish, so a queue holds about the attempts in
-flight.
+attempts leave their queue's head as they finish, so a queue holds the attempts in flight
+and, behind a slow one, those finished since it started (until it ends or times out).
 
 The meaning is `asyncio.timeout_at`'s: at the deadline the attempt's task is cancelled, and
 `Deadline.timed_out` turns that cancellation into a timeout unless something else
