@@ -39,7 +39,7 @@ def deliveries() -> None:
 @deliveries.command("list")
 @config_option
 @click.option("--status", type=click.Choice(["pending", "delivered", "dead"]), default=None)
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 def list_command(config_path: Path | None, status: str | None, limit: int) -> None:
     """List deliveries, newest first."""
     rows = _with_store(config_path, lambda tx: tx.list_deliveries(status, limit))
