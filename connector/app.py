@@ -199,7 +199,7 @@ def _link_slug(scope: Scope) -> str | None:
         path = path[len(root) :]
     if not path.startswith("/t/"):
         return None
-    slug = path[3:]
+    slug = path[3:].removesuffix("/")  # "/t/spring/": the link's own 302, not a 307 hop
     return slug if slug and "/" not in slug else None
 
 

@@ -14,7 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from connector.admin.models import Problem
 from connector.links.settings import TriggerLinkSettings
-from connector.links.urls import MAX_CONTACT_BYTES, base_problem, contact_problem, query_problems
+from connector.links.template import base_problem
+from connector.links.urls import MAX_CONTACT_BYTES, contact_problem, query_problems
 
 MAX_CONTACTS = 1000  # URLs per request: a batch of an SMS send is signed in one call
 

@@ -18,7 +18,8 @@ import click
 
 from connector.cli.common import config_option, load_or_exit, resolve_config_path
 from connector.links.config import sync_config_links
-from connector.links.urls import base_problem, contact_problem, contact_url, query_problems
+from connector.links.template import base_problem
+from connector.links.urls import contact_problem, contact_url, query_problems
 from connector.settings import Settings
 from connector.storage.base import Tx
 from connector.storage.factory import open_store

@@ -3,7 +3,7 @@
 ```toml
 [trigger_links]
 secret = "${LINK_SECRET}"              # signs contact tokens (?c=...)
-base_url = "https://go.example.com"    # what `connector links url` puts before /t/<slug>
+base_url = "https://go.example.com"    # put before /t/<slug>: absolute http(s), no query or fragment
 
 [[links]]
 slug = "spring"
@@ -22,7 +22,13 @@ from typing import Annotated
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from connector.links.template import slug_problem, template_problems, url_problem
+from connector.links.template import (
+    PLACEHOLDER,
+    base_problem,
+    slug_problem,
+    template_problems,
+    url_problem,
+)
 from connector.storage.link_records import TriggerLink
 
 # Far past any real link, and small enough that every click's event (which copies the name)
@@ -70,7 +76,7 @@ class TriggerLinkSettings(BaseModel):
     def _template(self) -> TriggerLinkSettings:
         problems = template_problems(self.destination, self.values)
         if self.fallback_url is not None:
-            problems += [p for p in [url_problem("fallback_url", self.fallback_url)] if p]
+            problems += [p for p in [fallback_problem(self.fallback_url)] if p]
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -96,6 +102,14 @@ class TriggerLinkSettings(BaseModel):
         )
 
 
+def fallback_problem(url: str) -> str | None:
+    """Why `url` cannot be a fallback page: nothing fills placeholders there (a disabled link
+    knows no click to fill them from), so `{contact}` would reach the shop as `%7Bcontact%7D`."""
+    if PLACEHOLDER.search(url):
+        return "fallback_url: placeholders are not filled here; use a plain URL"
+    return url_problem("fallback_url", url)
+
+
 class TriggerLinksSettings(BaseModel):
     """`[trigger_links]`: what all trigger links share."""
 
@@ -112,6 +126,14 @@ class TriggerLinksSettings(BaseModel):
     cache_seconds: float = Field(
         2.0, ge=0, le=60, description="How long a process keeps a looked-up link in memory."
     )
+
+    @field_validator("base_url")
+    @classmethod
+    def _usable_base(cls, value: str | None) -> str | None:
+        problem = value is not None and base_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("secret")
     @classmethod

@@ -64,6 +64,15 @@ def url_problem(field: str, url: str) -> str | None:
     return None
 
 
+def base_problem(base: str) -> str | None:
+    """Why `base` cannot go before `/t/<slug>`: `/t/...` after a query or fragment would be
+    part of them, and the person would land on the home page with no click recorded."""
+    problem = url_problem("base_url", base)
+    if problem is None and ("?" in base or "#" in base):
+        return "base_url: must not hold a query or fragment"
+    return problem
+
+
 def template_problems(destination: str, values: Mapping[str, str]) -> list[str]:
     """What is wrong with a destination template and the named values it would use."""
     problem = url_problem("destination", PLACEHOLDER.sub("x", destination))

@@ -33,11 +33,21 @@ def _b64(data: bytes) -> str:
 _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _unb64(text: str) -> bytes:
     """`base64.urlsafe_b64decode` with the padding put back, without its Python layers (a
-    click decodes two of these): non-ASCII raises ValueError, bad data binascii.Error."""
-    data = text.encode("ascii").translate(_FROM_URLSAFE)
-    return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+    click decodes two of these), and strict: only the text `_b64` makes of the bytes decodes.
+    The decoder alone ignores a last character's unused bits, padding and stray characters,
+    so a token changed there would still verify instead of being anonymous. Non-ASCII
+    raises ValueError, bad data binascii.Error."""
+    raw = text.encode("ascii")
+    data = raw.translate(_FROM_URLSAFE)
+    decoded = binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+    if binascii.b2a_base64(decoded, newline=False).rstrip(b"=").translate(_TO_URLSAFE) != raw:
+        raise ValueError("not the canonical base64 of its bytes")
+    return decoded
 
 
 def _mac(secret: bytes, slug: str, contact: str) -> bytes:

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from connector.links.redirect import CONTACT_PARAM
-from connector.links.template import url_problem
 from connector.links.tokens import sign
 
 # A longer contact would make a token over `tokens.MAX_TOKEN` (512), which the redirect does
@@ -36,10 +35,6 @@ def query_problems(query: Mapping[str, str]) -> list[str]:
         for name in query
         if name == CONTACT_PARAM
     ] + [f"query: {name!r} is not a parameter name" for name in query if not name]
-
-
-def base_problem(base: str) -> str | None:
-    return url_problem("base_url", base)
 
 
 def contact_url(

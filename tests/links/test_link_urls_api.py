@@ -102,6 +102,8 @@ def test_a_base_url_in_the_body_wins(client: TestClient) -> None:
         ({"contact": "x" * 301}, "contact: must be at most 300 bytes"),
         ({"contact": "a", "query": {"c": "forged"}}, "contact token's own parameter"),
         ({"contact": "a", "base_url": "go.example"}, "base_url: must be an absolute"),
+        ({"contact": "a", "base_url": "https://x.example/p?z=1"}, "query or fragment"),
+        ({"contact": "a", "base_url": "https://x.example/#f"}, "query or fragment"),
         ({"contact": "a", "extra": 1}, "extra: Extra inputs are not permitted"),
         ({"contact": 7}, "contact: Input should be a valid string"),
     ],

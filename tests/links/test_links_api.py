@@ -82,6 +82,16 @@ def test_edits_apply_to_the_next_click(client: TestClient) -> None:
     assert client.get("/t/promo").headers["location"] == "https://y.example/two"
 
 
+@pytest.mark.parametrize("path", ["/t/promo/", "/t/promo./", "/t/promo/?src=sms"])
+def test_a_trailing_slash_gets_the_links_own_redirect(client: TestClient, path: str) -> None:
+    """Not Starlette's 307 to `http://<Host>/t/promo` (plain http behind a TLS proxy, and a
+    hop before the click is recorded): the same 302 as `/t/promo`."""
+    client.post("/api/v1/links", json=NEW, headers=AUTH)
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["location"] == client.get("/t/promo").headers["location"]
+
+
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
@@ -90,6 +100,7 @@ def test_edits_apply_to_the_next_click(client: TestClient) -> None:
         ({**NEW, "destination": "https://x.example/{who}"}, "unknown placeholder"),
         ({**NEW, "destination": "https://x.example/{values.v}"}, "names no entry"),
         ({**NEW, "fallback_url": "/relative"}, "fallback_url"),
+        ({**NEW, "fallback_url": "https://y.example/{contact}"}, "placeholders are not filled"),
         ({**NEW, "surprise": 1}, "surprise"),
     ],
 )

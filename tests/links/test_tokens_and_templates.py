@@ -9,11 +9,14 @@ from urllib.parse import quote
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
+from connector.links.settings import TriggerLinkSettings, TriggerLinksSettings
 from connector.links.template import (
     MAX_QUERY_VALUE,
     TRAILING,
     base_destination,
+    base_problem,
     encode_value,
     fill,
     template_problems,
@@ -63,6 +66,55 @@ def test_a_tampered_token_is_anonymous() -> None:
     for bad in (forged, contact + "." + mac[::-1], contact, "", "..", "%%%.%%%", "x" * 600):
         assert verify(KEY, "spring", bad) is None
     assert verify(None, "spring", token) is None  # no secret configured: all anonymous
+
+
+_TOKEN = sign(KEY, "spring", "u_42")  # "dV80Mg.<22 characters>": both last ones carry spare bits
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [_TOKEN[:-1] + c for c in _B64 if c != _TOKEN[-1]]
+    + [_TOKEN + "=", _TOKEN + "==", _TOKEN[:-1] + "*" + _TOKEN[-1], _TOKEN.replace("-", "+")]
+    + [f"{_TOKEN.partition('.')[0][:-1]}{c}.{_TOKEN.partition('.')[2]}" for c in "hij"]
+    + ["dV80Mg=." + _TOKEN.partition(".")[2]],
+)
+def test_any_changed_character_makes_a_token_anonymous(changed: str) -> None:
+    """Base64 decoders ignore a last character's spare bits, padding and stray characters;
+    a token changed there is still not ours, so the click is anonymous."""
+    assert verify(KEY, "spring", _TOKEN) == "u_42"
+    assert verify(KEY, "spring", changed) is None
+
+
+@pytest.mark.parametrize(
+    ("base", "problem"),
+    [
+        ("https://go.example/pre/", None),
+        ("http://127.0.0.1:8080", None),
+        ("https://go.example/p?z=1", "query or fragment"),
+        ("https://go.example/#f", "query or fragment"),
+        ("go.example.com", "absolute"),
+        ("go.example.com/?ref=1", "absolute"),
+    ],
+)
+def test_a_base_url_must_take_a_path_after_it(base: str, problem: str | None) -> None:
+    """`/t/<slug>` after a query or fragment would not be a path: the person would land on
+    the home page with no click recorded. The config refuses such a base_url by name."""
+    found = base_problem(base)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+    if problem is None:
+        assert TriggerLinksSettings(base_url=base).base_url == base
+    else:
+        with pytest.raises(ValidationError, match="base_url"):
+            TriggerLinksSettings(base_url=base)
+
+
+@pytest.mark.parametrize("fallback", ["https://y.example/{contact}", "https://y.example/?v={x}"])
+def test_a_fallback_url_with_placeholders_is_refused(fallback: str) -> None:
+    """Nothing fills a disabled link's fallback, so `{contact}` would reach the shop as
+    `%7Bcontact%7D`."""
+    with pytest.raises(ValidationError, match="fallback_url: placeholders are not filled"):
+        TriggerLinkSettings(slug="s", destination="https://x.example/", fallback_url=fallback)
 
 
 @given(st.text(max_size=80), st.text(max_size=80))
