@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from connector.delivery.signing import Signer
+from connector.delivery.signing import Signer, hmac_sha256_pads
 from tests.delivery.conftest import SECRET
 
 PAYLOAD = '{"type":"email.clicked","recipient":{"email":"ada@example.com"},"note":"é"}'.encode()
@@ -54,3 +58,23 @@ def test_non_utc_attempt_times_sign_the_same_instant() -> None:
     paris = utc.astimezone(timezone(timedelta(hours=2)))
     assert signer.headers("d", paris, PAYLOAD) == signer.headers("d", utc, PAYLOAD)
     Webhook(SECRET).verify(PAYLOAD, signer.headers("d", paris, PAYLOAD))
+
+
+@given(
+    key=st.binary(min_size=1, max_size=200),
+    msg_id=st.text(max_size=40),
+    payload=st.binary(max_size=3000),
+)
+def test_signature_is_hmac_sha256_of_id_timestamp_and_body(
+    key: bytes, msg_id: str, payload: bytes
+) -> None:
+    """The padded-state HMAC equals `hmac`'s, for keys shorter and longer than the block."""
+    secret = SecretStr("whsec_" + base64.b64encode(key).decode())
+    when = datetime(2026, 12, 4, 0, 0, 1, tzinfo=UTC)
+    signer = Signer.__new__(Signer)
+    signer._inner, signer._outer = hmac_sha256_pads(key)  # any length, unlike a secret
+    expected = hmac.digest(key, f"{msg_id}.{int(when.timestamp())}.".encode() + payload, "sha256")
+    signature = signer.headers(msg_id, when, payload)["webhook-signature"]
+    assert signature == "v1," + base64.b64encode(expected).decode()
+    if 24 <= len(key) <= 64:  # a key a secret may hold: the same through the constructor
+        assert Signer(secret).headers(msg_id, when, payload)["webhook-signature"] == signature
