@@ -180,6 +180,36 @@ def _latency(output: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU (user + system) used so far by a process's threads and its children's (a worker
+    process); on a noisy host CPU per request says more than req/s about our own cost."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(child) for child in children.read_text().split()]
+    for each in pids:
+        for task in Path(f"/proc/{each}/task").glob("*"):
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # a thread that ended meanwhile
+                continue
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measured(
+    pid: int, port: int, script: Path, requests: Path, duration: int, connections: int
+) -> dict[str, float]:
+    """`run_wrk` plus the server's CPU per request and its core's busy share meanwhile."""
+    before = cpu_seconds(pid)
+    figures = run_wrk(port, script, requests, duration, connections)
+    used = cpu_seconds(pid) - before
+    figures["cpu_us_per_request"] = round(used * 1e6 / max(figures["requests"], 1), 1)
+    figures["cpu_busy_share"] = round(used / duration, 3)
+    return figures
+
+
 def stored_events(db: Path) -> int:
     with sqlite3.connect(db) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
@@ -241,14 +271,15 @@ def drain(db: Path, limit: float = 300.0) -> float:
 
 
 def verdicts(summary: dict[str, object]) -> str:
-    """The two targets in words: ingest >= 0.40 of bare, detector on/off >= 0.90."""
+    """The two targets in words: ingest >= 0.46 of bare (issue 14; issue 2 asked 0.40),
+    detector on/off >= 0.90."""
     lines = []
     ingest = summary.get("ingestonly_off")
     if isinstance(ingest, dict):
         ratio = ingest["ratio_to_bare_median"]
         lines.append(
             f"verified durable ingest (ingest path alone): {ratio} x bare"
-            f" (target 0.40: {'met' if ratio >= 0.40 else 'NOT met'})"
+            f" (target 0.46: {'met' if ratio >= 0.46 else 'NOT met'})"
         )
     for key, value in summary.items():
         if key.startswith("detector_on_off_") and isinstance(value, float):
@@ -308,6 +339,7 @@ def main() -> None:
     variants = [f"{layout}_{bots}" for layout in args.layouts.split(",") for bots in ("off", "on")]
     results: dict[str, list[dict[str, float]]] = {"bare": [], **{name: [] for name in variants}}
     ratios: dict[str, list[float]] = {name: [] for name in variants}
+    cpu_ratios: dict[str, list[float]] = {name: [] for name in variants}
     uvicorn_flags = [
         "--loop",
         "uvloop",
@@ -338,7 +370,9 @@ def main() -> None:
         try:
             if args.warmup:
                 run_wrk(port, script, requests, args.warmup, args.connections)
-            results["bare"].append(run_wrk(port, script, requests, args.duration, args.connections))
+            results["bare"].append(
+                measured(bare.pid, port, script, requests, args.duration, args.connections)
+            )
         finally:
             stop(bare)
         # Odd rounds run each layout's pair detector-on first: the second run of a pair
@@ -384,7 +418,9 @@ def main() -> None:
                     if routed:
                         drain(db)
                 before = (stored_events(db), processed_events(db), deliveries(db)[0])
-                figures = run_wrk(port, script, requests, args.duration, args.connections)
+                figures = measured(
+                    service.pid, port, script, requests, args.duration, args.connections
+                )
                 figures["processed_during_load"] = processed_events(db) - before[1]
                 figures["delivered_during_load"] = deliveries(db)[0] - before[2]
                 figures["drain_s"] = round(drain(db), 2) if routed else 0.0
@@ -399,16 +435,28 @@ def main() -> None:
             )
             results[name].append(figures)
             ratios[name].append(figures["rps"] / results["bare"][-1]["rps"])
+            cpu_ratios[name].append(
+                results["bare"][-1]["cpu_us_per_request"] / max(figures["cpu_us_per_request"], 0.1)
+            )
         print(f"round {round_number + 1}: " + json.dumps({k: v[-1] for k, v in results.items()}))
     summary: dict[str, object] = {
         "bare_rps_median": statistics.median(r["rps"] for r in results["bare"]),
         "bare_p50_ms_median": statistics.median(r["p50_ms"] for r in results["bare"]),
         "bare_p99_ms_median": statistics.median(r["p99_ms"] for r in results["bare"]),
+        "bare_cpu_us_per_request_median": statistics.median(
+            r["cpu_us_per_request"] for r in results["bare"]
+        ),
     }
     for name in variants:
         summary[name] = {
             "rps_median": statistics.median(r["rps"] for r in results[name]),
             "ratio_to_bare_median": round(statistics.median(ratios[name]), 3),
+            # bare's CPU per request over ours: the req/s ratio if the core were never idle
+            "cpu_ratio_to_bare_median": round(statistics.median(cpu_ratios[name]), 3),
+            "cpu_us_per_request_median": statistics.median(
+                r["cpu_us_per_request"] for r in results[name]
+            ),
+            "cpu_busy_share_median": statistics.median(r["cpu_busy_share"] for r in results[name]),
             "p50_ms_median": statistics.median(r["p50_ms"] for r in results[name]),
             "p99_ms_median": statistics.median(r["p99_ms"] for r in results[name]),
             "routed_during_load_share": round(
