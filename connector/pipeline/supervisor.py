@@ -2,8 +2,11 @@
 
 The web process only stores events; if the worker is down, events wait in the inbox and
 nothing is lost, so a crash is logged and the worker restarted with growing pauses.
-It runs in its own session, so a Ctrl-C in the terminal reaches only `connector serve`,
-which stops it after the web server has finished its in-flight requests.
+It runs in its own process group, so a Ctrl-C in the terminal reaches only `connector serve`,
+which stops it after the web server has finished its in-flight requests. Not in its own
+session: with the kernel's autogroup scheduling (on by default in desktop and many server
+kernels) a new session is a new scheduling group that gets half the core whatever its nice,
+so the worker would take from the web process the CPU its nice means to give back.
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ class WorkerSupervisor:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(  # noqa: S603 (our argv)
-            self.command, start_new_session=True, pass_fds=(self.pipe.read_fd,)
+            self.command, process_group=0, pass_fds=(self.pipe.read_fd,)
         )
         log.info("worker.spawned", pid=process.pid)
         return process

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -41,3 +42,22 @@ def test_stop_ends_a_running_worker() -> None:
         return supervisor.process.returncode if supervisor.process else None
 
     assert asyncio.run(scenario()) == -15  # SIGTERM
+
+
+def test_the_worker_has_its_own_process_group_in_our_session() -> None:
+    """Its own group keeps a terminal's Ctrl-C for `connector serve`; the same session keeps
+    it in our autogroup, where its nice gives CPU back to the web process (a new session is
+    a scheduling group of its own that gets half the core whatever its nice)."""
+
+    async def scenario() -> tuple[int, int]:
+        supervisor = _supervisor("import time; time.sleep(60)")
+        supervisor.start()
+        assert supervisor.process is not None
+        pid = supervisor.process.pid
+        ids = os.getpgid(pid), os.getsid(pid)
+        await supervisor.stop()
+        return ids
+
+    group, session = asyncio.run(scenario())
+    assert group != os.getpgid(0)
+    assert session == os.getsid(0)
