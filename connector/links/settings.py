@@ -3,7 +3,7 @@
 ```toml
 [trigger_links]
 secret = "${LINK_SECRET}"              # signs contact tokens (?c=...)
-base_url = "https://go.example.com"    # put before /t/<slug>: absolute http(s), no query or fragment
+base_url = "https://go.example.com"    # before /t/<slug>: http(s), no query or fragment
 
 [[links]]
 slug = "spring"
