@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import socket
 import sqlite3
@@ -38,7 +37,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from ingest import LAYOUTS, drain, run_wrk, start, stop, wait_for_worker
+from ingest import LAYOUTS, cpu_seconds, drain, run_wrk, start, stop, wait_for_worker
 
 from connector.links.tokens import sign
 
@@ -96,20 +95,6 @@ id = "log"
 type = "log"
 """
 UVICORN = ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and of its child processes so far (/proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except FileNotFoundError:  # a child that has just exited
-        return 0.0
-    own = (int(fields[11]) + int(fields[12])) / TICKS
-    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 def core_ticks(cpu: int = 0) -> tuple[int, int]:
