@@ -25,13 +25,22 @@ class Job:
 
 
 @contextlib.contextmanager
-def locked(fd: int) -> Iterator[bool]:
-    """Hold the lock between processes; yields whether another process held it first."""
+def locked(fd: int, want_fd: int = -1) -> Iterator[bool]:
+    """Hold the lock between processes; yields whether another process held it first.
+
+    While it waits, a process holds `want_fd` (a second lock file) shared, so the holder can
+    tell that someone waits (`peer_waiting`). Uncontended, that costs nothing more."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         contended = False
     except BlockingIOError:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if want_fd >= 0:
+            fcntl.flock(want_fd, fcntl.LOCK_SH)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        finally:
+            if want_fd >= 0:
+                fcntl.flock(want_fd, fcntl.LOCK_UN)
         contended = True
     try:
         yield contended
@@ -57,3 +66,13 @@ def transaction(
 def rollback(conn: sqlite3.Connection) -> None:
     if conn.in_transaction:
         conn.execute("ROLLBACK")
+
+
+def peer_waiting(want_fd: int) -> bool:
+    """Whether another process waits for the lock this one holds (it holds `want` shared)."""
+    try:
+        fcntl.flock(want_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(want_fd, fcntl.LOCK_UN)
+    return False

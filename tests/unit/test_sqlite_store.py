@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import itertools
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from connector.storage import sqlite_writer
 from connector.storage.base import AttemptRecord, EventRecord, IngestBatch, NewDelivery, Routed
 from connector.storage.sqlite import SqliteStore
+from connector.storage.sqlite_jobs import locked, peer_waiting
 
 
 def _event(event_id: str) -> EventRecord:
@@ -250,3 +253,55 @@ def test_a_background_writer_gives_way_after_waiting_for_its_peer(
         store.close_sync()
     gap = times[2] - times[1]
     assert (gap >= 2.0) if pauses else (gap < 1.0)
+
+
+@pytest.mark.parametrize(("short_by", "pauses"), [(None, False), (1, False), (0, True)])
+def test_a_background_writer_gives_way_while_its_peer_waits(
+    tmp_path: Path, short_by: int | None, pauses: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web process, blocked on the lock, says so (`<db>.want` held shared); when it waited
+    through PEER_STREAK of the worker's commits in a row (the web is saturated, not a chance
+    meeting) the worker's writer pauses before its next one. `short_by`: the web waited
+    through that many fewer (None: through none)."""
+    streak = sqlite_writer.PEER_STREAK
+    waits = 0 if short_by is None else streak - short_by
+    monkeypatch.setattr(sqlite_writer, "MAX_YIELD_SECONDS", 2.0)
+    store = SqliteStore(tmp_path / "w.db", synchronous="NORMAL", yield_ratio=1e6)
+    store.open_sync()
+    web_lock = os.open(tmp_path / "w.db.lock", os.O_RDWR)
+    web_want = os.open(tmp_path / "w.db.want", os.O_RDWR)
+    probe = os.open(tmp_path / "w.db.want", os.O_RDWR)
+    times: list[float] = []
+    webs: list[threading.Thread] = []
+
+    def web_commit() -> None:
+        with locked(web_lock, web_want):
+            pass
+
+    def commit(tx: object) -> None:
+        times.append(time.perf_counter())
+        if len(times) <= waits:  # the web arrives while this transaction holds the lock
+            webs.append(threading.Thread(target=web_commit))
+            webs[-1].start()
+            deadline = time.monotonic() + 5
+            while not peer_waiting(probe) and time.monotonic() < deadline:
+                time.sleep(0.001)
+        time.sleep(sqlite_writer.MIN_YIELD_HOLD_SECONDS * 2)
+
+    async def commits() -> None:
+        for _ in range(streak + 1):
+            await store.transaction(commit, durable=False)
+            for web in webs:  # done before the next commit: no wait of the worker's own
+                web.join(5)
+
+    try:
+        asyncio.run(commits())
+    finally:
+        store.close_sync()
+        for web in webs:
+            web.join(5)
+        for fd in (web_lock, web_want, probe):
+            os.close(fd)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert len(gaps) == streak
+    assert (gaps[-1] >= 2.0) if pauses else (max(gaps) < 1.0)
