@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,20 @@ def login(client: TestClient) -> str:
     found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
     assert found
     return found.group(1)
+
+
+@contextmanager
+def without_session(client: TestClient) -> Iterator[TestClient]:
+    """The same client (and its app's one event loop) with no cookies for a while: a second
+    TestClient on the app would run it on a loop of its own, beside the lifespan's."""
+    saved = list(client.cookies.jar)
+    client.cookies.clear()
+    try:
+        yield client
+    finally:
+        client.cookies.clear()
+        for cookie in saved:
+            client.cookies.jar.set_cookie(cookie)
 
 
 def click(client: TestClient, person: str = "ana") -> None:
@@ -140,15 +155,15 @@ def test_only_plain_http_on_loopback_gets_a_cookie_without_secure(
 
 def test_a_tampered_or_foreign_cookie_is_no_session(client: TestClient) -> None:
     """A cookie not signed with this token's key is ignored."""
-    other = TestClient(client.app, base_url="https://testserver")
     forged = Sessions("another-token").start
     response = Response()
     forged(Request({"type": "http", "scheme": "https", "headers": [], "path": "/"}), response)
     value = response.headers["set-cookie"].split(";")[0].split("=", 1)[1]
-    other.cookies.set(COOKIE, value, path="/ui")
-    assert other.get("/ui/events", follow_redirects=False).status_code == 303
-    other.cookies.set(COOKIE, value + "x", path="/ui")
-    assert other.get("/ui/events", follow_redirects=False).status_code == 303
+    with without_session(client) as other:
+        other.cookies.set(COOKIE, value, path="/ui")
+        assert other.get("/ui/events", follow_redirects=False).status_code == 303
+        other.cookies.set(COOKIE, value + "x", path="/ui")
+        assert other.get("/ui/events", follow_redirects=False).status_code == 303
 
 
 def test_a_click_shows_on_the_events_page_and_its_detail(client: TestClient) -> None:
@@ -184,9 +199,9 @@ def test_replay_needs_the_sessions_csrf_token(client: TestClient) -> None:
     for data in ({"id": "all-dead"}, {"id": "all-dead", "csrf": "0" * len(csrf)}):
         assert client.post("/ui/deliveries/replay", data=data).status_code == 403
     assert client.post("/ui/logout", data={"csrf": "forged"}).status_code == 403
-    anonymous = TestClient(client.app, base_url="https://testserver")
     data = {"id": "all-dead", "csrf": csrf}
-    refused = anonymous.post("/ui/deliveries/replay", data=data, follow_redirects=False)
+    with without_session(client) as anonymous:
+        refused = anonymous.post("/ui/deliveries/replay", data=data, follow_redirects=False)
     assert refused.headers["location"] == "/ui/login?next=%2Fui%2Fdeliveries"
 
 
@@ -259,8 +274,8 @@ def test_a_report_downloads_its_contacts_as_csv(client: TestClient) -> None:
     assert rows[0] == "recipient,clicks,human_clicks,first_at,last_at"
     assert sorted(row.split(",")[0] for row in rows[1:]) == ["'=cmd@example.org", "rae@example.org"]
     assert client.get("/ui/report.csv?subject=campaign&key=nope").status_code == 404
-    anonymous = TestClient(client.app, base_url="https://testserver")
-    refused = anonymous.get(link.group(1).replace("&amp;", "&"), follow_redirects=False)
+    with without_session(client) as anonymous:
+        refused = anonymous.get(link.group(1).replace("&amp;", "&"), follow_redirects=False)
     assert refused.status_code == 303
 
 
