@@ -101,6 +101,11 @@ def when(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def plural(count: int, noun: str) -> str:
+    """The noun for `count` of it: "1 click", "2 clicks" (the number is the caller's)."""
+    return noun if count == 1 else f"{noun}s"
+
+
 def pretty(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
 
@@ -127,4 +132,5 @@ def install_filters(env: jinja2.Environment) -> None:
     """The filters the templates use, and `shown` on every value a page prints."""
     env.filters["when"] = when
     env.filters["pretty"] = pretty
+    env.filters["plural"] = plural
     env.finalize = shown

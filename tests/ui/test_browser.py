@@ -120,14 +120,14 @@ def test_open_a_link_report(page: Page, service: str) -> None:
     assert httpx.get(f"{service}/t/spring", follow_redirects=False).status_code == 302
     post_click(service, "fay")
     log_in(page, service)
-    reload_until(page, f"{service}/ui/reports", "Spring sale", "1 clicks")
+    reload_until(page, f"{service}/ui/reports", "Spring sale", "1 click")
     page.get_by_role("link", name="Spring sale").click()
     expect(page.get_by_role("heading", name="Spring sale")).to_be_visible()
     expect(page.locator("svg rect.all")).to_have_count(1)
     page.goto(f"{service}/ui/reports")
     page.get_by_role("link", name="Campaigns").click()
     page.locator("li.card", has_text="42").get_by_role("link").click()
-    expect(page.get_by_text("unique contacts")).to_be_visible()
+    expect(page.get_by_text("unique contact")).to_be_visible()
     expect(page.locator("ul.contacts li", has_text="fay")).to_be_visible()
 
 
@@ -163,6 +163,7 @@ def test_every_page_fits_phone_and_desktop(
     with sink._lock:
         sink.statuses[:] = [400]  # a dead letter to show
     post_click(service, "eve")
+    assert httpx.get(f"{service}/t/spring", follow_redirects=False).status_code == 302
     body = cio_event("clicked", "mallory", time.time(), href="https://shop.example/")
     wrong = cio_headers(body, key="not-the-signing-key")  # a refused request to show
     assert httpx.post(f"{service}/webhooks/cio", content=body, headers=wrong).status_code == 401

@@ -244,15 +244,22 @@ def test_scenarios_page_and_logout(client: TestClient) -> None:
 
 
 def test_campaign_report_with_chart_and_contacts(client: TestClient) -> None:
-    """A click counts in its campaign's report: totals, an hourly bar and the contact."""
+    """A click counts in its campaign's report: totals (one click, then two, each counted
+    in words that agree with it), an hourly bar and the contact."""
     login(client)
     click(client, "rae")
     page = wait_for(client, "/ui/reports?subject=campaign", 'data-key="42"')
-    assert 'data-key="42"' in page
+    assert "<b>1</b> click</span><span><b>1</b> contact</span>" in page
     report = client.get("/ui/report?subject=campaign&key=42")
-    assert "rae@example.org" in report.text or "rae" in report.text
+    assert "rae@example.org" in report.text
     assert '<rect class="all"' in report.text
-    assert "unique contacts" in report.text
+    assert "<b>1</b> click</div>" in report.text
+    assert "<b>1</b> unique contact</div>" in report.text
+    click(client, "sam")
+    page = wait_for(client, "/ui/reports?subject=campaign", "<b>2</b> clicks")
+    assert "<b>2</b> clicks</span><span><b>2</b> contacts</span>" in page
+    report = client.get("/ui/report?subject=campaign&key=42")
+    assert "<b>2</b> unique contacts</div>" in report.text
     missing = client.get("/ui/report?subject=link&key=https://nowhere.example/")
     assert missing.status_code == 404
     assert "No trigger links with clicks yet" in client.get("/ui/reports").text
