@@ -13,6 +13,12 @@ log line at ~20% of a click's CPU (bench/README.md, "Trigger-link redirect").
 A failed batch of several clicks is retried click by click (concurrently, so in one group
 commit again), so one bad event never takes the others with it; a click whose event could
 not be stored is logged at error level and counted `not_stored`.
+
+A person is never kept waiting on storage for long: a batch not committed within
+`ANSWER_WITHIN_SECONDS` (another process holding SQLite's write lock, a stalled PostgreSQL)
+is answered anyway, with a warning (`link.clicks`, outcome "unconfirmed"); its clicks are
+still stored, and counted, when the commit comes, unless the process dies first. One timer
+a batch, not a click.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from connector.storage.gather import Gathering
 
 log = structlog.get_logger("connector.links")
 SOURCE = "trigger_links"  # the `source` label of the clicks' request counters
+# A person who clicked waits this long at most for the commit before the redirect goes out.
+ANSWER_WITHIN_SECONDS = 3.0
 
 
 @dataclass(slots=True)
@@ -47,13 +55,19 @@ class _Batch:
     verified: int = 0
     waiters: list[asyncio.Future[bool]] = field(default_factory=list)
     gathering: Gathering = field(default_factory=Gathering)  # for a turn that adds none
+    deadline: asyncio.TimerHandle | None = None  # answers the clicks if storing takes long
 
 
 class ClickInbox:
     def __init__(
-        self, store: Store, wake: Callable[[], None], metrics: Metrics | None = None
+        self,
+        store: Store,
+        wake: Callable[[], None],
+        metrics: Metrics | None = None,
+        answer_within: float = ANSWER_WITHIN_SECONDS,
     ) -> None:
         self._store = store
+        self._answer_within = answer_within
         self._wake = wake
         self._metrics = metrics
         self._batch: _Batch | None = None  # clicks waiting for the next ingest
@@ -68,6 +82,7 @@ class ClickInbox:
         if batch is None:
             loop = asyncio.get_running_loop()
             batch = self._batch = _Batch(time.perf_counter(), loop)
+            batch.deadline = loop.call_later(self._answer_within, _answer_anyway, batch)
             if self._storing is None or self._storing.done():
                 loop.call_soon(self._flush)
         waiter: asyncio.Future[bool] = batch.loop.create_future()
@@ -102,6 +117,8 @@ class ClickInbox:
         except Exception:  # a bug: the clicks are still answered (see redirect.py)
             log.exception("link.clicks", clicks=len(stored), outcome="error")
         finally:
+            if batch.deadline is not None:
+                batch.deadline.cancel()
             for waiter, ok in zip(batch.waiters, stored, strict=True):
                 if not waiter.done():
                     waiter.set_result(ok)
@@ -134,6 +151,20 @@ class ClickInbox:
         """Add clicks to the request counter (`stored` or `not_stored`)."""
         if self._metrics is not None and clicks:
             self._metrics.requests.labels(SOURCE, outcome).inc(clicks)
+
+
+def _answer_anyway(batch: _Batch) -> None:
+    """The batch's clicks waited `ANSWER_WITHIN_SECONDS` for storage: redirect them now."""
+    waiting = [waiter for waiter in batch.waiters if not waiter.done()]
+    for waiter in waiting:
+        waiter.set_result(False)
+    if waiting:
+        log.warning(
+            "link.clicks",
+            clicks=len(waiting),
+            outcome="unconfirmed",
+            waited_ms=round((time.perf_counter() - batch.started) * 1000, 2),
+        )
 
 
 def _batch_of(records: list[EventRecord]) -> IngestBatch:

@@ -28,14 +28,13 @@ from starlette.types import Receive, Scope, Send
 from connector.links.cache import LinkCache
 from connector.links.event import event_record
 from connector.links.inbox import ClickInbox
-from connector.links.template import PLACEHOLDER, SLUG, TRAILING, fill
+from connector.links.template import CONTACT_PARAM, PLACEHOLDER, SLUG, TRAILING, fill
 from connector.links.tokens import verify
 from connector.metrics import Metrics
 from connector.storage.base import Store
 from connector.webhooks import client_ip
 
 log = structlog.get_logger("connector.links")
-CONTACT_PARAM = "c"
 _SAFE = ":/?#[]@!$&'()*+,;=%~"  # what `Location` keeps as is; the rest is percent-encoded
 
 

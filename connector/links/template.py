@@ -24,6 +24,7 @@ from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+CONTACT_PARAM = "c"  # the query parameter of the contact token: never a {query.NAME}
 _NAME = r"[A-Za-z0-9_.~-]{1,64}"
 _VALID = re.compile(rf"contact|query\.{_NAME}|values\.{_NAME}")
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -61,6 +62,8 @@ def url_problem(field: str, url: str) -> str | None:
         return f"{field}: must be an absolute http:// or https:// URL"
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
         return f"{field}: must not hold spaces or control characters"
+    if "\\" in url:  # browsers read it as "/": https://a.test\@b.test/ goes to b.test
+        return f"{field}: must not hold a backslash (browsers read it as '/'; write %5C)"
     return None
 
 
@@ -86,6 +89,10 @@ def template_problems(destination: str, values: Mapping[str, str]) -> list[str]:
             problems.append(
                 f"destination: unknown placeholder {{{name}}}"
                 " (use {contact}, {query.NAME} or {values.NAME})"
+            )
+        elif name == f"query.{CONTACT_PARAM}":
+            problems.append(
+                f"destination: {{{name}}} is the contact token's parameter; use {{contact}}"
             )
         elif name.startswith("values.") and name[7:] not in values:
             problems.append(f"destination: {{{name}}} names no entry of `values`")

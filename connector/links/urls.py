@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from connector.links.redirect import CONTACT_PARAM
+from connector.links.template import CONTACT_PARAM
 from connector.links.tokens import sign
 
 # A longer contact would make a token over `tokens.MAX_TOKEN` (512), which the redirect does

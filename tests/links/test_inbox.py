@@ -133,3 +133,42 @@ def test_click_ids_are_unique_and_in_time_order() -> None:
     assert all(re.fullmatch("[0-9a-f]{32}", i) for i in ids)
     assert len(set(ids)) == len(ids)
     assert [i[:16] for i in ids] == sorted(i[:16] for i in ids)
+
+
+def test_a_click_is_answered_when_storage_stalls_and_stored_when_it_resumes() -> None:
+    """Storage stuck (another process holding SQLite's write lock): the click in flight and
+    one waiting behind it are answered after `answer_within`, not when the lock frees; both
+    are still stored, and counted, once the commit comes."""
+    store = RecordingStore()
+    release = asyncio.Event()
+    ingest = store.ingest
+
+    async def stuck_ingest(batch: IngestBatch) -> IngestOutcome:
+        await release.wait()
+        return await ingest(batch)
+
+    store.ingest = stuck_ingest  # type: ignore[method-assign]
+    metrics = Metrics()
+    inbox = ClickInbox(store, lambda: None, metrics, answer_within=0.05)  # type: ignore[arg-type]
+
+    async def main() -> tuple[list[bool], float]:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        first = asyncio.ensure_future(inbox.put(_record("a"), "s", True))
+        await asyncio.sleep(0.01)  # "a" is in flight, "b" waits behind it
+        second = asyncio.ensure_future(inbox.put(_record("b"), "s", True))
+        answers = list(await asyncio.wait_for(asyncio.gather(first, second), 5))
+        waited = loop.time() - started
+        assert store.batches == [] and _counted(metrics, "stored") is None
+        release.set()
+        for _ in range(100):
+            if store.batches == [["a"], ["b"]]:
+                break
+            await asyncio.sleep(0.01)
+        return answers, waited
+
+    answers, waited = asyncio.run(main())
+    assert answers == [False, False]  # answered, not yet confirmed
+    assert 0.05 <= waited < 1.0
+    assert store.batches == [["a"], ["b"]]
+    assert _counted(metrics, "stored") == 2

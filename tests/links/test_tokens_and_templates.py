@@ -117,6 +117,29 @@ def test_a_fallback_url_with_placeholders_is_refused(fallback: str) -> None:
         TriggerLinkSettings(slug="s", destination="https://x.example/", fallback_url=fallback)
 
 
+@pytest.mark.parametrize(
+    ("destination", "problem"),
+    [
+        ("https://acme.test\\@evil.test/", "backslash"),  # browsers go to evil.test
+        ("https://acme.test/a\\b", "backslash"),
+        ("https://acme.test/?id={query.c}", "contact token's parameter"),
+        ("https://acme.test/?id={query.cid}", None),
+        ("https://acme.test/a%5Cb?id={contact}", None),
+    ],
+)
+def test_a_destination_that_would_not_go_where_it_says_is_refused(
+    destination: str, problem: str | None
+) -> None:
+    """A backslash moves the host in browsers (acme.test\\@evil.test is evil.test), and
+    {query.c} could never be filled: `c` carries the contact token, so the link would always
+    fall back to its base."""
+    if problem is None:
+        assert TriggerLinkSettings(slug="s", destination=destination).destination == destination
+    else:
+        with pytest.raises(ValidationError, match=problem):
+            TriggerLinkSettings(slug="s", destination=destination)
+
+
 @given(st.text(max_size=80), st.text(max_size=80))
 def test_verify_never_raises(slug: str, token: str) -> None:
     """Any string is either our token or None."""
