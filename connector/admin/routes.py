@@ -19,7 +19,7 @@ import orjson
 import structlog
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from connector.admin.events_api import EventsApi
 from connector.admin.http import (
@@ -49,6 +49,7 @@ from connector.errors import (
     Conflict,
     ConnectorError,
     InternalError,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     StorageUnavailable,
@@ -86,7 +87,7 @@ class AdminApi:
 
     def routes(self) -> list[Route]:
         guarded = self._guarded
-        return [
+        routes = [
             Route("/openapi.json", _openapi, methods=["GET"]),
             Route("/checks", guarded(self.create_check), methods=["POST"]),
             Route("/checks", guarded(self.list_checks), methods=["GET"]),
@@ -98,6 +99,7 @@ class AdminApi:
             *LinksApi(self.store, self.link_cache, self.trigger_links).routes(guarded),
             *ReportsApi(self.store).routes(guarded),
         ]
+        return [*routes, Route("/{rest:path}", _unmatched(routes), methods=_ALL_METHODS)]
 
     def _guarded(self, handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -253,6 +255,33 @@ def api_error(error: ConnectorError) -> Response:
     body = Problem(error=error.reason, message=error.message, problems=problems)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
     return json_response(body, error.status_code, headers)
+
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _unmatched(routes: list[Route]) -> Callable[[Request], Awaitable[Response]]:
+    """The last route: a path no route has is a JSON 404, a method the path does not take a
+    JSON 405 naming the ones it does (`Allow`), in the API's error body like every other."""
+
+    async def endpoint(request: Request) -> Response:
+        allowed = sorted(
+            {
+                method
+                for route in routes
+                if route.matches(request.scope)[0] is Match.PARTIAL
+                for method in route.methods or ()
+            }
+        )
+        if not allowed:
+            return api_error(NotFound("no such path in the admin API", reason="not_found"))
+        response = api_error(
+            MethodNotAllowed(f"this path takes {', '.join(allowed)}", reason="method")
+        )
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+
+    return endpoint
 
 
 async def api_off(request: Request) -> Response:

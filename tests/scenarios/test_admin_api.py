@@ -66,6 +66,26 @@ def test_a_missing_or_wrong_token_is_401(client: TestClient, header: dict[str, s
     assert TOKEN not in response.text
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("GET", "/api/v1/nothing-here", 404, None),
+        ("GET", "/api/v1/links/..%2F..%2Fetc/more", 404, None),
+        ("DELETE", "/api/v1/links/spring", 405, "GET, HEAD, PATCH"),
+        ("PUT", "/api/v1/checks", 405, "GET, HEAD, POST"),
+    ],
+)
+def test_an_unknown_path_or_method_gets_the_api_error_body(
+    client: TestClient, method: str, path: str, status: int, allow: str | None
+) -> None:
+    """Starlette's own 404 and 405 are plain text; the API answers both in its JSON body,
+    a 405 with the methods the path takes."""
+    response = client.request(method, path, headers=AUTH)
+    assert response.status_code == status
+    assert response.json()["error"] == ("not_found" if status == 404 else "method")
+    assert response.headers.get("allow") == allow
+
+
 def test_a_check_is_created_once_listed_and_cancelled(client: TestClient) -> None:
     """Registering the same check twice returns it; cancelling works once (then 409)."""
     body = {"rule": "nudge", "send": {"campaign_id": "spring"}, "at": _later()}
