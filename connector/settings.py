@@ -286,6 +286,18 @@ class Settings(_Section):
                         found.append(f"rules[{index}] ({rule.id}).{key}: unknown action {action!r}")
         return found + _group_problems(self.rules)
 
+    def warnings(self) -> list[str]:
+        """What is valid but cannot work as written: `check-config` prints it, `serve` runs."""
+        if self.trigger_links.secret is not None:
+            return []
+        return [
+            f"links[{index}] ({link.slug}).destination: {{contact}} is never filled without"
+            " [trigger_links] secret (no contact token can be made or verified), so every"
+            " click goes to the base destination"
+            for index, link in enumerate(self.links)
+            if "{contact}" in link.destination
+        ]
+
     def stale_checks(self, now: datetime) -> list[str]:
         """Config checks whose time has passed: `check-config` reports them, while `serve`
         still starts (a check that already fired keeps its record and never fires again)."""

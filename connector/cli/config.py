@@ -28,6 +28,8 @@ def check_config(path: Path) -> None:
     for source in settings.sources:
         click.echo(f"  source {source.id}: {source.provider} at /webhooks/{source.id}")
     click.echo(f"  worker: {settings.worker.mode}")
+    for warning in settings.warnings():
+        click.echo(f"warning: {warning}", err=True)
 
 
 @click.command("config-reference")

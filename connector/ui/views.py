@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from connector.links.event import SOURCE as LINK_SOURCE
 from connector.settings import Settings
 from connector.storage.base import Store, Tx
 from connector.storage.view_records import DELIVERY_STATUSES, EventQuery
@@ -39,6 +40,9 @@ class Pages:
         self.store = store
         self.render = render
         self.configured = [(s.id, s.provider) for s in settings.sources]
+        # The events filter also offers trigger-link clicks (links made by the API too).
+        ids = [s.id for s in settings.sources]
+        self.event_sources = ids if LINK_SOURCE in ids else [*ids, LINK_SOURCE]
         self.rules = [r.id for r in settings.rules]
 
     async def home(self, request: Request, session: Session) -> Response:
@@ -64,7 +68,7 @@ class Pages:
             "page": "events",
             "rows": rows,
             "filters": filters,
-            "sources": [s for s, _ in self.configured],
+            "sources": self.event_sources,
             "types": sorted(EVENT_MODELS),
             "rules": self.rules,
             "more": more if searched is None else {**filters, "before": searched},

@@ -71,3 +71,22 @@ def test_check_config_rejects_a_check_in_the_past(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "rules[0] (late).at:" in result.output
     assert "is in the past" in result.output
+
+
+@pytest.mark.parametrize("secret", [None, "a-trigger-link-secret-0123"])
+def test_check_config_warns_of_a_contact_link_without_a_secret(
+    tmp_path: Path, secret: str | None
+) -> None:
+    """A {contact} destination with no [trigger_links] secret is valid but never filled:
+    check-config passes and says so; with the secret it says nothing."""
+    config = tmp_path / "c.toml"
+    section = f'[trigger_links]\nsecret = "{secret}"\n' if secret else ""
+    config.write_text(
+        section + '[[links]]\nslug = "spring"\ndestination = "https://shop.example/?u={contact}"\n'
+        '[[links]]\nslug = "plain"\ndestination = "https://shop.example/plain"\n'
+    )
+    result = CliRunner().invoke(main, ["check-config", str(config)])
+    assert result.exit_code == 0, result.output
+    warned = "warning: links[0] (spring).destination: {contact} is never filled" in result.output
+    assert warned is (secret is None)
+    assert "(plain)" not in result.output

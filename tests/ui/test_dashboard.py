@@ -190,6 +190,11 @@ def test_filters_narrow_the_events_page(client: TestClient) -> None:
     assert "data-event" not in client.get("/ui/events?type=email.opened").text
     assert "data-event" not in client.get("/ui/events?bot=yes").text
     assert "No events match" in client.get("/ui/events?bot=yes&before=x").text
+    # Trigger-link clicks (source "links") can be picked too, beside the configured sources.
+    page = client.get("/ui/events").text
+    sources = re.search(r'<select name="source">(.*?)</select>', page, re.DOTALL)
+    assert sources is not None
+    assert re.findall(r'<option value="([^"]*)"', sources[1]) == ["", "cio", "links"]
 
 
 def test_replay_needs_the_sessions_csrf_token(client: TestClient) -> None:
