@@ -44,6 +44,19 @@ def _clicks(store: RecordingStore, ids: list[str]) -> tuple[list[bool], list[int
     return asyncio.run(main()), woken, metrics
 
 
+def _hold(store: RecordingStore) -> asyncio.Event:
+    """Make every ingest of `store` wait until the returned event is set."""
+    release = asyncio.Event()
+    ingest = store.ingest
+
+    async def held_ingest(batch: IngestBatch) -> IngestOutcome:
+        await release.wait()
+        return await ingest(batch)
+
+    store.ingest = held_ingest  # type: ignore[method-assign]
+    return release
+
+
 def _counted(metrics: Metrics, outcome: str) -> float | None:
     labels = {"source": "trigger_links", "outcome": outcome}
     return metrics.registry.get_sample_value("connector_webhooks_total", labels)
@@ -60,14 +73,7 @@ def test_clicks_of_one_turn_are_one_ingest() -> None:
 def test_clicks_during_an_ingest_wait_for_it_then_go_together() -> None:
     """One ingest in flight: clicks of later turns are the next batch, all of them at once."""
     store = RecordingStore()
-    release = asyncio.Event()
-    ingest = store.ingest
-
-    async def slow_ingest(batch: IngestBatch) -> IngestOutcome:
-        await release.wait()
-        return await ingest(batch)
-
-    store.ingest = slow_ingest  # type: ignore[method-assign]
+    release = _hold(store)
     inbox = ClickInbox(store, lambda: None)  # type: ignore[arg-type]
 
     async def main() -> list[bool]:
@@ -140,14 +146,7 @@ def test_a_click_is_answered_when_storage_stalls_and_stored_when_it_resumes() ->
     one waiting behind it are answered after `answer_within`, not when the lock frees; both
     are still stored, and counted, once the commit comes."""
     store = RecordingStore()
-    release = asyncio.Event()
-    ingest = store.ingest
-
-    async def stuck_ingest(batch: IngestBatch) -> IngestOutcome:
-        await release.wait()
-        return await ingest(batch)
-
-    store.ingest = stuck_ingest  # type: ignore[method-assign]
+    release = _hold(store)
     metrics = Metrics()
     inbox = ClickInbox(store, lambda: None, metrics, answer_within=0.05)  # type: ignore[arg-type]
 
