@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from connector.admin.routes import AdminApi, api_off
+from connector.admin.routes import ALL_METHODS, AdminApi, api_off
 from connector.certificates import CertificateCache
 from connector.delivery.client import make_client
 from connector.gc import settle_gc
@@ -237,14 +237,11 @@ def _admin_mount(settings: Settings, store: Store, link_cache: LinkCache) -> Mou
     """`/api/v1`: the admin API when a token is set, else a JSON 404 saying it is off."""
     token = settings.admin.token
     if token is None:
-        return Mount("/api/v1", routes=[Route("/{rest:path}", api_off, methods=_ALL_METHODS)])
+        return Mount("/api/v1", routes=[Route("/{rest:path}", api_off, methods=ALL_METHODS)])
     api = AdminApi(
         token.get_secret_value(), store, settings.rules, link_cache, settings.trigger_links
     )
     return Mount("/api/v1", routes=api.routes())
-
-
-_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def _routes(webhook_endpoint: WebhookEndpoint) -> list[Route]:

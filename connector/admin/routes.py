@@ -99,7 +99,7 @@ class AdminApi:
             *LinksApi(self.store, self.link_cache, self.trigger_links).routes(guarded),
             *ReportsApi(self.store).routes(guarded),
         ]
-        return [*routes, Route("/{rest:path}", _unmatched(routes), methods=_ALL_METHODS)]
+        return [*routes, Route("/{rest:path}", _unmatched(routes), methods=ALL_METHODS)]
 
     def _guarded(self, handler: Handler) -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -257,7 +257,8 @@ def api_error(error: ConnectorError) -> Response:
     return json_response(body, error.status_code, headers)
 
 
-_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# What the API's last routes answer (in JSON) whatever the method: unknown paths, API off.
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def _unmatched(routes: list[Route]) -> Callable[[Request], Awaitable[Response]]:

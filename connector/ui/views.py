@@ -41,7 +41,7 @@ class Pages:
         self.render = render
         self.configured = [(s.id, s.provider) for s in settings.sources]
         # The events filter also offers trigger-link clicks (links made by the API too).
-        ids = [s.id for s in settings.sources]
+        ids = [source_id for source_id, _ in self.configured]
         self.event_sources = ids if LINK_SOURCE in ids else [*ids, LINK_SOURCE]
         self.rules = [r.id for r in settings.rules]
 
