@@ -57,6 +57,11 @@ class Checkpointer:
         try:
             while self._due.wait() and not self._stopping.wait(self._interval):
                 self._due.clear()
+                # `stop()` sets `_stopping`, then `_due`: if its `_due` landed before the
+                # clear above, only `_stopping` is left to say so, and waiting on `_due`
+                # again would never end (an app's shutdown hung in `stop`'s join).
+                if self._stopping.is_set():
+                    break
                 checkpoint(conn)
         finally:
             conn.close()
